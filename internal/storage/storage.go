@@ -1,0 +1,155 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same conditions, so features can map
+// them to stanza errors without knowing the backend.
+var (
+	ErrNotFound      = errors.New("storage: not found")
+	ErrConflict      = errors.New("storage: already exists")
+	ErrQuotaExceeded = errors.New("storage: quota exceeded")
+)
+
+// Store is one backend: an aggregate per feature. A new aggregate (Direct
+// trust anchors, audit trail...) is a new interface here and a new method.
+type Store interface {
+	Users() Users
+	Roster() Roster
+	Offline() Offline
+	VCards() VCards
+	Blocking() Blocking
+	LastActivity() LastActivity
+	// Ping checks the backend is reachable (tern check, readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ScramCredential is what SCRAM needs to verify a client and prove the
+// server (RFC 5802 §3): never the password nor the salted password.
+type ScramCredential struct {
+	Salt      []byte
+	Iters     int
+	StoredKey []byte
+	ServerKey []byte
+}
+
+// User is one account. Username is the PRECIS-enforced localpart, Domain the
+// vhost. Every hash the server advertises has a credential (SHA-1, SHA-256,
+// SHA-512): a missing one would make that mechanism fail for this account.
+type User struct {
+	Domain   string
+	Username string
+	SHA1     ScramCredential
+	SHA256   ScramCredential
+	SHA512   ScramCredential
+	Created  time.Time
+}
+
+// Users holds accounts.
+type Users interface {
+	// CreateUser returns ErrConflict if the account exists.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser returns ErrNotFound if there is no such account.
+	GetUser(ctx context.Context, domain, username string) (User, error)
+	// SetCredentials replaces the credentials (password change); ErrNotFound if absent.
+	SetCredentials(ctx context.Context, u User) error
+	// DeleteUser removes the account and everything it owns in every
+	// aggregate (roster, pending, offline, vCard, blocking, last activity),
+	// in one transaction, so a re-registered name inherits nothing.
+	DeleteUser(ctx context.Context, domain, username string) error
+	// ListUsers returns the usernames of a domain, sorted.
+	ListUsers(ctx context.Context, domain string) ([]string, error)
+	// CountUsers returns the number of accounts of a domain.
+	CountUsers(ctx context.Context, domain string) (int, error)
+}
+
+// Subscription states of RFC 6121 §2.1.2.5.
+const (
+	SubNone = "none"
+	SubTo   = "to"
+	SubFrom = "from"
+	SubBoth = "both"
+)
+
+// RosterItem is one contact of a user's roster (RFC 6121 §2.1). Owner and
+// Contact are bare JIDs.
+type RosterItem struct {
+	Contact      string
+	Name         string
+	Subscription string   // none | to | from | both
+	Ask          bool     // pending out: we sent subscribe, no answer yet
+	Approved     bool     // pre-approved (RFC 6121 §3.4)
+	Groups       []string // sorted, unique
+}
+
+// PendingIn is an inbound subscription request not yet answered (RFC 6121
+// §3.1.3), kept outside the roster so a stranger's request does not create
+// a visible roster item. Stanza is the serialized subscribe presence, for
+// redelivery at the next login.
+type PendingIn struct {
+	Contact string
+	Stanza  string
+}
+
+// Roster holds rosters with a per-owner version counter (XEP-0237 style):
+// every write returns the new version, rendered as a decimal string.
+type Roster interface {
+	Items(ctx context.Context, owner string) (items []RosterItem, ver string, err error)
+	Item(ctx context.Context, owner, contact string) (RosterItem, error) // ErrNotFound
+	// PutItem inserts or replaces the item and returns the new version.
+	// It returns ErrQuotaExceeded if inserting would pass maxItems (0: no limit).
+	PutItem(ctx context.Context, owner string, item RosterItem, maxItems int) (ver string, err error)
+	// DeleteItem removes the item (ErrNotFound if absent) and returns the new version.
+	DeleteItem(ctx context.Context, owner, contact string) (ver string, err error)
+	Version(ctx context.Context, owner string) (string, error)
+
+	AddPendingIn(ctx context.Context, owner string, p PendingIn) error // replaces an existing one
+	RemovePendingIn(ctx context.Context, owner, contact string) error  // no error if absent
+	PendingIns(ctx context.Context, owner string) ([]PendingIn, error)
+	HasPendingIn(ctx context.Context, owner, contact string) (bool, error)
+}
+
+// OfflineMessage is one stored message (XEP-0160), serialized as sent to
+// the user (with its delay element already added).
+type OfflineMessage struct {
+	ID     int64
+	Stanza []byte
+	Stored time.Time
+}
+
+// Offline holds messages for users who are not online. Store returns only
+// once the message is durable (it survives kill -9).
+type Offline interface {
+	// Store appends a message; ErrQuotaExceeded if the owner already has quota messages (0: no limit).
+	Store(ctx context.Context, owner string, stanza []byte, quota int) error
+	// Fetch returns up to limit (0: all) messages in arrival order.
+	Fetch(ctx context.Context, owner string, limit int) ([]OfflineMessage, error)
+	// Delete removes the owner's messages with ID <= upTo (after delivery).
+	Delete(ctx context.Context, owner string, upTo int64) error
+	Count(ctx context.Context, owner string) (int, error)
+}
+
+// VCards holds vcard-temp (XEP-0054) documents, serialized.
+type VCards interface {
+	GetVCard(ctx context.Context, owner string) ([]byte, error) // ErrNotFound
+	SetVCard(ctx context.Context, owner string, vcard []byte) error
+}
+
+// Blocking holds block lists (XEP-0191) of JIDs as the user gave them
+// (bare, full or domain JIDs).
+type Blocking interface {
+	BlockList(ctx context.Context, owner string) ([]string, error) // sorted
+	Block(ctx context.Context, owner string, jids []string) error
+	// Unblock removes the given JIDs, or every JID when jids is empty.
+	Unblock(ctx context.Context, owner string, jids []string) error
+}
+
+// LastActivity records when an account last went offline (XEP-0012).
+type LastActivity interface {
+	SetLast(ctx context.Context, owner string, at time.Time, status string) error
+	GetLast(ctx context.Context, owner string) (at time.Time, status string, err error) // ErrNotFound
+}
