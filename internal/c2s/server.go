@@ -1,0 +1,204 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/ratelimit"
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Config is what the c2s server needs; the server package fills it from
+// the configuration file.
+type Config struct {
+	Domains         []string // served domains; the first is the default for a header without 'to'
+	TLS             *tls.Config
+	RequireStartTLS bool
+	AllowPlain      bool
+	Limits          xml.Limits // after authentication
+	PreAuthLimits   xml.Limits // before: tighter
+	AuthTimeout     time.Duration
+	PingInterval    time.Duration // 0: no keepalive pings
+	PingTimeout     time.Duration
+	ConnsPerIP      int
+	AuthFailures    *ratelimit.Window // per IP and per account
+	Secret          []byte            // for SCRAM fake salts
+	Users           storage.Users
+	// PreAuthIQ answers iq stanzas before authentication (XEP-0077
+	// in-band registration). Nil reply: not handled.
+	PreAuthIQ func(ctx context.Context, domain, remoteAddr string, tls bool, iq *xml.Element) *xml.Element
+	// PreAuthFeatures returns extra pre-authentication stream features.
+	PreAuthFeatures func(domain string) []*xml.Element
+	Metrics         Metrics
+}
+
+// Metrics are counters the server package connects to Prometheus.
+type Metrics struct {
+	StanzaIn      func(kind string)
+	StanzaOut     func(kind string)
+	AuthFailure   func(mech string)
+	AuthSuccess   func(mech string)
+	StreamError   func(condition string)
+	SessionOpened func()
+	SessionClosed func()
+}
+
+// Server accepts client connections.
+type Server struct {
+	cfg    Config
+	router *router.Router
+	log    *slog.Logger
+	ctx    context.Context
+
+	mu        sync.Mutex
+	perIP     map[string]int
+	sessions  map[*Session]struct{}
+	listeners []net.Listener
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a c2s server routing through r.
+func NewServer(ctx context.Context, cfg Config, r *router.Router, log *slog.Logger) *Server {
+	if cfg.AuthTimeout == 0 {
+		cfg.AuthTimeout = 30 * time.Second
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = time.Minute
+	}
+	if cfg.Limits.MaxStanzaBytes == 0 {
+		cfg.Limits = xml.DefaultLimits
+	}
+	if cfg.PreAuthLimits.MaxStanzaBytes == 0 {
+		cfg.PreAuthLimits = cfg.Limits
+		cfg.PreAuthLimits.MaxStanzaBytes = min(cfg.Limits.MaxStanzaBytes, 16<<10)
+	}
+	return &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}}
+}
+
+// Serve accepts on l until it is closed. directTLS: XEP-0368 (TLS from the
+// first byte) instead of STARTTLS.
+func (s *Server) Serve(l net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// EMFILE and friends: back off instead of spinning.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying (raise the open-files limit if this repeats)", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		ip := remoteIP(c)
+		if !s.admit(ip) {
+			s.log.Warn("connection refused: too many connections from this address (limits.conns_per_ip)", "ip", ip)
+			c.Close()
+			continue
+		}
+		sess := newSession(s, c, ip, directTLS)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			sess.run()
+			s.release(ip, sess)
+		}()
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+func remoteIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+func (s *Server) admit(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	if s.cfg.ConnsPerIP > 0 && s.perIP[ip] >= s.cfg.ConnsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) track(sess *Session) {
+	s.mu.Lock()
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *Server) release(ip string, sess *Session) {
+	s.mu.Lock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting, sends <system-shutdown/> to every session and
+// waits for them to end (or ctx).
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	all := make([]*Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		all = append(all, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range all {
+		sess.Close(stream.NewError("system-shutdown", "the server is shutting down"))
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+}

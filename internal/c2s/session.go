@@ -1,0 +1,292 @@
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+const (
+	maxOutQueue  = 4 << 20 // bytes queued for a client that does not read: then it is cut off
+	writeTimeout = 30 * time.Second
+	maxAuthTries = 3 // failed SASL attempts per connection
+)
+
+// Session is one client connection.
+type Session struct {
+	srv    *Server
+	conn   net.Conn // the TLS conn once upgraded
+	raw    net.Conn
+	ip     string
+	dec    *xml.Decoder
+	rd     *stream.Reader
+	tls    *tls.ConnectionState
+	direct bool
+
+	domain    string
+	streamID  string
+	user      string // authenticated localpart
+	res       *router.Resource
+	jid       jid.JID
+	pingID    string
+	authTries int
+
+	// output
+	wmu     sync.Mutex
+	wbuf    []byte
+	writing bool
+	closing bool // a close was queued: nothing more is sent
+	closed  bool
+}
+
+func newSession(s *Server, c net.Conn, ip string, direct bool) *Session {
+	sess := &Session{srv: s, raw: c, conn: c, ip: ip, direct: direct}
+	if direct {
+		sess.conn = tls.Server(c, s.cfg.TLS)
+	}
+	sess.rd = &stream.Reader{Conn: sess.conn, R: sess.conn, Deadline: time.Now().Add(s.cfg.AuthTimeout)}
+	sess.dec = xml.NewDecoder(sess.rd, s.cfg.PreAuthLimits)
+	s.track(sess)
+	return sess
+}
+
+// RemoteAddr implements router.Session.
+func (s *Session) RemoteAddr() string { return s.raw.RemoteAddr().String() }
+
+func (s *Session) log() []any {
+	a := []any{"ip", s.ip}
+	if !s.jid.IsZero() {
+		a = append(a, "jid", s.jid.String())
+	} else if s.domain != "" {
+		a = append(a, "domain", s.domain)
+	}
+	return a
+}
+
+// run drives the connection until it ends.
+func (s *Session) run() {
+	m := s.srv.cfg.Metrics
+	if m.SessionOpened != nil {
+		m.SessionOpened()
+	}
+	ctx := s.srv.ctx
+	err := s.serve(ctx)
+	var se *stream.Error
+	switch {
+	case errors.As(err, &se):
+		if m.StreamError != nil {
+			m.StreamError(se.Condition)
+		}
+		s.srv.log.Info("stream error sent", append(s.log(), "condition", se.Condition, "text", se.Text)...)
+		s.Close(se)
+	case err == nil || errors.Is(err, xml.ErrStreamEnd):
+		s.Close(nil)
+	default:
+		if stream.IsTimeout(err) {
+			s.Close(stream.NewError("connection-timeout", "no answer in time"))
+		} else {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.srv.log.Debug("connection ended", append(s.log(), "err", err)...)
+			}
+			s.Close(nil)
+		}
+	}
+	if s.res != nil {
+		s.srv.router.Unbind(ctx, s.res)
+	}
+	s.waitFlushed()
+	s.conn.Close()
+	if m.SessionClosed != nil {
+		m.SessionClosed()
+	}
+}
+
+// serve negotiates the stream then reads stanzas; it returns the error that ended it.
+func (s *Session) serve(ctx context.Context) error {
+	if s.direct {
+		tc := s.conn.(*tls.Conn)
+		_ = tc.SetDeadline(time.Now().Add(s.srv.cfg.AuthTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.srv.log.Debug("TLS handshake failed", append(s.log(), "err", err)...)
+			return err
+		}
+		_ = tc.SetDeadline(time.Time{})
+		cs := tc.ConnectionState()
+		s.tls = &cs
+	}
+	for {
+		restart, err := s.negotiate(ctx)
+		if err != nil {
+			return err
+		}
+		if !restart {
+			break
+		}
+	}
+	return s.stanzas(ctx)
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// openStream reads the client's header and answers with ours. Errors in the
+// header are sent after our header (RFC 6120 §4.9.1.2).
+func (s *Session) openStream() error {
+	root, err := s.dec.ReadHeader()
+	s.streamID = newID()
+	hdr := stream.Header{NS: xml.NSClient, ID: s.streamID, Version: "1.0", Lang: "en"}
+	if err != nil {
+		if se := stream.FromXML(err); se != nil {
+			hdr.From = s.defaultDomain()
+			s.writeNow(hdr.Append(nil))
+			return se
+		}
+		return err
+	}
+	h, serr := stream.ParseHeader(root, s.dec.DefaultNS(), xml.NSClient)
+	to := h.To
+	if to == "" {
+		to = s.defaultDomain()
+	}
+	if d, perr := jid.Parse(to); perr == nil && d.IsDomain() {
+		to = d.Domain()
+	}
+	hdr.From = to
+	if s.domain != "" && to != s.domain && serr == nil {
+		serr = stream.NewError("host-unknown", "the domain changed during negotiation")
+	}
+	if serr == nil && !s.srv.router.IsLocal(to) {
+		hdr.From = s.defaultDomain()
+		serr = stream.NewError("host-unknown", "this server does not serve "+to)
+	}
+	s.writeNow(hdr.Append(nil))
+	if serr != nil {
+		return serr
+	}
+	s.domain = to
+	return nil
+}
+
+func (s *Session) defaultDomain() string {
+	if s.domain != "" {
+		return s.domain
+	}
+	if len(s.srv.cfg.Domains) > 0 {
+		return s.srv.cfg.Domains[0]
+	}
+	return "localhost"
+}
+
+// readElement reads the next top-level element, mapping XML violations to
+// stream errors.
+func (s *Session) readElement() (*xml.Element, error) {
+	el, err := s.dec.ReadElement()
+	if err != nil {
+		if se := stream.FromXML(err); se != nil {
+			return nil, se
+		}
+		return nil, err
+	}
+	return el, nil
+}
+
+// stanzas is the main loop once a resource is bound.
+func (s *Session) stanzas(ctx context.Context) error {
+	for {
+		el, err := s.readElement()
+		if err != nil {
+			return err
+		}
+		if err := s.handle(ctx, el); err != nil {
+			return err
+		}
+	}
+}
+
+// handle processes one top-level element from a bound client.
+func (s *Session) handle(ctx context.Context, el *xml.Element) error {
+	if el.Space != xml.NSClient {
+		if fn := s.srv.router.Nonza(el.Space); fn != nil {
+			fn(ctx, s.res, el)
+			return nil
+		}
+		return stream.NewError("unsupported-stanza-type", "<"+el.Name+"> in "+el.Space+" is not supported")
+	}
+	switch el.Name {
+	case stanza.Message, stanza.Presence, stanza.IQ:
+	default:
+		return stream.NewError("unsupported-stanza-type", "<"+el.Name+"> is not a stanza")
+	}
+	if m := s.srv.cfg.Metrics.StanzaIn; m != nil {
+		m(el.Name)
+	}
+	// §8.1.2.1: a 'from' other than the client's own JID is spoofing.
+	if f := el.Attr("from"); f != "" {
+		fj, err := jid.Parse(f)
+		if err != nil || !(fj.Equal(s.jid) || fj.Equal(s.jid.Bare())) {
+			return stream.NewError("invalid-from", "the 'from' address is not yours")
+		}
+	}
+	el.SetAttr("from", s.jid.String())
+	st, serr := router.NewStanza(el)
+	st.From = s.jid
+	if serr != nil {
+		s.replyError(st, serr)
+		return nil
+	}
+	if !stanza.ValidType(st.Kind, st.Type) {
+		s.replyError(st, stanza.ErrBadRequest.WithText("unknown type '"+st.Type+"' for <"+st.Kind+">"))
+		return nil
+	}
+	if st.Kind == stanza.IQ {
+		if st.ID == "" {
+			s.replyError(st, stanza.ErrBadRequest.WithText("an iq needs an id"))
+			return nil
+		}
+		if (st.Type == "result" || st.Type == "error") && s.pingID != "" && st.ID == s.pingID && (st.To.IsZero() || st.To.Equal(jid.MustParse(s.domain))) {
+			s.pingID = ""
+			return nil // answer to our keepalive ping
+		}
+		if (st.Type == "get" || st.Type == "set") && len(el.Elements()) != 1 {
+			s.replyError(st, stanza.ErrBadRequest.WithText("an iq get/set needs exactly one payload element"))
+			return nil
+		}
+		if p := el.FirstElement(); st.Type == "set" && p != nil && p.Space == stream.NSSession && st.To.IsZero() {
+			s.Send(stanza.Result(el, nil)) // RFC 3921 §3 session: a no-op kept for old clients
+			return nil
+		}
+	}
+	s.srv.router.FromClient(ctx, s.res, st)
+	return nil
+}
+
+// replyError answers the client directly (its stanza never reached routing).
+func (s *Session) replyError(st *router.Stanza, e *stanza.Error) {
+	if el := stanza.ErrorReply(st.El, e); el != nil {
+		el.SetAttr("to", s.jid.String())
+		el.SetAttr("from", "")
+		s.Send(el)
+	}
+}
+
+// ping sends an XMPP ping (XEP-0199) after the idle time.
+func (s *Session) ping() {
+	s.pingID = "ping-" + newID()[:8]
+	s.Send(xml.New(xml.NSClient, "iq", "from", s.domain, "to", s.jid.String(), "type", "get", "id", s.pingID).
+		Append(xml.New("urn:xmpp:ping", "ping")))
+}

@@ -1,0 +1,117 @@
+package c2s
+
+import (
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Send queues a stanza for the client (router.Session). It never blocks on
+// the network: a flusher goroutine exists only while there is output.
+func (s *Session) Send(el *xml.Element) {
+	s.wmu.Lock()
+	if s.closing {
+		s.wmu.Unlock()
+		return
+	}
+	if len(s.wbuf) > maxOutQueue {
+		s.wmu.Unlock()
+		s.srv.log.Warn("client not reading; closing its session", s.log()...)
+		s.Close(stream.NewError("policy-violation", "too much unread output"))
+		return
+	}
+	// The element may come from a jabber:server stream: writing it relative
+	// to its own namespace maps it onto the client stream's default.
+	s.wbuf = xml.Append(s.wbuf, el, el.Space)
+	s.kick()
+	s.wmu.Unlock()
+	if m := s.srv.cfg.Metrics.StanzaOut; m != nil {
+		m(el.Name)
+	}
+}
+
+// kick starts the flusher if needed; wmu is held.
+func (s *Session) kick() {
+	if !s.writing && !s.closed {
+		s.writing = true
+		go s.flush()
+	}
+}
+
+func (s *Session) flush() {
+	for {
+		s.wmu.Lock()
+		if len(s.wbuf) == 0 || s.closed {
+			s.writing = false
+			if s.closing && !s.closed {
+				s.closed = true
+				s.raw.Close() // after the final </stream:stream>
+			}
+			if cap(s.wbuf) > 8<<10 {
+				s.wbuf = nil // don't keep a burst's buffer on an idle session
+			}
+			s.wmu.Unlock()
+			return
+		}
+		buf := s.wbuf
+		s.wbuf = nil
+		conn := s.conn
+		s.wmu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := conn.Write(buf)
+		if err != nil {
+			s.wmu.Lock()
+			s.closing, s.closed, s.writing = true, true, false
+			s.wbuf = nil
+			s.wmu.Unlock()
+			s.raw.Close()
+			return
+		}
+		s.wmu.Lock()
+		if s.wbuf == nil && cap(buf) <= 8<<10 {
+			s.wbuf = buf[:0]
+		}
+		s.wmu.Unlock()
+	}
+}
+
+// writeNow writes during negotiation, from the reading goroutine, before
+// anyone else can send to this session.
+func (s *Session) writeNow(b []byte) {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, _ = s.conn.Write(b)
+}
+
+// Close ends the stream: an optional stream error, then the closing tag,
+// then the connection once they are written (router.Session).
+func (s *Session) Close(err *stream.Error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closing {
+		return
+	}
+	s.closing = true
+	if err != nil {
+		s.wbuf = xml.Append(s.wbuf, err.Element(), xml.NSClient)
+	}
+	s.wbuf = append(s.wbuf, stream.Close...)
+	if !s.writing && !s.closed {
+		s.writing = true
+		go s.flush()
+	}
+}
+
+// waitFlushed waits (bounded) for queued output to be written.
+func (s *Session) waitFlushed() {
+	deadline := time.Now().Add(writeTimeout)
+	for time.Now().Before(deadline) {
+		s.wmu.Lock()
+		done := !s.writing
+		s.wmu.Unlock()
+		if done {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,33 @@
+package certs
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/tern-xmpp/tern/internal/config"
+)
+
+// FromConfig generates the missing self-signed certificates of cfg's
+// domains (those without cert and key) and returns a Manager serving all
+// domains. Calling it again reuses the generated files.
+func FromConfig(cfg *config.Config, log *slog.Logger) (*Manager, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var sources []Source
+	for _, d := range cfg.Domains {
+		cert, key, generated := cfg.CertFiles(d)
+		if generated {
+			made, err := EnsureSelfSigned(cert, key, d.Name, Options{})
+			if err != nil {
+				return nil, fmt.Errorf("domain %s: %w", d.Name, err)
+			}
+			if made {
+				log.Warn("generated a self-signed certificate: clients will warn; configure cert and key for a CA-issued one",
+					"domain", d.Name, "cert", cert, "key", key)
+			}
+		}
+		sources = append(sources, Source{Domain: d.Name, CertFile: cert, KeyFile: key})
+	}
+	return NewManager(log, sources)
+}

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Config is the whole configuration. Field comments give the TOML key and
+// the default.
+type Config struct {
+	DataDir   string   `toml:"data_dir"`   // default "tern-data"; --data overrides
+	LogLevel  string   `toml:"log_level"`  // debug|info|warn|error, default info
+	LogFormat string   `toml:"log_format"` // text|json, default text
+	Domains   []Domain `toml:"domain"`     // [[domain]]; default one domain "localhost"
+	C2S       C2S      `toml:"c2s"`
+	S2S       S2S      `toml:"s2s"`
+	HTTP      HTTP     `toml:"http"`
+	Storage   Storage  `toml:"storage"`
+	Limits    Limits   `toml:"limits"`
+	Path      string   `toml:"-"` // the file it was loaded from ("" for defaults)
+}
+
+// Domain is one virtual host.
+type Domain struct {
+	Name string `toml:"name"` // prepared JID domainpart
+	// Cert and Key are PEM files. Both empty: a self-signed certificate is
+	// generated in CertDir()/<name>.{crt,key}.
+	Cert         string              `toml:"cert"`
+	Key          string              `toml:"key"`
+	Registration bool                `toml:"registration"` // in-band registration (XEP-0077), default false
+	Admins       []string            `toml:"admins"`       // bare JIDs
+	Contacts     map[string][]string `toml:"contacts"`     // XEP-0157: admin, abuse, feedback, sales, security, status, support
+}
+
+// C2S configures client connections.
+type C2S struct {
+	Listen          []string `toml:"listen"`           // STARTTLS, default ["127.0.0.1:5222"]
+	ListenTLS       []string `toml:"listen_tls"`       // direct TLS (XEP-0368), default ["127.0.0.1:5223"]
+	RequireStartTLS bool     `toml:"require_starttls"` // default true
+	AllowPlain      bool     `toml:"allow_plain"`      // SASL PLAIN over TLS, default true
+}
+
+// S2S configures federation (accepted now, used by a later issue).
+type S2S struct {
+	Listen    []string          `toml:"listen"`     // default []
+	ListenTLS []string          `toml:"listen_tls"` // default []
+	Dialback  bool              `toml:"dialback"`   // default true
+	Routes    map[string]string `toml:"routes"`     // domain -> host:port, bypassing SRV
+}
+
+// HTTP configures the HTTP listener (metrics; later BOSH and WebSocket).
+type HTTP struct {
+	Listen string `toml:"listen"` // default "127.0.0.1:5280"; "" disables
+}
+
+// Storage selects the backend.
+type Storage struct {
+	Backend string `toml:"backend"` // sqlite|postgres, default sqlite
+	Path    string `toml:"path"`    // sqlite file, default <data_dir>/tern.db
+	DSN     string `toml:"dsn"`     // postgres connection string
+}
+
+// Limits bound what one client may cost the server.
+type Limits struct {
+	MaxStanzaBytes    int      `toml:"max_stanza_bytes"`     // default 262144
+	MaxDepth          int      `toml:"max_depth"`            // default 64
+	OfflineQuota      int      `toml:"offline_quota"`        // messages per user, default 1000; 0 no limit
+	RosterMaxItems    int      `toml:"roster_max_items"`     // default 1000; 0 no limit
+	ConnsPerIP        int      `toml:"conns_per_ip"`         // default 100; 0 no limit
+	AuthFailuresPerIP int      `toml:"auth_failures_per_ip"` // per minute, default 10; 0 no limit
+	AuthTimeout       Duration `toml:"auth_timeout"`         // default 30s
+	PingInterval      Duration `toml:"ping_interval"`        // default 5m; 0s disables
+	PingTimeout       Duration `toml:"ping_timeout"`         // default 60s
+}
+
+// Duration is a time.Duration written in TOML as a string like "30s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string ("30s", "5m", "1h30m").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultDomain is the virtual host served with zero configuration.
+const DefaultDomain = "localhost"
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	return &Config{
+		DataDir:   "tern-data",
+		LogLevel:  "info",
+		LogFormat: "text",
+		Domains:   []Domain{{Name: DefaultDomain}},
+		C2S: C2S{
+			Listen:          []string{"127.0.0.1:5222"},
+			ListenTLS:       []string{"127.0.0.1:5223"},
+			RequireStartTLS: true,
+			AllowPlain:      true,
+		},
+		S2S:     S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true},
+		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
+		Storage: Storage{Backend: "sqlite"},
+		Limits: Limits{
+			MaxStanzaBytes:    262144,
+			MaxDepth:          64,
+			OfflineQuota:      1000,
+			RosterMaxItems:    1000,
+			ConnsPerIP:        100,
+			AuthFailuresPerIP: 10,
+			AuthTimeout:       Duration{30 * time.Second},
+			PingInterval:      Duration{5 * time.Minute},
+			PingTimeout:       Duration{60 * time.Second},
+		},
+	}
+}
+
+// DomainNames returns the configured virtual hosts in file order.
+func (c *Config) DomainNames() []string {
+	names := make([]string, len(c.Domains))
+	for i, d := range c.Domains {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// Domain returns the configured domain with that (prepared) name.
+func (c *Config) Domain(name string) (Domain, bool) {
+	for _, d := range c.Domains {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Domain{}, false
+}
+
+// StoragePath is the SQLite file: storage.path, or <data_dir>/tern.db.
+func (c *Config) StoragePath() string {
+	if c.Storage.Path != "" {
+		return c.Storage.Path
+	}
+	return filepath.Join(c.DataDir, "tern.db")
+}
+
+// CertDir is where generated self-signed certificates live.
+func (c *Config) CertDir() string { return filepath.Join(c.DataDir, "certs") }
+
+// CertFiles returns the certificate and key files serving domain d: the
+// configured ones, or the generated pair in CertDir. generated reports the
+// latter.
+func (c *Config) CertFiles(d Domain) (cert, key string, generated bool) {
+	if d.Cert != "" || d.Key != "" {
+		return d.Cert, d.Key, false
+	}
+	return filepath.Join(c.CertDir(), d.Name+".crt"), filepath.Join(c.CertDir(), d.Name+".key"), true
+}

@@ -1,0 +1,79 @@
+// Package disco implements Service Discovery (XEP-0030) for the server and
+// for accounts. Features and identities are not listed here: they are
+// collected from what the other features registered with the router
+// (router.HandleIQ, AddFeature, AddIdentity), so disco can never disagree
+// with what is served. Extended info forms (XEP-0128) come the same way
+// (contact addresses, XEP-0157).
+package disco
+
+import (
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Namespaces of XEP-0030.
+const (
+	NSInfo  = "http://jabber.org/protocol/disco#info"
+	NSItems = "http://jabber.org/protocol/disco#items"
+)
+
+// Items lists a host's disco#items (components such as MUC, later).
+type Items func(host string) []Item
+
+// Item is one disco#items entry.
+type Item struct{ JID, Node, Name string }
+
+// Register installs disco#info and disco#items for hosts and accounts.
+func Register(r *router.Router, items Items) {
+	r.AddIdentity(router.Host, router.Identity{Category: "server", Type: "im", Name: "tern"})
+	r.AddIdentity(router.Account, router.Identity{Category: "account", Type: "registered"})
+	r.HandleIQ(router.Host, "get", NSInfo, func(iq *router.IQ) (*xml.Element, error) {
+		return info(iq, router.Host)
+	})
+	r.HandleIQ(router.Self|router.Account, "get", NSInfo, func(iq *router.IQ) (*xml.Element, error) {
+		return info(iq, router.Account)
+	})
+	r.HandleIQ(router.Host, "get", NSItems, func(iq *router.IQ) (*xml.Element, error) {
+		q := xml.New(NSItems, "query")
+		if node := iq.Payload().Attr("node"); node != "" {
+			return nil, stanza.ErrItemNotFound
+		}
+		if items != nil {
+			for _, it := range items(iq.To.Domain()) {
+				e := xml.New(NSItems, "item", "jid", it.JID)
+				e.SetAttr("node", it.Node)
+				e.SetAttr("name", it.Name)
+				q.Append(e)
+			}
+		}
+		return q, nil
+	})
+	r.HandleIQ(router.Self|router.Account, "get", NSItems, func(iq *router.IQ) (*xml.Element, error) {
+		if node := iq.Payload().Attr("node"); node != "" {
+			return nil, stanza.ErrItemNotFound
+		}
+		return xml.New(NSItems, "query"), nil
+	})
+}
+
+func info(iq *router.IQ, t router.Target) (*xml.Element, error) {
+	if node := iq.Payload().Attr("node"); node != "" {
+		return nil, stanza.ErrItemNotFound
+	}
+	q := xml.New(NSInfo, "query")
+	for _, id := range iq.Router.Identities(t) {
+		e := xml.New(NSInfo, "identity", "category", id.Category, "type", id.Type)
+		e.SetAttr("name", id.Name)
+		q.Append(e)
+	}
+	for _, f := range iq.Router.Features(t) {
+		q.Append(xml.New(NSInfo, "feature", "var", f))
+	}
+	if t == router.Host {
+		for _, form := range iq.Router.InfoForms(iq.To.Domain()) {
+			q.Append(form)
+		}
+	}
+	return q, nil
+}

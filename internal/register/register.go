@@ -1,0 +1,153 @@
+// Package register implements In-Band Registration (XEP-0077): account
+// creation before authentication (off by default, per domain, rate-limited
+// per address, only over TLS), and for a logged-in user password change
+// (§3.3) and account removal (§3.2).
+package register
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/ratelimit"
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/sasl"
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// NS is jabber:iq:register.
+const NS = "jabber:iq:register"
+
+// Service is the registration feature.
+type Service struct {
+	users   storage.Users
+	enabled func(domain string) bool
+	perIP   *ratelimit.Window
+	log     *slog.Logger
+	r       *router.Router
+}
+
+// Register installs the post-authentication handlers and returns the
+// service, whose PreAuth and Features the c2s server calls.
+func Register(r *router.Router, users storage.Users, enabled func(domain string) bool, perIP *ratelimit.Window) *Service {
+	s := &Service{users: users, enabled: enabled, perIP: perIP, log: r.Log(), r: r}
+	r.HandleIQ(router.Self, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
+		q := xml.New(NS, "query").Append(xml.New(NS, "registered"),
+			xml.New(NS, "username").SetText(iq.From.Local()), xml.New(NS, "password"))
+		return q, nil
+	})
+	r.HandleIQ(router.Self, "set", NS, s.setAuthenticated)
+	return s
+}
+
+// Features returns the stream feature when registration is open.
+func (s *Service) Features(domain string) []*xml.Element {
+	if !s.enabled(domain) {
+		return nil
+	}
+	return []*xml.Element{xml.New(stream.NSRegisterFeat, "register")}
+}
+
+func reply(iq *xml.Element, payload *xml.Element, e *stanza.Error) *xml.Element {
+	if e != nil {
+		return stanza.ErrorReply(iq, e)
+	}
+	return stanza.Result(iq, payload)
+}
+
+// PreAuth answers an iq before authentication. Only jabber:iq:register is
+// served; anything else gets nil (the stream is then closed).
+func (s *Service) PreAuth(ctx context.Context, domain, ip string, tls bool, iq *xml.Element) *xml.Element {
+	p := iq.FirstElement()
+	if p == nil || p.Space != NS {
+		return nil
+	}
+	iq.SetAttr("from", "")
+	iq.SetAttr("to", "")
+	if !s.enabled(domain) {
+		return reply(iq, nil, stanza.ErrServiceUnavailable.WithText("in-band registration is disabled on this server"))
+	}
+	if !tls {
+		return reply(iq, nil, stanza.ErrNotAuthorized.WithText("register over TLS"))
+	}
+	switch iq.Attr("type") {
+	case "get":
+		q := xml.New(NS, "query").Append(
+			xml.New(NS, "instructions").SetText("Choose a username and password."),
+			xml.New(NS, "username"), xml.New(NS, "password"))
+		return reply(iq, q, nil)
+	case "set":
+	default:
+		return reply(iq, nil, stanza.ErrBadRequest)
+	}
+	if p.Child(NS, "remove") != nil {
+		return reply(iq, nil, stanza.ErrNotAuthorized.WithText("log in to remove your account"))
+	}
+	if !s.perIP.Add(ip) {
+		s.log.Warn("registration refused: too many from this address", "ip", ip, "domain", domain)
+		return reply(iq, nil, stanza.ErrResourceConstraint.WithText("too many registrations from your address; try later"))
+	}
+	username, password := p.ChildText(NS, "username"), p.ChildText(NS, "password")
+	if username == "" || password == "" {
+		return reply(iq, nil, stanza.ErrNotAcceptable.WithText("username and password are required"))
+	}
+	j, err := jid.New(username, domain, "")
+	if err != nil {
+		return reply(iq, nil, stanza.ErrJIDMalformed.WithText("that username is not allowed"))
+	}
+	u, err := sasl.NewUser(domain, j.Local(), password)
+	if err != nil {
+		return reply(iq, nil, stanza.ErrNotAcceptable.WithText(err.Error()))
+	}
+	switch err := s.users.CreateUser(ctx, u); {
+	case errors.Is(err, storage.ErrConflict):
+		return reply(iq, nil, stanza.ErrConflict.WithText("that username is taken"))
+	case err != nil:
+		s.log.Error("registration failed: storage", "domain", domain, "err", err)
+		return reply(iq, nil, stanza.ErrInternalServerError)
+	}
+	s.log.Info("account registered in-band", "jid", j.String(), "ip", ip)
+	return reply(iq, nil, nil)
+}
+
+// setAuthenticated changes the password or removes the account.
+func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
+	p := iq.Payload()
+	owner := iq.From.Bare()
+	if p.Child(NS, "remove") != nil {
+		if err := s.users.DeleteUser(iq.Ctx, owner.Domain(), owner.Local()); err != nil {
+			return nil, err
+		}
+		s.log.Info("account removed in-band", "jid", owner.String())
+		// §3.2: the result, then the streams end.
+		go func() {
+			for _, res := range s.r.Resources(owner) {
+				res.Session.Close(stream.NewError("not-authorized", "account removed"))
+			}
+		}()
+		return nil, nil
+	}
+	username, password := p.ChildText(NS, "username"), p.ChildText(NS, "password")
+	if password == "" {
+		return nil, stanza.ErrBadRequest.WithText("password required")
+	}
+	if username != "" {
+		j, err := jid.New(username, owner.Domain(), "")
+		if err != nil || !j.Equal(owner) {
+			return nil, stanza.ErrNotAllowed.WithText("you can change only your own password")
+		}
+	}
+	u, err := sasl.NewUser(owner.Domain(), owner.Local(), password)
+	if err != nil {
+		return nil, stanza.ErrNotAcceptable.WithText(err.Error())
+	}
+	if err := s.users.SetCredentials(iq.Ctx, u); err != nil {
+		return nil, err
+	}
+	s.log.Info("password changed in-band", "jid", owner.String())
+	return nil, nil
+}

@@ -1,0 +1,162 @@
+package roster
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+const (
+	maxNameBytes  = 1024
+	maxGroups     = 64
+	maxGroupBytes = 1024
+)
+
+func pushID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// get answers a roster get (RFC 6121 §2.1.3), with versioning (§2.6): a
+// request carrying the current version gets an empty result; any other
+// gets the whole roster.
+func (s *Service) get(iq *router.IQ) (*xml.Element, error) {
+	owner := iq.From.Bare().String()
+	if iq.Origin != nil {
+		iq.Origin.SetInterested()
+	}
+	q := iq.Payload()
+	if q.FirstElement() != nil {
+		return nil, stanza.ErrBadRequest.WithText("a roster get has no children")
+	}
+	items, ver, err := s.store.Items(iq.Ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	if q.HasAttr("ver") && q.Attr("ver") == ver && ver != "" {
+		return nil, nil
+	}
+	out := xml.New(NS, "query", "ver", ver)
+	if ver == "" {
+		out.SetAttr("ver", "0")
+	}
+	for _, it := range items {
+		out.Append(itemElement(it, false))
+	}
+	return out, nil
+}
+
+// set handles a roster set (RFC 6121 §2.3, §2.5): add/update or remove one item.
+func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
+	owner := iq.From.Bare()
+	q := iq.Payload()
+	items := q.Elements()
+	if len(items) != 1 || items[0].Name != "item" || items[0].Space != NS {
+		return nil, stanza.ErrBadRequest.WithText("a roster set has exactly one <item/>")
+	}
+	el := items[0]
+	cj, err := jid.Parse(el.Attr("jid"))
+	if err != nil {
+		return nil, stanza.ErrJIDMalformed.WithText("the item's jid is not a valid JID")
+	}
+	contact := cj.String()
+	if cj.Equal(owner) {
+		return nil, stanza.ErrNotAllowed.WithText("you cannot add yourself to your roster")
+	}
+	defer s.lock(owner.String())()
+	if el.Attr("subscription") == "remove" {
+		return nil, s.remove(iq, owner, contact)
+	}
+	// §2.1.2.5: a client cannot set subscription or ask; other values are ignored.
+	name := el.Attr("name")
+	if len(name) > maxNameBytes {
+		return nil, stanza.ErrNotAcceptable.WithText("the name is too long")
+	}
+	var groups []string
+	seen := map[string]bool{}
+	for _, g := range el.Elements() {
+		if g.Space != NS || g.Name != "group" {
+			continue
+		}
+		t := g.Text()
+		if t == "" || !utf8.ValidString(t) {
+			return nil, stanza.ErrNotAcceptable.WithText("a group name cannot be empty")
+		}
+		if seen[t] {
+			return nil, stanza.ErrBadRequest.WithText("duplicate group '" + t + "'")
+		}
+		if len(t) > maxGroupBytes {
+			return nil, stanza.ErrNotAcceptable.WithText("a group name is too long")
+		}
+		seen[t] = true
+		groups = append(groups, t)
+	}
+	if len(groups) > maxGroups {
+		return nil, stanza.ErrNotAcceptable.WithText("too many groups")
+	}
+	sort.Strings(groups)
+	_, item, err := s.State(iq.Ctx, owner.String(), contact)
+	if err != nil {
+		return nil, err
+	}
+	item.Contact, item.Name, item.Groups = contact, name, groups
+	ver, err := s.store.PutItem(iq.Ctx, owner.String(), item, s.maxItems)
+	if errors.Is(err, storage.ErrQuotaExceeded) {
+		return nil, stanza.ErrNotAllowed.WithText("your roster is full")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.push(owner, item, false, ver)
+	return nil, nil
+}
+
+// remove deletes an item and cancels the subscriptions both ways (§2.5.2).
+func (s *Service) remove(iq *router.IQ, owner jid.JID, contact string) error {
+	st, item, err := s.State(iq.Ctx, owner.String(), contact)
+	if err != nil {
+		return err
+	}
+	if !st.InRoster {
+		if st.PendingIn {
+			_ = s.store.RemovePendingIn(iq.Ctx, owner.String(), contact)
+			s.sendSubscription(iq, owner, contact, KindUnsubscribed)
+			return nil
+		}
+		return stanza.ErrItemNotFound
+	}
+	kinds := Remove(st)
+	if st.CanSeePresence() {
+		s.sendUnavailable(iq.Ctx, owner, contact)
+	}
+	ver, err := s.store.DeleteItem(iq.Ctx, owner.String(), contact)
+	if err != nil {
+		return err
+	}
+	if st.PendingIn {
+		_ = s.store.RemovePendingIn(iq.Ctx, owner.String(), contact)
+	}
+	for _, k := range kinds {
+		s.sendSubscription(iq, owner, contact, k)
+	}
+	s.push(owner, item, true, ver)
+	return nil
+}
+
+func (s *Service) sendSubscription(iq *router.IQ, owner jid.JID, contact string, k Kind) {
+	to, err := jid.Parse(contact)
+	if err != nil {
+		return
+	}
+	el := xml.New(xml.NSClient, "presence", "to", contact, "from", owner.String(), "type", string(k))
+	s.r.Route(iq.Ctx, &router.Stanza{El: el, Kind: "presence", Type: string(k), From: owner, To: to})
+}

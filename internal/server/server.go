@@ -1,0 +1,230 @@
+// Package server wires tern together: config, certificates, storage,
+// router, features and listeners. It is the one place features are
+// registered, one line each.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/blocking"
+	"github.com/tern-xmpp/tern/internal/c2s"
+	"github.com/tern-xmpp/tern/internal/carbons"
+	"github.com/tern-xmpp/tern/internal/certs"
+	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/contactinfo"
+	"github.com/tern-xmpp/tern/internal/csi"
+	"github.com/tern-xmpp/tern/internal/disco"
+	"github.com/tern-xmpp/tern/internal/entitytime"
+	"github.com/tern-xmpp/tern/internal/lastactivity"
+	"github.com/tern-xmpp/tern/internal/metrics"
+	"github.com/tern-xmpp/tern/internal/offline"
+	"github.com/tern-xmpp/tern/internal/ping"
+	"github.com/tern-xmpp/tern/internal/presence"
+	"github.com/tern-xmpp/tern/internal/ratelimit"
+	"github.com/tern-xmpp/tern/internal/register"
+	"github.com/tern-xmpp/tern/internal/roster"
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/sasl"
+	"github.com/tern-xmpp/tern/internal/softwareversion"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/vcard"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Version is set by the build (cmd/tern).
+var Version = "dev"
+
+const maxVCardBytes = 128 << 10
+
+// Run starts every listener of cfg and serves until ctx is done (SIGTERM),
+// then shuts down gracefully.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the data directory %s: %w (set data_dir or --data to a writable place)", cfg.DataDir, err)
+	}
+	cm, err := certs.FromConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret"))
+	if err != nil {
+		return err
+	}
+
+	r := router.New(log, cfg.DomainNames(), store.Users())
+	m := metrics.New(r.SessionCount)
+	r.Metrics.Routed = func(kind string) { m.Routed.WithLabelValues(kind).Inc() }
+
+	// Features: one line each. Disco collects what they register.
+	started := time.Now()
+	disco.Register(r, nil)
+	ping.Register(r)
+	softwareversion.Register(r, "tern", Version, "")
+	entitytime.Register(r, time.Now)
+	rs := roster.Register(r, store.Roster(), cfg.Limits.RosterMaxItems)
+	presence.Register(r, rs, store.Roster(), store.LastActivity())
+	offline.Register(r, store.Offline(), cfg.Limits.OfflineQuota)
+	vcard.Register(r, store.VCards(), maxVCardBytes)
+	blocking.Register(r, store.Blocking())
+	carbons.Register(r)
+	csi.Register(r)
+	lastactivity.Register(r, rs, store.LastActivity(), started)
+	contactinfo.Register(r, contacts(cfg))
+	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(5, time.Hour))
+	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
+
+	lim := xml.DefaultLimits
+	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
+	cs := c2s.NewServer(ctx, c2s.Config{
+		Domains:         cfg.DomainNames(),
+		TLS:             certs.ServerTLSConfig(cm),
+		RequireStartTLS: cfg.C2S.RequireStartTLS,
+		AllowPlain:      cfg.C2S.AllowPlain,
+		Limits:          lim,
+		AuthTimeout:     cfg.Limits.AuthTimeout.Duration,
+		PingInterval:    cfg.Limits.PingInterval.Duration,
+		PingTimeout:     cfg.Limits.PingTimeout.Duration,
+		ConnsPerIP:      cfg.Limits.ConnsPerIP,
+		AuthFailures:    ratelimit.NewWindow(cfg.Limits.AuthFailuresPerIP, time.Minute),
+		Secret:          secret,
+		Users:           store.Users(),
+		PreAuthIQ:       reg.PreAuth,
+		PreAuthFeatures: reg.Features,
+		Metrics: c2s.Metrics{
+			StanzaIn:      func(k string) { m.StanzasIn.WithLabelValues(k).Inc() },
+			StanzaOut:     func(k string) { m.StanzasOut.WithLabelValues(metrics.Known(k, "message", "presence", "iq")).Inc() },
+			AuthFailure:   func(mech string) { m.AuthFailures.WithLabelValues(metrics.Known(mech, sasl.AllMechanisms...)).Inc() },
+			AuthSuccess:   func(mech string) { m.AuthSuccess.WithLabelValues(metrics.Known(mech, sasl.AllMechanisms...)).Inc() },
+			StreamError:   func(c string) { m.StreamErrors.WithLabelValues(c).Inc() },
+			SessionOpened: m.Connections.Inc,
+			SessionClosed: m.Connections.Dec,
+		},
+	}, r, log)
+
+	// Listeners: bind them all before serving, so a taken port fails the
+	// start instead of leaving a half-up server.
+	type lis struct {
+		l      net.Listener
+		direct bool
+	}
+	var ls []lis
+	closeAll := func() {
+		for _, l := range ls {
+			l.l.Close()
+		}
+	}
+	for _, a := range cfg.C2S.Listen {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("c2s: cannot listen on %s: %w (is another server running? change [c2s] listen)", a, err)
+		}
+		ls = append(ls, lis{l, false})
+	}
+	for _, a := range cfg.C2S.ListenTLS {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("c2s: cannot listen on %s: %w (is another server running? change [c2s] listen_tls)", a, err)
+		}
+		ls = append(ls, lis{l, true})
+	}
+	var hs *http.Server
+	if cfg.HTTP.Listen != "" {
+		hl, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("http: cannot listen on %s: %w (change [http] listen, or set it to \"\" to disable)", cfg.HTTP.Listen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(hl) }()
+		log.Info("metrics listening", "addr", hl.Addr().String(), "path", "/metrics")
+	}
+	for _, l := range ls {
+		kind := "STARTTLS"
+		if l.direct {
+			kind = "direct TLS"
+		}
+		log.Info("c2s listening", "addr", l.l.Addr().String(), "tls", kind)
+		go func() {
+			if err := cs.Serve(l.l, l.direct); err != nil {
+				log.Error("c2s listener stopped", "addr", l.l.Addr().String(), "err", err)
+			}
+		}()
+	}
+	log.Info("tern ready", "domains", cfg.DomainNames(), "storage", cfg.Storage.Backend)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := cm.Reload(); err != nil {
+				log.Error("certificate reload failed; keeping the previous certificates", "err", err)
+			} else {
+				log.Info("certificates reloaded")
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	log.Info("shutting down: closing client sessions")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs.Shutdown(sctx)
+	if hs != nil {
+		_ = hs.Shutdown(sctx)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func contacts(cfg *config.Config) map[string]map[string][]string {
+	out := map[string]map[string][]string{}
+	for _, d := range cfg.Domains {
+		if len(d.Contacts) > 0 {
+			out[d.Name] = d.Contacts
+		}
+	}
+	return out
+}
+
+// loadSecret reads or creates the per-server secret (SCRAM fake salts for
+// unknown users must not change across restarts).
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("cannot write %s: %w (is the data directory writable?)", path, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,53 @@
+// Package vcard stores and serves vcard-temp (XEP-0054): a user sets its
+// own vCard, anyone may read it. Size is bounded (avatars live in vCards).
+package vcard
+
+import (
+	"errors"
+
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// NS is vcard-temp.
+const NS = "vcard-temp"
+
+// Register installs the handlers; maxBytes bounds a stored vCard.
+func Register(r *router.Router, store storage.VCards, maxBytes int) {
+	get := func(iq *router.IQ) (*xml.Element, error) {
+		owner := iq.From.Bare()
+		if !iq.To.IsZero() {
+			owner = iq.To.Bare()
+		}
+		b, err := store.GetVCard(iq.Ctx, owner.String())
+		if errors.Is(err, storage.ErrNotFound) {
+			return xml.New(NS, "vCard"), nil // XEP-0054 §3.1: empty for none
+		}
+		if err != nil {
+			return nil, err
+		}
+		el, err := xml.Parse(b)
+		if err != nil {
+			return nil, err
+		}
+		return el, nil
+	}
+	r.HandleIQ(router.Self|router.Account, "get", NS, get)
+	r.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
+		p := iq.Payload()
+		if p.Name != "vCard" {
+			return nil, stanza.ErrBadRequest.WithText("expected <vCard xmlns='vcard-temp'/>")
+		}
+		b := xml.Append(nil, p, "")
+		if maxBytes > 0 && len(b) > maxBytes {
+			return nil, stanza.ErrNotAcceptable.WithText("the vCard is too large")
+		}
+		return nil, store.SetVCard(iq.Ctx, iq.From.Bare().String(), b)
+	})
+	// A vCard set to another account is not allowed.
+	r.HandleIQ(router.Account, "set", NS, func(*router.IQ) (*xml.Element, error) {
+		return nil, stanza.ErrForbidden
+	})
+}
