@@ -92,12 +92,12 @@ func (s *Session) features() *xml.Element {
 		fallthrough
 	case s.user == "":
 		mechs := xml.New(stream.NSSASL, "mechanisms")
-		for _, m := range sasl.Mechanisms(s.tls, s.srv.cfg.AllowPlain) {
+		for _, m := range sasl.Mechanisms(s.tls, s.srv.cfg.AllowPlain, s.served) {
 			mechs.Append(xml.New(stream.NSSASL, "mechanism").SetText(m))
 		}
 		f.Append(mechs)
 		if s.tls != nil {
-			if types := sasl.ChannelBindingTypes(*s.tls); len(types) > 0 {
+			if types := sasl.ChannelBindingTypes(*s.tls, s.served); len(types) > 0 {
 				cb := xml.New(stream.NSSASLCB, "sasl-channel-binding")
 				for _, t := range types {
 					cb.Append(xml.New(stream.NSSASLCB, "channel-binding", "type", t))
@@ -148,6 +148,7 @@ func (s *Session) startTLS(ctx context.Context) error {
 	cs := tc.ConnectionState()
 	s.wmu.Lock()
 	s.conn, s.tls = tc, &cs
+	s.served = s.srv.servedCert(cs.ServerName)
 	s.wmu.Unlock()
 	s.rd.Conn, s.rd.R = tc, tc
 	s.dec.Reset(s.rd)
@@ -175,13 +176,13 @@ func (s *Session) authenticate(ctx context.Context, auth *xml.Element) (ok bool,
 	users := s.srv.cfg.Users
 	domain := s.domain
 	var plus bool
-	for _, m := range sasl.Mechanisms(s.tls, s.srv.cfg.AllowPlain) {
+	for _, m := range sasl.Mechanisms(s.tls, s.srv.cfg.AllowPlain, s.served) {
 		if len(m) > 5 && m[len(m)-5:] == "-PLUS" {
 			plus = true
 		}
 	}
 	sess, err := sasl.NewSession(mech, sasl.Config{
-		Domain: domain, TLS: s.tls, PlusOffered: plus, Secret: s.srv.cfg.Secret, AllowPlain: s.srv.cfg.AllowPlain,
+		Domain: domain, TLS: s.tls, PlusOffered: plus, Certificate: s.served, Secret: s.srv.cfg.Secret, AllowPlain: s.srv.cfg.AllowPlain,
 		Lookup: func(ctx context.Context, username string) (storage.User, error) {
 			return users.GetUser(ctx, domain, username)
 		},

@@ -3,6 +3,7 @@ package c2s
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,8 +20,11 @@ import (
 // Config is what the c2s server needs; the server package fills it from
 // the configuration file.
 type Config struct {
-	Domains         []string // served domains; the first is the default for a header without 'to'
-	TLS             *tls.Config
+	Domains []string // served domains; the first is the default for a header without 'to'
+	TLS     *tls.Config
+	// ServedCert returns the leaf certificate served for an SNI name, for
+	// the tls-server-end-point channel binding (RFC 5929).
+	ServedCert      func(serverName string) *x509.Certificate
 	RequireStartTLS bool
 	AllowPlain      bool
 	Limits          xml.Limits // after authentication
@@ -201,4 +205,11 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.mu.Unlock()
 		<-done
 	}
+}
+
+func (s *Server) servedCert(name string) *x509.Certificate {
+	if s.cfg.ServedCert == nil {
+		return nil
+	}
+	return s.cfg.ServedCert(name)
 }

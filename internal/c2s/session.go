@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -33,6 +34,7 @@ type Session struct {
 	dec    *xml.Decoder
 	rd     *stream.Reader
 	tls    *tls.ConnectionState
+	served *x509.Certificate
 	direct bool
 
 	domain    string
@@ -125,6 +127,7 @@ func (s *Session) serve(ctx context.Context) error {
 		_ = tc.SetDeadline(time.Time{})
 		cs := tc.ConnectionState()
 		s.tls = &cs
+		s.served = s.srv.servedCert(cs.ServerName)
 	}
 	for {
 		restart, err := s.negotiate(ctx)

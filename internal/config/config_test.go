@@ -129,6 +129,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"domain typo", "[[domain]]\nname = \"a.example\"\nregistation = true\n", []string{`line 3`, `"domain.registation"`, `"domain.registration"`}},
 		{"table typo", "[limit]\nmax_depth = 3\n", []string{`line 1`, `"limit"`, `"limits"`}},
 		{"nested unknown once", "[foo]\nbar = 1\nbaz = 2\n", []string{`"foo"`, "remove it"}},
+		{"same name in another table", "[[domain]]\nname = \"a.example\"\n[storage]\nname = \"x\"\n", []string{`line 4`, `"storage.name"`}},
 		{"dotted key", "limits.max_deph = 3\n", []string{`line 1`, `"limits.max_deph"`, `"limits.max_depth"`}},
 	}
 	for _, tt := range tests {

@@ -27,6 +27,9 @@ func PrepareDomain(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("empty domain")
 	}
+	if strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return "", fmt.Errorf("invalid domain %q: empty label", s)
+	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		a, err := netip.ParseAddr(s[1 : len(s)-1])
 		if err != nil || !a.Is6() {

@@ -81,14 +81,27 @@ func unknownKeys(md toml.MetaData, data string) error {
 	return errors.Join(errs...)
 }
 
-// keyLine finds the first line defining the last piece of k, as a key or a
-// table header. Best effort: MetaData has no public key positions.
+// keyLine finds the line defining the last piece of k, as a key or a
+// table header, searching after the header of k's parent table when there
+// is one. Best effort: MetaData has no public key positions.
 func keyLine(data string, k toml.Key) int {
+	lines := strings.Split(data, "\n")
+	start := 0
+	if len(k) > 1 {
+		parent := regexp.QuoteMeta(k[:len(k)-1].String())
+		header := regexp.MustCompile(`^\s*\[\[?\s*` + parent + `\s*\]`)
+		for i, line := range lines {
+			if header.MatchString(line) {
+				start = i
+				break
+			}
+		}
+	}
 	last := regexp.QuoteMeta(k[len(k)-1])
 	re := regexp.MustCompile(`^\s*(\[\[?\s*)?("?` + last + `"?)\s*(=|\.|\]|$)`)
 	dotted := regexp.MustCompile(`^\s*(\[\[?\s*)?[A-Za-z0-9_."-]*\.("?` + last + `"?)\s*(=|\]|$)`)
-	for i, line := range strings.Split(data, "\n") {
-		if re.MatchString(line) || dotted.MatchString(line) {
+	for i := start; i < len(lines); i++ {
+		if re.MatchString(lines[i]) || dotted.MatchString(lines[i]) {
 			return i + 1
 		}
 	}

@@ -21,9 +21,17 @@
 //   - §4.3.2: who is answered a probe with presence (State.CanSeePresence).
 //
 // Choices where the RFC leaves room, each argued where it is coded:
-//   - Where A.3 prose and table disagree, the table wins (e.g. an inbound
-//     unsubscribe that withdraws a pending request is delivered, Table 7,
-//     so the user's client can drop the request it is showing).
+//   - An inbound unsubscribe that only withdraws a pending request is
+//     delivered (Table 7) but not answered with "unsubscribed" (§3.3.3 asks
+//     for the reply only when a subscription ends; elsewhere it can only
+//     deny a newer request crossing it).
+//   - The tables keep both servers in agreement when exchanges do not cross.
+//     When they do, no stateless rule can (there is no correlation between
+//     a request and its answer): a redundant subscribe crossing a
+//     cancellation leaves an orphan pending-in whose later approval gives
+//     one side "from" while the other has no "to". What holds always is
+//     that no server believes it has "to" unless the other granted "from",
+//     and only the user's own "subscribed" ever grants "from".
 //   - A pre-approval is consumed by the subscribe it answers (§3.4 leaves the
 //     record to local policy).
 //   - A roster push is sent only when the item as a client sees it (exists,

@@ -3,8 +3,6 @@ package roster
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -336,18 +334,19 @@ var behaviours = []behaviour{
 	{"in", KindSubscribe, "From + Pending Out", "From + Pending Out", "S", KindSubscribed},
 	{"in", KindSubscribe, "Both", "Both", "S", KindSubscribed},
 
-	// Inbound unsubscribe: A.3.2 Table 7 ([1] auto-reply "unsubscribed" on
-	// every MUST row), §3.3.3 (deliver, push, unavailable from each resource).
+	// Inbound unsubscribe: A.3.2 Table 7, §3.3.3 (deliver, push, unavailable
+	// from each resource, auto-reply "unsubscribed"). A withdrawn request is
+	// delivered without the Table 7 [1] reply: see Inbound.
 	{"in", KindUnsubscribe, "None noitem", "None noitem", "", ""},
 	{"in", KindUnsubscribe, "None", "None", "", ""},
-	{"in", KindUnsubscribe, "None + Pending In noitem", "None noitem", "R", KindUnsubscribed},
-	{"in", KindUnsubscribe, "None + Pending In", "None", "R", KindUnsubscribed},
+	{"in", KindUnsubscribe, "None + Pending In noitem", "None noitem", "R", ""},
+	{"in", KindUnsubscribe, "None + Pending In", "None", "R", ""},
 	{"in", KindUnsubscribe, "None + Pending Out", "None + Pending Out", "", ""},
-	{"in", KindUnsubscribe, "None + Pending Out+In", "None + Pending Out", "R", KindUnsubscribed},
+	{"in", KindUnsubscribe, "None + Pending Out+In", "None + Pending Out", "R", ""},
 	{"in", KindUnsubscribe, "None approved", "None approved", "", ""},
 	{"in", KindUnsubscribe, "None + Pending Out approved", "None + Pending Out approved", "", ""},
 	{"in", KindUnsubscribe, "To", "To", "", ""},
-	{"in", KindUnsubscribe, "To + Pending In", "To", "R", KindUnsubscribed},
+	{"in", KindUnsubscribe, "To + Pending In", "To", "R", ""},
 	{"in", KindUnsubscribe, "To approved", "To approved", "", ""},
 	{"in", KindUnsubscribe, "From", "None", "RPU", KindUnsubscribed},
 	{"in", KindUnsubscribe, "From + Pending Out", "None + Pending Out", "RPU", KindUnsubscribed},
@@ -591,8 +590,8 @@ func TestReachableClosed(t *testing.T) {
 			}
 		}
 		added := s
-		added.InRoster = true               // a roster set adding the contact
-		next = append(next, added, State{}) // and a roster remove
+		added.InRoster = true                // a roster set adding the contact
+		next = append(next, added, stranger) // and a roster remove
 		for _, n := range next {
 			if !seen[n] {
 				seen[n] = true
@@ -602,7 +601,7 @@ func TestReachableClosed(t *testing.T) {
 	}
 	for s := range seen {
 		if !want[s] {
-			t.Errorf("reached unlisted state %v (%+v)", s, s)
+			t.Errorf("reached unlisted state %v (%#v)", s, s)
 		}
 	}
 	for s := range want {
@@ -625,9 +624,6 @@ func act(r *rand.Rand, self, other *peer) {
 	switch n := r.IntN(10); {
 	case n < 8: // send a subscription stanza
 		k := kinds[r.IntN(len(kinds))]
-		if k == KindSubscribe && ((self.view.ReceivesPresence() && os.Getenv("C") >= "1") || (self.view.PendingOut && os.Getenv("C") >= "2")) {
-			return
-		}
 		o := Outbound(k, self.view)
 		self.view = o.Next
 		if o.Route {
@@ -641,7 +637,7 @@ func act(r *rand.Rand, self, other *peer) {
 				other.inbox = append(other.inbox, k)
 			}
 		}
-		self.view = State{}
+		self.view = State{}.normalize()
 	default: // add the contact by a roster set
 		self.view.InRoster = true
 	}
@@ -659,46 +655,110 @@ func deliver(self, other *peer) {
 	}
 }
 
-// TestTwoServersAgree simulates two users on two servers exchanging random
-// subscription stanzas with arbitrary interleaving of sends and deliveries.
-// Whenever nothing is in flight, A's "to" must equal B's "from" and the other
-// way round: neither server believes in a subscription the other denies.
-func TestTwoServersAgree(t *testing.T) {
-	expAR, _ = strconv.Atoi(os.Getenv("AR"))
-	const runs, steps = 3000, 60
-	for seed := range uint64(runs) {
+// quiesce delivers everything in flight, both directions in random order.
+func quiesce(r *rand.Rand, a, b *peer) {
+	for len(a.inbox)+len(b.inbox) > 0 {
+		if len(a.inbox) > 0 && (len(b.inbox) == 0 || r.IntN(2) == 0) {
+			deliver(a, b)
+		} else {
+			deliver(b, a)
+		}
+	}
+}
+
+// TestTwoServersAgreeInTurn: two users on two servers exchange random
+// subscription stanzas, each user acting once the previous exchange (with
+// its automatic replies) has arrived. Then both views always agree: A's
+// "to" is B's "from", and A's pending-out is B's pending-in, both ways.
+func TestTwoServersAgreeInTurn(t *testing.T) {
+	for seed := range uint64(2000) {
 		r := rand.New(rand.NewPCG(seed, 0x7e57))
 		var a, b peer
+		a.view, b.view = State{}.normalize(), State{}.normalize()
 		var trace []string
-		for range steps {
-			switch n := r.IntN(5); {
-			case n == 0:
+		for range 60 {
+			if r.IntN(2) == 0 {
 				act(r, &a, &b)
-				trace = append(trace, fmt.Sprintf("A acts → %v | in flight to B %v", a.view, b.inbox))
-			case n == 1:
+				trace = append(trace, fmt.Sprintf("A acts: %v, sends %v", a.view, b.inbox))
+			} else {
 				act(r, &b, &a)
-				trace = append(trace, fmt.Sprintf("B acts → %v | in flight to A %v", b.view, a.inbox))
-			case n == 2 && len(b.inbox) > 0:
-				deliver(&b, &a)
-				trace = append(trace, fmt.Sprintf("B receives → %v", b.view))
-			case n == 3 && len(a.inbox) > 0:
-				deliver(&a, &b)
-				trace = append(trace, fmt.Sprintf("A receives → %v", a.view))
-			case n == 4: // quiesce
-				for len(a.inbox)+len(b.inbox) > 0 {
-					if len(a.inbox) > 0 && (len(b.inbox) == 0 || r.IntN(2) == 0) {
-						deliver(&a, &b)
-					} else {
-						deliver(&b, &a)
-					}
-				}
-				if a.view.ReceivesPresence() != b.view.CanSeePresence() ||
-					b.view.ReceivesPresence() != a.view.CanSeePresence() {
-					t.Fatalf("seed %d: A=%v B=%v disagree after:\n%s", seed, a.view, b.view, strings.Join(trace, "\n"))
-				}
-				trace = append(trace, fmt.Sprintf("-- quiet: A=%v B=%v", a.view, b.view))
+				trace = append(trace, fmt.Sprintf("B acts: %v, sends %v", b.view, a.inbox))
+			}
+			quiesce(r, &a, &b)
+			trace = append(trace, fmt.Sprintf("  then A=%v B=%v", a.view, b.view))
+			if a.view.ReceivesPresence() != b.view.CanSeePresence() ||
+				b.view.ReceivesPresence() != a.view.CanSeePresence() ||
+				a.view.PendingOut != b.view.PendingIn || b.view.PendingOut != a.view.PendingIn {
+				t.Fatalf("seed %d: views disagree:\n%s", seed, strings.Join(trace, "\n"))
 			}
 		}
+	}
+}
+
+// TestTwoServersNeverOvergrant: the same with arbitrary interleaving of
+// actions and deliveries (crossing stanzas). Exact agreement cannot hold then
+// (TestCrossingKnownDivergence), but whenever nothing is in flight neither
+// side believes it receives presence the other has not granted.
+func TestTwoServersNeverOvergrant(t *testing.T) {
+	for seed := range uint64(2000) {
+		r := rand.New(rand.NewPCG(seed, 0xc055))
+		var a, b peer
+		a.view, b.view = State{}.normalize(), State{}.normalize()
+		for range 80 {
+			switch r.IntN(5) {
+			case 0:
+				act(r, &a, &b)
+			case 1:
+				act(r, &b, &a)
+			case 2:
+				if len(b.inbox) > 0 {
+					deliver(&b, &a)
+				}
+			case 3:
+				if len(a.inbox) > 0 {
+					deliver(&a, &b)
+				}
+			case 4:
+				quiesce(r, &a, &b)
+				if (a.view.ReceivesPresence() && !b.view.CanSeePresence()) ||
+					(b.view.ReceivesPresence() && !a.view.CanSeePresence()) {
+					t.Fatalf("seed %d: A=%v B=%v: a side has \"to\" without the other's \"from\"", seed, a.view, b.view)
+				}
+			}
+		}
+	}
+}
+
+// TestCrossingKnownDivergence pins down the race RFC 6121 leaves open, so a
+// change of behaviour here is deliberate: B, already subscribed, sends a
+// redundant subscribe (Table 2: routed, no state change) while A cancels B's
+// subscription. A records the request, B records nothing; when A's user
+// approves it, B silently ignores the "subscribed" (Table 8), so A sends its
+// presence to B, who does not count itself subscribed. Harmless to A (A's
+// user granted it), and the user can see it in the roster as "from".
+func TestCrossingKnownDivergence(t *testing.T) {
+	a := peer{view: st(t, "From")}
+	b := peer{view: st(t, "To")}
+	o := Outbound(KindSubscribe, b.view) // B: redundant request
+	b.view = o.Next
+	a.inbox = append(a.inbox, KindSubscribe)
+	o = Outbound(KindUnsubscribed, a.view) // A: cancels B's subscription
+	a.view = o.Next
+	b.inbox = append(b.inbox, KindUnsubscribed)
+	deliver(&a, &b)
+	deliver(&b, &a)
+	if a.view != st(t, "None + Pending In") || b.view != st(t, "None") {
+		t.Fatalf("after crossing: A=%v B=%v", a.view, b.view)
+	}
+	o = Outbound(KindSubscribed, a.view) // A approves the orphan request
+	a.view = o.Next
+	if !o.Route {
+		t.Fatal("approval not routed")
+	}
+	b.inbox = append(b.inbox, KindSubscribed)
+	deliver(&b, &a)
+	if a.view != st(t, "From") || b.view != st(t, "None") {
+		t.Fatalf("after approval: A=%v B=%v", a.view, b.view)
 	}
 }
 

@@ -58,7 +58,7 @@ func (g *registry) unbind(r *Resource) bool {
 func (g *registry) resources(bare jid.JID) []*Resource {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	list := g.users[bare.String()]
+	list := g.users[bare.Bare().String()]
 	if len(list) == 0 {
 		return nil
 	}

@@ -329,7 +329,7 @@ func (r *Router) messageToUser(ctx context.Context, st *Stanza) {
 	}
 	var targets []*Resource
 	best := 0
-	for _, res := range r.reg.resources(st.To) {
+	for _, res := range r.reg.resources(st.To.Bare()) {
 		p, prio := res.Presence()
 		if p == nil || prio < 0 {
 			continue

@@ -27,9 +27,10 @@ type scramSession struct {
 	state scramState
 	conv  *scram.ServerConversation
 
-	ctx       context.Context // the Step's context, for Lookup
-	username  string          // prepared localpart
-	unknown   bool            // fake credential in use: never succeed
+	nonce     scram.NonceGeneratorFcn // tests and benchmarks only; nil: xdg-go's crypto/rand nonce
+	ctx       context.Context         // the Step's context, for Lookup
+	username  string                  // prepared localpart
+	unknown   bool                    // fake credential in use: never succeed
 	lookupErr error
 	authed    string
 }
@@ -98,6 +99,9 @@ func (s *scramSession) first(ctx context.Context, in []byte) ([]byte, bool, erro
 	srv, err := s.h.gen.NewServer(s.lookup)
 	if err != nil {
 		return nil, false, fail(TemporaryAuthFailure, "SCRAM server unavailable; try again later")
+	}
+	if s.nonce != nil {
+		srv = srv.WithNonceGenerator(s.nonce)
 	}
 	if c1.flag == 'p' {
 		s.conv = srv.NewConversationWithChannelBindingRequired(cb)

@@ -6,6 +6,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +39,6 @@ import (
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/sasl"
 	"github.com/tern-xmpp/tern/internal/softwareversion"
-	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/vcard"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
@@ -92,8 +93,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	lim := xml.DefaultLimits
 	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
 	cs := c2s.NewServer(ctx, c2s.Config{
-		Domains:         cfg.DomainNames(),
-		TLS:             certs.ServerTLSConfig(cm),
+		Domains: cfg.DomainNames(),
+		TLS:     certs.ServerTLSConfig(cm),
+		ServedCert: func(name string) *x509.Certificate {
+			c, err := cm.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
+			if err != nil || c == nil {
+				return nil
+			}
+			return c.Leaf
+		},
 		RequireStartTLS: cfg.C2S.RequireStartTLS,
 		AllowPlain:      cfg.C2S.AllowPlain,
 		Limits:          lim,
@@ -109,8 +117,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Metrics: c2s.Metrics{
 			StanzaIn:      func(k string) { m.StanzasIn.WithLabelValues(k).Inc() },
 			StanzaOut:     func(k string) { m.StanzasOut.WithLabelValues(metrics.Known(k, "message", "presence", "iq")).Inc() },
-			AuthFailure:   func(mech string) { m.AuthFailures.WithLabelValues(metrics.Known(mech, sasl.AllMechanisms...)).Inc() },
-			AuthSuccess:   func(mech string) { m.AuthSuccess.WithLabelValues(metrics.Known(mech, sasl.AllMechanisms...)).Inc() },
+			AuthFailure:   func(mech string) { m.AuthFailures.WithLabelValues(metrics.Known(mech, allMechanisms...)).Inc() },
+			AuthSuccess:   func(mech string) { m.AuthSuccess.WithLabelValues(metrics.Known(mech, allMechanisms...)).Inc() },
 			StreamError:   func(c string) { m.StreamErrors.WithLabelValues(c).Inc() },
 			SessionOpened: m.Connections.Inc,
 			SessionClosed: m.Connections.Dec,
@@ -228,3 +236,5 @@ func loadSecret(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+var allMechanisms = []string{sasl.ScramSHA512Plus, sasl.ScramSHA256Plus, sasl.ScramSHA1Plus, sasl.ScramSHA512, sasl.ScramSHA256, sasl.ScramSHA1, sasl.Plain}

@@ -123,10 +123,9 @@ func (d *Decoder) build(base int64, header bool) (*Element, error) {
 			nNode += int(r.nchild)
 			for j := r.a0; j < r.a0+r.an; j++ {
 				a := &d.arecs[j]
-				if isDeclBytes(raw[a.nOff : a.nOff+a.nN]) {
-					continue
+				if !isDeclBytes(raw[a.nOff : a.nOff+a.nN]) {
+					nAttr++
 				}
-				nAttr++
 				if a.esc {
 					s0 := len(sc)
 					sc = unescape(sc, raw[a.vOff:a.vOff+a.vN], modeAttr)
@@ -162,8 +161,14 @@ func (d *Decoder) build(base int64, header bool) (*Element, error) {
 	if nNode > 0 {
 		nodes = make([]Node, nNode)
 	}
-	ns := append(d.ns[:0], d.hdrNS...)
+	// The header's declarations are searched after the element's own
+	// (scopes), so they are not copied per element.
+	ns, hdr := d.ns[:0], d.hdrNS
+	if header {
+		hdr = nil
+	}
 	frames := d.frames[:0]
+	hiNS, hiFrames := 0, 0
 	ei, ai, ci := 0, 0, 0
 	var err error
 	for i := range d.recs {
@@ -178,12 +183,13 @@ func (d *Decoder) build(base int64, header bool) (*Element, error) {
 				name := s[a.nOff : a.nOff+a.nN]
 				if isDecl(name) {
 					if ns, err = declare(ns, name, s[a.vOff:a.vOff+a.vN], base+int64(a.nOff)); err != nil {
-						return nil, d.fail(err, frames, ns)
+						return nil, d.fail(err, frames[:max(hiFrames, len(frames))], ns)
 					}
+					hiNS = max(hiNS, len(ns))
 				}
 			}
-			if e.Space, e.Name, err = resolve(ns, s[r.off:r.off+r.n], true, base+int64(r.off)); err != nil {
-				return nil, d.fail(err, frames, ns)
+			if e.Space, e.Name, err = resolve(ns, hdr, s[r.off:r.off+r.n], true, base+int64(r.off)); err != nil {
+				return nil, d.fail(err, frames[:max(hiFrames, len(frames))], ns[:hiNS])
 			}
 			k0 := ai
 			for j := r.a0; j < r.a0+r.an; j++ {
@@ -193,13 +199,13 @@ func (d *Decoder) build(base int64, header bool) (*Element, error) {
 					continue
 				}
 				at := &attrs[ai]
-				if at.Space, at.Name, err = resolve(ns, name, false, base+int64(a.nOff)); err != nil {
-					return nil, d.fail(err, frames, ns)
+				if at.Space, at.Name, err = resolve(ns, hdr, name, false, base+int64(a.nOff)); err != nil {
+					return nil, d.fail(err, frames[:max(hiFrames, len(frames))], ns[:hiNS])
 				}
 				for p := k0; p < ai; p++ {
 					if attrs[p].Name == at.Name && attrs[p].Space == at.Space {
 						return nil, d.fail(&Error{Condition: CondNotWellFormed, Offset: base + int64(a.nOff),
-							Msg: "duplicate attribute " + name + " (after namespace resolution)"}, frames, ns)
+							Msg: "duplicate attribute " + name + " (after namespace resolution)"}, frames[:max(hiFrames, len(frames))], ns[:hiNS])
 					}
 				}
 				at.Value = s[a.vOff : a.vOff+a.vN]
@@ -224,6 +230,7 @@ func (d *Decoder) build(base int64, header bool) (*Element, error) {
 				}
 			} else {
 				frames = append(frames, frame{el: e, mark: mark})
+				hiFrames = max(hiFrames, len(frames))
 			}
 		case kEnd:
 			f := frames[len(frames)-1]
@@ -240,9 +247,9 @@ func (d *Decoder) build(base int64, header bool) (*Element, error) {
 	}
 	if header {
 		d.hdrNS = append(d.hdrNS[:0], ns...)
-		d.defNS = lookup(ns, "")
+		d.defNS = lookup(ns, nil, "")
 	}
-	d.release(frames, ns)
+	d.release(frames[:hiFrames], ns[:hiNS])
 	return &els[0], nil
 }
 
@@ -267,21 +274,33 @@ func (d *Decoder) fail(err error, frames []frame, ns []binding) error {
 }
 
 // release keeps the scratch slices but drops their references into the
-// element, so an idle session does not pin the last stanza.
+// element (the used part, given by the caller), so an idle session does
+// not pin the last stanza.
 func (d *Decoder) release(frames []frame, ns []binding) {
-	clear(frames[:cap(frames)])
-	clear(ns[:cap(ns)])
+	clear(frames)
+	clear(ns)
 	d.frames, d.ns = frames[:0], ns[:0]
 	d.trim()
 }
 
-func lookup(ns []binding, prefix string) string {
+// lookup finds prefix in the element's scopes, then the header's.
+func lookup(ns, hdr []binding, prefix string) string {
+	uri, _ := find(ns, hdr, prefix)
+	return uri
+}
+
+func find(ns, hdr []binding, prefix string) (string, bool) {
 	for i := len(ns) - 1; i >= 0; i-- {
 		if ns[i].prefix == prefix {
-			return ns[i].uri
+			return ns[i].uri, true
 		}
 	}
-	return ""
+	for i := len(hdr) - 1; i >= 0; i-- {
+		if hdr[i].prefix == prefix {
+			return hdr[i].uri, true
+		}
+	}
+	return "", false
 }
 
 // declare applies one xmlns or xmlns:p attribute (Namespaces in XML §3).
@@ -314,11 +333,11 @@ func declare(ns []binding, name, uri string, off int64) ([]binding, error) {
 
 // resolve splits a qualified name and finds its namespace. Unprefixed
 // attributes have no namespace; unprefixed elements take the default.
-func resolve(ns []binding, qname string, elem bool, off int64) (space, local string, err error) {
+func resolve(ns, hdr []binding, qname string, elem bool, off int64) (space, local string, err error) {
 	colon := strings.IndexByte(qname, ':')
 	if colon < 0 {
 		if elem {
-			return lookup(ns, ""), intern(qname), nil
+			return lookup(ns, hdr, ""), intern(qname), nil
 		}
 		return "", intern(qname), nil
 	}
@@ -329,10 +348,8 @@ func resolve(ns []binding, qname string, elem bool, off int64) (space, local str
 	case "xmlns":
 		return "", "", &Error{Condition: CondBadNamespacePrefix, Offset: off, Msg: "element names cannot use the xmlns prefix"}
 	}
-	for i := len(ns) - 1; i >= 0; i-- {
-		if ns[i].prefix == prefix {
-			return ns[i].uri, local, nil
-		}
+	if uri, ok := find(ns, hdr, prefix); ok {
+		return uri, local, nil
 	}
 	return "", "", &Error{Condition: CondBadNamespacePrefix, Offset: off, Msg: "prefix " + prefix + " is not bound to a namespace: declare it with xmlns:" + prefix}
 }

@@ -10,6 +10,7 @@ var (
 	attrPlain [256]bool // attribute values: also \t \n are rewritten (normalized to spaces)
 	nameStart [256]bool // ASCII NameStartChar minus ':' (QName rules handle it)
 	nameByte  [256]bool // ASCII NameChar, ':' included
+	nameChar  [256]bool // ASCII NameChar without ':'
 )
 
 func init() {
@@ -32,7 +33,9 @@ func init() {
 	for c := '0'; c <= '9'; c++ {
 		nameByte[c] = true
 	}
-	nameByte['-'], nameByte['.'], nameByte[':'] = true, true, true
+	nameByte['-'], nameByte['.'] = true, true
+	nameChar = nameByte
+	nameByte[':'] = true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }

@@ -83,7 +83,7 @@ func (d *Decoder) ReadHeader() (*Element, error) {
 	}
 	// Before the root the tokenizer only returns a start tag.
 	d.begin()
-	d.record(&tok, tok.Offset)
+	d.record(tok, tok.Offset)
 	d.recs[0].self = true
 	d.raw = d.t.Raw()
 	e, err := d.build(tok.Offset, true)
@@ -117,7 +117,7 @@ func (d *Decoder) ReadElement() (*Element, error) {
 	base := tok.Offset
 	d.begin()
 	for {
-		d.record(&tok, base)
+		d.record(tok, base)
 		if tok.Depth == 1 && (tok.Kind == EndElement || tok.SelfClosing) {
 			break
 		}

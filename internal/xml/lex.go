@@ -3,34 +3,40 @@ package xml
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 )
 
 // scanQName scans a qualified name (Namespaces in XML §4: NCName or
-// NCName ':' NCName) starting at i and returns the index after it. The tag
-// end q is never a name byte, so the scan stays inside the tag.
-func (t *Tokenizer) scanQName(i, q int) (int, error) {
-	b := t.buf
+// NCName ':' NCName) starting at i, within buf[:e], and returns the index
+// after it (e if the data ends inside the name).
+func (t *Tokenizer) scanQName(i, e int) (int, error) {
+	b := t.buf[:e]
 	j, colon := i, -1
-	for j < q {
+	for {
+		for j < e && nameChar[b[j]] {
+			j++
+		}
+		if j >= e {
+			return e, nil // cut off by the end of the data
+		}
 		c := b[j]
-		if c < 0x80 {
-			if !nameByte[c] {
-				break
+		if c == ':' {
+			if colon >= 0 || j == i {
+				return 0, t.errAt(CondNotWellFormed, j, "a name may contain at most one ':' and not start with it")
 			}
-			if c == ':' {
-				if colon >= 0 || j == i {
-					return 0, t.errAt(CondNotWellFormed, j, "a name may contain at most one ':' and not start with it")
-				}
-				colon = j
-			} else if (j == i || j == colon+1) && !nameStart[c] {
-				return 0, t.errAt(CondNotWellFormed, j, "a name must start with a letter or '_'")
-			}
+			colon = j
 			j++
 			continue
 		}
-		r, size, ok := decodeChar(b[j:q])
+		if c < 0x80 {
+			break
+		}
+		r, size, ok := decodeChar(b[j:])
 		if !ok {
-			return 0, t.errAt(CondNotWellFormed, j, "invalid UTF-8 or character outside the XML Char range")
+			if size == 1 && utf8.FullRune(b[j:]) || j+size < e {
+				return 0, t.errAt(CondNotWellFormed, j, "invalid UTF-8 or character outside the XML Char range")
+			}
+			return e, nil // a multi-byte character cut off by the end of the data
 		}
 		if j == i || j == colon+1 {
 			if !isNameStartRune(r) {
@@ -44,8 +50,16 @@ func (t *Tokenizer) scanQName(i, q int) (int, error) {
 	if j == i {
 		return 0, t.errAt(CondNotWellFormed, i, "expected a name")
 	}
-	if colon == j-1 {
-		return 0, t.errAt(CondNotWellFormed, colon, "a name must not end with ':'")
+	if b[i] < 0x80 && !nameStart[b[i]] {
+		return 0, t.errAt(CondNotWellFormed, i, "a name must start with a letter or '_'")
+	}
+	if colon >= 0 {
+		if colon == j-1 {
+			return 0, t.errAt(CondNotWellFormed, colon, "a name must not end with ':'")
+		}
+		if c := b[colon+1]; c < 0x80 && !nameStart[c] {
+			return 0, t.errAt(CondNotWellFormed, colon+1, "a local name must start with a letter or '_'")
+		}
 	}
 	return j, nil
 }
@@ -102,6 +116,12 @@ func (t *Tokenizer) checkAttr(p, q int) (bool, error) {
 	b := t.buf[:q]
 	esc := false
 	for i := p; i < q; {
+		for i+4 <= q && attrPlain[b[i]] && attrPlain[b[i+1]] && attrPlain[b[i+2]] && attrPlain[b[i+3]] {
+			i += 4
+		}
+		if i >= q {
+			break
+		}
 		c := b[i]
 		switch {
 		case attrPlain[c]:

@@ -72,10 +72,11 @@ type Tokenizer struct {
 	stack  []nameSpan // open elements; stack[0] is the root
 	root   []byte     // root's qualified name
 	attrs  []RawAttr
-	scan   int  // bytes after pos already searched for the token's end
-	quote  byte // quote open at pos+scan while searching a start tag's end
-	closed bool // the root's end tag was returned
-	bom    bool // the stream started with a byte order mark
+	scan   int   // bytes after pos already searched for the token's end
+	quote  byte  // quote open at pos+scan while searching a start tag's end
+	closed bool  // the root's end tag was returned
+	tok    Token // returned by Next
+	bom    bool  // the stream started with a byte order mark
 }
 
 // NewTokenizer returns a Tokenizer reading r; zero Limits fields mean
@@ -114,48 +115,48 @@ func (t *Tokenizer) errAt(cond string, i int, msg string) error {
 	return &Error{Condition: cond, Msg: msg, Offset: t.off(i)}
 }
 
-// Next returns the next token. At the end of the stream it returns the
+// Next returns the next token, valid until the next call. At the end of the stream it returns the
 // root's EndElement once, then ErrStreamEnd; when the input ends it
 // returns io.EOF between top-level elements, io.ErrUnexpectedEOF inside
 // one, or the reader's error. Errors are sticky.
-func (t *Tokenizer) Next() (Token, error) {
+func (t *Tokenizer) Next() (*Token, error) {
 	if t.err != nil {
-		return Token{}, t.err
+		return nil, t.err
 	}
-	tok, err := t.next()
-	if err != nil {
+	if err := t.next(); err != nil {
 		t.err = err
+		return nil, err
 	}
-	return tok, err
+	return &t.tok, nil
 }
 
-func (t *Tokenizer) next() (Token, error) {
+func (t *Tokenizer) next() error {
 	if t.closed {
-		return Token{}, ErrStreamEnd
+		return ErrStreamEnd
 	}
 	for {
 		t.scan, t.quote = 0, 0
 		if len(t.stack) <= 1 {
 			if err := t.skipOutside(); err != nil {
-				return Token{}, err
+				return err
 			}
 		} else if t.pos == t.end {
 			if err := t.fill(); err != nil {
-				return Token{}, err
+				return err
 			}
 		}
 		if t.buf[t.pos] != '<' {
 			return t.text()
 		}
 		if err := t.need(2); err != nil {
-			return Token{}, err
+			return err
 		}
 		switch t.buf[t.pos+1] {
 		case '/':
 			return t.endTag()
 		case '?':
 			if err := t.pi(); err != nil {
-				return Token{}, err
+				return err
 			}
 			continue // the XML declaration: go on to the root
 		case '!':
@@ -290,7 +291,7 @@ func (t *Tokenizer) readErr() error {
 }
 
 // text reads character data up to the next '<' (only inside a stanza).
-func (t *Tokenizer) text() (Token, error) {
+func (t *Tokenizer) text() error {
 	var lt int
 	for {
 		if i := bytes.IndexByte(t.buf[t.pos+t.scan:t.end], '<'); i >= 0 {
@@ -299,16 +300,17 @@ func (t *Tokenizer) text() (Token, error) {
 		}
 		t.scan = t.end - t.pos
 		if err := t.fill(); err != nil {
-			return Token{}, err
+			return err
 		}
 	}
 	p := t.pos
 	esc, err := t.checkText(p, lt)
 	if err != nil {
-		return Token{}, err
+		return err
 	}
 	t.pos = lt
-	return Token{Kind: CharData, Data: t.buf[p:lt], Escaped: esc, Depth: len(t.stack), Offset: t.off(p)}, nil
+	t.tok = Token{Kind: CharData, Data: t.buf[p:lt], Escaped: esc, Depth: len(t.stack), Offset: t.off(p)}
+	return nil
 }
 
 // findGT returns the index of the '>' ending the tag at pos. In start tags
@@ -372,21 +374,21 @@ func (t *Tokenizer) pi() error {
 
 // bang handles "<!": CDATA sections are text; anything else (DOCTYPE,
 // ENTITY, comments) is restricted XML.
-func (t *Tokenizer) bang() (Token, error) {
+func (t *Tokenizer) bang() error {
 	if err := t.need(3); err != nil {
-		return Token{}, err
+		return err
 	}
 	if t.buf[t.pos+2] != '[' {
-		return Token{}, t.errAt(CondRestrictedXML, t.pos, "comments, DOCTYPE and entity declarations are not allowed in XMPP (RFC 6120 §11.1)")
+		return t.errAt(CondRestrictedXML, t.pos, "comments, DOCTYPE and entity declarations are not allowed in XMPP (RFC 6120 §11.1)")
 	}
 	if len(t.stack) <= 1 {
-		return Token{}, t.errAt(CondBadFormat, t.pos, "CDATA section directly inside the stream root")
+		return t.errAt(CondBadFormat, t.pos, "CDATA section directly inside the stream root")
 	}
 	if err := t.need(9); err != nil {
-		return Token{}, err
+		return err
 	}
 	if !bytes.HasPrefix(t.buf[t.pos:], []byte("<![CDATA[")) {
-		return Token{}, t.errAt(CondNotWellFormed, t.pos, "malformed <![CDATA[ section")
+		return t.errAt(CondNotWellFormed, t.pos, "malformed <![CDATA[ section")
 	}
 	t.scan = 9
 	var q int
@@ -397,38 +399,75 @@ func (t *Tokenizer) bang() (Token, error) {
 		}
 		t.scan = max(t.end-t.pos-2, 9)
 		if err := t.fill(); err != nil {
-			return Token{}, err
+			return err
 		}
 	}
 	p := t.pos
 	esc, err := t.checkCDATA(p+9, q)
 	if err != nil {
-		return Token{}, err
+		return err
 	}
 	t.pos = q + 3
-	return Token{Kind: CharData, Data: t.buf[p+9 : q], Escaped: esc, CDATA: true, Depth: len(t.stack), Offset: t.off(p)}, nil
+	t.tok = Token{Kind: CharData, Data: t.buf[p+9 : q], Escaped: esc, CDATA: true, Depth: len(t.stack), Offset: t.off(p)}
+	return nil
 }
 
-func (t *Tokenizer) endTag() (Token, error) {
-	t.scan = 2
-	q, err := t.findGT(false)
-	if err != nil {
-		return Token{}, err
+// errIncomplete: the tag runs past the buffered data (optimistic lexing).
+var errIncomplete = errors.New("incomplete")
+
+// endTag lexes </name S?>. It first tries the buffered bytes; only if the
+// tag is cut off does it search for '>' (resumable) and lex again.
+func (t *Tokenizer) endTag() error {
+	err := t.lexEnd(t.end)
+	if err != errIncomplete {
+		return err
 	}
+	t.scan = 2
+	for {
+		if i := bytes.IndexByte(t.buf[t.pos+t.scan:t.end], '>'); i >= 0 {
+			err = t.lexEnd(t.pos + t.scan + i + 1)
+			if err == errIncomplete {
+				err = t.errAt(CondNotWellFormed, t.pos, "malformed end tag")
+			}
+			return err
+		}
+		t.scan = t.end - t.pos
+		if err := t.fill(); err != nil {
+			return t.betterErr(err, t.lexEnd)
+		}
+	}
+}
+
+// betterErr: when the input ends (or fails) inside a tag, report a syntax
+// error in the part that did arrive, as lexing it whole would have.
+func (t *Tokenizer) betterErr(err error, lex func(int) error) error {
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	if lerr := lex(t.end); lerr != errIncomplete && lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+func (t *Tokenizer) lexEnd(e int) error {
 	p := t.pos
-	j, err := t.scanQName(p+2, q)
+	j, err := t.scanQName(p+2, e)
 	if err != nil {
-		return Token{}, err
+		return err
 	}
 	name := t.buf[p+2 : j]
-	for j < q && isSpace(t.buf[j]) {
+	for j < e && isSpace(t.buf[j]) {
 		j++
 	}
-	if j != q {
-		return Token{}, t.errAt(CondNotWellFormed, j, "unexpected character in end tag")
+	if j >= e {
+		return errIncomplete
+	}
+	if t.buf[j] != '>' {
+		return t.errAt(CondNotWellFormed, j, "unexpected character in end tag")
 	}
 	if len(t.stack) == 0 {
-		return Token{}, t.errAt(CondNotWellFormed, p, "end tag before the stream header")
+		return t.errAt(CondNotWellFormed, p, "end tag before the stream header")
 	}
 	top := t.stack[len(t.stack)-1]
 	var open []byte
@@ -439,57 +478,94 @@ func (t *Tokenizer) endTag() (Token, error) {
 		open = t.buf[i : i+int(top.n)]
 	}
 	if !bytes.Equal(name, open) {
-		return Token{}, t.errAt(CondNotWellFormed, p, "end tag </"+string(name)+"> does not match <"+string(open)+">")
+		return t.errAt(CondNotWellFormed, p, "end tag </"+string(name)+"> does not match <"+string(open)+">")
 	}
 	t.stack = t.stack[:len(t.stack)-1]
-	t.pos = q + 1
+	t.pos = j + 1
 	if len(t.stack) == 0 {
 		t.closed = true
+	} else if len(t.stack) == 1 && t.pos-t.start > t.lim.MaxStanzaBytes {
+		// fill checks while reading; this catches a stanza that arrived
+		// within one read into a buffer larger than the limit.
+		return t.errAt(CondPolicyViolation, t.start, "stanza larger than MaxStanzaBytes")
 	}
-	return Token{Kind: EndElement, Name: name, Depth: len(t.stack), Offset: t.off(p)}, nil
+	t.tok = Token{Kind: EndElement, Name: name, Depth: len(t.stack), Offset: t.off(p)}
+	return nil
 }
 
-func (t *Tokenizer) startTag() (Token, error) {
+// startTag lexes a start tag, optimistically from the buffered bytes
+// first; a tag cut off by the end of the data is found with findGT
+// (resumable, so slow peers cost linear time) and lexed once more.
+func (t *Tokenizer) startTag() error {
+	if len(t.stack) > t.lim.MaxDepth {
+		return t.errAt(CondPolicyViolation, t.pos, "elements nested deeper than MaxDepth")
+	}
+	err := t.lexStart(t.end)
+	if err != errIncomplete {
+		return err
+	}
 	t.scan = 1
 	q, err := t.findGT(true)
 	if err != nil {
-		return Token{}, err
+		return t.betterErr(err, t.lexStart)
 	}
+	err = t.lexStart(q + 1)
+	if err == errIncomplete {
+		err = t.errAt(CondNotWellFormed, t.pos, "malformed start tag")
+	}
+	return err
+}
+
+// lexStart lexes the start tag at pos within buf[:e]; errIncomplete if it
+// does not end before e.
+func (t *Tokenizer) lexStart(e int) error {
 	p := t.pos
 	depth := len(t.stack)
-	if depth > t.lim.MaxDepth {
-		return Token{}, t.errAt(CondPolicyViolation, p, "elements nested deeper than MaxDepth")
-	}
-	j, err := t.scanQName(p+1, q)
+	j, err := t.scanQName(p+1, e)
 	if err != nil {
-		return Token{}, err
+		return err
 	}
-	tok := Token{Kind: StartElement, Name: t.buf[p+1 : j], Depth: depth, Offset: t.off(p)}
+	tok := &t.tok
+	*tok = Token{Kind: StartElement, Name: t.buf[p+1 : j], Depth: depth, Offset: t.off(p)}
 	t.attrs = t.attrs[:0]
+	var q int
 	for {
 		k := j
-		for isSpace(t.buf[k]) {
+		for k < e && isSpace(t.buf[k]) {
 			k++
 		}
-		if t.buf[k] == '>' {
-			break
+		if k >= e {
+			return errIncomplete
 		}
-		if t.buf[k] == '/' {
-			if k+1 != q {
-				return Token{}, t.errAt(CondNotWellFormed, k, "'/' inside a start tag")
+		if c := t.buf[k]; c == '>' {
+			q = k
+			break
+		} else if c == '/' {
+			if k+1 >= e {
+				return errIncomplete
+			}
+			if t.buf[k+1] != '>' {
+				return t.errAt(CondNotWellFormed, k, "'/' inside a start tag")
 			}
 			tok.SelfClosing = true
+			q = k + 1
 			break
 		}
 		if k == j {
-			return Token{}, t.errAt(CondNotWellFormed, k, "attributes must be separated by whitespace")
+			return t.errAt(CondNotWellFormed, k, "attributes must be separated by whitespace")
 		}
-		if j, err = t.attr(p, k, q); err != nil {
-			return Token{}, err
+		if j, err = t.attr(p, k, e); err != nil {
+			return err
 		}
 	}
 	tok.Attrs = t.attrs
 	t.pos = q + 1
+	if depth == 0 && t.pos-t.start > t.lim.MaxHeaderBytes {
+		return t.errAt(CondPolicyViolation, t.start, "stream header larger than MaxHeaderBytes")
+	}
+	if depth == 1 && tok.SelfClosing && t.pos-t.start > t.lim.MaxStanzaBytes {
+		return t.errAt(CondPolicyViolation, t.start, "stanza larger than MaxStanzaBytes")
+	}
 	if !tok.SelfClosing {
 		if depth == 0 {
 			t.root = append(t.root[:0], tok.Name...)
@@ -500,38 +576,47 @@ func (t *Tokenizer) startTag() (Token, error) {
 	} else if depth == 0 {
 		t.closed = true // <stream:stream/>: an empty stream
 	}
-	return tok, nil
+	return nil
 }
 
-// attr lexes one attribute starting at k in the tag [p, q] and returns the
+// attr lexes one attribute starting at k of the tag at p and returns the
 // index after its closing quote.
-func (t *Tokenizer) attr(p, k, q int) (int, error) {
+func (t *Tokenizer) attr(p, k, e int) (int, error) {
 	if len(t.attrs) >= t.lim.MaxAttrs {
 		return 0, t.errAt(CondPolicyViolation, k, "more attributes than MaxAttrs")
 	}
-	ne, err := t.scanQName(k, q)
+	ne, err := t.scanQName(k, e)
 	if err != nil {
 		return 0, err
 	}
 	i := ne
-	for isSpace(t.buf[i]) {
+	for i < e && isSpace(t.buf[i]) {
 		i++
+	}
+	if i >= e {
+		return 0, errIncomplete
 	}
 	if t.buf[i] != '=' {
 		return 0, t.errAt(CondNotWellFormed, i, "attribute without '=' and a quoted value")
 	}
 	i++
-	for isSpace(t.buf[i]) {
+	for i < e && isSpace(t.buf[i]) {
 		i++
+	}
+	if i >= e {
+		return 0, errIncomplete
 	}
 	qc := t.buf[i]
 	if qc != '"' && qc != '\'' {
 		return 0, t.errAt(CondNotWellFormed, i, "attribute value must be quoted")
 	}
 	v := i + 1
-	ve := bytes.IndexByte(t.buf[v:q], qc)
+	ve := bytes.IndexByte(t.buf[v:e], qc)
 	if ve < 0 {
-		return 0, t.errAt(CondNotWellFormed, i, "unterminated attribute value")
+		if lt := bytes.IndexByte(t.buf[v:e], '<'); lt >= 0 {
+			return 0, t.errAt(CondNotWellFormed, v+lt, "'<' in an attribute value")
+		}
+		return 0, errIncomplete
 	}
 	ve += v
 	esc, err := t.checkAttr(v, ve)

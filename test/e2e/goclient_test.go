@@ -30,6 +30,7 @@ func TestChatDiscoPingVersionMellium(t *testing.T) {
 		name string
 		mech sasl.Mechanism
 	}{
+		{"scram-sha-256-plus", sasl.ScramSha256Plus}, // tls-exporter on TLS 1.3 (RFC 9266)
 		{"scram-sha-256", sasl.ScramSha256},
 		{"scram-sha-1", sasl.ScramSha1},
 		{"plain", sasl.Plain},
@@ -140,8 +141,11 @@ func (c *melliumClient) handle(t xmlstream.TokenReadEncoder, start *xml.StartEle
 	if start.Name.Local != "message" {
 		return nil
 	}
+	// Re-emit the start element: Go 1.26's decoder rejects an end element it never saw start,
+	// which breaks the DecodeElement(&v, start) pattern of mellium's own examples.
 	var m chatMessage
-	if err := xml.NewTokenDecoder(t).DecodeElement(&m, start); err != nil && !errors.Is(err, io.EOF) {
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+	if err := d.Decode(&m); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	if m.Body != "" {

@@ -42,8 +42,26 @@ def emit(step, **kw):
 class Client(slixmpp.ClientXMPP):
     """A client that records every message, presence and roster push it receives, in order."""
 
-    def __init__(self, jid, password, mech):
+    def __init__(self, jid, password, mech, channel_binding=False):
         super().__init__(jid, password, sasl_mech=None if mech == "auto" else mech)
+        if not channel_binding:
+            # slixmpp 1.8.3 knows only tls-unique, which TLS 1.3 does not define (RFC 9266), yet
+            # claims it anyway: it would pick -PLUS with bad data, or send GS2 flag 'y' that a
+            # server offering -PLUS must reject as a downgrade (RFC 5802 §6). Act as a client
+            # without channel binding instead (GS2 'n'), which every server must accept.
+            fm = self["feature_mechanisms"]
+            default = fm.sasl_callback
+
+            def no_cb(required, optional):
+                creds = default(required, optional)
+                if "channel_binding" in creds:
+                    creds["channel_binding"] = None
+                return creds
+            fm.sasl_callback = no_cb
+            if mech == "auto":
+                # slixmpp would still pick a -PLUS name (its binding data is optional) and send
+                # GS2 'n' with it, which is malformed; offer it only the plain variants.
+                fm.use_mechs = {"SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"}
         self.ssl_context.check_hostname = False  # the server's certificate is self-signed
         self.ssl_context.verify_mode = ssl.CERT_NONE
         self.auto_authorize = None  # the scenario answers subscription requests itself
@@ -178,7 +196,7 @@ async def run(args):
             emit(step, deviation=f"known deviation of this server: expected {e.expected}; {e.error}")
 
     async def login(jid, step):
-        c = Client(jid, pw, args.mech)
+        c = Client(jid, pw, args.mech, args.channel_binding)
         clients.append(c)
         c.connect(addr, use_ssl=args.direct_tls, force_starttls=not args.direct_tls,
                   disable_starttls=args.direct_tls)
@@ -343,6 +361,8 @@ def main():
     p.add_argument("--password-file", help="file holding the password shared by both accounts")
     p.add_argument("--mech", default="auto", help="auto (any SCRAM-SHA-*) | SCRAM-SHA-1 | SCRAM-SHA-256 | ...")
     p.add_argument("--direct-tls", action="store_true", help="TLS from the first byte (XEP-0368)")
+    p.add_argument("--channel-binding", action="store_true",
+                   help="let slixmpp use its tls-unique channel binding (broken on TLS 1.3)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per step")
     p.add_argument("--known-deviation", action="append", default=[], metavar="STEP",
                    help="report this step's failure but continue (for reference servers that deviate)")

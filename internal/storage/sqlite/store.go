@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -41,6 +42,13 @@ type Store struct {
 	path string
 	w    *sql.DB // one connection, BEGIN IMMEDIATE
 	r    *sql.DB // query_only connections
+
+	// Offline stores go through one committer goroutine (see offline.go).
+	insertOffline *sql.Stmt
+	storeReqs     chan *storeReq
+	quit          chan struct{}
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -134,7 +142,17 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	return &Store{path: path, w: w, r: r}, nil
+	ins, err := prepareOffline(ctx, w)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: prepare offline insert: %w", err)
+	}
+	s := &Store{path: path, w: w, r: r, insertOffline: ins,
+		storeReqs: make(chan *storeReq), quit: make(chan struct{})}
+	s.wg.Add(1)
+	go s.committer()
+	return s, nil
 }
 
 func (s *Store) Users() storage.Users               { return users{s} }
@@ -155,9 +173,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. Committed data is already on disk.
+// Close stops the offline committer and closes both pools. Committed data
+// is already on disk; a Store racing with Close fails.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.wg.Wait()
+		err = errors.Join(s.insertOffline.Close(), s.r.Close(), s.w.Close())
+	})
+	return err
 }
 
 // writeTx runs fn in a write transaction (BEGIN IMMEDIATE on the single

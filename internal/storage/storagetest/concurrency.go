@@ -14,6 +14,7 @@ import (
 
 var concurrencyTests = []test{
 	{"WritersAndReaders", testConcurrentWriters},
+	{"QuotasExact", testConcurrentQuotas},
 }
 
 var contextTests = []test{
@@ -172,5 +173,49 @@ func testCancelled(t *testing.T, s storage.Store) {
 	checkAggregates(t, s, d, user, false)
 	if _, err := s.Roster().Item(ctx(t), o, "c@x.example"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("a cancelled PutItem landed: %v", err)
+	}
+}
+
+// testConcurrentQuotas races writers against the offline and roster quotas:
+// exactly quota writes may succeed, the others fail with ErrQuotaExceeded.
+func testConcurrentQuotas(t *testing.T, s storage.Store) {
+	const workers, each, quota = 6, 8, 20
+	o := newOwner(t, newDomain(t))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var storedOK, putOK int
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				err := s.Offline().Store(ctx(t), o, []byte("<message/>"), quota)
+				_, perr := s.Roster().PutItem(ctx(t), o, storage.RosterItem{
+					Contact: fmt.Sprintf("c%d-%d@x.example", w, i), Subscription: storage.SubNone}, quota)
+				mu.Lock()
+				switch {
+				case err == nil:
+					storedOK++
+				case !errors.Is(err, storage.ErrQuotaExceeded):
+					t.Errorf("Store: %v", err)
+				}
+				switch {
+				case perr == nil:
+					putOK++
+				case !errors.Is(perr, storage.ErrQuotaExceeded):
+					t.Errorf("PutItem: %v", perr)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	n, err := s.Offline().Count(ctx(t), o)
+	must(t, err)
+	if storedOK != quota || n != quota {
+		t.Errorf("offline: %d stores succeeded, %d stored; want exactly %d", storedOK, n, quota)
+	}
+	items, _, err := s.Roster().Items(ctx(t), o)
+	must(t, err)
+	if putOK != quota || len(items) != quota {
+		t.Errorf("roster: %d puts succeeded, %d items; want exactly %d", putOK, len(items), quota)
 	}
 }

@@ -13,7 +13,7 @@ var offlineTests = []test{
 	{"ArrivalOrder", testOfflineOrder},
 	{"FetchLimit", testOfflineLimit},
 	{"DeleteUpTo", testOfflineDelete},
-	{"IDsNeverReused", testOfflineIDsNotReused},
+	{"LateArrivalSurvivesDelete", testOfflineLateArrival},
 	{"Quota", testOfflineQuota},
 	{"BinaryStanzaExact", testOfflineBinary},
 }
@@ -97,19 +97,24 @@ func testOfflineDelete(t *testing.T, s storage.Store) {
 	must(t, s.Offline().Delete(ctx(t), newOwner(t, d), 1<<62))
 }
 
-// A message stored after a Fetch must never fall under that Fetch's upTo.
-func testOfflineIDsNotReused(t *testing.T, s storage.Store) {
+// A message stored between a Fetch and the Delete(upTo) for it must
+// survive that Delete, even when the fetched messages had the highest ids.
+func testOfflineLateArrival(t *testing.T, s storage.Store) {
 	o := newOwner(t, newDomain(t))
 	storeN(t, s, o, 3)
 	got, err := s.Offline().Fetch(ctx(t), o, 0)
 	must(t, err)
-	last := got[len(got)-1].ID
-	must(t, s.Offline().Delete(ctx(t), o, last))
-	storeN(t, s, o, 1)
-	got, err = s.Offline().Fetch(ctx(t), o, 0)
+	late := []byte("<message id='late'/>")
+	must(t, s.Offline().Store(ctx(t), o, late, 0))
+	must(t, s.Offline().Delete(ctx(t), o, got[len(got)-1].ID))
+	rest, err := s.Offline().Fetch(ctx(t), o, 0)
 	must(t, err)
-	if len(got) != 1 || got[0].ID <= last {
-		t.Fatalf("after deleting up to %d, new message has ID %+v; want a larger ID", last, got)
+	checkMessages(t, rest, [][]byte{late})
+	// And once everything is delivered, the next message is kept too.
+	must(t, s.Offline().Delete(ctx(t), o, rest[0].ID))
+	storeN(t, s, o, 1)
+	if n, err := s.Offline().Count(ctx(t), o); err != nil || n != 1 {
+		t.Errorf("Count = %d, %v; want 1", n, err)
 	}
 }
 

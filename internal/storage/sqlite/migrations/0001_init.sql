@@ -60,10 +60,12 @@ CREATE TABLE pending_in (
 	PRIMARY KEY (owner, contact)
 ) WITHOUT ROWID;
 
--- AUTOINCREMENT: an id is never reused, so Delete(upTo) after a Fetch can
--- never remove a message that arrived later.
+-- A plain rowid (no AUTOINCREMENT, which costs a sqlite_sequence write per
+-- message): a new id is above every existing one, and the fetched message
+-- with id upTo exists until Delete(upTo), so a later message can never
+-- fall under that Delete.
 CREATE TABLE offline (
-	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	id     INTEGER PRIMARY KEY,
 	owner  TEXT    NOT NULL,
 	stanza BLOB    NOT NULL,
 	stored INTEGER NOT NULL

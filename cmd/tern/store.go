@@ -1,0 +1,7 @@
+package main
+
+import "github.com/tern-xmpp/tern/internal/server"
+
+// openStore opens the configured storage backend, as the server does;
+// tests replace it.
+var openStore = server.OpenStore

@@ -1,0 +1,243 @@
+#!/bin/bash
+# Side-by-side benchmark: tern vs Prosody 0.12 vs ejabberd 23.01 on this box.
+#
+#   cmd/ternload/bench.sh [tern] [prosody] [ejabberd]      (default: all three, one after the other)
+#
+# Each server gets a fresh temp dir and config, is pinned to CPU 0 (taskset -c 0), and is
+# stopped by PID afterwards; ternload runs on CPU 1 with GOMAXPROCS=1. Per server:
+#   register N users (XEP-0077) -> sessions (server KB/session) -> logins (SCRAM, logins/s)
+#   -> messages closed loop (max msgs/s) -> messages open loop at $RATE msgs/s (latency).
+# Results: one JSON line per step in $OUT/results.jsonl, a markdown table on stdout.
+# Needs: root, apt-get install -y prosody ejabberd, Go. Bounded: about 8-10 minutes for all three.
+# Knobs (env): N_TERN=10000 N_PEER=2000 LOGINS=2000 LOGIN_C=8 LOGIN_SECS=10s PAIRS=100 RATE=8000
+#   DUR=15s MAXDUR=10s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SERVERS=${*:-tern prosody ejabberd}
+N_TERN=${N_TERN:-10000}
+N_PEER=${N_PEER:-2000}
+LOGINS=${LOGINS:-2000}
+LOGIN_C=${LOGIN_C:-8}
+LOGIN_SECS=${LOGIN_SECS:-10s}
+PAIRS=${PAIRS:-100}
+RATE=${RATE:-8000}
+DUR=${DUR:-15s}
+MAXDUR=${MAXDUR:-10s}
+SOURCES=${SOURCES:-127.0.0.10-127.0.0.29}
+DOMAIN=bench.test
+PASS=benchpass
+OUT=${OUT:-$(mktemp -d /tmp/ternbench.XXXXXX)}
+mkdir -p "$OUT"
+RES="$OUT/results.jsonl"
+: > "$RES"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+log() { echo "== $(date +%T) $*" >&2; }
+
+( cd "$ROOT" && go build -o "$OUT/ternload" ./cmd/ternload ) || { echo "cannot build ternload" >&2; exit 1; }
+LOAD() { # LOAD server-label subcommand args...: one JSON line, tagged with the server
+  local label=$1; shift
+  taskset -c 1 env GOMAXPROCS=1 "$OUT/ternload" "$@" -domain "$DOMAIN" -password "$PASS" -max-time 150s \
+    2>>"$OUT/$label.progress.log" | sed "s/^{/{\"target\":\"$label\",/" | tee -a "$RES" >&2
+}
+
+# One self-signed RSA-2048 cert for all three, so TLS costs the same everywhere.
+CERT="$OUT/cert"
+mkdir -p "$CERT"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$DOMAIN" \
+  -addext "subjectAltName=DNS:$DOMAIN,DNS:*.$DOMAIN" -keyout "$CERT/$DOMAIN.key" -out "$CERT/$DOMAIN.crt" 2>/dev/null
+cat "$CERT/$DOMAIN.crt" "$CERT/$DOMAIN.key" > "$CERT/$DOMAIN.pem"
+chmod 644 "$CERT"/*
+
+wait_listen() { # ip port
+  for _ in $(seq 1 100); do ss -ltn | grep -q "$1:$2 " && return 0; sleep 0.2; done
+  return 1
+}
+
+PID="" STOP=""
+start_tern() {
+  local run="$OUT/tern"; mkdir -p "$run/data"
+  ( cd "$ROOT" && go build -o "$run/tern" ./cmd/tern ) 2>"$run/build.log" || { log "tern does not build: $(tail -3 "$run/build.log")"; return 1; }
+  cat > "$run/tern.toml" <<EOF
+data_dir = "$run/data"
+log_level = "warn"
+[[domain]]
+name = "$DOMAIN"
+registration = true
+cert = "$CERT/$DOMAIN.crt"
+key = "$CERT/$DOMAIN.key"
+[c2s]
+listen = ["$IP_TERN:5222"]
+listen_tls = []
+[http]
+listen = ""
+[limits]
+conns_per_ip = 0
+auth_failures_per_ip = 0
+EOF
+  taskset -c 0 "$run/tern" serve --config "$run/tern.toml" >"$run/stdout.log" 2>&1 &
+  PID=$!
+  STOP="kill $PID"
+  wait_listen "$IP_TERN" 5222 || { log "tern did not listen: $(tail -5 "$run/stdout.log")"; kill "$PID" 2>/dev/null; return 1; }
+  ADDR="$IP_TERN:5222"
+}
+
+start_prosody() {
+  local run="$OUT/prosody"; mkdir -p "$run/data"
+  cat > "$run/prosody.cfg.lua" <<EOF
+run_as_root = true
+pidfile = "$run/prosody.pid"
+data_path = "$run/data"
+log = { warn = "$run/prosody.log" }
+interfaces = { "$IP_PROSODY" }
+local_interfaces = { "$IP_PROSODY" }
+c2s_ports = { 5222 }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+-- the same feature set as the tern and ejabberd configs: no MAM, carbons, PEP, BOSH
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "presence" }
+modules_disabled = { "posix"; "s2s" }
+allow_registration = true
+registration_throttle_max = 1000000
+min_seconds_between_registrations = 0
+c2s_require_encryption = true
+authentication = "internal_hashed"
+storage = "internal"
+network_settings = { nagle = false; opportunistic_writes = true; }
+limits = { c2s = { rate = "100mb/s"; } }
+certificates = "$CERT"
+VirtualHost "$DOMAIN"
+  ssl = { certificate = "$CERT/$DOMAIN.crt"; key = "$CERT/$DOMAIN.key"; }
+EOF
+  taskset -c 0 prosody --config "$run/prosody.cfg.lua" -F >"$run/stdout.log" 2>&1 &
+  PID=$!
+  STOP="kill $PID"
+  wait_listen "$IP_PROSODY" 5222 || { log "prosody did not listen: $(tail -5 "$run/stdout.log")"; kill "$PID"; return 1; }
+  ADDR="$IP_PROSODY:5222"
+}
+
+start_ejabberd() {
+  local run="$OUT/ejabberd"; mkdir -p "$run/cfg" "$run/spool" "$run/logs"
+  cat > "$run/cfg/ejabberd.yml" <<EOF
+hosts: ["$DOMAIN"]
+loglevel: warning
+log_rotate_count: 0
+certfiles: ["$CERT/$DOMAIN.pem"]
+auth_password_format: scram
+auth_scram_hash: sha256
+registration_timeout: infinity
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  register:
+    allow: all
+shaper_rules:
+  max_user_sessions: 10
+  max_user_offline_messages: 5000
+  c2s_shaper: none
+listen:
+  - port: 5222
+    ip: "$IP_EJABBERD"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    shaper: c2s_shaper
+    access: c2s
+    starttls_required: true
+    backlog: 1024
+modules:
+  mod_disco: {}
+  mod_offline: {}
+  mod_ping: {}
+  mod_register:
+    ip_access: all
+    access: register
+  mod_roster: {}
+EOF
+  cat > "$run/cfg/ejabberdctl.cfg" <<EOF
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
+EJABBERD_PID_PATH=$run/ejabberd.pid
+EJABBERD_CONFIG_PATH=$run/cfg/ejabberd.yml
+INET_DIST_INTERFACE=127.0.0.1
+ERL_DIST_PORT=${EJ_DIST_PORT:-4379}
+EOF
+  cp /etc/ejabberd/inetrc "$run/cfg/inetrc"
+  chown -R ejabberd:ejabberd "$run"
+  chmod 755 "$OUT"
+  local ej="ejabberdctl -n ejabberd-bench@localhost -d $run/cfg -c $run/cfg/ejabberdctl.cfg -s $run/spool -l $run/logs"
+  taskset -c 0 $ej foreground >"$run/logs/stdout.log" 2>&1 &
+  STOP="$ej stop"
+  wait_listen "$IP_EJABBERD" 5222 || { log "ejabberd did not listen: $(tail -5 "$run/logs/stdout.log")"; return 1; }
+  # The sessions live in beam.smp, several processes below the launcher.
+  PID=$(pgrep -f "beam.smp.*$run/spool" | head -1)
+  [ -n "$PID" ] || { log "no beam.smp for $run"; return 1; }
+  ADDR="$IP_EJABBERD:5222"
+}
+
+stop_server() {
+  log "stopping $1 (pid $PID)"
+  if [ "$1" = ejabberd ]; then sh -c "$STOP" >/dev/null 2>&1; fi
+  kill "$PID" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$PID" 2>/dev/null
+  PID=""
+}
+
+IP_TERN=${IP_TERN:-127.0.9.2}
+IP_PROSODY=${IP_PROSODY:-127.0.9.1}
+IP_EJABBERD=${IP_EJABBERD:-127.0.9.3}
+T0=$(date +%s)
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+for s in $SERVERS; do
+  log "starting $s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  ADDR=""
+  if ! "start_$s"; then echo "{\"target\":\"$s\",\"command\":\"start\",\"error\":\"did not start, see $OUT/$s\"}" >> "$RES"; continue; fi
+  N=$N_PEER; [ "$s" = tern ] && N=$N_TERN
+  G=(-server "$ADDR" -sources "$SOURCES")
+  log "$s: register $N users"
+  LOAD "$s" register "${G[@]}" -n "$N" -c 16 -ratelimit-friendly
+  log "$s: $N idle sessions"
+  LOAD "$s" sessions "${G[@]}" -n "$N" -c 32 -pid "$PID" -settle 30s
+  log "$s: logins"
+  LOAD "$s" logins "${G[@]}" -n "$LOGINS" -c "$LOGIN_C" -users 200 -duration "$LOGIN_SECS" -pid "$PID"
+  log "$s: messages, closed loop"
+  LOAD "$s" messages "${G[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
+  log "$s: messages, open loop at $RATE/s"
+  LOAD "$s" messages "${G[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -pid "$PID"
+  stop_server "$s"
+done
+
+# Markdown table from results.jsonl (python3 = any; only the stdlib json module is used).
+/usr/bin/python3 - "$RES" "$LOADAVG" "$(( $(date +%s) - T0 ))" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    try: r = json.loads(line)
+    except ValueError: continue
+    t = rows.setdefault(r["target"], {})
+    key = r["command"] + ("_open" if r.get("mode") == "open-loop" else "")
+    t[key] = r
+def g(r, *ks, fmt="{}"):
+    for k in ks:
+        if not isinstance(r, dict) or k not in r: return "n/a"
+        r = r[k]
+    return fmt.format(r)
+print(f"\nLoad average at start: {sys.argv[2]}; total {sys.argv[3]} s. Server on CPU 0, ternload on CPU 1.\n")
+print("| server | sessions | KB/session | SASL | logins/s | login p50/p99 ms | max msgs/s (closed loop, p99 ms) | open loop msgs/s sent→recv | p50/p90/p99/max ms | lost |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for name, t in rows.items():
+    if "start" in t:
+        print(f"| {name} | did not start | | | | | | | | |"); continue
+    s, l, c, o = t.get("sessions", {}), t.get("logins", {}), t.get("messages", {}), t.get("messages_open", {})
+    lat = o.get("latency", {})
+    print(f"| {name} | {g(s,'opened')} | {g(s,'kb_per_session')} | {g(l,'mech')} | {g(l,'logins_per_sec')} "
+          f"| {g(l,'latency','p50_ms')}/{g(l,'latency','p99_ms')} "
+          f"| {g(c,'recv_per_sec')} ({g(c,'latency','p99_ms')}) "
+          f"| {g(o,'sent_per_sec')}→{g(o,'recv_per_sec')} "
+          f"| {g(lat,'p50_ms')}/{g(lat,'p90_ms')}/{g(lat,'p99_ms')}/{g(lat,'max_ms')} | {g(o,'lost')} |")
+PY
+echo "raw results: $RES" >&2

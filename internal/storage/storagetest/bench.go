@@ -1,0 +1,82 @@
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tern-xmpp/tern/internal/storage"
+)
+
+// benchStanza is a typical 1-to-1 chat message with its delay element.
+var benchStanza = []byte(`<message xmlns="jabber:client" from="juliet@capulet.example/balcony" ` +
+	`to="romeo@montague.example" type="chat" id="a5b2c4d8"><body>Art thou not Romeo, and a Montague?</body>` +
+	`<delay xmlns="urn:xmpp:delay" from="capulet.example" stamp="2026-11-25T16:25:00Z"/></message>`)
+
+// BenchOfflineStore measures durable offline stores, one message per call,
+// from 4 goroutines per CPU (sessions of a router) to distinct owners,
+// with a quota of 1000, and reports msgs/s.
+func BenchOfflineStore(b *testing.B, s storage.Store) {
+	var n atomic.Int64
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		g := n.Add(1)
+		for i := 0; pb.Next(); i++ {
+			owner := fmt.Sprintf("bench%d-%d-%d@bench.example", b.N, g, i%100)
+			if err := s.Offline().Store(context.Background(), owner, benchStanza, 1000); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchOfflineStoreSerial is BenchOfflineStore from one goroutine: the
+// latency of a single store.
+func BenchOfflineStoreSerial(b *testing.B, s storage.Store) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		owner := fmt.Sprintf("serial%d-%d@bench.example", b.N, i%100)
+		if err := s.Offline().Store(context.Background(), owner, benchStanza, 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchRosterPutItem measures roster writes (item, two groups, version
+// bump) with a quota check, cycling over 100 contacts of one owner.
+func BenchRosterPutItem(b *testing.B, s storage.Store) {
+	owner := fmt.Sprintf("roster%d@bench.example", b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		it := storage.RosterItem{Contact: fmt.Sprintf("c%d@x.example", i%100), Name: "Contact",
+			Subscription: storage.SubBoth, Groups: []string{"Friends", "Work"}}
+		if _, err := s.Roster().PutItem(context.Background(), owner, it, 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchGetUser measures the account lookup every login does.
+func BenchGetUser(b *testing.B, s storage.Store) {
+	d := fmt.Sprintf("get%d.example", b.N)
+	for i := range 100 {
+		if err := s.Users().CreateUser(context.Background(), newUser(d, fmt.Sprintf("user%d", i), byte(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.Users().GetUser(context.Background(), d, fmt.Sprintf("user%d", i%100)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
