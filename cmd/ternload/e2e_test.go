@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -70,7 +71,7 @@ func TestSessionsReportsRSS(t *testing.T) {
 	registerUsers(t, s, "5")
 	// The fake server runs in this process, so this process is "the server".
 	res, err := runSessions(context.Background(), []string{"-server", s.addr(), "-n", "5", "-pid",
-		itoa(os.Getpid()), "-settle", "0s"})
+		strconv.Itoa(os.Getpid()), "-settle", "0s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +109,3 @@ func TestRefusesNonLoopbackServer(t *testing.T) {
 		}
 	}
 }
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return formatInt(i) }()) }

@@ -75,7 +75,7 @@ func parseBody(s string) (seq, ts int64, ok bool) {
 // pair is one sender and its receiver.
 type pair struct {
 	from, to *conn
-	toBare   string
+	toBare   string // XML-escaped, ready to paste into the stanza
 	sent     atomic.Int64
 	recv     atomic.Int64
 	window   chan struct{} // closed loop: one token per message in flight
@@ -156,7 +156,7 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 		return res, fmt.Errorf("setup failed: %s", res.FirstError)
 	}
 	for i := range ps {
-		p := &pair{from: conns[i], to: conns[*pairs+i], toBare: g.user(*pairs+i) + "@" + g.domain}
+		p := &pair{from: conns[i], to: conns[*pairs+i], toBare: escapeText(g.user(*pairs+i) + "@" + g.domain)}
 		if *rate == 0 {
 			p.window = make(chan struct{}, *window)
 		}
@@ -248,7 +248,7 @@ func sumCounts(ps []*pair) (sent, recv int64) {
 	return sent, recv
 }
 
-// appendMessage appends one chat message stanza.
+// appendMessage appends one chat message stanza; to is already escaped.
 func appendMessage(b []byte, to string, seq, ts int64, pad int) []byte {
 	b = append(b, "<message type='chat' to='"...)
 	b = append(b, to...)

@@ -95,8 +95,8 @@ func runRegister(ctx context.Context, args []string) (any, error) {
 							c.Close()
 						}
 						c, used = nil, 0
-						if c, err = d.dial(ctx); err != nil {
-							c = nil
+						nc, err := d.dial(ctx)
+						if err != nil {
 							if attempt < 3 {
 								retries.Add(1)
 								time.Sleep(200 * time.Millisecond)
@@ -106,6 +106,7 @@ func runRegister(ctx context.Context, args []string) (any, error) {
 							setErr(err)
 							break
 						}
+						c = nc
 					}
 					pace.wait(ctx)
 					used++

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/jid"
@@ -177,7 +178,7 @@ func (s *Session) authenticate(ctx context.Context, auth *xml.Element) (ok bool,
 	domain := s.domain
 	var plus bool
 	for _, m := range sasl.Mechanisms(s.tls, s.srv.cfg.AllowPlain, s.served) {
-		if len(m) > 5 && m[len(m)-5:] == "-PLUS" {
+		if strings.HasSuffix(m, "-PLUS") && !s.cbMismatch {
 			plus = true
 		}
 	}
@@ -229,6 +230,15 @@ func (s *Session) authFailed(mech, user string, ferr error) error {
 	if !errors.As(ferr, &f) {
 		f = &sasl.Failure{Condition: "temporary-auth-failure"}
 		s.srv.log.Error("authentication error", append(s.log(), "err", ferr)...)
+	}
+	if f.Negotiation {
+		// Not a credential guess: the client will try its next mechanism.
+		// It saw our -PLUS offer and tried it, so its later 'y' flag is no
+		// downgrade (legacy clients know only tls-unique, which TLS 1.3
+		// lacks): stop treating -PLUS as offered on this connection.
+		s.cbMismatch = true
+		s.writeNow(saslFailure(f.Condition, f.Text))
+		return nil
 	}
 	if f.Condition != "temporary-auth-failure" {
 		s.srv.cfg.AuthFailures.Add("ip:" + s.ip)

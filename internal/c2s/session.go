@@ -37,13 +37,14 @@ type Session struct {
 	served *x509.Certificate
 	direct bool
 
-	domain    string
-	streamID  string
-	user      string // authenticated localpart
-	res       *router.Resource
-	jid       jid.JID
-	pingID    string
-	authTries int
+	domain     string
+	streamID   string
+	user       string // authenticated localpart
+	res        *router.Resource
+	jid        jid.JID
+	pingID     string
+	authTries  int
+	cbMismatch bool // a -PLUS attempt failed on the binding type
 
 	// output
 	wmu     sync.Mutex

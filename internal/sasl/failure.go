@@ -21,6 +21,10 @@ const (
 type Failure struct {
 	Condition string
 	Text      string
+	// Negotiation marks a failure that says nothing about credentials (a
+	// channel-binding type this connection lacks): clients then try the
+	// next mechanism, so it must not count as a failed login.
+	Negotiation bool
 }
 
 func (f *Failure) Error() string {

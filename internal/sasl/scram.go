@@ -70,8 +70,10 @@ func (s *scramSession) first(ctx context.Context, in []byte) ([]byte, bool, erro
 		}
 		data, err := bindingData(c1.cbName, s.cfg.TLS, s.cfg.Certificate)
 		if err != nil {
-			return nil, false, fail(NotAuthorized, "channel-binding type "+c1.cbName+" is not supported on this connection; use one of: "+
+			f := fail(NotAuthorized, "channel-binding type "+c1.cbName+" is not supported on this connection; use one of: "+
 				strings.Join(ChannelBindingTypes(*s.cfg.TLS, s.cfg.Certificate), ", "))
+			f.Negotiation = true
+			return nil, false, f
 		}
 		cb = scram.ChannelBinding{Type: scram.ChannelBindingType(c1.cbName), Data: data}
 	case 'y':

@@ -13,7 +13,7 @@ import (
 
 // Store is the PostgreSQL backend over a pgx connection pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
 	where string // host/database for error messages, never the password
 }
 

@@ -13,6 +13,11 @@
 // is never upgraded to a write, the case that fails with SQLITE_BUSY
 // regardless of busy_timeout.
 //
+// Offline stores go through one committer goroutine that writes every
+// message waiting at that moment in a single transaction (group commit), so
+// concurrent sessions share commits; Store still returns only after its
+// own message is committed.
+//
 // Schema: one set of tables for every virtual host (users carry a domain
 // column, the other tables the owner's bare JID), versioned migrations
 // embedded from migrations/NNNN_*.sql, each applied in a transaction and
