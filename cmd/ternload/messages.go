@@ -274,12 +274,15 @@ func (p *pair) sendOpen(ctx context.Context, rate float64, pad int) error {
 	t0 := clock()
 	var seq int64
 	buf := make([]byte, 0, 4096)
+	timer := time.NewTimer(time.Hour) // reused: one wake-up per message at high rates
+	defer timer.Stop()
 	for ctx.Err() == nil {
 		due := t0 + seq*int64(interval)
 		now := clock()
 		if due > now {
+			timer.Reset(time.Duration(due - now))
 			select {
-			case <-time.After(time.Duration(due - now)):
+			case <-timer.C:
 			case <-ctx.Done():
 				return nil
 			}

@@ -72,10 +72,10 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 	if cj.Equal(owner) {
 		return nil, stanza.ErrNotAllowed.WithText("you cannot add yourself to your roster")
 	}
-	defer s.lock(owner.String())()
 	if el.Attr("subscription") == "remove" {
 		return nil, s.remove(iq, owner, contact)
 	}
+	defer s.lock(owner.String())()
 	// §2.1.2.5: a client cannot set subscription or ask; other values are ignored.
 	name := el.Attr("name")
 	if len(name) > maxNameBytes {
@@ -122,28 +122,33 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 
 // remove deletes an item and cancels the subscriptions both ways (§2.5.2).
 func (s *Service) remove(iq *router.IQ, owner jid.JID, contact string) error {
+	unlock := s.lock(owner.String())
 	st, item, err := s.State(iq.Ctx, owner.String(), contact)
 	if err != nil {
+		unlock()
 		return err
 	}
 	if !st.InRoster {
 		if st.PendingIn {
 			_ = s.store.RemovePendingIn(iq.Ctx, owner.String(), contact)
+			unlock()
 			s.sendSubscription(iq, owner, contact, KindUnsubscribed)
 			return nil
 		}
+		unlock()
 		return stanza.ErrItemNotFound
 	}
 	kinds := Remove(st)
-	if st.CanSeePresence() {
-		s.sendUnavailable(iq.Ctx, owner, contact)
-	}
 	ver, err := s.store.DeleteItem(iq.Ctx, owner.String(), contact)
+	if err == nil && st.PendingIn {
+		err = s.store.RemovePendingIn(iq.Ctx, owner.String(), contact)
+	}
+	unlock()
 	if err != nil {
 		return err
 	}
-	if st.PendingIn {
-		_ = s.store.RemovePendingIn(iq.Ctx, owner.String(), contact)
+	if st.CanSeePresence() {
+		s.sendUnavailable(iq.Ctx, owner, contact)
 	}
 	for _, k := range kinds {
 		s.sendSubscription(iq, owner, contact, k)

@@ -17,14 +17,15 @@ func (s *Service) outbound(ev *router.Event) bool {
 	if owner.Equal(contact) {
 		return true // subscribing to oneself is meaningless; the server always shares presence with its own resources
 	}
-	defer s.lock(owner.String())()
+	unlock := s.lock(owner.String())
 	prev, item, err := s.State(ev.Ctx, owner.String(), contact.String())
 	if err != nil {
+		unlock()
 		s.log.Error("roster read failed; subscription stanza not processed", "owner", owner.String(), "err", err)
 		return true
 	}
 	o := Outbound(Kind(st.Type), prev)
-	s.apply(ev.Ctx, owner, contact, prev, o, item, st, true)
+	s.apply(ev.Ctx, owner, contact, prev, o, item, st, true, unlock)
 	return true
 }
 
@@ -36,28 +37,34 @@ func (s *Service) inbound(ev *router.Event) bool {
 	if owner.Equal(contact) {
 		return true
 	}
-	defer s.lock(owner.String())()
+	unlock := s.lock(owner.String())
 	prev, item, err := s.State(ev.Ctx, owner.String(), contact.String())
 	if err != nil {
+		unlock()
 		s.log.Error("roster read failed; subscription stanza not processed", "owner", owner.String(), "err", err)
 		return true
 	}
 	o := Inbound(Kind(st.Type), prev)
-	s.apply(ev.Ctx, owner, contact, prev, o, item, st, false)
+	s.apply(ev.Ctx, owner, contact, prev, o, item, st, false, unlock)
 	return true
 }
 
 // apply stores the outcome and carries out its actions in the order the
-// Outcome documents.
-func (s *Service) apply(ctx context.Context, owner, contact jid.JID, prev State, o Outcome, item storage.RosterItem, st *router.Stanza, out bool) {
+// Outcome documents. The owner's lock is held for the read-modify-write
+// only: routing is synchronous for local contacts and may come back to
+// this owner (an automatic reply), so it runs after unlock.
+func (s *Service) apply(ctx context.Context, owner, contact jid.JID, prev State, o Outcome, item storage.RosterItem, st *router.Stanza, out bool, unlock func()) {
 	pending := ""
 	if !out && st.Type == string(KindSubscribe) {
 		pending = string(xml.Append(nil, st.El, st.El.Space))
 	}
+	ver, err := s.save(ctx, owner.String(), prev, o.Next, item, pending)
+	unlock()
 	if o.SendUnavailable {
+		// Sent after the store but before anything else reaches the
+		// contact: the stanza order on the wire is what §3.2.2 asks.
 		s.sendUnavailable(ctx, owner, contact.String())
 	}
-	ver, err := s.save(ctx, owner.String(), prev, o.Next, item, pending)
 	if err != nil {
 		s.log.Error("roster write failed; subscription change lost", "owner", owner.String(), "contact", contact.String(), "err", err)
 		return
