@@ -6,11 +6,13 @@
 # Each server gets a fresh temp dir and config, is pinned to CPU 0 (taskset -c 0), and is
 # stopped by PID afterwards; ternload runs on CPU 1 with GOMAXPROCS=1. Per server:
 #   register N users (XEP-0077) -> sessions (server KB/session) -> logins (SCRAM, logins/s)
-#   -> messages closed loop (max msgs/s) -> messages open loop at $RATE msgs/s (latency).
+#   -> messages closed loop (max msgs/s) -> messages open loop at $RATE msgs/s (latency)
+#   -> if the server's maximum is below $RATE: open loop at 70% of its maximum.
+# "lost" = not received by the end of the drain period (5 s after sending stopped).
 # Results: one JSON line per step in $OUT/results.jsonl, a markdown table on stdout.
 # Needs: root, apt-get install -y prosody ejabberd, Go. Bounded: about 8-10 minutes for all three.
 # Knobs (env): N_TERN=10000 N_PEER=2000 LOGINS=2000 LOGIN_C=8 LOGIN_SECS=10s PAIRS=100 RATE=8000
-#   DUR=15s MAXDUR=10s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
+#   DUR=10s MAXDUR=10s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -22,7 +24,7 @@ LOGIN_C=${LOGIN_C:-8}
 LOGIN_SECS=${LOGIN_SECS:-10s}
 PAIRS=${PAIRS:-100}
 RATE=${RATE:-8000}
-DUR=${DUR:-15s}
+DUR=${DUR:-10s}
 MAXDUR=${MAXDUR:-10s}
 SOURCES=${SOURCES:-127.0.0.10-127.0.0.29}
 REG_SOURCES=${REG_SOURCES:-127.1.0.0-127.1.15.255}
@@ -37,10 +39,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log() { echo "== $(date +%T) $*" >&2; }
 
 ( cd "$ROOT" && go build -o "$OUT/ternload" ./cmd/ternload ) || { echo "cannot build ternload" >&2; exit 1; }
-LOAD() { # LOAD server-label subcommand args...: one JSON line, tagged with the server
-  local label=$1; shift
+LOAD() { # LOAD server step subcommand args...: one JSON line, tagged with server and step
+  local label=$1 step=$2; shift 2
   taskset -c 1 env GOMAXPROCS=1 "$OUT/ternload" "$@" -domain "$DOMAIN" -password "$PASS" -max-time 150s \
-    2>>"$OUT/$label.progress.log" | sed "s/^{/{\"target\":\"$label\",/" | tee -a "$RES" >&2
+    2>>"$OUT/$label.progress.log" | sed "s/^{/{\"target\":\"$label\",\"step\":\"$step\",/" | tee -a "$RES" >&2
 }
 
 # One self-signed RSA-2048 cert for all three, so TLS costs the same everywhere.
@@ -169,7 +171,9 @@ EOF
   cp /etc/ejabberd/inetrc "$run/cfg/inetrc"
   chown -R ejabberd:ejabberd "$run"
   chmod 755 "$OUT"
-  local ej="ejabberdctl -n ejabberd-bench@localhost -d $run/cfg -c $run/cfg/ejabberdctl.cfg -s $run/spool -l $run/logs"
+  # Not through ejabberdctl's own `su ejabberd`: PAM would reset the fd limit to 1024 and
+  # ejabberd would stop accepting at ~1000 sessions. setpriv keeps this shell's limit.
+  local ej="setpriv --reuid=ejabberd --regid=ejabberd --init-groups env HOME=/var/lib/ejabberd ejabberdctl -n ejabberd-bench@localhost -d $run/cfg -c $run/cfg/ejabberdctl.cfg -s $run/spool -l $run/logs"
   taskset -c 0 $ej foreground >"$run/logs/stdout.log" 2>&1 &
   STOP="$ej stop"
   wait_listen "$IP_EJABBERD" 5222 || { log "ejabberd did not listen: $(tail -5 "$run/logs/stdout.log")"; return 1; }
@@ -201,15 +205,22 @@ for s in $SERVERS; do
   G=(-server "$ADDR" -sources "$SOURCES")
   log "$s: register $N users"
   # Registration from many source addresses: tern allows 5 registrations per IP per hour.
-  LOAD "$s" register -server "$ADDR" -sources "$REG_SOURCES" -per-conn 1 -n "$N" -c 16 -ratelimit-friendly
+  LOAD "$s" register register -server "$ADDR" -sources "$REG_SOURCES" -per-conn 1 -n "$N" -c 16 -ratelimit-friendly
   log "$s: $N idle sessions"
-  LOAD "$s" sessions "${G[@]}" -n "$N" -c 32 -pid "$PID" -settle 30s
+  LOAD "$s" sessions sessions "${G[@]}" -n "$N" -c 32 -pid "$PID" -settle 30s
   log "$s: logins"
-  LOAD "$s" logins "${G[@]}" -n "$LOGINS" -c "$LOGIN_C" -users 200 -duration "$LOGIN_SECS" -pid "$PID"
+  LOAD "$s" logins logins "${G[@]}" -n "$LOGINS" -c "$LOGIN_C" -users 200 -duration "$LOGIN_SECS" -pid "$PID"
   log "$s: messages, closed loop"
-  LOAD "$s" messages "${G[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
+  LOAD "$s" closed messages "${G[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
   log "$s: messages, open loop at $RATE/s"
-  LOAD "$s" messages "${G[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -pid "$PID"
+  LOAD "$s" open messages "${G[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -pid "$PID"
+  # A rate this server can take: 70% of its closed-loop maximum, if below $RATE.
+  MAX=$(grep "\"target\":\"$s\",\"step\":\"closed\"" "$RES" | grep -o '"recv_per_sec":[0-9.]*' | cut -d: -f2 | cut -d. -f1)
+  SUST=$(( ${MAX:-0} * 7 / 10 ))
+  if [ "$SUST" -gt 0 ] && [ "$SUST" -lt "$RATE" ]; then
+    log "$s: messages, open loop at $SUST/s (70% of its maximum)"
+    LOAD "$s" open70 messages "${G[@]}" -pairs "$PAIRS" -rate "$SUST" -duration "$DUR" -pid "$PID"
+  fi
   stop_server "$s"
 done
 
@@ -220,28 +231,33 @@ rows = {}
 for line in open(sys.argv[1]):
     try: r = json.loads(line)
     except ValueError: continue
-    t = rows.setdefault(r["target"], {})
-    key = r["command"] + ("_open" if r.get("mode") == "open-loop" else "")
-    t[key] = r
-def g(r, *ks, fmt="{}"):
+    rows.setdefault(r["target"], {})[r.get("step", r["command"])] = r
+def g(r, *ks):
     for k in ks:
         if not isinstance(r, dict) or k not in r: return "n/a"
         r = r[k]
-    return fmt.format(r)
+    return str(r)
 print(f"\nLoad average at start: {sys.argv[2]}; total {sys.argv[3]} s. Server on CPU 0, ternload on CPU 1.\n")
 print("| server | sessions | KB/session | SASL | logins/s (server CPU %) | logins per server CPU-s | login p50/p99 ms "
-      "| max msgs/s, closed loop (server/client CPU %) | open loop sent→recv msgs/s | latency p50/p90/p99/max ms | lost |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "| max msgs/s, closed loop (server/client CPU %) |")
+print("|---|---|---|---|---|---|---|---|")
 for name, t in rows.items():
     if "start" in t:
-        print(f"| {name} | did not start | | | | | | | | | |"); continue
-    s, l, c, o = t.get("sessions", {}), t.get("logins", {}), t.get("messages", {}), t.get("messages_open", {})
-    lat = o.get("latency", {})
+        print(f"| {name} | did not start | | | | | | |"); continue
+    s, l, c = t.get("sessions", {}), t.get("logins", {}), t.get("closed", {})
     print(f"| {name} | {g(s,'opened')} | {g(s,'kb_per_session')} | {g(l,'mech')} "
           f"| {g(l,'logins_per_sec')} ({g(l,'server_cpu_pct')}) | {g(l,'logins_per_server_cpu_sec')} "
           f"| {g(l,'latency','p50_ms')}/{g(l,'latency','p99_ms')} "
-          f"| {g(c,'recv_per_sec')} ({g(c,'server_cpu_pct')}/{g(c,'client_cpu_pct')}) "
-          f"| {g(o,'sent_per_sec')}→{g(o,'recv_per_sec')} "
-          f"| {g(lat,'p50_ms')}/{g(lat,'p90_ms')}/{g(lat,'p99_ms')}/{g(lat,'max_ms')} | {g(o,'lost')} |")
+          f"| {g(c,'recv_per_sec')} ({g(c,'server_cpu_pct')}/{g(c,'client_cpu_pct')}) |")
+print("\n| server | open loop target msgs/s | sent/s → received/s | latency p50/p90/p99/max ms | lost | server/client CPU % |")
+print("|---|---|---|---|---|---|")
+for name, t in rows.items():
+    for step in ("open", "open70"):
+        o = t.get(step)
+        if not o: continue
+        lat = o.get("latency", {})
+        print(f"| {name} | {g(o,'target_rate')} | {g(o,'sent_per_sec')} → {g(o,'recv_per_sec')} "
+              f"| {g(lat,'p50_ms')}/{g(lat,'p90_ms')}/{g(lat,'p99_ms')}/{g(lat,'max_ms')} | {g(o,'lost')} "
+              f"| {g(o,'server_cpu_pct')}/{g(o,'client_cpu_pct')} |")
 PY
 echo "raw results: $RES" >&2

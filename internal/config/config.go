@@ -62,15 +62,16 @@ type Storage struct {
 
 // Limits bound what one client may cost the server.
 type Limits struct {
-	MaxStanzaBytes    int      `toml:"max_stanza_bytes"`     // default 262144
-	MaxDepth          int      `toml:"max_depth"`            // default 64
-	OfflineQuota      int      `toml:"offline_quota"`        // messages per user, default 1000; 0 no limit
-	RosterMaxItems    int      `toml:"roster_max_items"`     // default 1000; 0 no limit
-	ConnsPerIP        int      `toml:"conns_per_ip"`         // default 100; 0 no limit
-	AuthFailuresPerIP int      `toml:"auth_failures_per_ip"` // per minute, default 10; 0 no limit
-	AuthTimeout       Duration `toml:"auth_timeout"`         // default 30s
-	PingInterval      Duration `toml:"ping_interval"`        // default 5m; 0s disables
-	PingTimeout       Duration `toml:"ping_timeout"`         // default 60s
+	MaxStanzaBytes     int      `toml:"max_stanza_bytes"`     // default 262144
+	MaxDepth           int      `toml:"max_depth"`            // default 64
+	OfflineQuota       int      `toml:"offline_quota"`        // messages per user, default 1000; 0 no limit
+	RosterMaxItems     int      `toml:"roster_max_items"`     // default 1000; 0 no limit
+	ConnsPerIP         int      `toml:"conns_per_ip"`         // default 100; 0 no limit
+	AuthFailuresPerIP  int      `toml:"auth_failures_per_ip"` // per minute, default 10; 0 no limit
+	AuthTimeout        Duration `toml:"auth_timeout"`         // default 30s
+	PingInterval       Duration `toml:"ping_interval"`        // default 5m; 0s disables
+	PingTimeout        Duration `toml:"ping_timeout"`         // default 60s
+	RegistrationsPerIP int      `toml:"registrations_per_ip"` // in-band registrations per IP and hour, default 5; 0 no limit
 }
 
 // Duration is a time.Duration written in TOML as a string like "30s".
@@ -109,15 +110,16 @@ func Default() *Config {
 		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
 		Storage: Storage{Backend: "sqlite"},
 		Limits: Limits{
-			MaxStanzaBytes:    262144,
-			MaxDepth:          64,
-			OfflineQuota:      1000,
-			RosterMaxItems:    1000,
-			ConnsPerIP:        100,
-			AuthFailuresPerIP: 10,
-			AuthTimeout:       Duration{30 * time.Second},
-			PingInterval:      Duration{5 * time.Minute},
-			PingTimeout:       Duration{60 * time.Second},
+			MaxStanzaBytes:     262144,
+			MaxDepth:           64,
+			OfflineQuota:       1000,
+			RosterMaxItems:     1000,
+			ConnsPerIP:         100,
+			AuthFailuresPerIP:  10,
+			AuthTimeout:        Duration{30 * time.Second},
+			PingInterval:       Duration{5 * time.Minute},
+			PingTimeout:        Duration{60 * time.Second},
+			RegistrationsPerIP: 5,
 		},
 	}
 }

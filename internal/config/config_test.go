@@ -207,7 +207,7 @@ func TestValidate(t *testing.T) {
 		{"auth failures", func(c *Config) { c.Limits.AuthFailuresPerIP = -1 }, "auth_failures_per_ip"},
 		{"auth timeout", func(c *Config) { c.Limits.AuthTimeout.Duration = 0 }, "auth_timeout"},
 		{"ping disabled", func(c *Config) { c.Limits.PingInterval.Duration = 0 }, ""},
-		{"ping too often", func(c *Config) { c.Limits.PingInterval.Duration = time.Second }, "ping_interval"},
+		{"ping too often", func(c *Config) { c.Limits.PingInterval.Duration = 500 * time.Millisecond }, "ping_interval"},
 		{"ping timeout", func(c *Config) { c.Limits.PingTimeout.Duration = time.Hour }, "ping_timeout"},
 	}
 	for _, tt := range tests {

@@ -144,6 +144,7 @@ func (c *Config) Validate() error {
 	intRange("roster_max_items", l.RosterMaxItems, 0, 100_000, " (0: no limit)")
 	intRange("conns_per_ip", l.ConnsPerIP, 0, 10_000_000, " (0: no limit)")
 	intRange("auth_failures_per_ip", l.AuthFailuresPerIP, 0, 1_000_000, " (0: no limit)")
+	intRange("registrations_per_ip", l.RegistrationsPerIP, 0, 1_000_000, " (0: no limit)")
 	durRange := func(key string, v Duration, lo, hi time.Duration, zeroOK bool) {
 		if zeroOK && v.Duration == 0 {
 			return
@@ -157,7 +158,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	durRange("auth_timeout", l.AuthTimeout, time.Second, 10*time.Minute, false)
-	durRange("ping_interval", l.PingInterval, 10*time.Second, 24*time.Hour, true)
+	durRange("ping_interval", l.PingInterval, time.Second, 24*time.Hour, true)
 	durRange("ping_timeout", l.PingTimeout, time.Second, 10*time.Minute, false)
 
 	return errors.Join(errs...)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	csi.Register(r)
 	lastactivity.Register(r, rs, store.LastActivity(), started)
 	contactinfo.Register(r, contacts(cfg))
-	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(5, time.Hour))
+	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour))
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
 
 	lim := xml.DefaultLimits
@@ -177,6 +178,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 				log.Error("c2s listener stopped", "addr", l.l.Addr().String(), "err", err)
 			}
 		}()
+	}
+	if a := os.Getenv("TERN_PPROF"); a != "" {
+		// Developer hook for profiling (heap per session, CPU under load):
+		// never on by default, never on a public address.
+		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(a, http.DefaultServeMux)) }()
+		log.Warn("pprof enabled (TERN_PPROF)", "addr", a)
 	}
 	log.Info("tern ready", "domains", cfg.DomainNames(), "storage", cfg.Storage.Backend)
 

@@ -1,0 +1,244 @@
+package s2s
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Namespaces of server streams.
+const (
+	NSDialback        = "jabber:server:dialback"
+	NSDialbackFeature = "urn:xmpp:features:dialback"
+	NSBidi            = "urn:xmpp:bidi"
+	NSBidiFeature     = "urn:xmpp:features:bidi"
+)
+
+const (
+	writeTimeout = 30 * time.Second
+	maxOutQueue  = 8 << 20 // bytes queued for a peer that does not read
+)
+
+// pair is a domain pair of XEP-0220 §2.5: one of ours and one of the peer's.
+type pair struct{ local, remote string }
+
+// conn is one s2s stream, inbound or outbound. One goroutine reads (run);
+// writes are queued and flushed by a short-lived goroutine, as in c2s.
+type conn struct {
+	svc    *Service
+	raw    net.Conn
+	out    bool // we initiated it
+	direct bool // XEP-0368: TLS from the first byte
+
+	// Owned by the reading goroutine.
+	dec        *xml.Decoder
+	rd         *stream.Reader
+	needHeader bool
+	state      int
+	saslDone   bool
+	certErr    error // outbound: the peer's certificate against remote
+
+	// Set during negotiation, read by others under mu.
+	mu        sync.Mutex
+	nc        net.Conn // the TLS conn once upgraded
+	tlsUp     bool
+	id        string // stream ID of the receiving side (ours if inbound)
+	local     string // our domain in the headers
+	remote    string // the peer's domain in the headers
+	peerCerts []*x509.Certificate
+	bidi      bool
+	recvOK    map[pair]bool            // pairs the peer may send stanzas on
+	sendOK    map[pair]bool            // pairs we may send stanzas on
+	asked     map[pair]chan error      // outbound dialback requests awaiting <db:result type=.../>
+	certCache map[string]error         // inbound: VerifyPeer per claimed domain
+	ready     chan struct{}            // closed when the first pair is authenticated (outbound)
+	readyErr  error                    // why negotiation failed
+	readyOnce sync.Once
+	lastUsed  atomic.Int64 // unix nanos of the last read or write
+	stateName atomic.Value // metrics: "negotiating" | "established"
+
+	// output
+	wmu     sync.Mutex
+	wbuf    []byte
+	writing bool
+	closing bool
+	closed  bool
+}
+
+func newConn(s *Service, raw net.Conn, out, direct bool) *conn {
+	c := &conn{svc: s, raw: raw, nc: raw, out: out, direct: direct,
+		recvOK: map[pair]bool{}, sendOK: map[pair]bool{}, asked: map[pair]chan error{},
+		certCache: map[string]error{}, ready: make(chan struct{}), needHeader: true}
+	c.rd = &stream.Reader{Conn: raw, R: raw, Deadline: time.Now().Add(s.cfg.ConnectTimeout)}
+	c.dec = xml.NewDecoder(c.rd, s.preAuth)
+	c.touch()
+	return c
+}
+
+func (c *conn) touch() { c.lastUsed.Store(time.Now().UnixNano()) }
+
+func (c *conn) dir() string {
+	if c.out {
+		return "out"
+	}
+	return "in"
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// header is our stream header for this connection.
+func (c *conn) header(id string) []byte {
+	h := stream.Header{NS: xml.NSServer, Version: "1.0", ID: id,
+		Extra: []xml.Attr{{Name: "xmlns:db", Value: NSDialback}}}
+	if c.out {
+		h.From, h.To = c.local, c.remote
+	} else {
+		h.From, h.To = c.local, c.remote
+	}
+	return h.Append(nil)
+}
+
+// writeNow writes from the reading goroutine before TLS, when nothing
+// else can write.
+func (c *conn) writeNow(b []byte) error {
+	c.touch()
+	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := c.raw.Write(b)
+	return err
+}
+
+// send queues an element; it never blocks on the network.
+func (c *conn) send(el *xml.Element) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return false
+	}
+	if len(c.wbuf) > maxOutQueue {
+		go c.close(stream.NewError("policy-violation", "too much unread output"))
+		return false
+	}
+	// Written relative to its own namespace: a jabber:client stanza from a
+	// local user becomes a stanza of the stream's default, jabber:server.
+	c.wbuf = xml.Append(c.wbuf, el, el.Space)
+	c.kick()
+	return true
+}
+
+func (c *conn) sendRaw(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return
+	}
+	c.wbuf = append(c.wbuf, b...)
+	c.kick()
+}
+
+func (c *conn) kick() {
+	if !c.writing && !c.closed {
+		c.writing = true
+		go c.flush()
+	}
+}
+
+func (c *conn) flush() {
+	for {
+		c.wmu.Lock()
+		if len(c.wbuf) == 0 || c.closed {
+			c.writing = false
+			if c.closing && !c.closed {
+				c.closed = true
+				c.raw.Close()
+			}
+			c.wmu.Unlock()
+			return
+		}
+		buf := c.wbuf
+		c.wbuf = nil
+		c.mu.Lock()
+		w := c.nc
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		c.touch()
+		_ = w.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := w.Write(buf); err != nil {
+			c.wmu.Lock()
+			c.closing, c.closed, c.writing = true, true, false
+			c.wbuf = nil
+			c.wmu.Unlock()
+			c.raw.Close()
+			return
+		}
+	}
+}
+
+// close ends the stream: an optional stream error, the closing tag, then
+// the connection once they are written.
+func (c *conn) close(err *stream.Error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing = true
+	if err != nil {
+		c.wbuf = xml.Append(c.wbuf, err.Element(), xml.NSServer)
+	}
+	c.wbuf = append(c.wbuf, stream.Close...)
+	if !c.writing && !c.closed {
+		c.writing = true
+		go c.flush()
+	}
+}
+
+func (c *conn) isClosing() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.closing
+}
+
+// upgrade swaps the connection for its TLS form.
+func (c *conn) upgrade(tc *tls.Conn) {
+	c.mu.Lock()
+	c.nc = tc
+	c.tlsUp = true
+	c.mu.Unlock()
+	c.rd.Conn, c.rd.R = tc, tc
+}
+
+// canSend reports whether p is authenticated for our stanzas on c.
+func (c *conn) canSend(p pair) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sendOK[p]
+}
+
+// authenticated reports whether any pair is authenticated either way.
+func (c *conn) authenticated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.recvOK) > 0 || len(c.sendOK) > 0
+}
+
+// markReady ends the wait of the dialing goroutine, once.
+func (c *conn) markReady(err error) {
+	c.readyOnce.Do(func() {
+		c.mu.Lock()
+		c.readyErr = err
+		c.mu.Unlock()
+		close(c.ready)
+	})
+}
