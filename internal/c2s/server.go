@@ -68,6 +68,7 @@ type Server struct {
 	listeners []net.Listener
 	closing   bool
 	wg        sync.WaitGroup
+	poller    *poller // nil: sessions never park (non-Linux)
 }
 
 // NewServer returns a c2s server routing through r.
@@ -85,7 +86,13 @@ func NewServer(ctx context.Context, cfg Config, r *router.Router, log *slog.Logg
 		cfg.PreAuthLimits = cfg.Limits
 		cfg.PreAuthLimits.MaxStanzaBytes = min(cfg.Limits.MaxStanzaBytes, 16<<10)
 	}
-	return &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}}
+	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}}
+	if p, err := newPoller(log); err == nil {
+		srv.poller = p
+	} else if p != nil || err != errNoPoller {
+		log.Warn("idle sessions will keep a goroutine each (poller unavailable)", "err", err)
+	}
+	return srv
 }
 
 // Serve accepts on l until it is closed. directTLS: XEP-0368 (TLS from the
@@ -125,11 +132,7 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 		}
 		sess := newSession(s, c, ip, directTLS)
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			sess.run()
-			s.release(ip, sess)
-		}()
+		go sess.run() // sess.finish calls release, which ends the WaitGroup entry
 	}
 }
 
@@ -169,6 +172,7 @@ func (s *Server) track(sess *Session) {
 }
 
 func (s *Server) release(ip string, sess *Session) {
+	defer s.wg.Done()
 	s.mu.Lock()
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
 		delete(s.perIP, ip)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/jid"
@@ -43,6 +44,11 @@ type Session struct {
 	res        *router.Resource
 	jid        jid.JID
 	pingID     string
+	one        [1]byte // first byte read while deciding whether to park
+	parkSt     atomic.Int32
+	timer      *time.Timer // idle keepalive while parked
+	pinged     bool        // a keepalive ping is outstanding while parked
+	pmu        sync.Mutex  // pingID, pinged: the parked timer runs concurrently
 	authTries  int
 	cbMismatch bool // a -PLUS attempt failed on the binding type
 
@@ -78,19 +84,27 @@ func (s *Session) log() []any {
 	return a
 }
 
-// run drives the connection until it ends.
+// run drives the connection: negotiation, then the stanza loop, which may
+// park an idle session (no goroutine while it waits) and resume on data.
 func (s *Session) run() {
-	m := s.srv.cfg.Metrics
-	if m.SessionOpened != nil {
-		m.SessionOpened()
+	if m := s.srv.cfg.Metrics.SessionOpened; m != nil {
+		m()
 	}
+	if err := s.serve(s.srv.ctx); err != nil {
+		s.finish(err)
+		return
+	}
+	s.loop()
+}
+
+// finish ends the session after the error that stopped it.
+func (s *Session) finish(err error) {
 	ctx := s.srv.ctx
-	err := s.serve(ctx)
 	var se *stream.Error
 	switch {
 	case errors.As(err, &se):
-		if m.StreamError != nil {
-			m.StreamError(se.Condition)
+		if m := s.srv.cfg.Metrics.StreamError; m != nil {
+			m(se.Condition)
 		}
 		s.srv.log.Info("stream error sent", append(s.log(), "condition", se.Condition, "text", se.Text)...)
 		s.Close(se)
@@ -111,9 +125,10 @@ func (s *Session) run() {
 	}
 	s.waitFlushed()
 	s.conn.Close()
-	if m.SessionClosed != nil {
-		m.SessionClosed()
+	if m := s.srv.cfg.Metrics.SessionClosed; m != nil {
+		m()
 	}
+	s.srv.release(s.ip, s)
 }
 
 // serve negotiates the stream then reads stanzas; it returns the error that ended it.
@@ -136,10 +151,9 @@ func (s *Session) serve(ctx context.Context) error {
 			return err
 		}
 		if !restart {
-			break
+			return nil
 		}
 	}
-	return s.stanzas(ctx)
 }
 
 func newID() string {
@@ -209,15 +223,39 @@ func (s *Session) readElement() (*xml.Element, error) {
 	return el, nil
 }
 
-// stanzas is the main loop once a resource is bound.
-func (s *Session) stanzas(ctx context.Context) error {
+// loop reads stanzas once a resource is bound, until the session ends or
+// parks. A session that has read nothing for parkAfter, with no partial
+// stanza buffered, parks: its goroutine exits and a poller resumes it
+// (in a new goroutine) when data arrives, so idle sessions cost no stack.
+func (s *Session) loop() {
+	ctx := s.srv.ctx
 	for {
-		el, err := s.readElement()
-		if err != nil {
-			return err
+		if s.dec.Buffered() == 0 && s.srv.poller != nil {
+			_ = s.conn.SetReadDeadline(time.Now().Add(parkAfter))
+			n, err := s.conn.Read(s.one[:])
+			switch {
+			case n > 0:
+				s.rd.Pending = s.one[:n]
+			case stream.IsTimeout(err):
+				if s.isClosing() {
+					s.finish(nil)
+					return
+				}
+				if s.park() {
+					return
+				}
+			case err != nil:
+				s.finish(err)
+				return
+			}
 		}
-		if err := s.handle(ctx, el); err != nil {
-			return err
+		el, err := s.readElement()
+		if err == nil {
+			err = s.handle(ctx, el)
+		}
+		if err != nil {
+			s.finish(err)
+			return
 		}
 	}
 }
@@ -262,8 +300,7 @@ func (s *Session) handle(ctx context.Context, el *xml.Element) error {
 			s.replyError(st, stanza.ErrBadRequest.WithText("an iq needs an id"))
 			return nil
 		}
-		if (st.Type == "result" || st.Type == "error") && s.pingID != "" && st.ID == s.pingID && (st.To.IsZero() || st.To.Equal(jid.MustParse(s.domain))) {
-			s.pingID = ""
+		if (st.Type == "result" || st.Type == "error") && s.isPong(st) {
 			return nil // answer to our keepalive ping
 		}
 		if (st.Type == "get" || st.Type == "set") && len(el.Elements()) != 1 {
@@ -290,7 +327,21 @@ func (s *Session) replyError(st *router.Stanza, e *stanza.Error) {
 
 // ping sends an XMPP ping (XEP-0199) after the idle time.
 func (s *Session) ping() {
+	s.pmu.Lock()
 	s.pingID = "ping-" + newID()[:8]
-	s.Send(xml.New(xml.NSClient, "iq", "from", s.domain, "to", s.jid.String(), "type", "get", "id", s.pingID).
+	id := s.pingID
+	s.pmu.Unlock()
+	s.Send(xml.New(xml.NSClient, "iq", "from", s.domain, "to", s.jid.String(), "type", "get", "id", id).
 		Append(xml.New("urn:xmpp:ping", "ping")))
+}
+
+// isPong reports (and forgets) the answer to our keepalive ping.
+func (s *Session) isPong(st *router.Stanza) bool {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if s.pingID == "" || st.ID != s.pingID || !(st.To.IsZero() || st.To.String() == s.domain) {
+		return false
+	}
+	s.pingID = ""
+	return true
 }

@@ -100,6 +100,14 @@ func (s *Session) Close(err *stream.Error) {
 		s.writing = true
 		go s.flush()
 	}
+	// A parked session has no reader to notice the close: resume it.
+	go s.unpark()
+}
+
+func (s *Session) isClosing() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.closing
 }
 
 // waitFlushed waits (bounded) for queued output to be written.

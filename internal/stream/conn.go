@@ -19,9 +19,17 @@ type Reader struct {
 	Idle     time.Duration
 	Grace    time.Duration
 	OnIdle   func()
+	// Pending is returned before anything is read from R (a byte read
+	// ahead while deciding whether a connection is idle).
+	Pending []byte
 }
 
 func (r *Reader) Read(p []byte) (int, error) {
+	if len(r.Pending) > 0 {
+		n := copy(p, r.Pending)
+		r.Pending = r.Pending[n:]
+		return n, nil
+	}
 	pinged := false
 	for {
 		var dl time.Time

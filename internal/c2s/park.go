@@ -1,0 +1,73 @@
+package c2s
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/stream"
+)
+
+// parkAfter is how long a session waits for data in its own goroutine
+// before parking: busy sessions never pay the park/resume cost.
+const parkAfter = 2 * time.Second
+
+var errNoPoller = errors.New("no poller on this platform")
+
+const (
+	running int32 = iota
+	parked
+)
+
+// park hands the connection to the poller and arms the keepalive timer.
+// It reports false when the session cannot park (it then keeps reading).
+func (s *Session) park() bool {
+	s.parkSt.Store(parked)
+	if iv := s.srv.cfg.PingInterval; iv > 0 {
+		s.pmu.Lock()
+		s.pinged = false
+		s.pmu.Unlock()
+		d := max(iv-parkAfter, time.Second)
+		s.timer = time.AfterFunc(d, s.parkedTimeout)
+	}
+	if err := s.srv.poller.wait(s); err != nil {
+		s.srv.log.Debug("cannot park session; keeps its goroutine", append(s.log(), "err", err)...)
+		s.parkSt.Store(running)
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		return false
+	}
+	return true
+}
+
+// unpark resumes a parked session in a new goroutine; only one caller wins.
+func (s *Session) unpark() {
+	if !s.parkSt.CompareAndSwap(parked, running) {
+		return
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	go s.loop()
+}
+
+// parkedTimeout pings an idle parked client, then ends it if the ping
+// stays unanswered (XEP-0199 §4.3 keepalive, pitfalls: no ghost sessions).
+func (s *Session) parkedTimeout() {
+	if s.parkSt.Load() != parked {
+		return
+	}
+	s.pmu.Lock()
+	first := !s.pinged
+	s.pinged = true
+	s.pmu.Unlock()
+	if first {
+		s.ping()
+		s.timer.Reset(s.srv.cfg.PingTimeout)
+		return
+	}
+	if !s.parkSt.CompareAndSwap(parked, running) {
+		return
+	}
+	go s.finish(stream.NewError("connection-timeout", "no answer to ping"))
+}
