@@ -21,6 +21,9 @@ const (
 // park hands the connection to the poller and arms the keepalive timer.
 // It reports false when the session cannot park (it then keeps reading).
 func (s *Session) park() bool {
+	if !s.dec.Release() { // an idle session keeps no read buffer
+		s.srv.log.Debug("park: read buffer kept", s.log()...)
+	}
 	s.parkSt.Store(parked)
 	if iv := s.srv.cfg.PingInterval; iv > 0 {
 		s.pmu.Lock()

@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/stream"
@@ -23,6 +24,9 @@ func (s *Session) Send(el *xml.Element) {
 	}
 	// The element may come from a jabber:server stream: writing it relative
 	// to its own namespace maps it onto the client stream's default.
+	if s.wbuf == nil {
+		s.wbuf = getBuf()
+	}
 	s.wbuf = xml.Append(s.wbuf, el, el.Space)
 	s.kick()
 	s.wmu.Unlock()
@@ -48,9 +52,8 @@ func (s *Session) flush() {
 				s.closed = true
 				s.raw.Close() // after the final </stream:stream>
 			}
-			if cap(s.wbuf) > 8<<10 {
-				s.wbuf = nil // don't keep a burst's buffer on an idle session
-			}
+			putBuf(s.wbuf) // an idle session keeps no write buffer
+			s.wbuf = nil
 			s.wmu.Unlock()
 			return
 		}
@@ -69,8 +72,10 @@ func (s *Session) flush() {
 			return
 		}
 		s.wmu.Lock()
-		if s.wbuf == nil && cap(buf) <= 8<<10 {
+		if s.wbuf == nil {
 			s.wbuf = buf[:0]
+		} else {
+			putBuf(buf)
 		}
 		s.wmu.Unlock()
 	}
@@ -122,4 +127,18 @@ func (s *Session) waitFlushed() {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Output buffers are pooled: sessions take one only while they have
+// output, so thousands of idle sessions share a handful.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if b == nil || cap(b) > 64<<10 {
+		return // let a burst's big buffer go
+	}
+	b = b[:0]
+	bufPool.Put(&b)
 }

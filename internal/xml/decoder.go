@@ -133,3 +133,7 @@ func (d *Decoder) ReadElement() (*Element, error) {
 	}
 	return e, nil
 }
+
+// Release drops the decoder's read buffer if nothing is buffered (an idle
+// session); see Tokenizer.Release.
+func (d *Decoder) Release() bool { return d.t.Release() }

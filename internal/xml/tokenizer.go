@@ -632,3 +632,19 @@ func (t *Tokenizer) attr(p, k, e int) (int, error) {
 	t.attrs = append(t.attrs, RawAttr{Name: name, Value: t.buf[v:ve], Escaped: esc, nameRel: int32(k - p), valRel: int32(v - p)})
 	return ve + 1, nil
 }
+
+// Release drops the read buffer when nothing is buffered, so an idle
+// stream holds no buffer at all; the next read allocates a small one.
+// It reports whether the buffer was released.
+func (t *Tokenizer) Release() bool {
+	// Between top-level elements only the root is open, and its name is
+	// kept outside the buffer (t.root).
+	if t.end != t.pos || len(t.stack) > 1 || t.scan != 0 {
+		return false
+	}
+	t.base += int64(t.end)
+	t.start, t.pos, t.end = 0, 0, 0
+	t.buf = nil
+	t.attrs = nil
+	return true
+}
