@@ -40,13 +40,25 @@ type C2S struct {
 	AllowPlain      bool     `toml:"allow_plain"`      // SASL PLAIN over TLS, default true
 }
 
-// S2S configures federation (accepted now, used by a later issue).
+// S2S configures federation. With both listen lists empty (the default)
+// tern neither accepts peers nor dials them: federation is opt-in, so a
+// zero-config test server never reaches out to the Internet.
 type S2S struct {
-	Listen    []string          `toml:"listen"`     // default []
-	ListenTLS []string          `toml:"listen_tls"` // default []
-	Dialback  bool              `toml:"dialback"`   // default true
-	Routes    map[string]string `toml:"routes"`     // domain -> host:port, bypassing SRV
+	Listen            []string          `toml:"listen"`              // STARTTLS, default []
+	ListenTLS         []string          `toml:"listen_tls"`          // direct TLS (XEP-0368), default []
+	Dialback          bool              `toml:"dialback"`            // default true
+	Routes            map[string]string `toml:"routes"`              // domain -> host:port, bypassing SRV
+	CAFile            string            `toml:"ca_file"`             // PEM trust anchors for peer certificates, added to the system roots
+	RequireValidCerts bool              `toml:"require_valid_certs"` // default false: true refuses dialback
+	InsecureDomains   []string          `toml:"insecure_domains"`    // peers allowed dialback even with require_valid_certs
+	ConnectTimeout    Duration          `toml:"connect_timeout"`     // TCP+TLS+authentication, default 10s
+	IdleTimeout       Duration          `toml:"idle_timeout"`        // default 10m
+	QueueMax          int               `toml:"queue_max"`           // stanzas queued per peer domain while connecting, default 1000
+	DNSServer         string            `toml:"dns_server"`          // host:port of a DNS server for SRV/A lookups; "" = system resolver
 }
+
+// Federates reports whether s2s is on (some listener configured).
+func (s S2S) Federates() bool { return len(s.Listen)+len(s.ListenTLS) > 0 }
 
 // HTTP configures the HTTP listener (metrics; later BOSH and WebSocket).
 type HTTP struct {
@@ -106,7 +118,8 @@ func Default() *Config {
 			RequireStartTLS: true,
 			AllowPlain:      true,
 		},
-		S2S:     S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true},
+		S2S: S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true,
+			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
 		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
 		Storage: Storage{Backend: "sqlite"},
 		Limits: Limits{

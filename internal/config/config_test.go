@@ -30,6 +30,9 @@ func normalize(c *Config) *Config {
 	if len(cp.S2S.Routes) == 0 {
 		cp.S2S.Routes = nil
 	}
+	if len(cp.S2S.InsecureDomains) == 0 {
+		cp.S2S.InsecureDomains = nil
+	}
 	return &cp
 }
 
@@ -194,6 +197,13 @@ func TestValidate(t *testing.T) {
 		{"bad http listen", func(c *Config) { c.HTTP.Listen = "5280" }, "http.listen"},
 		{"http disabled", func(c *Config) { c.HTTP.Listen = "" }, ""},
 		{"bad route", func(c *Config) { c.S2S.Routes = map[string]string{"example.net": "nohost"} }, "s2s.routes"},
+		{"missing s2s ca_file", func(c *Config) { c.S2S.CAFile = "/nonexistent/ca.pem" }, "s2s.ca_file"},
+		{"bad insecure domain", func(c *Config) { c.S2S.InsecureDomains = []string{"a b"} }, "s2s.insecure_domains"},
+		{"insecure domains without dialback", func(c *Config) { c.S2S.Dialback = false; c.S2S.InsecureDomains = []string{"example.net"} }, "dialback is false"},
+		{"s2s connect_timeout too short", func(c *Config) { c.S2S.ConnectTimeout = Duration{time.Millisecond} }, "s2s.connect_timeout"},
+		{"s2s idle_timeout zero", func(c *Config) { c.S2S.IdleTimeout = Duration{} }, "s2s.idle_timeout"},
+		{"s2s queue_max zero", func(c *Config) { c.S2S.QueueMax = 0 }, "s2s.queue_max"},
+		{"s2s dns_server not ip:port", func(c *Config) { c.S2S.DNSServer = "dns.example:53" }, "s2s.dns_server"},
 		{"unknown backend", func(c *Config) { c.Storage.Backend = "mysql" }, `storage.backend "mysql"`},
 		{"postgres no dsn", func(c *Config) { c.Storage.Backend = "postgres" }, "storage.dsn is empty"},
 		{"postgres ok", func(c *Config) { c.Storage.Backend, c.Storage.DSN = "postgres", "postgres://x/y" }, ""},

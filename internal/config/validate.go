@@ -1,10 +1,12 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +114,40 @@ func (c *Config) Validate() error {
 		}
 		if _, port, err := net.SplitHostPort(hp); err != nil || !validPort(port, false) {
 			add("s2s.routes.%q: %q is not host:port (e.g. \"xmpp.example.org:5269\")", dom, hp)
+		}
+	}
+
+	s2s := c.S2S
+	if s2s.CAFile != "" {
+		if b, err := os.ReadFile(s2s.CAFile); err != nil {
+			add("s2s.ca_file: %v: point it at a PEM file of CA certificates", err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			add("s2s.ca_file: %s holds no PEM certificate: point it at a PEM file of CA certificates", s2s.CAFile)
+		}
+	}
+	for i, d := range s2s.InsecureDomains {
+		n, err := PrepareDomain(d)
+		if err != nil {
+			add("s2s.insecure_domains: %q: %v", d, err)
+			continue
+		}
+		s2s.InsecureDomains[i] = n
+	}
+	if len(s2s.InsecureDomains) > 0 && !s2s.Dialback {
+		add("s2s.insecure_domains is set but s2s.dialback is false: those peers could not authenticate; set dialback = true or remove them")
+	}
+	if s2s.ConnectTimeout.Duration < 500*time.Millisecond || s2s.ConnectTimeout.Duration > 5*time.Minute {
+		add("s2s.connect_timeout = %q is out of range: use 500ms..5m", s2s.ConnectTimeout.String())
+	}
+	if s2s.IdleTimeout.Duration < time.Second || s2s.IdleTimeout.Duration > 24*time.Hour {
+		add("s2s.idle_timeout = %q is out of range: use 1s..24h", s2s.IdleTimeout.String())
+	}
+	if s2s.QueueMax < 1 || s2s.QueueMax > 1_000_000 {
+		add("s2s.queue_max = %d is out of range: use 1..1000000", s2s.QueueMax)
+	}
+	if s2s.DNSServer != "" {
+		if host, port, err := net.SplitHostPort(s2s.DNSServer); err != nil || net.ParseIP(host) == nil || !validPort(port, false) {
+			add("s2s.dns_server: %q is not ip:port (e.g. \"127.0.0.1:53\")", s2s.DNSServer)
 		}
 	}
 

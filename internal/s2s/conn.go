@@ -40,7 +40,7 @@ type conn struct {
 
 	// Owned by the reading goroutine.
 	dec        *xml.Decoder
-	rd         *stream.Reader
+	rd         *deadlineReader
 	needHeader bool
 	state      int
 	saslDone   bool
@@ -55,12 +55,12 @@ type conn struct {
 	remote    string // the peer's domain in the headers
 	peerCerts []*x509.Certificate
 	bidi      bool
-	recvOK    map[pair]bool            // pairs the peer may send stanzas on
-	sendOK    map[pair]bool            // pairs we may send stanzas on
-	asked     map[pair]chan error      // outbound dialback requests awaiting <db:result type=.../>
-	certCache map[string]error         // inbound: VerifyPeer per claimed domain
-	ready     chan struct{}            // closed when the first pair is authenticated (outbound)
-	readyErr  error                    // why negotiation failed
+	recvOK    map[pair]bool        // pairs the peer may send stanzas on
+	sendOK    map[pair]bool        // pairs we may send stanzas on
+	asked     map[pair]func(error) // dialback requests we sent, awaiting <db:result type=.../>
+	certCache map[string]error     // inbound: VerifyPeer per claimed domain
+	ready     chan struct{}        // closed when the first pair is authenticated (outbound)
+	readyErr  error                // why negotiation failed
 	readyOnce sync.Once
 	lastUsed  atomic.Int64 // unix nanos of the last read or write
 	stateName atomic.Value // metrics: "negotiating" | "established"
@@ -75,9 +75,11 @@ type conn struct {
 
 func newConn(s *Service, raw net.Conn, out, direct bool) *conn {
 	c := &conn{svc: s, raw: raw, nc: raw, out: out, direct: direct,
-		recvOK: map[pair]bool{}, sendOK: map[pair]bool{}, asked: map[pair]chan error{},
+		recvOK: map[pair]bool{}, sendOK: map[pair]bool{}, asked: map[pair]func(error){},
 		certCache: map[string]error{}, ready: make(chan struct{}), needHeader: true}
-	c.rd = &stream.Reader{Conn: raw, R: raw, Deadline: time.Now().Add(s.cfg.ConnectTimeout)}
+	c.rd = &deadlineReader{}
+	c.rd.conn.Store(&connBox{raw})
+	c.rd.setDeadline(time.Now().Add(s.cfg.ConnectTimeout))
 	c.dec = xml.NewDecoder(c.rd, s.preAuth)
 	c.touch()
 	return c
@@ -102,21 +104,63 @@ func newID() string {
 func (c *conn) header(id string) []byte {
 	h := stream.Header{NS: xml.NSServer, Version: "1.0", ID: id,
 		Extra: []xml.Attr{{Name: "xmlns:db", Value: NSDialback}}}
-	if c.out {
-		h.From, h.To = c.local, c.remote
-	} else {
-		h.From, h.To = c.local, c.remote
-	}
+	h.From, h.To = c.local, c.remote
 	return h.Append(nil)
 }
 
-// writeNow writes from the reading goroutine before TLS, when nothing
-// else can write.
-func (c *conn) writeNow(b []byte) error {
+// emit writes negotiation output from the reading goroutine: directly
+// before TLS, when nothing else can write (the TLS switch must not race a
+// flusher), queued after.
+func (c *conn) emit(b []byte) error {
+	c.mu.Lock()
+	up := c.tlsUp
+	c.mu.Unlock()
+	if up {
+		c.sendRaw(b)
+		return nil
+	}
 	c.touch()
 	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := c.raw.Write(b)
 	return err
+}
+
+func (c *conn) emitEl(el *xml.Element) error { return c.emit(xml.Append(nil, el, xml.NSServer)) }
+
+func (c *conn) tlsReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tlsUp
+}
+
+type connBox struct{ net.Conn }
+
+// deadlineReader reads with a deadline that another goroutine may lift
+// (dialback completes on a verification goroutine).
+type deadlineReader struct {
+	conn     atomic.Pointer[connBox]
+	deadline atomic.Int64 // unix nanos; 0: none
+}
+
+func (r *deadlineReader) setDeadline(t time.Time) {
+	if t.IsZero() {
+		r.deadline.Store(0)
+	} else {
+		r.deadline.Store(t.UnixNano())
+	}
+	if b := r.conn.Load(); b != nil {
+		_ = b.SetReadDeadline(t)
+	}
+}
+
+func (r *deadlineReader) Read(p []byte) (int, error) {
+	b := r.conn.Load()
+	var dl time.Time
+	if n := r.deadline.Load(); n != 0 {
+		dl = time.Unix(0, n)
+	}
+	_ = b.SetReadDeadline(dl)
+	return b.Read(p)
 }
 
 // send queues an element; it never blocks on the network.
@@ -130,9 +174,14 @@ func (c *conn) send(el *xml.Element) bool {
 		go c.close(stream.NewError("policy-violation", "too much unread output"))
 		return false
 	}
-	// Written relative to its own namespace: a jabber:client stanza from a
-	// local user becomes a stanza of the stream's default, jabber:server.
-	c.wbuf = xml.Append(c.wbuf, el, el.Space)
+	// A jabber:client stanza from a local user is written relative to its
+	// own namespace, which makes it one of the stream's default,
+	// jabber:server; everything else relative to jabber:server.
+	parent := xml.NSServer
+	if el.Space == xml.NSClient || el.Space == "" {
+		parent = el.Space
+	}
+	c.wbuf = xml.Append(c.wbuf, el, parent)
 	c.kick()
 	return true
 }
@@ -216,7 +265,7 @@ func (c *conn) upgrade(tc *tls.Conn) {
 	c.nc = tc
 	c.tlsUp = true
 	c.mu.Unlock()
-	c.rd.Conn, c.rd.R = tc, tc
+	c.rd.conn.Store(&connBox{tc})
 }
 
 // canSend reports whether p is authenticated for our stanzas on c.

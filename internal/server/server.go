@@ -185,6 +185,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(a, http.DefaultServeMux)) }()
 		log.Warn("pprof enabled (TERN_PPROF)", "addr", a)
 	}
+	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
 	log.Info("tern ready", "domains", cfg.DomainNames(), "storage", cfg.Storage.Backend)
 
 	hup := make(chan os.Signal, 1)
@@ -207,6 +212,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cs.Shutdown(sctx)
+	stopS2S(sctx) // after c2s: stanzas the sessions sent last still go out
 	if hs != nil {
 		_ = hs.Shutdown(sctx)
 	}

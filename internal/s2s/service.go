@@ -1,0 +1,535 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Config is what federation needs; the server package fills it from the
+// configuration file.
+type Config struct {
+	// ServerTLS accepts peers (certs.S2STLSConfig: SNI certificates, ALPN
+	// xmpp-server, client certificate requested, not verified by crypto/tls).
+	ServerTLS *tls.Config
+	// Certificate returns the certificate we present as domain when we connect.
+	Certificate func(domain string) (*tls.Certificate, bool)
+	// Roots verify peer certificates; nil means the system roots.
+	Roots *x509.CertPool
+	// Secret keys dialback (see DeriveSecret); at least 16 bytes.
+	Secret []byte
+	// Dialback enables XEP-0220 where certificates do not verify.
+	Dialback bool
+	// RequireValidCerts refuses dialback except for InsecureDomains.
+	RequireValidCerts bool
+	InsecureDomains   []string
+	// Routes map a peer domain to host:port, bypassing DNS.
+	Routes   map[string]string
+	Resolver Resolver // nil: the system resolver
+	// Dial opens TCP connections; nil uses net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	ConnectTimeout time.Duration // TCP + TLS + authentication, default 10s
+	AuthTimeout    time.Duration // inbound: time to authenticate, default 30s
+	IdleTimeout    time.Duration // close streams unused this long, default 10m
+	QueueMax       int           // stanzas queued per domain pair while connecting, default 1000
+	BackoffMin     time.Duration // first retry delay after a failure, default 1s
+	BackoffMax     time.Duration // default 5m
+	Limits         xml.Limits    // after authentication
+	Metrics        Metrics
+	Now            func() time.Time // certificate checks; nil: time.Now
+}
+
+// Metrics are hooks the server package connects to Prometheus; nil
+// funcs are skipped.
+type Metrics struct {
+	// Streams moves one stream of direction "in"/"out" from state from to
+	// state to ("" for none): "negotiating", "established".
+	Streams func(direction, from, to string)
+	// Stanza counts a stanza to ("out") or from ("in") a peer domain.
+	Stanza func(direction, domain string)
+	// Bounce counts an error sent back to a local sender, by condition.
+	Bounce func(condition string)
+	// StreamError counts stream errors we sent, by condition.
+	StreamError func(condition string)
+}
+
+// Service is federation: it accepts peer streams, dials peers on demand
+// and implements router.Remote.
+type Service struct {
+	cfg     Config
+	r       *router.Router
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	preAuth xml.Limits
+
+	mu        sync.Mutex
+	routes    map[pair]*route
+	conns     map[*conn]struct{}
+	listeners []net.Listener
+	verifies  map[verifyKey]chan bool
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// route is the outgoing state of one domain pair.
+type route struct {
+	p          pair
+	conn       *conn // a stream authenticated for p
+	pending    *conn // a stream being set up for p (TLS may be up)
+	connecting bool
+	queue      []*router.Stanza
+	verifies   []*xml.Element // db:verify waiting for a stream with TLS
+	backoff    time.Duration
+	retryAt    time.Time
+}
+
+type verifyKey struct{ local, remote, id string }
+
+// New returns the federation service for r. Call SetRemote(s) on the
+// router, Serve for each listener and Shutdown at the end.
+func New(ctx context.Context, cfg Config, r *router.Router, log *slog.Logger) *Service {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.QueueMax <= 0 {
+		cfg.QueueMax = 1000
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 5 * time.Minute
+	}
+	if cfg.Limits.MaxStanzaBytes == 0 {
+		cfg.Limits = xml.DefaultLimits
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Peers are servers relaying their users: the same limits apply before
+	// and after authentication (a dialback answer arrives on another
+	// goroutine, while a read with the old limits may be under way).
+	pre := cfg.Limits
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Service{cfg: cfg, r: r, log: log.With("component", "s2s"), ctx: ctx, cancel: cancel, preAuth: pre,
+		routes: map[pair]*route{}, conns: map[*conn]struct{}{}, verifies: map[verifyKey]chan bool{}}
+	s.wg.Add(1)
+	go s.reapIdle()
+	return s
+}
+
+// dialbackAllowed is the domain's policy: dialback on, and either valid
+// certificates are not required or the domain is listed as insecure.
+func (s *Service) dialbackAllowed(domain string) bool {
+	if !s.cfg.Dialback {
+		return false
+	}
+	return !s.cfg.RequireValidCerts || slices.Contains(s.cfg.InsecureDomains, domain)
+}
+
+func (s *Service) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	c.stateName.Store("negotiating")
+	if m := s.cfg.Metrics.Streams; m != nil {
+		m(c.dir(), "", "negotiating")
+	}
+	return true
+}
+
+func (s *Service) setState(c *conn, state string) {
+	old, _ := c.stateName.Swap(state).(string)
+	if old != state {
+		if m := s.cfg.Metrics.Streams; m != nil {
+			m(c.dir(), old, state)
+		}
+	}
+}
+
+// untrack forgets a finished stream and every route through it.
+func (s *Service) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	for _, rt := range s.routes {
+		if rt.conn == c {
+			rt.conn = nil
+		}
+		if rt.pending == c {
+			rt.pending = nil
+		}
+	}
+	s.mu.Unlock()
+	old, _ := c.stateName.Swap("").(string)
+	if m := s.cfg.Metrics.Streams; m != nil && old != "" {
+		m(c.dir(), old, "")
+	}
+	s.wg.Done()
+}
+
+// Serve accepts peer connections on l until it is closed. directTLS:
+// XEP-0368 (TLS from the first byte) instead of STARTTLS.
+func (s *Service) Serve(l net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := newConn(s, nc, false, directTLS)
+		c.rd.setDeadline(time.Now().Add(s.cfg.AuthTimeout))
+		if !s.track(c) {
+			nc.Close()
+			continue
+		}
+		go func() {
+			defer s.untrack(c)
+			c.run()
+		}()
+	}
+}
+
+// Send implements router.Remote: it delivers st over a stream for its
+// domain pair, queueing it while one is set up.
+func (s *Service) Send(ctx context.Context, st *router.Stanza) {
+	if st.From.IsZero() || !s.r.IsLocal(st.From.Domain()) {
+		// Only our own domains send through us; anything else would relay.
+		s.log.Debug("not relaying a stanza from a foreign domain", "from", st.From.String(), "to", st.To.String())
+		return
+	}
+	p := pair{local: st.From.Domain(), remote: st.To.Domain()}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.bounce(ctx, st, stanza.ErrRemoteServerTimeout.WithText("the server is shutting down"))
+		return
+	}
+	rt := s.routes[p]
+	if rt == nil {
+		rt = &route{p: p}
+		s.routes[p] = rt
+	}
+	if c := rt.conn; c != nil {
+		s.mu.Unlock()
+		if c.sendStanza(p, st) {
+			return
+		}
+		s.mu.Lock()
+		if rt.conn == c {
+			rt.conn = nil
+		}
+	}
+	switch {
+	case !rt.connecting && time.Now().Before(rt.retryAt):
+		s.mu.Unlock()
+		s.bounce(ctx, st, stanza.ErrRemoteServerNotFound.WithText("connecting to "+p.remote+" failed recently; tern retries after "+time.Until(rt.retryAt).Round(time.Second).String()))
+		return
+	case len(rt.queue) >= s.cfg.QueueMax:
+		s.mu.Unlock()
+		s.bounce(ctx, st, stanza.ErrResourceConstraint.WithText("too many stanzas waiting for the connection to "+p.remote))
+		return
+	}
+	rt.queue = append(rt.queue, st)
+	if !rt.connecting {
+		rt.connecting = true
+		s.goConnect(rt)
+	}
+	s.mu.Unlock()
+}
+
+// goConnect starts connect for rt; s.mu is held.
+func (s *Service) goConnect(rt *route) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.connect(rt)
+	}()
+}
+
+// bounce answers a stanza we could not deliver. Errors are never answered
+// (RFC 6120 §8.3.1), nor results, which nobody waits for.
+func (s *Service) bounce(ctx context.Context, st *router.Stanza, e *stanza.Error) {
+	if st.Type == "error" || (st.Kind == stanza.IQ && st.Type == "result") {
+		return
+	}
+	if m := s.cfg.Metrics.Bounce; m != nil {
+		m(e.Condition)
+	}
+	s.r.ReplyError(ctx, st, e)
+}
+
+// connect sets up a stream for rt.p and then sends the queue, or bounces it.
+func (s *Service) connect(rt *route) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ConnectTimeout)
+	defer cancel()
+	c, err := s.piggyback(ctx, rt.p)
+	if c == nil {
+		c, err = s.dial(ctx, rt)
+	}
+	s.mu.Lock()
+	rt.connecting = false
+	rt.pending = nil
+	q := rt.queue
+	rt.queue = nil
+	if err != nil {
+		rt.backoff = min(max(2*rt.backoff, s.cfg.BackoffMin), s.cfg.BackoffMax)
+		rt.retryAt = time.Now().Add(rt.backoff)
+		vs := rt.verifies
+		rt.verifies = nil
+		s.mu.Unlock()
+		for _, v := range vs {
+			s.verifyAnswer(rt.p.local, rt.p.remote, v.Attr("id"), false)
+		}
+		cond := stanza.ErrRemoteServerNotFound
+		if errors.Is(err, context.DeadlineExceeded) || stream.IsTimeout(err) {
+			cond = stanza.ErrRemoteServerTimeout
+		}
+		s.log.Info("cannot reach peer", "local", rt.p.local, "remote", rt.p.remote, "err", err, "retry_in", rt.backoff, "bounced", len(q))
+		for _, st := range q {
+			s.bounce(s.ctx, st, cond.WithText(err.Error()))
+		}
+		return
+	}
+	rt.conn, rt.backoff, rt.retryAt = c, 0, time.Time{}
+	vs := rt.verifies
+	rt.verifies = nil
+	s.mu.Unlock()
+	for _, v := range vs {
+		c.send(v)
+	}
+	for _, st := range q {
+		if !c.sendStanza(rt.p, st) {
+			s.bounce(s.ctx, st, stanza.ErrRemoteServerTimeout.WithText("the stream to "+rt.p.remote+" closed"))
+		}
+	}
+}
+
+// piggyback authenticates p on an outbound stream that already carries
+// another of our domains to the same peer (XEP-0220 §2.5, XEP-0344).
+func (s *Service) piggyback(ctx context.Context, p pair) (*conn, error) {
+	s.mu.Lock()
+	var host *conn
+	for _, rt := range s.routes {
+		if rt.p.remote == p.remote && rt.p.local != p.local && rt.conn != nil && rt.conn.out && !rt.conn.isClosing() {
+			host = rt.conn
+			break
+		}
+	}
+	s.mu.Unlock()
+	if host == nil {
+		return nil, nil
+	}
+	if err := host.requestPair(ctx, p); err != nil {
+		s.log.Debug("piggybacking refused; opening a new stream", "local", p.local, "remote", p.remote, "err", err)
+		return nil, nil
+	}
+	return host, nil
+}
+
+// offer makes c the stream for p when none is (bidirectional streams).
+func (s *Service) offer(p pair, c *conn) {
+	s.mu.Lock()
+	rt := s.routes[p]
+	if rt == nil {
+		rt = &route{p: p}
+		s.routes[p] = rt
+	}
+	if rt.conn == nil {
+		rt.conn = c
+	}
+	s.mu.Unlock()
+}
+
+// verify asks the authoritative server of p.remote whether key is one it
+// made for stream id (XEP-0220 §2.3), over a stream of ours with TLS.
+func (s *Service) verify(ctx context.Context, p pair, id, key string) bool {
+	ch := make(chan bool, 1)
+	k := verifyKey{p.local, p.remote, id}
+	el := xml.New(NSDialback, "verify", "from", p.local, "to", p.remote, "id", id).SetText(key)
+	s.mu.Lock()
+	if _, dup := s.verifies[k]; dup || s.closing {
+		s.mu.Unlock()
+		return false
+	}
+	s.verifies[k] = ch
+	rt := s.routes[p]
+	if rt == nil {
+		rt = &route{p: p}
+		s.routes[p] = rt
+	}
+	var via *conn
+	switch {
+	case rt.conn != nil && rt.conn.out:
+		via = rt.conn
+	case rt.pending != nil && rt.pending.tlsReady():
+		via = rt.pending
+	default:
+		rt.verifies = append(rt.verifies, el)
+		if !rt.connecting {
+			rt.connecting = true
+			rt.retryAt = time.Time{} // a verification is worth a fresh attempt
+			s.goConnect(rt)
+		}
+	}
+	s.mu.Unlock()
+	if via != nil {
+		via.send(el)
+	}
+	defer func() {
+		s.mu.Lock()
+		if s.verifies[k] == ch {
+			delete(s.verifies, k)
+		}
+		s.mu.Unlock()
+	}()
+	select {
+	case ok := <-ch:
+		return ok
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// verifyAnswer delivers the answer to a db:verify we sent.
+func (s *Service) verifyAnswer(local, remote, id string, valid bool) {
+	s.mu.Lock()
+	ch := s.verifies[verifyKey{local, remote, id}]
+	delete(s.verifies, verifyKey{local, remote, id})
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- valid
+	}
+}
+
+// tlsUp is called when an outbound stream for p has TLS: verifications
+// waiting for p.remote can go out on it.
+func (s *Service) tlsUp(p pair, c *conn) {
+	s.mu.Lock()
+	var vs []*xml.Element
+	if rt := s.routes[p]; rt != nil && rt.pending == c {
+		vs = rt.verifies
+		rt.verifies = nil
+	}
+	s.mu.Unlock()
+	for _, v := range vs {
+		c.send(v)
+	}
+}
+
+// reapIdle closes streams that carried nothing for IdleTimeout.
+func (s *Service) reapIdle() {
+	defer s.wg.Done()
+	tick := time.NewTicker(max(s.cfg.IdleTimeout/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cut := time.Now().Add(-s.cfg.IdleTimeout).UnixNano()
+		s.mu.Lock()
+		var idle []*conn
+		for c := range s.conns {
+			if c.lastUsed.Load() < cut && c.authenticated() {
+				idle = append(idle, c)
+			}
+		}
+		for _, rt := range s.routes {
+			if slices.Contains(idle, rt.conn) {
+				rt.conn = nil
+			}
+			if rt.conn == nil && !rt.connecting && len(rt.queue) == 0 && time.Now().After(rt.retryAt) {
+				delete(s.routes, rt.p)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range idle {
+			s.log.Debug("closing idle stream", "dir", c.dir(), "remote", c.remote)
+			c.close(nil)
+		}
+	}
+}
+
+// Shutdown stops accepting, bounces what is still queued, closes every
+// stream once its output is written, and waits for them (or ctx).
+func (s *Service) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	all := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.close(stream.NewError("system-shutdown", "the server is shutting down"))
+	}
+	done := make(chan struct{})
+	go func() {
+		// Dials in progress end with the context; their queues bounce.
+		time.AfterFunc(100*time.Millisecond, s.cancel)
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.raw.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+}
