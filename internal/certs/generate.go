@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -131,7 +132,23 @@ func marshalSAN(domain string) ([]byte, error) {
 
 // XMPPAddrs returns the id-on-xmppAddr names of a certificate (RFC 6120
 // §13.7.1.4), which Go's parser skips.
-func XMPPAddrs(c *x509.Certificate) []string {
+func XMPPAddrs(c *x509.Certificate) []string { return otherNames(c, oidXMPPAddr, "utf8") }
+
+// SRVNames returns the SRVName identities of a certificate (RFC 4985),
+// lowercased, e.g. "_xmpp-server.example.com".
+func SRVNames(c *x509.Certificate) []string {
+	out := otherNames(c, oidSRVName, "ia5")
+	for i := range out {
+		out[i] = strings.ToLower(out[i])
+	}
+	return out
+}
+
+var oidSRVName = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 8, 7}
+
+// otherNames returns the subjectAltName otherName values of type oid,
+// decoded as the given ASN.1 string type.
+func otherNames(c *x509.Certificate, oid asn1.ObjectIdentifier, params string) []string {
 	var out []string
 	for _, ext := range c.Extensions {
 		if !ext.Id.Equal(oidSAN) {
@@ -147,7 +164,7 @@ func XMPPAddrs(c *x509.Certificate) []string {
 			}
 			var id asn1.ObjectIdentifier
 			rest, err := asn1.Unmarshal(n.Bytes, &id)
-			if err != nil || !id.Equal(oidXMPPAddr) {
+			if err != nil || !id.Equal(oid) {
 				continue
 			}
 			var wrapped asn1.RawValue
@@ -155,7 +172,7 @@ func XMPPAddrs(c *x509.Certificate) []string {
 				continue
 			}
 			var s string
-			if _, err := asn1.UnmarshalWithParams(wrapped.Bytes, &s, "utf8"); err == nil {
+			if _, err := asn1.UnmarshalWithParams(wrapped.Bytes, &s, params); err == nil {
 				out = append(out, s)
 			}
 		}

@@ -2,7 +2,6 @@ package s2s
 
 import (
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,7 +52,7 @@ func Names(c *x509.Certificate, domain string) bool {
 			return true
 		}
 	}
-	srv := srvNames(c)
+	srv := certs.SRVNames(c)
 	for _, s := range srv {
 		svc, name, ok := strings.Cut(s, ".")
 		if ok && (svc == "_xmpp-server" || svc == "_xmpps-server") && asciiDomain(name) == a {
@@ -82,44 +81,6 @@ func matchDNS(pattern, domain string) bool {
 	}
 	_, dom, ok := strings.Cut(domain, ".")
 	return ok && dom == rest
-}
-
-var (
-	oidSAN     = asn1.ObjectIdentifier{2, 5, 29, 17}
-	oidSRVName = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 8, 7}
-)
-
-// srvNames returns the otherName SRVName identities (RFC 4985).
-func srvNames(c *x509.Certificate) []string {
-	var out []string
-	for _, ext := range c.Extensions {
-		if !ext.Id.Equal(oidSAN) {
-			continue
-		}
-		var names []asn1.RawValue
-		if _, err := asn1.Unmarshal(ext.Value, &names); err != nil {
-			return nil
-		}
-		for _, n := range names {
-			if n.Class != asn1.ClassContextSpecific || n.Tag != 0 {
-				continue
-			}
-			var id asn1.ObjectIdentifier
-			rest, err := asn1.Unmarshal(n.Bytes, &id)
-			if err != nil || !id.Equal(oidSRVName) {
-				continue
-			}
-			var wrapped asn1.RawValue
-			if _, err := asn1.Unmarshal(rest, &wrapped); err != nil {
-				continue
-			}
-			var s string
-			if _, err := asn1.UnmarshalWithParams(wrapped.Bytes, &s, "ia5"); err == nil {
-				out = append(out, strings.ToLower(s))
-			}
-		}
-	}
-	return out
 }
 
 // asciiDomain is the lowercase A-label form certificates use.
