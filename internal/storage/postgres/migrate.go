@@ -4,13 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tern-xmpp/tern/internal/storage/migration"
 )
 
 // migrationFiles holds the schema history. Add a file, never edit one that
@@ -23,69 +20,10 @@ var migrationFiles embed.FS
 // serialises nodes migrating one database at start-up.
 const migrationLock = 0x7465726e_6d696772 // "tern" "migr"
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// parseMigrationName returns the version of a file named NNNN_what.sql.
-func parseMigrationName(name string) (int, error) {
-	base, ok := strings.CutSuffix(name, ".sql")
-	if !ok {
-		return 0, fmt.Errorf("migration %q: name must end in .sql", name)
-	}
-	digits, desc, ok := strings.Cut(base, "_")
-	if !ok || desc == "" || digits == "" {
-		return 0, fmt.Errorf("migration %q: name must be NNNN_description.sql", name)
-	}
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return 0, fmt.Errorf("migration %q: version %q is not a decimal number", name, digits)
-		}
-	}
-	v, err := strconv.Atoi(digits)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("migration %q: version must be a positive number", name)
-	}
-	return v, nil
-}
-
-// loadMigrations reads dir of fsys, sorted by version; versions must run
-// 1, 2, 3... without gaps or duplicates.
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		v, err := parseMigrationName(e.Name())
-		if err != nil {
-			return nil, err
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %q: expected version %d (versions must be contiguous from 1)", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
-
 // migrate applies every migration newer than the database, each in its own
 // transaction with its schema_version row, under a session advisory lock
 // so that nodes starting together migrate once.
-func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
@@ -113,20 +51,20 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 	for _, m := range ms[cur:] {
 		tx, err := conn.Begin(ctx)
 		if err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			tx.Rollback(ctx)
-			return fmt.Errorf("postgres: migration %s failed, schema left at version %d: %w", m.name, cur, err)
+			return fmt.Errorf("postgres: migration %s failed, schema left at version %d: %w", m.Name, cur, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 			tx.Rollback(ctx)
-			return fmt.Errorf("postgres: record migration %s: %w", m.name, err)
+			return fmt.Errorf("postgres: record migration %s: %w", m.Name, err)
 		}
 		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("postgres: commit migration %s: %w", m.name, err)
+			return fmt.Errorf("postgres: commit migration %s: %w", m.Name, err)
 		}
-		cur = m.version
+		cur = m.Version
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/migration"
 )
 
 // Store is the PostgreSQL backend over a pgx connection pool.
@@ -36,7 +37,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s (is the server running and the DSN right?): %w", where, err)
 	}
-	ms, err := loadMigrations(migrationFiles, "migrations")
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: embedded migrations: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/migration"
 	"github.com/tern-xmpp/tern/internal/storage/storagetest"
 )
 
@@ -97,7 +98,7 @@ func TestMigrationsRecorded(t *testing.T) {
 	if err := s.pool.QueryRow(t.Context(), `SELECT max(version) FROM schema_version`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := loadMigrations(migrationFiles, "migrations")
+	ms, _ := migration.Load(migrationFiles, "migrations")
 	if v != len(ms) {
 		t.Errorf("schema_version = %d, want %d", v, len(ms))
 	}

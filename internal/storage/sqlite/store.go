@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/migration"
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 )
@@ -116,7 +117,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: restrict permissions of %s: %w", path, err)
 		}
 	}
-	ms, err := loadMigrations(migrationFiles, "migrations")
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: embedded migrations: %w", err)

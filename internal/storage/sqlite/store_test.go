@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/migration"
 	"github.com/tern-xmpp/tern/internal/storage/storagetest"
 )
 
@@ -124,7 +125,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := s.r.QueryRowContext(t.Context(), `SELECT max(version) FROM schema_version`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := loadMigrations(migrationFiles, "migrations")
+	ms, _ := migration.Load(migrationFiles, "migrations")
 	if v != len(ms) {
 		t.Errorf("schema_version = %d, want %d", v, len(ms))
 	}
