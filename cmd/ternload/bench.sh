@@ -6,13 +6,13 @@
 # Each server gets a fresh temp dir and config, is pinned to CPU 0 (taskset -c 0), and is
 # stopped by PID afterwards; ternload runs on CPU 1 with GOMAXPROCS=1. Per server:
 #   register N users (XEP-0077) -> sessions (server KB/session) -> logins (SCRAM, logins/s)
-#   -> messages closed loop (max msgs/s) -> messages open loop at $RATE msgs/s (latency)
-#   -> if the server's maximum is below $RATE: open loop at 70% of its maximum.
+#   -> messages closed loop (max msgs/s) -> if that maximum is below $RATE: open loop at 70%
+#   of it -> messages open loop at $RATE msgs/s (latency).
 # "lost" = not received by the end of the drain period (5 s after sending stopped).
 # Results: one JSON line per step in $OUT/results.jsonl, a markdown table on stdout.
 # Needs: root, apt-get install -y prosody ejabberd, Go. Bounded: about 8-10 minutes for all three.
-# Knobs (env): N_TERN=10000 N_PEER=2000 LOGINS=2000 LOGIN_C=8 LOGIN_SECS=10s PAIRS=100 RATE=8000
-#   DUR=10s MAXDUR=10s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
+# Knobs (env): N_TERN=10000 N_PEER=2000 LOGINS=2000 LOGIN_C=8 LOGIN_SECS=8s PAIRS=100 RATE=8000
+#   DUR=10s MAXDUR=8s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -21,11 +21,11 @@ N_TERN=${N_TERN:-10000}
 N_PEER=${N_PEER:-2000}
 LOGINS=${LOGINS:-2000}
 LOGIN_C=${LOGIN_C:-8}
-LOGIN_SECS=${LOGIN_SECS:-10s}
+LOGIN_SECS=${LOGIN_SECS:-8s}
 PAIRS=${PAIRS:-100}
 RATE=${RATE:-8000}
 DUR=${DUR:-10s}
-MAXDUR=${MAXDUR:-10s}
+MAXDUR=${MAXDUR:-8s}
 SOURCES=${SOURCES:-127.0.0.10-127.0.0.29}
 REG_SOURCES=${REG_SOURCES:-127.1.0.0-127.1.15.255}
 DOMAIN=bench.test
@@ -212,15 +212,18 @@ for s in $SERVERS; do
   LOAD "$s" logins logins "${G[@]}" -n "$LOGINS" -c "$LOGIN_C" -users 200 -duration "$LOGIN_SECS" -pid "$PID"
   log "$s: messages, closed loop"
   LOAD "$s" closed messages "${G[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
-  log "$s: messages, open loop at $RATE/s"
-  LOAD "$s" open messages "${G[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -pid "$PID"
-  # A rate this server can take: 70% of its closed-loop maximum, if below $RATE.
+  # First a rate this server can take (70% of its closed-loop maximum, if below $RATE), then
+  # $RATE itself, last: a server that cannot keep up is left with a backlog it needs minutes for.
   MAX=$(grep "\"target\":\"$s\",\"step\":\"closed\"" "$RES" | grep -o '"recv_per_sec":[0-9.]*' | cut -d: -f2 | cut -d. -f1)
   SUST=$(( ${MAX:-0} * 7 / 10 ))
   if [ "$SUST" -gt 0 ] && [ "$SUST" -lt "$RATE" ]; then
+    sleep 2  # let the server finish tearing down the previous run
     log "$s: messages, open loop at $SUST/s (70% of its maximum)"
-    LOAD "$s" open70 messages "${G[@]}" -pairs "$PAIRS" -rate "$SUST" -duration "$DUR" -pid "$PID"
+    LOAD "$s" open70 messages "${G[@]}" -pairs "$PAIRS" -rate "$SUST" -duration "$DUR" -warmup 1s -pid "$PID"
   fi
+  sleep 2
+  log "$s: messages, open loop at $RATE/s"
+  LOAD "$s" open messages "${G[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -warmup 1s -pid "$PID"
   stop_server "$s"
 done
 
@@ -252,7 +255,7 @@ for name, t in rows.items():
 print("\n| server | open loop target msgs/s | sent/s → received/s | latency p50/p90/p99/max ms | lost | server/client CPU % |")
 print("|---|---|---|---|---|---|")
 for name, t in rows.items():
-    for step in ("open", "open70"):
+    for step in ("open70", "open"):
         o = t.get(step)
         if not o: continue
         lat = o.get("latency", {})

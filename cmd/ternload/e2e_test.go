@@ -89,7 +89,7 @@ func TestMessagesOpenAndClosedLoop(t *testing.T) {
 	for _, rate := range []string{"400", "0"} {
 		t.Run("rate="+rate, func(t *testing.T) {
 			res, err := runMessages(context.Background(), []string{"-server", s.addr(), "-pairs", "2",
-				"-rate", rate, "-window", "4", "-duration", "300ms", "-drain", "5s"})
+				"-rate", rate, "-window", "4", "-duration", "300ms", "-drain", "5s", "-warmup", "0s"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,5 +107,24 @@ func TestRefusesNonLoopbackServer(t *testing.T) {
 		if _, err := cmd.run(context.Background(), []string{"-server", "192.0.2.1:5222"}); err == nil {
 			t.Errorf("%s accepted a non-loopback server", cmd.name)
 		}
+	}
+}
+
+// With -ratelimit-friendly a throttled registration (type='wait') is
+// retried on a new connection instead of failing.
+func TestRegisterRetriesWhenThrottled(t *testing.T) {
+	s := newFakeServer(t, "PLAIN")
+	s.throttleEvery = 2 // every 2nd registration answers resource-constraint
+	res, err := runRegister(context.Background(), []string{"-server", s.addr(), "-n", "4", "-c", "1", "-ratelimit-friendly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.(registerResult); r.Created != 4 || r.Retries == 0 {
+		t.Fatalf("%+v", r)
+	}
+	s2 := newFakeServer(t, "PLAIN")
+	s2.throttleEvery = 2
+	if _, err := runRegister(context.Background(), []string{"-server", s2.addr(), "-n", "4", "-c", "1"}); err == nil {
+		t.Fatal("throttling not reported without -ratelimit-friendly")
 	}
 }

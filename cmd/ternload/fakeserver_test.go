@@ -30,10 +30,12 @@ type fakeServer struct {
 	domain string
 	tls    *tls.Config
 
-	mu     sync.Mutex
-	users  map[string]string
-	online map[string]*fakeConn // bare JID -> last bound session
-	wg     sync.WaitGroup
+	mu            sync.Mutex
+	throttleEvery int // >0: every throttleEvery-th registration is refused with type='wait'
+	regCount      int
+	users         map[string]string
+	online        map[string]*fakeConn // bare JID -> last bound session
+	wg            sync.WaitGroup
 }
 
 type fakeConn struct {
@@ -130,12 +132,16 @@ func (s *fakeServer) serve(nc net.Conn) {
 			q := el.Child(nsRegister, "query")
 			u, p := q.ChildText("", "username"), q.ChildText("", "password")
 			s.mu.Lock()
+			s.regCount++
+			throttle := s.throttleEvery > 0 && s.regCount%s.throttleEvery == 0
 			_, exists := s.users[u]
-			if !exists {
+			if !exists && !throttle {
 				s.users[u] = p
 			}
 			s.mu.Unlock()
-			if exists {
+			if throttle {
+				fc.send("<iq type='error' id='" + el.Attr("id") + "'><error type='wait'><resource-constraint xmlns='" + nsStanzas + "'/></error></iq>")
+			} else if exists {
 				fc.send("<iq type='error' id='" + el.Attr("id") + "'><error type='cancel'><conflict xmlns='" + nsStanzas + "'/></error></iq>")
 			} else {
 				fc.send("<iq type='result' id='" + el.Attr("id") + "'/>")

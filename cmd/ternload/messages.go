@@ -80,6 +80,7 @@ type pair struct {
 	recv     atomic.Int64
 	window   chan struct{} // closed loop: one token per message in flight
 	lat      []time.Duration
+	latFrom  int64 // clock() before which sends are warm-up: not in lat
 	expect   int64
 	reorder  int64
 }
@@ -97,6 +98,7 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 	drain := fs.Duration("drain", 5*time.Second, "after sending, wait at most this long for the rest to arrive")
 	pad := fs.Int("pad", 40, "extra body bytes (a typical chat line is 30-100 bytes)")
 	conc := fs.Int("c", 16, "concurrent logins while setting up")
+	warm := fs.Duration("warmup", 0, "leave messages sent in the first part of the run out of the latency figures")
 	if err := parse(fs, &g, args); err != nil {
 		return nil, err
 	}
@@ -164,6 +166,9 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 	}
 	fmt.Fprintf(os.Stderr, "[messages] %d sessions online, sending for %s\n", 2**pairs, *dur)
 
+	for _, p := range ps {
+		p.latFrom = clock() + int64(*warm) // set before the readers start
+	}
 	var errs atomic.Int64
 	// Readers: receivers record latency; senders' own streams are drained
 	// so error bounces and pushes never back up the server.
@@ -356,8 +361,9 @@ func (p *pair) receive(errs *atomic.Int64, setErr func(error)) {
 			if !ok {
 				continue // not ours (e.g. a server notice)
 			}
-			now := clock()
-			p.lat = append(p.lat, time.Duration(now-ts))
+			if now := clock(); ts >= p.latFrom {
+				p.lat = append(p.lat, time.Duration(now-ts))
+			}
 			if seq < p.expect {
 				p.reorder++
 			} else {

@@ -41,7 +41,7 @@ func runRegister(ctx context.Context, args []string) (any, error) {
 	conc := fs.Int("c", 16, "concurrent connections")
 	perConn := fs.Int("per-conn", 25, "registrations per connection before reconnecting (1 = one stream per user)")
 	rate := fs.Float64("rate", 0, "at most this many registrations/s in total (0 = unpaced)")
-	friendly := fs.Bool("ratelimit-friendly", false, "on a 'wait'/resource-constraint/policy-violation error, back off and retry instead of failing")
+	friendly := fs.Bool("ratelimit-friendly", false, "on a 'wait'/resource-constraint/policy-violation error, back off, reconnect\n(next -sources address) and retry instead of failing; combine with -rate to pace")
 	if err := parse(fs, &g, args); err != nil {
 		return nil, err
 	}
@@ -117,7 +117,11 @@ func runRegister(ctx context.Context, args []string) (any, error) {
 					case isConflict(err):
 						existed.Add(1)
 					case *friendly && throttled(err) && attempt < 20:
+						// Back off, and reconnect: with -sources that is a new
+						// address, which helps against per-IP limits.
 						retries.Add(1)
+						c.Close()
+						c = nil
 						time.Sleep(time.Duration(100<<min(attempt, 5)) * time.Millisecond)
 						continue
 					default:

@@ -25,17 +25,24 @@ const (
 // Service is the blocking feature, with an in-memory cache of lists so the
 // per-stanza check costs no query.
 type Service struct {
-	r     *router.Router
-	store storage.Blocking
-	mu    sync.Mutex
-	cache map[string][]jid.JID // bare JID -> list
+	r      *router.Router
+	store  storage.Blocking
+	canSee func(ctx context.Context, owner, contact string) bool
+	mu     sync.Mutex
+	cache  map[string][]jid.JID // bare JID -> list
 }
 
 const maxCache = 100000
 
 // Register installs the handlers and hooks.
-func Register(r *router.Router, store storage.Blocking) *Service {
-	s := &Service{r: r, store: store, cache: map[string][]jid.JID{}}
+// canSee reports whether contact is entitled to owner's presence
+// (subscription from or both): only those get the presence changes that
+// blocking and unblocking cause (§5.3, §5.4), so a block reveals nothing
+// to a stranger.
+func Register(r *router.Router, store storage.Blocking, canSee func(ctx context.Context, owner, contact string) bool) *Service {
+	s := &Service{r: r, store: store, canSee: canSee, cache: map[string][]jid.JID{}}
+	// §5.1: clients ask the server (not their account) whether blocking is supported.
+	r.AddFeature(router.Host, NS)
 	r.HandleIQ(router.Self, "get", NS, s.get)
 	r.HandleIQ(router.Self, "set", NS, s.set)
 	r.Hook(router.EvStanzaIn, 50, s.inbound)
@@ -109,7 +116,13 @@ func (s *Service) Blocked(ctx context.Context, owner string, j jid.JID) bool {
 
 func (s *Service) inbound(ev *router.Event) bool {
 	st := ev.Stanza
-	if st.From.IsZero() || !s.Blocked(ev.Ctx, st.To.Bare().String(), st.From) {
+	if st.From.IsZero() {
+		return false
+	}
+	if s.senderBlocks(ev.Ctx, st) {
+		return true
+	}
+	if !s.Blocked(ev.Ctx, st.To.Bare().String(), st.From) {
 		return false
 	}
 	switch st.Kind {
@@ -127,11 +140,47 @@ func (s *Service) outbound(ev *router.Event) bool {
 		return false
 	}
 	if st.Kind == stanza.Message {
-		e := stanza.ErrNotAcceptable.WithText("you have blocked this contact")
-		e.App = xml.New(NSErrors, "blocked")
-		s.r.ReplyError(ev.Ctx, st, e)
+		s.refuse(ev.Ctx, ev.Origin, st)
 	}
 	return true
+}
+
+// senderBlocks applies §5.3 to stanzas a local user's server generates
+// toward a contact it blocked (presence broadcasts, probe answers) and to
+// iqs, which have no outbound hook: presence is dropped (except the
+// unavailable §5.3 itself requires), an iq get/set is refused.
+func (s *Service) senderBlocks(ctx context.Context, st *router.Stanza) bool {
+	if st.From.Local() == "" || !s.r.IsLocal(st.From.Domain()) {
+		return false
+	}
+	switch {
+	case st.Kind == stanza.Presence && st.Type != "unavailable" && !st.IsSubscription():
+	case st.Kind == stanza.IQ && (st.Type == "get" || st.Type == "set"):
+	default:
+		return false
+	}
+	if !s.Blocked(ctx, st.From.Bare().String(), st.To) {
+		return false
+	}
+	if st.Kind == stanza.IQ {
+		s.refuse(ctx, s.r.Resource(st.From), st)
+	}
+	return true
+}
+
+// refuse answers a stanza to a blocked contact with not-acceptable and
+// <blocked/> (§5.3). The error goes straight to the sending resource: routed,
+// it would come "from" the blocked contact and be dropped by the block itself.
+func (s *Service) refuse(ctx context.Context, origin *router.Resource, st *router.Stanza) {
+	e := stanza.ErrNotAcceptable.WithText("you have blocked this contact")
+	e.App = xml.New(NSErrors, "blocked")
+	if origin == nil {
+		s.r.ReplyError(ctx, st, e)
+		return
+	}
+	if el := stanza.ErrorReply(st.El, e); el != nil {
+		s.r.DeliverTo(origin, el)
+	}
 }
 
 func (s *Service) get(iq *router.IQ) (*xml.Element, error) {
@@ -186,20 +235,39 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 			return nil, err
 		}
 		s.forget(owner.String())
-		// §3.3: blocked contacts stop seeing the user as available.
+		// §5.3: blocked contacts that could see the user now see it leave.
 		for _, j := range parsed {
+			sees := s.canSee(iq.Ctx, owner.String(), j.Bare().String())
 			for _, res := range s.r.Resources(owner) {
-				if res.Available() {
+				if res.Available() && (sees || res.Directed(j.String())) {
 					el := xml.New(xml.NSClient, "presence", "from", res.JID.String(), "to", j.String(), "type", "unavailable")
 					s.r.Route(iq.Ctx, &router.Stanza{El: el, Kind: "presence", Type: "unavailable", From: res.JID, To: j})
 				}
 			}
 		}
 	} else {
+		unblocked := parsed
+		if len(jids) == 0 { // unblock all: the contacts are those on the list
+			var err error
+			if unblocked, err = s.list(iq.Ctx, owner.String()); err != nil {
+				return nil, err
+			}
+		}
 		if err := s.store.Unblock(iq.Ctx, owner.String(), jids); err != nil {
 			return nil, err
 		}
 		s.forget(owner.String())
+		// §5.4: subscribed contacts see the user's current presence again.
+		for _, j := range unblocked {
+			if !s.canSee(iq.Ctx, owner.String(), j.Bare().String()) {
+				continue
+			}
+			for _, res := range s.r.Resources(owner) {
+				if p, _ := res.Presence(); p != nil {
+					s.r.Route(iq.Ctx, (&router.Stanza{El: p, Kind: "presence"}).Readdress(j, res.JID))
+				}
+			}
+		}
 	}
 	// §3.3/§3.4: push the change to every resource that asked for the list.
 	for _, res := range s.r.Resources(owner) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/certs"
 	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/sasl"
@@ -139,7 +140,7 @@ func (s *Session) startTLS(ctx context.Context) error {
 		return stream.NewError("not-well-formed", "data sent after <starttls/>")
 	}
 	s.writeNow(xml.Append(nil, xml.New(stream.NSTLS, "proceed"), xml.NSClient))
-	tc := tls.Server(s.raw, s.srv.cfg.TLS)
+	tc := tls.Server(s.raw, certs.ForDomain(s.srv.cfg.TLS, s.domain))
 	_ = tc.SetDeadline(time.Now().Add(s.srv.cfg.AuthTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		s.srv.log.Debug("TLS handshake failed", append(s.log(), "err", err)...)

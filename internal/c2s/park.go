@@ -26,18 +26,16 @@ func (s *Session) park() bool {
 	}
 	s.parkSt.Store(parked)
 	if iv := s.srv.cfg.PingInterval; iv > 0 {
+		d := max(iv-parkAfter, time.Second)
 		s.pmu.Lock()
 		s.pinged = false
-		s.pmu.Unlock()
-		d := max(iv-parkAfter, time.Second)
 		s.timer = time.AfterFunc(d, s.parkedTimeout)
+		s.pmu.Unlock()
 	}
 	if err := s.srv.poller.wait(s); err != nil {
 		s.srv.log.Debug("cannot park session; keeps its goroutine", append(s.log(), "err", err)...)
 		s.parkSt.Store(running)
-		if s.timer != nil {
-			s.timer.Stop()
-		}
+		s.stopTimer()
 		return false
 	}
 	return true
@@ -48,9 +46,7 @@ func (s *Session) unpark() {
 	if !s.parkSt.CompareAndSwap(parked, running) {
 		return
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.stopTimer()
 	go s.loop()
 }
 
@@ -63,14 +59,25 @@ func (s *Session) parkedTimeout() {
 	s.pmu.Lock()
 	first := !s.pinged
 	s.pinged = true
+	if first && s.timer != nil {
+		s.timer.Reset(s.srv.cfg.PingTimeout)
+	}
 	s.pmu.Unlock()
 	if first {
 		s.ping()
-		s.timer.Reset(s.srv.cfg.PingTimeout)
 		return
 	}
 	if !s.parkSt.CompareAndSwap(parked, running) {
 		return
 	}
 	go s.finish(stream.NewError("connection-timeout", "no answer to ping"))
+}
+
+func (s *Session) stopTimer() {
+	s.pmu.Lock()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	s.pmu.Unlock()
 }

@@ -19,6 +19,8 @@ const (
 
 // Register installs the handlers and hooks.
 func Register(r *router.Router) {
+	// §3: clients ask the server (not their account) whether carbons are supported.
+	r.AddFeature(router.Host, NS)
 	r.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
 		if iq.Origin != nil {
 			iq.Origin.SetCarbons(iq.Payload().Name == "enable")

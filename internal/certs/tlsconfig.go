@@ -45,3 +45,23 @@ func intermediate(m *Manager, alpn string) *tls.Config {
 		NextProtos:       []string{alpn},
 	}
 }
+
+// ForDomain returns cfg for one connection whose stream header named
+// domain: a client that sends no SNI (Prosody 0.12 on STARTTLS s2s, some
+// old clients) gets that domain's certificate instead of the default one.
+func ForDomain(cfg *tls.Config, domain string) *tls.Config {
+	if cfg == nil || cfg.GetCertificate == nil || domain == "" {
+		return cfg
+	}
+	c := cfg.Clone()
+	get := cfg.GetCertificate
+	c.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if h.ServerName == "" {
+			named := *h
+			named.ServerName = domain
+			return get(&named)
+		}
+		return get(h)
+	}
+	return c
+}

@@ -23,14 +23,19 @@ func Register(r *router.Router, rs *roster.Service, store storage.LastActivity, 
 	r.HandleIQ(router.Host, "get", NS, func(*router.IQ) (*xml.Element, error) {
 		return xml.New(NS, "query", "seconds", strconv.Itoa(int(time.Since(started).Seconds()))), nil
 	})
-	r.HandleIQ(router.Account, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
-		owner := iq.To.Bare()
-		st, _, err := rs.State(iq.Ctx, owner.String(), iq.From.Bare().String())
-		if err != nil {
-			return nil, err
+	r.HandleIQ(router.Self|router.Account, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
+		owner := iq.From.Bare()
+		if !iq.To.IsZero() {
+			owner = iq.To.Bare()
 		}
-		if !st.CanSeePresence() {
-			return nil, stanza.ErrForbidden
+		if !owner.Equal(iq.From.Bare()) {
+			st, _, err := rs.State(iq.Ctx, owner.String(), iq.From.Bare().String())
+			if err != nil {
+				return nil, err
+			}
+			if !st.CanSeePresence() {
+				return nil, stanza.ErrForbidden
+			}
 		}
 		for _, res := range r.Resources(owner) {
 			if res.Available() {

@@ -123,12 +123,16 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 			return nil, err
 		}
 		s.log.Info("account removed in-band", "jid", owner.String())
-		// §3.2: the result, then the streams end.
-		go func() {
-			for _, res := range s.r.Resources(owner) {
-				res.Session.Close(stream.NewError("not-authorized", "account removed"))
-			}
-		}()
+		// §3.2: the result, then the streams end. The result is queued here,
+		// before Close queues the stream end behind it: returned, it would
+		// race the close and could be lost (the router's own copy is dropped
+		// by the closing session).
+		if iq.Origin != nil {
+			s.r.DeliverTo(iq.Origin, stanza.Result(iq.El, nil))
+		}
+		for _, res := range s.r.Resources(owner) {
+			res.Session.Close(stream.NewError("not-authorized", "account removed"))
+		}
 		return nil, nil
 	}
 	username, password := p.ChildText(NS, "username"), p.ChildText(NS, "password")

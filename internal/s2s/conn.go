@@ -125,7 +125,63 @@ func (c *conn) emit(b []byte) error {
 	return err
 }
 
-func (c *conn) emitEl(el *xml.Element) error { return c.emit(xml.Append(nil, el, xml.NSServer)) }
+func (c *conn) emitEl(el *xml.Element) error { return c.emit(appendEl(nil, el)) }
+
+// appendEl serializes a top-level element for an s2s stream. Dialback
+// elements are written with the db: prefix the stream header declares:
+// ejabberd 23.01 ignores an unprefixed <result xmlns='jabber:server:dialback'/>
+// (XEP-0220's examples all use db:).
+func appendEl(buf []byte, el *xml.Element) []byte {
+	if el.Space != NSDialback {
+		return xml.Append(buf, el, xml.NSServer)
+	}
+	// Dialback elements carry attributes and text (and, in a failed
+	// result, an <error/> child), so a flat writer is enough.
+	buf = append(buf, "<db:"...)
+	buf = append(buf, el.Name...)
+	for _, a := range el.Attrs {
+		if a.Space != "" {
+			continue
+		}
+		buf = append(buf, ' ')
+		buf = append(buf, a.Name...)
+		buf = append(buf, `="`...)
+		buf = appendEscaped(buf, a.Value)
+		buf = append(buf, '"')
+	}
+	text := el.Text()
+	if text == "" && len(el.Elements()) == 0 {
+		return append(buf, "/>"...)
+	}
+	buf = append(buf, '>')
+	buf = appendEscaped(buf, text)
+	for _, c := range el.Elements() { // <error/> inside a failed result
+		buf = xml.Append(buf, c, xml.NSServer) // unprefixed children are in the stream's default namespace
+	}
+	buf = append(buf, "</db:"...)
+	buf = append(buf, el.Name...)
+	return append(buf, '>')
+}
+
+func appendEscaped(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			buf = append(buf, "&amp;"...)
+		case '<':
+			buf = append(buf, "&lt;"...)
+		case '>':
+			buf = append(buf, "&gt;"...)
+		case '"':
+			buf = append(buf, "&quot;"...)
+		case '\'':
+			buf = append(buf, "&apos;"...)
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
 
 func (c *conn) tlsReady() bool {
 	c.mu.Lock()
@@ -181,7 +237,11 @@ func (c *conn) send(el *xml.Element) bool {
 	if el.Space == xml.NSClient || el.Space == "" {
 		parent = el.Space
 	}
-	c.wbuf = xml.Append(c.wbuf, el, parent)
+	if el.Space == NSDialback {
+		c.wbuf = appendEl(c.wbuf, el)
+	} else {
+		c.wbuf = xml.Append(c.wbuf, el, parent)
+	}
 	c.kick()
 	return true
 }

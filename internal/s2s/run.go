@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/certs"
 	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/stream"
 	"github.com/tern-xmpp/tern/internal/xml"
@@ -132,7 +133,7 @@ func (c *conn) handshake() error {
 		if s.cfg.ServerTLS == nil {
 			return stream.NewError("internal-server-error", "TLS is not configured")
 		}
-		tc = tls.Server(c.raw, s.cfg.ServerTLS)
+		tc = tls.Server(c.raw, certs.ForDomain(s.cfg.ServerTLS, c.local))
 	}
 	dl := time.Now().Add(s.cfg.ConnectTimeout)
 	if n := c.rd.deadline.Load(); n != 0 && time.Unix(0, n).Before(dl) {

@@ -83,7 +83,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	presence.Register(r, rs, store.Roster(), store.LastActivity())
 	offline.Register(r, store.Offline(), cfg.Limits.OfflineQuota)
 	vcard.Register(r, store.VCards(), maxVCardBytes)
-	blocking.Register(r, store.Blocking())
+	blocking.Register(r, store.Blocking(), func(ctx context.Context, owner, contact string) bool {
+		st, _, err := rs.State(ctx, owner, contact)
+		return err == nil && st.CanSeePresence()
+	})
 	carbons.Register(r)
 	csi.Register(r)
 	lastactivity.Register(r, rs, store.LastActivity(), started)

@@ -16,6 +16,8 @@ const NS = "vcard-temp"
 
 // Register installs the handlers; maxBytes bounds a stored vCard.
 func Register(r *router.Router, store storage.VCards, maxBytes int) {
+	// §4: support is discovered with disco#info to the server.
+	r.AddFeature(router.Host, NS)
 	get := func(iq *router.IQ) (*xml.Element, error) {
 		owner := iq.From.Bare()
 		if !iq.To.IsZero() {
@@ -23,7 +25,11 @@ func Register(r *router.Router, store storage.VCards, maxBytes int) {
 		}
 		b, err := store.GetVCard(iq.Ctx, owner.String())
 		if errors.Is(err, storage.ErrNotFound) {
-			return xml.New(NS, "vCard"), nil // XEP-0054 §3.1: empty for none
+			if !owner.Equal(iq.From.Bare()) {
+				// §3.3: another user's missing vCard MUST be an error.
+				return nil, stanza.ErrServiceUnavailable
+			}
+			return xml.New(NS, "vCard"), nil // §3.1: empty for one's own
 		}
 		if err != nil {
 			return nil, err

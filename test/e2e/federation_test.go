@@ -35,6 +35,9 @@ func ternPeer(t *testing.T, o peerOpts) *target { return &startTernPeer(t, o, ""
 // without tern: it validates the script, the peer configs and both modes on this machine,
 // so a failure of a tern row below is tern's.
 func TestFederationReference(t *testing.T) {
+	if !wantServer("prosody") {
+		t.Skip("TERN_E2E_SERVERS excludes prosody, the reference")
+	}
 	runFederationRows(t, "prosody", startProsodyPeer, "ejabberd", startEjabberdPeer)
 }
 
@@ -110,6 +113,9 @@ func runFederationPy(t *testing.T, a, b *target) {
 		}
 		t.Logf("step %s", line)
 		last = st
+	}
+	if traceWanted() {
+		t.Logf("--- client trace ---\n%s", tailN(trace, 256<<10))
 	}
 	switch {
 	case runErr == nil && last.Step == "done" && last.OK:

@@ -1,11 +1,23 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 )
+
+func init() {
+	// A -race binary sleeps 1 s at exit (the race runtime's atexit_sleep_ms) and the harness
+	// runs one `tern user add` per user: without this, user creation dominates the run.
+	// Set for the children only (this process read GORACE at its start); serve's own
+	// GORACE=halt_on_error=0 comes later in its environment and wins.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+}
 
 // crash kills tern with SIGKILL (no shutdown code runs: what a power cut or the OOM killer
 // does) and waits for it to be gone.
@@ -47,4 +59,16 @@ func (p *ternProc) restart(t testing.TB) {
 			t.Fatalf("tern did not come back up: %v\n--- %s ---\n%s", err, p.logFile, tail(p.logFile))
 		}
 	}
+}
+
+// dialPlainText connects without TLS, for checks of what a server allows before STARTTLS.
+func dialPlainText(t testing.TB, srv *target) *rawClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", srv.c2s, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", srv.c2s, err)
+	}
+	c := &rawClient{t: t, conn: conn}
+	t.Cleanup(func() { c.conn.Close() })
+	return c
 }

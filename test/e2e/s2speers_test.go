@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -35,12 +37,13 @@ var peerNetSeq atomic.Int64
 // peerNet is the set of loopback addresses of one federation test.
 type peerNet struct {
 	tern, prosody, ejabberd, tern2, fake string
+	down                                 string // nothing ever listens here
 }
 
 func nextPeerNet() peerNet {
 	n := 40 + peerNetSeq.Add(1)%200
 	ip := func(h int) string { return fmt.Sprintf("127.0.%d.%d", n, h) }
-	return peerNet{tern: ip(1), prosody: ip(2), ejabberd: ip(3), tern2: ip(4), fake: ip(5)}
+	return peerNet{tern: ip(1), prosody: ip(2), ejabberd: ip(3), tern2: ip(4), fake: ip(5), down: ip(6)}
 }
 
 func s2sAddr(ip string) string { return net.JoinHostPort(ip, fmt.Sprint(s2sPort)) }
@@ -175,8 +178,10 @@ func startTernPeer(t *testing.T, o peerOpts, extraS2S string) *ternProc {
 	}
 	sort.Strings(routes)
 	fmt.Fprintf(&b, "routes = { %s }\n\n", strings.Join(routes, ", "))
-	// The harness writes its [[domain]] tables without cert/key, so the served domain is a
-	// second [[domain]] here (TOML appends it to the array); the first one, localhost, is idle.
+	// The served domain is a second [[domain]] (TOML appends it to the harness's array, whose
+	// tables have no cert/key); the first, localhost, is idle. Serving two domains is deliberate:
+	// Prosody 0.12 sends no SNI on STARTTLS s2s, so the certificate must follow the stream
+	// header's 'to', not default to the first domain.
 	fmt.Fprintf(&b, "[[domain]]\nname = %q\n", o.domain)
 	if o.ca != nil {
 		crt, key := o.ca.issue(t, t.TempDir(), o.domain)
@@ -214,7 +219,7 @@ func startProsodyPeer(t *testing.T, o peerOpts) *target {
 		logFile:  filepath.Join(run, "prosody.log"),
 	}
 	env := append(os.Environ(), "PEER_RUN="+run, "PEER_DOMAIN="+o.domain, "PEER_IP="+o.ip,
-		fmt.Sprintf("PEER_C2S=%d", c2s))
+		fmt.Sprintf("PEER_C2S=%d", c2s), "PEER_S2S_TIMEOUT=5")
 	if o.ca != nil {
 		o.ca.issue(t, certs, o.domain)
 		env = append(env, "PEER_CAFILE="+o.ca.file)
@@ -254,7 +259,7 @@ func startProsodyPeer(t *testing.T, o peerOpts) *target {
 			<-exited
 			t.Errorf("prosody did not exit within %s of SIGTERM; killed it", stopTimeout)
 		}
-		if t.Failed() {
+		if t.Failed() || traceWanted() {
 			t.Logf("--- prosody log %s (tail) ---\n%s\n%s", srv.logFile, tailN(srv.logFile, 64<<10), tail(stdout))
 		}
 	})
@@ -358,31 +363,56 @@ func startEjabberdPeer(t *testing.T, o peerOpts) *target {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait(); out.Close() }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-		exec.CommandContext(ctx, "sh", "-c", ctl+" stop").Run()
-		cancel()
+		// SIGTERM to the Erlang VM by the PID it wrote (su puts it in a session of its own, out
+		// of our process group): it shuts down gracefully, seconds faster than `ejabberdctl
+		// stop`, which boots another VM. The launcher (sh, su) exits with it.
+		vm := 0
+		if b, err := os.ReadFile(filepath.Join(run, "ejabberd.pid")); err == nil {
+			vm, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		if vm > 0 {
+			syscall.Kill(vm, syscall.SIGTERM)
+		} else {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		}
 		select {
 		case <-exited:
 		case <-time.After(stopTimeout):
+			if vm > 0 {
+				syscall.Kill(vm, syscall.SIGKILL)
+			}
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
-			t.Errorf("ejabberd did not stop within %s of `ejabberdctl stop`; killed its process group", stopTimeout)
+			t.Errorf("ejabberd did not exit within %s of SIGTERM; killed it", stopTimeout)
 		}
-		if t.Failed() {
+		if t.Failed() || traceWanted() {
 			t.Logf("--- ejabberd log %s (tail) ---\n%s\n%s", srv.logFile, tailN(srv.logFile, 64<<10), tail(stdout))
 		}
 	})
 	waitAccepting(t, "ejabberd", exited, stdout, srv.c2s, s2sAddr(o.ip))
+	// In-band registration (XEP-0077): milliseconds, where `ejabberdctl register` boots a
+	// second Erlang VM per user. (By hand: sh -c "$(cat RUN/ctl) registered_users DOMAIN".)
+	writeFile(t, filepath.Join(run, "ctl"), ctl+"\n")
 	for _, u := range o.users {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("%s register %s %s %s", ctl, u, o.domain, srv.password)).CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("ejabberdctl register %s: %v\n%s", u, err, out)
-		}
+		registerInBand(t, srv, u)
 		srv.users = append(srv.users, u+"@"+o.domain)
 	}
 	return srv
+}
+
+// registerInBand creates user on srv with XEP-0077 before authentication, on a TLS stream.
+func registerInBand(t *testing.T, srv *target, user string) {
+	t.Helper()
+	c := dialRaw(t, srv, false)
+	c.send(streamHeader(srv.domain))
+	c.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)
+	c.send("<iq type='set' id='reg1'><query xmlns='jabber:iq:register'><username>" + user +
+		"</username><password>" + srv.password + "</password></query></iq>")
+	m := c.expect(`(?s)<iq[^>]*\bid=['"]reg1['"][^>]*(?:/>|>.*?</iq>)`)[0]
+	if !regexp.MustCompile(`type=['"]result['"]`).MatchString(m) {
+		t.Fatalf("in-band registration of %s@%s failed: %s", user, srv.domain, m)
+	}
+	c.send("</stream:stream>")
 }
 
 // waitAccepting polls each address until it accepts, failing early if the server exits.
@@ -409,6 +439,10 @@ func waitAccepting(t *testing.T, name string, exited chan error, stdout string, 
 		}
 	}
 }
+
+// traceWanted reports whether TERN_E2E_TRACE asks for client traces and peer logs of
+// passing tests too (to see which authentication the servers chose).
+func traceWanted() bool { return os.Getenv("TERN_E2E_TRACE") != "" }
 
 // tailN returns the last max bytes of a file.
 func tailN(path string, max int) string {

@@ -233,15 +233,15 @@ func readElem(d *xml.Decoder, start *xml.StartElement) (*elem, error) {
 // xclient is a logged-in client reading the server's stream as elements in a goroutine, so a
 // test waits for the stanza it expects by predicate and keeps the rest for later waits.
 type xclient struct {
-	t       testing.TB
-	raw     *rawClient
-	jid     string // bound full JID
-	bare    string
+	t        testing.TB
+	raw      *rawClient
+	jid      string // bound full JID
+	bare     string
 	features string // the stream features offered after authentication (RFC 6120 §4.3.2)
-	in      chan *elem
-	pending []*elem // received, not yet taken by a wait
-	wmu     sync.Mutex
-	ended   atomic.Pointer[string] // why the server's stream ended, once it did
+	in       chan *elem
+	pending  []*elem // received, not yet taken by a wait
+	wmu      sync.Mutex
+	ended    atomic.Pointer[string] // why the server's stream ended, once it did
 	// answerPings makes the reader answer the server's keepalive pings (XEP-0199 §4.1); on by default.
 	answerPings atomic.Bool
 	ids         atomic.Int64
@@ -602,4 +602,12 @@ func befriend(t testing.TB, a, b *xclient) {
 			return isRosterPush(to.bare)(e) && (it.attr("subscription") == "to" || it.attr("subscription") == "both")
 		})
 	}
+}
+
+// forget runs the barrier then drops everything received so far, so a later none() or wait()
+// sees only what follows.
+func (c *xclient) forget() {
+	c.t.Helper()
+	c.sync()
+	c.pending = nil
 }

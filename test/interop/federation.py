@@ -151,7 +151,7 @@ def main():
     p.add_argument("--password-file", help="alice's password (and bob's unless --bob-password*)")
     p.add_argument("--bob-password", default="")
     p.add_argument("--bob-password-file")
-    p.add_argument("--timeout", type=float, default=15.0, help="seconds per step (s2s connects on first use)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per step (s2s connects on first use)")
     p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     args = p.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,

@@ -4,6 +4,7 @@
 --   PEER_DOMAIN  the VirtualHost (e.g. prosody.test)
 --   PEER_IP      its own loopback address; s2s listens there on 5269, the port peers dial without SRV
 --   PEER_C2S     c2s (STARTTLS) port
+--   PEER_S2S_TIMEOUT  seconds to establish an outgoing s2s connection (default 10)
 --   PEER_CAFILE  unset: self-signed certificate, dialback (XEP-0220) over TLS.
 --                set: certificates from this test CA only: s2s_secure_auth, no dialback module, so
 --                federation can only succeed through SASL EXTERNAL (XEP-0178).
@@ -16,10 +17,11 @@ run_as_root = true             -- CI runs as root; Prosody refuses otherwise
 pidfile = run.."/prosody.pid"
 data_path = run.."/data"
 log = { debug = run.."/prosody.log" }  -- full stanza trace, shown by the Go test on failure
+certificates = run.."/certs"          -- <domain>.crt/.key (also where Prosody looks for others)
 
 interfaces = { ip }
 local_interfaces = { ip }
--- Name resolution without DNS: libunbound reads this hosts file ("127.0.3.1 tern.test");
+-- Name resolution without DNS: libunbound reads this hosts file ("127.0.41.1 tern.test");
 -- the SRV lookup fails and Prosody falls back to the A record on port 5269.
 unbound = { hoststxt = run.."/hosts" }
 c2s_ports = { tonumber(os.getenv("PEER_C2S") or 5222) }
@@ -38,7 +40,7 @@ modules_disabled = { "posix"; "offline" }  -- foreground; offline storage would 
 c2s_require_encryption = true
 s2s_require_encryption = true
 s2s_secure_auth = cafile ~= nil   -- true: a peer certificate must chain to PEER_CAFILE
-s2s_timeout = 10                  -- seconds to connect to a peer
+s2s_timeout = tonumber(os.getenv("PEER_S2S_TIMEOUT") or 10)  -- seconds to connect to a peer
 authentication = "internal_hashed"
 storage = "internal"
 network_settings = { nagle = false }   -- Nagle adds ~40 ms per request/response round trip

@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// saslCondition extracts the SASL failure condition (RFC 6120 §6.5) from a <failure/>.
+func saslCondition(failure string) string {
+	for _, c := range []string{"aborted", "account-disabled", "credentials-expired", "encryption-required", "incorrect-encoding",
+		"invalid-authzid", "invalid-mechanism", "malformed-request", "mechanism-too-weak", "not-authorized", "temporary-auth-failure"} {
+		if strings.Contains(failure, "<"+c) {
+			return c
+		}
+	}
+	return ""
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	t.Run("rules", func(t *testing.T) {
+		t.Parallel()
+		runFeatureRows(t, ternOpts{}, authRows())
+	})
+	t.Run("lockout", func(t *testing.T) {
+		t.Parallel()
+		// auth_failures_per_ip = 3: the 4th attempt from the address is refused even with the
+		// right password (RFC 6120 §6.5.12 temporary-auth-failure; pitfalls: brute force).
+		srv := startTern(t, ternOpts{ExtraTOML: "auth_failures_per_ip = 3"})
+		for i := range 3 {
+			ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, srv.users[0], loginOpts{password: "wrong"})
+			if ok || saslCondition(f) != "not-authorized" {
+				t.Fatalf("wrong password, attempt %d: got %q; want not-authorized", i+1, f)
+			}
+		}
+		ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, srv.users[1], loginOpts{})
+		if ok || saslCondition(f) != "temporary-auth-failure" {
+			t.Errorf("after 3 failures from this address: got ok=%v %q; want temporary-auth-failure", ok, f)
+		}
+	})
+}
+
+func authRows() []featureRow {
+	return []featureRow{
+		{name: "wrong-password-and-unknown-user", rule: "RFC 6120 §6.5.10 not-authorized; an unknown user fails exactly like a wrong password (no account enumeration)",
+			users: []string{"aa1"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"} {
+					_, wrong := authenticate(dialRaw(t, &srv.target, false), &srv.target, u[0], loginOpts{mech: mech, password: "wrong"})
+					_, unknown := authenticate(dialRaw(t, &srv.target, false), &srv.target, "nobody@"+srv.domain, loginOpts{mech: mech})
+					if saslCondition(wrong) != "not-authorized" {
+						t.Errorf("%s wrong password: got %q; want not-authorized", mech, wrong)
+					}
+					if wrong != unknown {
+						t.Errorf("%s: unknown user failed with %q, wrong password with %q; want the same", mech, unknown, wrong)
+					}
+				}
+			}},
+		{name: "authzid-other-user", rule: "RFC 6120 §6.5.6: an authorization identity other than the user's own is invalid-authzid",
+			users: []string{"aa2", "ab2"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				for _, mech := range []string{"SCRAM-SHA-256", "PLAIN"} {
+					ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, u[0], loginOpts{mech: mech, authzid: u[1]})
+					if ok || saslCondition(f) != "invalid-authzid" {
+						t.Errorf("%s with authzid %s: got ok=%v %q; want invalid-authzid", mech, u[1], ok, f)
+					}
+				}
+				// The user's own bare JID as authzid is the same identity: allowed.
+				c := connect(t, &srv.target, u[0], loginOpts{mech: "PLAIN", authzid: u[0]})
+				c.sync()
+			}},
+		{name: "plain-only-over-tls", rule: "RFC 6120 §13.9.4, RFC 4616 §6: PLAIN is offered and accepted only inside TLS",
+			users: []string{"aa3"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				raw := dialRaw(t, &srv.target, false) // inside STARTTLS: PLAIN works
+				if ok, f := authenticate(raw, &srv.target, u[0], loginOpts{mech: "PLAIN"}); !ok {
+					t.Errorf("PLAIN over TLS: %s", f)
+				}
+				c := dialPlainText(t, &srv.target)
+				c.send(streamHeader(srv.domain))
+				feats := c.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>|<(?:stream:)?features[^>]*/>`)[0]
+				if strings.Contains(feats, ">PLAIN<") {
+					t.Errorf("features before TLS offer PLAIN: %s", feats)
+				}
+				c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + b64("\x00"+localpart(u[0])+"\x00"+srv.password) + "</auth>")
+				got := c.expect(`<success|<failure[\s\S]*?</failure>|<failure[^>]*/>|<stream:error>[\s\S]*?</stream:error>`)[0]
+				if strings.HasPrefix(got, "<success") {
+					t.Errorf("PLAIN succeeded without TLS")
+				}
+			}},
+	}
+}
