@@ -99,8 +99,13 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 	pad := fs.Int("pad", 40, "extra body bytes (a typical chat line is 30-100 bytes)")
 	conc := fs.Int("c", 16, "concurrent logins while setting up")
 	warm := fs.Duration("warmup", 0, "leave messages sent in the first part of the run out of the latency figures")
+	toServer := fs.String("to-server", "", "receivers log in to this server instead (federation: senders on -server,\nreceivers on another server that federates with it)")
+	toDomain := fs.String("to-domain", "", "the receivers' domain, with -to-server")
 	if err := parse(fs, &g, args); err != nil {
 		return nil, err
+	}
+	if (*toServer == "") != (*toDomain == "") {
+		return nil, errors.New("-to-server and -to-domain go together")
 	}
 	if *pairs <= 0 || *rate < 0 || *window <= 0 || *dur <= 0 || *pad < 0 || *pad > 100000 {
 		return nil, errors.New("need -pairs > 0, -rate >= 0, -window > 0, -duration > 0, 0 <= -pad <= 100000")
@@ -108,6 +113,17 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 	d, err := newDialer(&g)
 	if err != nil {
 		return nil, err
+	}
+	dTo := d // where receivers log in
+	if *toServer != "" {
+		if err := checkLoopback(*toServer); err != nil {
+			return nil, err
+		}
+		dd := *d
+		dd.server, dd.domain = *toServer, *toDomain
+		dd.tlsConf = d.tlsConf.Clone()
+		dd.tlsConf.ServerName = *toDomain
+		dTo = &dd
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.maxTime)
 	defer cancel()
@@ -141,7 +157,11 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 					return
 				}
 				i := order(k)
-				c, err := openSession(ctx, d, a, g.user(i), g.password, "m")
+				dd := d
+				if i >= *pairs {
+					dd = dTo
+				}
+				c, err := openSession(ctx, dd, a, g.user(i), g.password, "m")
 				if err != nil {
 					setErr(fmt.Errorf("login %s: %w", g.user(i), err))
 					failed.Add(1)
@@ -158,7 +178,7 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 		return res, fmt.Errorf("setup failed: %s", res.FirstError)
 	}
 	for i := range ps {
-		p := &pair{from: conns[i], to: conns[*pairs+i], toBare: escapeText(g.user(*pairs+i) + "@" + g.domain)}
+		p := &pair{from: conns[i], to: conns[*pairs+i], toBare: escapeText(g.user(*pairs+i) + "@" + dTo.domain)}
 		if *rate == 0 {
 			p.window = make(chan struct{}, *window)
 		}
