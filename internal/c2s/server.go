@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -106,40 +105,19 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 	}
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				// EMFILE and friends: back off instead of spinning.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying (raise the open-files limit if this repeats)", "err", err, "retry_in", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return stream.Accept(l, s.log, func(c net.Conn) {
 		ip := remoteIP(c)
 		if !s.admit(ip) {
 			s.log.Warn("connection refused: too many connections from this address (limits.conns_per_ip)", "ip", ip)
 			c.Close()
-			continue
+			return
 		}
 		sess := newSession(s, c, ip, directTLS)
 		s.wg.Add(1)
 		go sess.run() // sess.finish calls release, which ends the WaitGroup entry
-	}
+	})
 }
 
-func isTemporary(err error) bool {
-	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
-}
 
 func remoteIP(c net.Conn) string {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {

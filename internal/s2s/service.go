@@ -207,33 +207,18 @@ func (s *Service) Serve(l net.Listener, directTLS bool) error {
 	}
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return stream.Accept(l, s.log, func(nc net.Conn) {
 		c := newConn(s, nc, false, directTLS)
 		c.rd.setDeadline(time.Now().Add(s.cfg.AuthTimeout))
 		if !s.track(c) {
 			nc.Close()
-			continue
+			return
 		}
 		go func() {
 			defer s.untrack(c)
 			c.run()
 		}()
-	}
+	})
 }
 
 // Send implements router.Remote: it delivers st over a stream for its
