@@ -118,7 +118,6 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 	})
 }
 
-
 func remoteIP(c net.Conn) string {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		return a.IP.String()
