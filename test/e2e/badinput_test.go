@@ -59,6 +59,25 @@ func badInputRows() []badInputRow {
 			payload: func(srv *target) string {
 				return "<message from='" + srv.users[1] + "/spoof' to='" + srv.users[0] + "' type='chat'><body>spoof</body></message>"
 			}, want: "invalid-from"},
+		{name: "deeply-nested-stanza", rule: "RFC 6120 §4.9.3.14 policy-violation (nesting depth limit)", auth: true, prosody: "-",
+			payload: func(srv *target) string {
+				return "<message to='" + srv.users[1] + "'>" + strings.Repeat("<x xmlns='urn:example:deep'>", 100) +
+					strings.Repeat("</x>", 100) + "</message>"
+			}, want: "policy-violation"},
+		{name: "unknown-stanza-type", rule: "RFC 6120 §4.9.3.21 unsupported-stanza-type", auth: true,
+			payload: func(srv *target) string { return "<query to='" + srv.domain + "'/>" }, want: "unsupported-stanza-type"},
+		{name: "unknown-namespace-element", rule: "RFC 6120 §4.9.3.21 unsupported-stanza-type", auth: true,
+			payload: func(srv *target) string { return "<hello xmlns='urn:example:unknown'/>" }, want: "unsupported-stanza-type"},
+		{name: "unbound-prefix", rule: "RFC 6120 §4.9.3.2 bad-namespace-prefix", auth: true, prosody: "not-well-formed",
+			payload: func(srv *target) string { return "<foo:message to='" + srv.users[1] + "'/>" }, want: "bad-namespace-prefix"},
+		{name: "invalid-utf8", rule: "RFC 6120 §11.6 UTF-8 only, §4.9.3.13 not-well-formed", auth: true,
+			payload: func(srv *target) string {
+				return "<message to='" + srv.users[1] + "'><body>\xff\xfe</body></message>"
+			}, want: "not-well-formed"},
+		{name: "nul-character-reference", rule: "XML 1.0 Char production, RFC 6120 §4.9.3.13 not-well-formed", auth: true,
+			payload: func(srv *target) string {
+				return "<message to='" + srv.users[1] + "'><body>&#0;</body></message>"
+			}, want: "not-well-formed"},
 		{name: "oversized-stanza", rule: "RFC 6120 §4.9.3.14 policy-violation (stanza size limit, XEP-0478)",
 			auth: true, async: true,
 			payload: func(srv *target) string {
