@@ -12,6 +12,12 @@
 //   - a raw socket client: stream errors (RFC 6120 §4.9.3) for restricted XML (§11.1),
 //     bad namespaces (§4.8), stanzas before authentication (§4.9.3.12), spoofed 'from'
 //     (§8.1.2.1) and oversized stanzas (XEP-0478), and that the server keeps serving.
+//   - a raw XMPP client (xmppclient_test.go): one table of rows per feature (RFC 6121
+//     presence, roster, offline; XEP-0030, 0054, 0191, 0280, 0352, 0077, 0199, 0012, 0202,
+//     0092, 0157, 0184), graceful shutdown, session replacement, SASL rules, kill -9.
+//   - federation (federation_test.go, s2s*_test.go): slixmpp on two servers (tern, Prosody,
+//     ejabberd) with dialback and with SASL EXTERNAL; a raw s2s client for spoofing and
+//     bad input; unreachable and mute peers.
 //
 // Prosody, the reference server, runs the same scripts and rows as an oracle, so a
 // failing expectation can be checked against an independent implementation.
