@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"sort"
 	"sync"
@@ -23,7 +24,7 @@ type Service struct {
 	store    storage.Roster
 	maxItems int
 	log      *slog.Logger
-	locks    sync.Map // owner bare JID -> *sync.Mutex: one subscription change at a time per user
+	locks    [256]sync.Mutex // striped by owner: one subscription change at a time per user, bounded memory
 }
 
 // Register installs the roster feature.
@@ -37,8 +38,9 @@ func Register(r *router.Router, store storage.Roster, maxItems int) *Service {
 }
 
 func (s *Service) lock(owner string) func() {
-	m, _ := s.locks.LoadOrStore(owner, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
+	h := fnv.New32a()
+	h.Write([]byte(owner))
+	mu := &s.locks[h.Sum32()%uint32(len(s.locks))]
 	mu.Lock()
 	return mu.Unlock
 }
