@@ -179,7 +179,7 @@ func (s *Session) authenticate(ctx context.Context, auth *xml.Element) (ok bool,
 	domain := s.domain
 	var plus bool
 	for _, m := range sasl.Mechanisms(s.tls, s.srv.cfg.AllowPlain, s.served) {
-		if strings.HasSuffix(m, "-PLUS") && !s.cbMismatch {
+		if strings.HasSuffix(m, "-PLUS") {
 			plus = true
 		}
 	}
@@ -203,8 +203,15 @@ func (s *Session) authenticate(ctx context.Context, auth *xml.Element) (ok bool,
 		} else {
 			out, done, ferr = sess.Step(ctx, in)
 		}
+		if u := sess.Attempted(); u != "" && !limit.Allowed("user:"+u+"@"+domain) {
+			// The account is under attack: refuse it the same way whether
+			// this guess was right or wrong, so the answer is no oracle.
+			s.srv.log.Warn("authentication refused: too many recent failures for this account", "ip", s.ip, "user", u, "domain", domain, "mechanism", mech)
+			s.writeNow(saslFailure("temporary-auth-failure", "too many failed attempts for this account; try again later"))
+			return false, nil
+		}
 		if ferr != nil {
-			return false, s.authFailed(mech, sess.Username(), ferr)
+			return false, s.authFailed(mech, sess.Attempted(), ferr)
 		}
 		if done {
 			return true, s.authSucceeded(mech, sess.Username(), out)
@@ -233,11 +240,10 @@ func (s *Session) authFailed(mech, user string, ferr error) error {
 		s.srv.log.Error("authentication error", append(s.log(), "err", ferr)...)
 	}
 	if f.Negotiation {
-		// Not a credential guess: the client will try its next mechanism.
-		// It saw our -PLUS offer and tried it, so its later 'y' flag is no
-		// downgrade (legacy clients know only tls-unique, which TLS 1.3
-		// lacks): stop treating -PLUS as offered on this connection.
-		s.cbMismatch = true
+		// Not a credential guess (a channel-binding type or flag this
+		// connection cannot honour): the client will try its next
+		// mechanism, so it is not counted. Legacy clients that know only
+		// tls-unique end on PLAIN over TLS; the 'y' downgrade check stays.
 		s.writeNow(saslFailure(f.Condition, f.Text))
 		return nil
 	}
@@ -261,13 +267,6 @@ func (s *Session) authFailed(mech, user string, ferr error) error {
 }
 
 func (s *Session) authSucceeded(mech, user string, out []byte) error {
-	if !s.srv.cfg.AuthFailures.Allowed("user:" + user + "@" + s.domain) {
-		// The account is under attack: a correct guess after many failures
-		// still waits for the window to pass.
-		s.srv.log.Warn("authentication refused: too many recent failures for this account", "ip", s.ip, "user", user, "domain", s.domain)
-		s.writeNow(saslFailure("temporary-auth-failure", "too many failed attempts for this account; try again later"))
-		return stream.NewError("policy-violation", "too many failed authentication attempts")
-	}
 	succ := xml.New(stream.NSSASL, "success")
 	if len(out) > 0 {
 		succ.SetText(base64.StdEncoding.EncodeToString(out))

@@ -38,19 +38,18 @@ type Session struct {
 	served *x509.Certificate
 	direct bool
 
-	domain     string
-	streamID   string
-	user       string // authenticated localpart
-	res        *router.Resource
-	jid        jid.JID
-	pingID     string
-	one        [1]byte // first byte read while deciding whether to park
-	parkSt     atomic.Int32
-	timer      *time.Timer // idle keepalive while parked
-	pinged     bool        // a keepalive ping is outstanding while parked
-	pmu        sync.Mutex  // pingID, pinged: the parked timer runs concurrently
-	authTries  int
-	cbMismatch bool // a -PLUS attempt failed on the binding type
+	domain    string
+	streamID  string
+	user      string // authenticated localpart
+	res       *router.Resource
+	jid       jid.JID
+	pingID    string
+	one       [1]byte // first byte read while deciding whether to park
+	parkSt    atomic.Int32
+	timer     *time.Timer // idle keepalive while parked
+	pinged    bool        // a keepalive ping is outstanding while parked
+	pmu       sync.Mutex  // pingID, pinged: the parked timer runs concurrently
+	authTries int
 
 	// output
 	wmu     sync.Mutex

@@ -16,13 +16,15 @@ const maxPlainField = 3071
 
 // plainSession is RFC 4616, verified against the SCRAM-SHA-256 credential.
 type plainSession struct {
-	cfg    Config
-	over   bool
-	asked  bool
-	authed string
+	cfg       Config
+	over      bool
+	asked     bool
+	authed    string
+	attempted string // prepared username the client named
 }
 
-func (p *plainSession) Username() string { return p.authed }
+func (p *plainSession) Username() string  { return p.authed }
+func (p *plainSession) Attempted() string { return p.attempted }
 
 func (p *plainSession) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
 	if p.over {
@@ -44,6 +46,9 @@ func (p *plainSession) Step(ctx context.Context, in []byte) ([]byte, bool, error
 		}
 	}
 	user, ok := prepareUsername(string(f[1]), p.cfg.Domain)
+	if ok {
+		p.attempted = user
+	}
 	if !ok {
 		return nil, false, badLogin()
 	}

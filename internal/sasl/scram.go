@@ -35,7 +35,8 @@ type scramSession struct {
 	authed    string
 }
 
-func (s *scramSession) Username() string { return s.authed }
+func (s *scramSession) Username() string  { return s.authed }
+func (s *scramSession) Attempted() string { return s.username }
 
 func (s *scramSession) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
 	switch s.state {
@@ -79,7 +80,12 @@ func (s *scramSession) first(ctx context.Context, in []byte) ([]byte, bool, erro
 	case 'y':
 		if s.cfg.PlusOffered {
 			// The client supports binding but saw no -PLUS: someone removed it.
-			return nil, false, fail(NotAuthorized, "channel binding downgrade detected: this server offered -PLUS mechanisms")
+			// Not a credential guess either: a legacy client that tried
+			// -PLUS with tls-unique falls back to 'y'; it must not lock
+			// itself out before it reaches a mechanism that works.
+			f := fail(NotAuthorized, "channel binding downgrade detected: this server offered -PLUS mechanisms")
+			f.Negotiation = true
+			return nil, false, f
 		}
 		fallthrough
 	default:

@@ -39,6 +39,10 @@ type Session interface {
 	Step(ctx context.Context, in []byte) (out []byte, done bool, err error)
 	// Username is the authenticated, prepared localpart (after success).
 	Username() string
+	// Attempted is the prepared localpart the client named, as soon as it
+	// is known, whether or not authentication succeeds (per-account
+	// failure limits need it).
+	Attempted() string
 }
 
 // NewSession starts an exchange for the mechanism the client selected.
