@@ -30,6 +30,7 @@ type Service struct {
 	canSee func(ctx context.Context, owner, contact string) bool
 	mu     sync.Mutex
 	cache  map[string][]jid.JID // bare JID -> list
+	gen    uint64               // bumped on every change, see list
 }
 
 const maxCache = 100000
@@ -54,6 +55,7 @@ func Register(r *router.Router, store storage.Blocking, canSee func(ctx context.
 func (s *Service) list(ctx context.Context, owner string) ([]jid.JID, error) {
 	s.mu.Lock()
 	l, ok := s.cache[owner]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok {
 		return l, nil
@@ -72,14 +74,22 @@ func (s *Service) list(ctx context.Context, owner string) ([]jid.JID, error) {
 	if len(s.cache) >= maxCache {
 		s.cache = map[string][]jid.JID{}
 	}
-	s.cache[owner] = l
+	if s.gen == gen {
+		// Cache only if no list changed while we read: else a block
+		// stored meanwhile could be overwritten by the older list.
+		s.cache[owner] = l
+	}
 	s.mu.Unlock()
 	return l, nil
 }
 
+// Forget drops the cached list of owner (its account is being deleted).
+func (s *Service) Forget(owner string) { s.forget(owner) }
+
 func (s *Service) forget(owner string) {
 	s.mu.Lock()
 	delete(s.cache, owner)
+	s.gen++
 	s.mu.Unlock()
 }
 

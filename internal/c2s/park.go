@@ -24,19 +24,24 @@ func (s *Session) park() bool {
 	if !s.dec.Release() { // an idle session keeps no read buffer
 		s.srv.log.Debug("park: read buffer kept", s.log()...)
 	}
-	s.parkSt.Store(parked)
 	if iv := s.srv.cfg.PingInterval; iv > 0 {
 		d := max(iv-parkAfter, time.Second)
 		s.pmu.Lock()
 		s.pinged = false
-		s.timer = time.AfterFunc(d, s.parkedTimeout)
+		s.timer = time.AfterFunc(d, s.parkedTimeout) // it acts only once parked
 		s.pmu.Unlock()
 	}
+	s.parkSt.Store(parked)
 	if err := s.srv.poller.wait(s); err != nil {
 		s.srv.log.Debug("cannot park session; keeps its goroutine", append(s.log(), "err", err)...)
 		s.parkSt.Store(running)
 		s.stopTimer()
 		return false
+	}
+	if s.isClosing() {
+		// Close ran between the loop's check and parking: its unpark
+		// found the session running. Resume it now, or nobody will.
+		s.unpark()
 	}
 	return true
 }
@@ -47,6 +52,7 @@ func (s *Session) unpark() {
 		return
 	}
 	s.stopTimer()
+	s.srv.poller.forget(s)
 	go s.loop()
 }
 

@@ -44,6 +44,7 @@ func (p *poller) wait(s *Session) error {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd)}
 		p.mu.Lock()
 		p.fds[int32(fd)] = s
+		s.pfd = int32(fd)
 		p.mu.Unlock()
 		ctlErr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev)
 		if ctlErr == unix.ENOENT {
@@ -76,4 +77,17 @@ func (p *poller) run() {
 			}
 		}
 	}
+}
+
+// forget drops a resumed session from the map, so a closed session is
+// not kept alive by its old file descriptor number.
+func (p *poller) forget(s *Session) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.fds[s.pfd] == s {
+		delete(p.fds, s.pfd)
+	}
+	p.mu.Unlock()
 }

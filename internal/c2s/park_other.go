@@ -9,3 +9,4 @@ type poller struct{}
 
 func newPoller(*slog.Logger) (*poller, error) { return nil, errNoPoller }
 func (p *poller) wait(*Session) error         { return errNoPoller }
+func (p *poller) forget(*Session)             {}

@@ -49,6 +49,7 @@ type Session struct {
 	timer     *time.Timer // idle keepalive while parked
 	pinged    bool        // a keepalive ping is outstanding while parked
 	pmu       sync.Mutex  // pingID, pinged: the parked timer runs concurrently
+	pfd       int32       // file descriptor registered with the poller
 	authTries int
 
 	// output
@@ -99,6 +100,11 @@ func (s *Session) run() {
 // finish ends the session after the error that stopped it.
 func (s *Session) finish(err error) {
 	ctx := s.srv.ctx
+	if s.res != nil {
+		// Unbind first: while bound, stanzas for this resource would be
+		// queued on a closing session and lost instead of stored offline.
+		s.srv.router.Unbind(ctx, s.res)
+	}
 	var se *stream.Error
 	switch {
 	case errors.As(err, &se):
@@ -118,9 +124,6 @@ func (s *Session) finish(err error) {
 			}
 			s.Close(nil)
 		}
-	}
-	if s.res != nil {
-		s.srv.router.Unbind(ctx, s.res)
 	}
 	s.waitFlushed()
 	s.conn.Close()
@@ -233,6 +236,8 @@ func (s *Session) loop() {
 			_ = s.conn.SetReadDeadline(time.Now().Add(parkAfter))
 			n, err := s.conn.Read(s.one[:])
 			switch {
+			case n > 0 && isSpace(s.one[0]):
+				continue // a whitespace keepalive: consumed, and the session may park
 			case n > 0:
 				s.rd.Pending = s.one[:n]
 			case stream.IsTimeout(err):
@@ -344,3 +349,5 @@ func (s *Session) isPong(st *router.Stanza) bool {
 	s.pingID = ""
 	return true
 }
+
+func isSpace(b byte) bool { return b == ' ' || b == '\n' || b == '\r' || b == '\t' }

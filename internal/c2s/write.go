@@ -10,17 +10,17 @@ import (
 
 // Send queues a stanza for the client (router.Session). It never blocks on
 // the network: a flusher goroutine exists only while there is output.
-func (s *Session) Send(el *xml.Element) {
+func (s *Session) Send(el *xml.Element) bool {
 	s.wmu.Lock()
 	if s.closing {
 		s.wmu.Unlock()
-		return
+		return false
 	}
 	if len(s.wbuf) > maxOutQueue {
 		s.wmu.Unlock()
 		s.srv.log.Warn("client not reading; closing its session", s.log()...)
 		s.Close(stream.NewError("policy-violation", "too much unread output"))
-		return
+		return false
 	}
 	// The element may come from a jabber:server stream: writing it relative
 	// to its own namespace maps it onto the client stream's default.
@@ -33,6 +33,18 @@ func (s *Session) Send(el *xml.Element) {
 	if m := s.srv.cfg.Metrics.StanzaOut; m != nil {
 		m(el.Name)
 	}
+	return true
+}
+
+// Backlog is the output queued and not yet written, or -1 once the
+// session is closing (router.Session).
+func (s *Session) Backlog() int {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closing {
+		return -1
+	}
+	return len(s.wbuf)
 }
 
 // kick starts the flusher if needed; wmu is held.
@@ -69,6 +81,7 @@ func (s *Session) flush() {
 			s.wbuf = nil
 			s.wmu.Unlock()
 			s.raw.Close()
+			go s.unpark() // a parked session would never hear of the close
 			return
 		}
 		s.wmu.Lock()

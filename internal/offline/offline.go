@@ -103,7 +103,16 @@ func (s *Service) deliver(ev *router.Event) bool {
 				s.log.Error("stored offline message unreadable; skipped", "jid", owner, "id", m.ID, "err", err)
 				continue
 			}
-			s.r.DeliverTo(res, el)
+			if !s.r.DeliverTo(res, el) {
+				// The session is gone (or cut off for not reading): keep
+				// the batch; it is delivered again at the next login.
+				return false
+			}
+		}
+		// Let the batch reach the socket before deleting it, and never
+		// queue more than the session can hold (a full queue closes it).
+		if !drained(res) {
+			return false
 		}
 		if err := s.store.Delete(context.WithoutCancel(ctx), owner, msgs[len(msgs)-1].ID); err != nil {
 			s.log.Error("offline messages delivered but not deleted; they may be delivered again", "jid", owner, "err", err)
@@ -113,4 +122,17 @@ func (s *Service) deliver(ev *router.Event) bool {
 			return false
 		}
 	}
+}
+
+// drained waits (bounded) until the resource's output is written; false if
+// the session closed or stayed blocked.
+func drained(res *router.Resource) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for res.Session.Backlog() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return res.Session.Backlog() == 0 // -1: closed before the batch was surely written
 }

@@ -62,7 +62,7 @@ func (s *Service) broadcast(ev *router.Event) bool {
 	}
 	// Keep the element as broadcast: without 'to', from the full JID.
 	p := st.Readdress(jid.JID{}, res.JID).El
-	initial := res.SetPresence(p, prio)
+	initial, nonNeg := res.SetPresence(p, prio)
 	items, err := s.roster.Items(ev.Ctx, owner.String())
 	if err != nil {
 		s.log.Error("roster read failed; presence not broadcast", "jid", res.JID.String(), "err", err)
@@ -101,9 +101,9 @@ func (s *Service) broadcast(ev *router.Event) bool {
 	s.r.DeliverTo(res, (&router.Stanza{El: p}).Readdress(res.JID, res.JID).El)
 	if initial {
 		s.deliverPending(ev.Ctx, res)
-		if prio >= 0 {
-			s.r.Fire(router.EvAvailable, &router.Event{Ctx: ev.Ctx, Origin: res})
-		}
+	}
+	if nonNeg {
+		s.r.Fire(router.EvAvailable, &router.Event{Ctx: ev.Ctx, Origin: res})
 	}
 	return true
 }

@@ -24,17 +24,19 @@ const NS = "jabber:iq:register"
 
 // Service is the registration feature.
 type Service struct {
-	users   storage.Users
-	enabled func(domain string) bool
-	perIP   *ratelimit.Window
-	log     *slog.Logger
-	r       *router.Router
+	users    storage.Users
+	enabled  func(domain string) bool
+	perIP    *ratelimit.Window
+	log      *slog.Logger
+	r        *router.Router
+	onDelete func(ctx context.Context, owner jid.JID)
 }
 
 // Register installs the post-authentication handlers and returns the
 // service, whose PreAuth and Features the c2s server calls.
-func Register(r *router.Router, users storage.Users, enabled func(domain string) bool, perIP *ratelimit.Window) *Service {
-	s := &Service{users: users, enabled: enabled, perIP: perIP, log: r.Log(), r: r}
+// onDelete runs before an account removes itself (tell contacts, drop caches).
+func Register(r *router.Router, users storage.Users, enabled func(domain string) bool, perIP *ratelimit.Window, onDelete func(ctx context.Context, owner jid.JID)) *Service {
+	s := &Service{users: users, enabled: enabled, perIP: perIP, log: r.Log(), r: r, onDelete: onDelete}
 	r.HandleIQ(router.Self, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
 		q := xml.New(NS, "query").Append(xml.New(NS, "registered"),
 			xml.New(NS, "username").SetText(iq.From.Local()), xml.New(NS, "password"))
@@ -119,6 +121,9 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 	p := iq.Payload()
 	owner := iq.From.Bare()
 	if p.Child(NS, "remove") != nil {
+		if s.onDelete != nil {
+			s.onDelete(iq.Ctx, owner)
+		}
 		if err := s.users.DeleteUser(iq.Ctx, owner.Domain(), owner.Local()); err != nil {
 			return nil, err
 		}

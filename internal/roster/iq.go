@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -132,7 +133,7 @@ func (s *Service) remove(iq *router.IQ, owner jid.JID, contact string) error {
 		if st.PendingIn {
 			_ = s.store.RemovePendingIn(iq.Ctx, owner.String(), contact)
 			unlock()
-			s.sendSubscription(iq, owner, contact, KindUnsubscribed)
+			s.sendSubscription(iq.Ctx, owner, contact, KindUnsubscribed)
 			return nil
 		}
 		unlock()
@@ -151,17 +152,41 @@ func (s *Service) remove(iq *router.IQ, owner jid.JID, contact string) error {
 		s.sendUnavailable(iq.Ctx, owner, contact)
 	}
 	for _, k := range kinds {
-		s.sendSubscription(iq, owner, contact, k)
+		s.sendSubscription(iq.Ctx, owner, contact, k)
 	}
 	s.push(owner, item, true, ver)
 	return nil
 }
 
-func (s *Service) sendSubscription(iq *router.IQ, owner jid.JID, contact string, k Kind) {
+func (s *Service) sendSubscription(ctx context.Context, owner jid.JID, contact string, k Kind) {
 	to, err := jid.Parse(contact)
 	if err != nil {
 		return
 	}
 	el := xml.New(xml.NSClient, "presence", "to", contact, "from", owner.String(), "type", string(k))
-	s.r.Route(iq.Ctx, &router.Stanza{El: el, Kind: "presence", Type: string(k), From: owner, To: to})
+	s.r.Route(ctx, &router.Stanza{El: el, Kind: "presence", Type: string(k), From: owner, To: to})
+}
+
+// Forget tells every contact of owner that the subscriptions are over, as
+// if each item were removed (RFC 6121 §2.5.2), before the account is
+// deleted: a later account with the same name must inherit no
+// subscription (pitfalls: re-registered names).
+func (s *Service) Forget(ctx context.Context, owner jid.JID) {
+	items, _, err := s.store.Items(ctx, owner.String())
+	if err != nil {
+		s.log.Error("roster unreadable; contacts of the deleted account are not told", "owner", owner.String(), "err", err)
+		return
+	}
+	for _, it := range items {
+		st, _, err := s.State(ctx, owner.String(), it.Contact)
+		if err != nil {
+			continue
+		}
+		if st.CanSeePresence() {
+			s.sendUnavailable(ctx, owner, it.Contact)
+		}
+		for _, k := range Remove(st) {
+			s.sendSubscription(ctx, owner, it.Contact, k)
+		}
+	}
 }

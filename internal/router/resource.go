@@ -12,8 +12,12 @@ import (
 // WebSocket and BOSH).
 type Session interface {
 	// Send queues a stanza for the client without blocking; the element
-	// must not be mutated afterwards.
-	Send(el *xml.Element)
+	// must not be mutated afterwards. It reports false when the session
+	// is closing and the stanza was not taken.
+	Send(el *xml.Element) bool
+	// Backlog is the number of bytes queued and not yet written, or -1
+	// once the session is closing.
+	Backlog() int
 	// Close ends the stream with the given error (nil: a plain close).
 	Close(err *stream.Error)
 	// RemoteAddr is the client's address, for logs.
@@ -33,6 +37,7 @@ type Resource struct {
 	inactive   bool                // XEP-0352 client state
 	directed   map[string]struct{} // full JIDs sent directed presence (RFC 6121 §4.6)
 	everAvail  bool
+	everNonNeg bool
 	blocklist  bool
 }
 
@@ -43,17 +48,21 @@ func (r *Resource) Presence() (*xml.Element, int) {
 	return r.presence, r.priority
 }
 
-// SetPresence records the broadcast presence (nil for unavailable) and
-// reports whether this is the first available presence of the session.
-func (r *Resource) SetPresence(p *xml.Element, priority int) (initial bool) {
+// SetPresence records the broadcast presence (nil for unavailable). It
+// reports whether this is the first available presence of the session,
+// and whether it is the first with a non-negative priority (from then on
+// the resource takes messages for the bare JID: offline delivery).
+func (r *Resource) SetPresence(p *xml.Element, priority int) (initial, firstNonNegative bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	initial = p != nil && !r.everAvail
+	firstNonNegative = p != nil && priority >= 0 && !r.everNonNeg
 	if p != nil {
 		r.everAvail = true
+		r.everNonNeg = r.everNonNeg || priority >= 0
 	}
 	r.presence, r.priority = p, priority
-	return initial
+	return initial, firstNonNegative
 }
 
 // Available reports whether the resource has sent available presence.

@@ -236,6 +236,11 @@ func (r *Router) originOf(st *Stanza) *Resource {
 // toUser applies RFC 6121 §8.5 to a stanza for a local account.
 func (r *Router) toUser(ctx context.Context, st *Stanza) {
 	bare := st.To.Bare()
+	if st.IsAvailability() && len(r.reg.resources(bare)) == 0 {
+		// Availability for a user with no session goes nowhere (RFC 6121
+		// §4.6.3 delivers it to available resources only): no lookups.
+		return
+	}
 	if r.Fire(EvStanzaIn, &Event{Ctx: ctx, Stanza: st}) {
 		return
 	}
@@ -361,5 +366,5 @@ func (r *Router) deliver(ctx context.Context, res *Resource, st *Stanza) {
 }
 
 // DeliverTo sends a stanza to one resource as is (features that already
-// chose the recipient).
-func (r *Router) DeliverTo(res *Resource, el *xml.Element) { res.Session.Send(el) }
+// chose the recipient); false if the session did not take it.
+func (r *Router) DeliverTo(res *Resource, el *xml.Element) bool { return res.Session.Send(el) }

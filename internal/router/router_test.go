@@ -19,7 +19,13 @@ type fakeSession struct {
 	closed *stream.Error
 }
 
-func (f *fakeSession) Send(el *xml.Element)    { f.mu.Lock(); f.got = append(f.got, el); f.mu.Unlock() }
+func (f *fakeSession) Send(el *xml.Element) bool {
+	f.mu.Lock()
+	f.got = append(f.got, el)
+	f.mu.Unlock()
+	return true
+}
+func (f *fakeSession) Backlog() int            { return 0 }
 func (f *fakeSession) Close(err *stream.Error) { f.closed = err }
 func (f *fakeSession) RemoteAddr() string      { return "test" }
 

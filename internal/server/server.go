@@ -30,6 +30,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/csi"
 	"github.com/tern-xmpp/tern/internal/disco"
 	"github.com/tern-xmpp/tern/internal/entitytime"
+	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/lastactivity"
 	"github.com/tern-xmpp/tern/internal/metrics"
 	"github.com/tern-xmpp/tern/internal/offline"
@@ -90,7 +91,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	presence.Register(r, rs, store.Roster(), store.LastActivity())
 	offline.Register(r, store.Offline(), cfg.Limits.OfflineQuota)
 	vcard.Register(r, store.VCards(), maxVCardBytes)
-	blocking.Register(r, store.Blocking(), func(ctx context.Context, owner, contact string) bool {
+	bs := blocking.Register(r, store.Blocking(), func(ctx context.Context, owner, contact string) bool {
 		st, _, err := rs.State(ctx, owner, contact)
 		return err == nil && st.CanSeePresence()
 	})
@@ -98,7 +99,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	csi.Register(r)
 	lastactivity.Register(r, rs, store.LastActivity(), started)
 	contactinfo.Register(r, contacts(cfg))
-	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour))
+	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour),
+		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
 
 	lim := xml.DefaultLimits
@@ -179,6 +181,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		go func() { _ = hs.Serve(hl) }()
 		log.Info("metrics listening", "addr", hl.Addr().String(), "path", "/metrics")
 	}
+	// Federation first: the router's Remote is set before any client
+	// session can route through it.
+	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
 	for _, l := range ls {
 		kind := "STARTTLS"
 		if l.direct {
@@ -196,11 +205,6 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		// never on by default, never on a public address.
 		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(a, http.DefaultServeMux)) }()
 		log.Warn("pprof enabled (TERN_PPROF)", "addr", a)
-	}
-	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, log)
-	if err != nil {
-		closeAll()
-		return err
 	}
 	log.Info("tern ready", "domains", cfg.DomainNames(), "storage", cfg.Storage.Backend)
 
