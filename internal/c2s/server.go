@@ -182,9 +182,15 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.mu.Lock()
 		for sess := range s.sessions {
 			sess.conn.Close()
+			go sess.unpark() // a parked session hears of the close only this way
 		}
+		n := len(s.sessions)
 		s.mu.Unlock()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			s.log.Error("shutdown: sessions did not end; exiting anyway", "sessions", n)
+		}
 	}
 }
 

@@ -26,6 +26,11 @@ func (c *conn) outFeatures(el *xml.Element) error {
 		return c.emitEl(xml.New(stream.NSTLS, "starttls"))
 	}
 	if c.saslDone {
+		// saslAnswer takes <success/> only to the EXTERNAL we sent, which
+		// we send only when the certificate verifies.
+		if c.certErr != nil {
+			return fmt.Errorf("SASL with %s succeeded although its certificate does not verify (%v)", c.remote, c.certErr)
+		}
 		c.authorize(p, true)
 		return nil
 	}
@@ -34,7 +39,10 @@ func (c *conn) outFeatures(el *xml.Element) error {
 	}
 	c.state = 1
 	s.tlsUp(p, c)
-	if el.Child(NSBidiFeature, "bidi") != nil {
+	// XEP-0288: a bidirectional stream carries the peer's stanzas too,
+	// which only its verified certificate entitles it to; with dialback
+	// only, the peer opens its own stream and dialbacks to us.
+	if el.Child(NSBidiFeature, "bidi") != nil && c.certErr == nil {
 		c.mu.Lock()
 		c.bidi = true
 		c.mu.Unlock()
@@ -42,6 +50,7 @@ func (c *conn) outFeatures(el *xml.Element) error {
 	}
 	if c.certErr == nil && offers(el, "EXTERNAL") {
 		// XEP-0178 §3: no authorization identity; the stream 'from' says it.
+		c.saslSent = true
 		c.send(xml.New(stream.NSSASL, "auth", "mechanism", "EXTERNAL").SetText("="))
 		return nil
 	}
@@ -114,7 +123,9 @@ func (c *conn) authorize(p pair, out bool) {
 	if out || bidi {
 		c.sendOK[p] = true
 	}
-	if !out || bidi {
+	// Outbound, the peer's stanzas need its certificate verified
+	// (certErr is the reading goroutine's, which authorizes outbound).
+	if !out || bidi && c.certErr == nil {
 		c.recvOK[p] = true
 	}
 	c.mu.Unlock()
@@ -130,6 +141,12 @@ func (c *conn) authorize(p pair, out bool) {
 
 // saslAnswer handles the peer's answer to our EXTERNAL attempt.
 func (c *conn) saslAnswer(el *xml.Element) error {
+	if !c.saslSent {
+		return stream.NewError("policy-violation", "a SASL answer to nothing we sent")
+	}
+	if el.Name == "success" || el.Name == "failure" {
+		c.saslSent = false
+	}
 	switch el.Name {
 	case "success":
 		c.saslDone = true
@@ -225,14 +242,31 @@ func (c *conn) dialbackRequest(el *xml.Element) error {
 		return c.dialbackError(el, stanza.ErrNotAuthorized.WithText("this server requires a valid certificate for "+from))
 	}
 	c.mu.Lock()
+	if c.checks >= maxPendingChecks {
+		c.mu.Unlock()
+		return c.dialbackError(el, stanza.ErrResourceConstraint.WithText("too many dialback requests under way on this stream"))
+	}
+	c.checks++
 	id := c.id
 	c.mu.Unlock()
 	key := el.Text()
 	go func() {
+		defer func() {
+			c.mu.Lock()
+			c.checks--
+			c.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ConnectTimeout)
 		defer cancel()
-		ok := s.verify(ctx, p, id, key)
+		ok, verr := s.verify(ctx, p, id, key)
 		if c.isClosing() {
+			return
+		}
+		if verr != nil {
+			c.sendDialbackError(el, verr)
+			if se := c.refuse(); se != nil {
+				c.close(se)
+			}
 			return
 		}
 		if !ok {
@@ -240,6 +274,8 @@ func (c *conn) dialbackRequest(el *xml.Element) error {
 			c.send(xml.New(NSDialback, "result", "from", to, "to", from, "type", "invalid"))
 			if !c.authenticated() {
 				c.close(stream.NewError("not-authorized", "the dialback key for "+from+" did not verify"))
+			} else if se := c.refuse(); se != nil {
+				c.close(se)
 			}
 			return
 		}
@@ -249,8 +285,17 @@ func (c *conn) dialbackRequest(el *xml.Element) error {
 	return nil
 }
 
-// dialbackError answers a dialback request with type='error' (XEP-0220 §2.4).
+// dialbackError answers a dialback request with type='error' (XEP-0220
+// §2.4); it returns the stream error that ends a stream refused too often.
 func (c *conn) dialbackError(el *xml.Element, e *stanza.Error) error {
+	c.sendDialbackError(el, e)
+	if se := c.refuse(); se != nil {
+		return se
+	}
+	return nil
+}
+
+func (c *conn) sendDialbackError(el *xml.Element, e *stanza.Error) {
 	r := xml.New(NSDialback, el.Name, "from", el.Attr("to"), "to", el.Attr("from"), "type", "error")
 	if id := el.Attr("id"); id != "" {
 		r.SetAttr("id", id)
@@ -258,6 +303,14 @@ func (c *conn) dialbackError(el *xml.Element, e *stanza.Error) error {
 	er := e.Element()
 	er.Space = xml.NSServer
 	c.send(r.Append(er))
+}
+
+// refuse counts a refused dialback request; past maxRefused on one
+// stream, the peer is looping and the stream ends.
+func (c *conn) refuse() *stream.Error {
+	if c.refused.Add(1) >= maxRefused {
+		return stream.NewError("policy-violation", "too many refused dialback requests on this stream")
+	}
 	return nil
 }
 

@@ -25,6 +25,11 @@ const (
 const (
 	writeTimeout = 30 * time.Second
 	maxOutQueue  = 8 << 20 // bytes queued for a peer that does not read
+
+	// Per-stream limits on what a peer can make us do.
+	maxPendingChecks = 4  // dialback verifications under way for one stream
+	maxCertCache     = 16 // domains whose certificate check a stream remembers
+	maxRefused       = 8  // dialback requests refused before the stream closes
 )
 
 // pair is a domain pair of XEP-0220 §2.5: one of ours and one of the peer's.
@@ -43,8 +48,11 @@ type conn struct {
 	rd         *deadlineReader
 	needHeader bool
 	state      int
+	saslSent   bool // outbound: our <auth/> awaits <success/> or <failure/>
 	saslDone   bool
 	certErr    error // outbound: the peer's certificate against remote
+
+	refused atomic.Int32 // dialback requests answered type=error or invalid
 
 	// Set during negotiation, read by others under mu.
 	mu        sync.Mutex
@@ -58,7 +66,8 @@ type conn struct {
 	recvOK    map[pair]bool        // pairs the peer may send stanzas on
 	sendOK    map[pair]bool        // pairs we may send stanzas on
 	asked     map[pair]func(error) // dialback requests we sent, awaiting <db:result type=.../>
-	certCache map[string]error     // inbound: VerifyPeer per claimed domain
+	certCache map[string]error     // inbound: VerifyPeer per claimed domain (at most maxCertCache)
+	checks    int                  // inbound: dialback verifications under way
 	ready     chan struct{}        // closed when the first pair is authenticated (outbound)
 	readyErr  error                // why negotiation failed
 	readyOnce sync.Once
@@ -226,10 +235,6 @@ func (c *conn) send(el *xml.Element) bool {
 	if c.closing {
 		return false
 	}
-	if len(c.wbuf) > maxOutQueue {
-		go c.close(stream.NewError("policy-violation", "too much unread output"))
-		return false
-	}
 	// A jabber:client stanza from a local user is written relative to its
 	// own namespace, which makes it one of the stream's default,
 	// jabber:server; everything else relative to jabber:server.
@@ -237,10 +242,17 @@ func (c *conn) send(el *xml.Element) bool {
 	if el.Space == xml.NSClient || el.Space == "" {
 		parent = el.Space
 	}
+	n := len(c.wbuf)
 	if el.Space == NSDialback {
 		c.wbuf = appendEl(c.wbuf, el)
 	} else {
 		c.wbuf = xml.Append(c.wbuf, el, parent)
+	}
+	if len(c.wbuf) > maxOutQueue {
+		// Checked with the element in: it must not take the queue over.
+		c.wbuf = c.wbuf[:n]
+		c.closeLocked(stream.NewError("policy-violation", "too much unread output"))
+		return false
 	}
 	c.kick()
 	return true
@@ -299,6 +311,11 @@ func (c *conn) flush() {
 func (c *conn) close(err *stream.Error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.closeLocked(err)
+}
+
+// closeLocked is close with c.wmu held.
+func (c *conn) closeLocked(err *stream.Error) {
 	if c.closing {
 		return
 	}

@@ -262,7 +262,9 @@ func (c *conn) certFor(domain string) error {
 		return err
 	}
 	err := VerifyPeer(c.peerCerts, domain, c.svc.cfg.Roots, c.svc.cfg.Now())
-	c.certCache[domain] = err
+	if len(c.certCache) < maxCertCache {
+		c.certCache[domain] = err
+	}
 	return err
 }
 
@@ -283,6 +285,10 @@ func (c *conn) handle(el *xml.Element) error {
 		}
 		return c.saslExternal(el)
 	case el.Space == NSBidi && el.Name == "bidi" && !c.out:
+		// XEP-0288 §2.2: before authentication, never after.
+		if c.saslDone || c.authenticated() {
+			return stream.NewError("policy-violation", "<bidi/> must come before authentication")
+		}
 		c.mu.Lock()
 		c.bidi = true
 		c.mu.Unlock()
@@ -297,7 +303,7 @@ func (c *conn) handle(el *xml.Element) error {
 			return c.verifyRequest(el)
 		}
 		if c.out {
-			c.svc.verifyAnswer(el.Attr("to"), el.Attr("from"), el.Attr("id"), el.Attr("type") == "valid")
+			c.svc.verifyAnswer(c, el)
 			return nil
 		}
 		return stream.NewError("unsupported-stanza-type", "a dialback verification answer on a stream we did not open")

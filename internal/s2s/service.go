@@ -79,10 +79,23 @@ type Service struct {
 	routes    map[pair]*route
 	conns     map[*conn]struct{}
 	listeners []net.Listener
-	verifies  map[verifyKey]chan bool
+	verifies  map[verifyKey]*pendingVerify
 	closing   bool
 	wg        sync.WaitGroup
+
+	verifyDials    int // connects under way started by a verification
+	maxVerifyDials int // defaultMaxVerifyDials; tests lower it
+	maxRoutes      int // defaultMaxRoutes; tests lower it
 }
+
+const (
+	// maxQueueBytes caps what one route queues while it connects.
+	maxQueueBytes = 4 << 20
+	// defaultMaxRoutes caps the domain pairs with outgoing state.
+	defaultMaxRoutes = 10000
+	// defaultMaxVerifyDials caps connects opened to verify dialback keys.
+	defaultMaxVerifyDials = 64
+)
 
 // route is the outgoing state of one domain pair.
 type route struct {
@@ -91,12 +104,23 @@ type route struct {
 	pending    *conn // a stream being set up for p (TLS may be up)
 	connecting bool
 	queue      []*router.Stanza
-	verifies   []*xml.Element // db:verify waiting for a stream with TLS
+	queueBytes int                // the size of queue, roughly as written
+	verifies   []*pendingVerify   // db:verify waiting for a stream with TLS
+	verifyDial bool               // connecting was started by a verification
 	backoff    time.Duration
 	retryAt    time.Time
 }
 
 type verifyKey struct{ local, remote, id string }
+
+// pendingVerify is a db:verify we sent or will send. Its answer counts
+// only on the stream it was sent on (via, set under Service.mu when it
+// is), so that no other peer can answer for p.remote.
+type pendingVerify struct {
+	el  *xml.Element
+	ch  chan bool
+	via *conn
+}
 
 // New returns the federation service for r. Call SetRemote(s) on the
 // router, Serve for each listener and Shutdown at the end.
@@ -137,7 +161,8 @@ func New(ctx context.Context, cfg Config, r *router.Router, log *slog.Logger) *S
 	pre := cfg.Limits
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Service{cfg: cfg, r: r, log: log.With("component", "s2s"), ctx: ctx, cancel: cancel, preAuth: pre,
-		routes: map[pair]*route{}, conns: map[*conn]struct{}{}, verifies: map[verifyKey]chan bool{}}
+		routes: map[pair]*route{}, conns: map[*conn]struct{}{}, verifies: map[verifyKey]*pendingVerify{},
+		maxVerifyDials: defaultMaxVerifyDials, maxRoutes: defaultMaxRoutes}
 	s.wg.Add(1)
 	go s.reapIdle()
 	return s
@@ -238,6 +263,11 @@ func (s *Service) Send(ctx context.Context, st *router.Stanza) {
 	}
 	rt := s.routes[p]
 	if rt == nil {
+		if len(s.routes) >= s.maxRoutes {
+			s.mu.Unlock()
+			s.bounce(ctx, st, stanza.ErrRemoteServerNotFound.WithText("tern has too many peers to add "+p.remote))
+			return
+		}
 		rt = &route{p: p}
 		s.routes[p] = rt
 	}
@@ -261,7 +291,14 @@ func (s *Service) Send(ctx context.Context, st *router.Stanza) {
 		s.bounce(ctx, st, stanza.ErrResourceConstraint.WithText("too many stanzas waiting for the connection to "+p.remote))
 		return
 	}
+	size := elementSize(st.El)
+	if rt.queueBytes+size > maxQueueBytes {
+		s.mu.Unlock()
+		s.bounce(ctx, st, stanza.ErrResourceConstraint.WithText("too much data waiting for the connection to "+p.remote))
+		return
+	}
 	rt.queue = append(rt.queue, st)
+	rt.queueBytes += size
 	if !rt.connecting {
 		rt.connecting = true
 		s.goConnect(rt)
@@ -302,16 +339,20 @@ func (s *Service) connect(rt *route) {
 	rt.connecting = false
 	rt.pending = nil
 	q := rt.queue
-	rt.queue = nil
+	rt.queue, rt.queueBytes = nil, 0
+	if rt.verifyDial {
+		rt.verifyDial = false
+		s.verifyDials--
+	}
 	if err != nil {
 		rt.backoff = min(max(2*rt.backoff, s.cfg.BackoffMin), s.cfg.BackoffMax)
 		rt.retryAt = time.Now().Add(rt.backoff)
 		vs := rt.verifies
 		rt.verifies = nil
-		s.mu.Unlock()
 		for _, v := range vs {
-			s.verifyAnswer(rt.p.local, rt.p.remote, v.Attr("id"), false)
+			s.verifyFailLocked(rt.p, v)
 		}
+		s.mu.Unlock()
 		cond := stanza.ErrRemoteServerNotFound
 		if errors.Is(err, context.DeadlineExceeded) || stream.IsTimeout(err) {
 			cond = stanza.ErrRemoteServerTimeout
@@ -325,9 +366,12 @@ func (s *Service) connect(rt *route) {
 	rt.conn, rt.backoff, rt.retryAt = c, 0, time.Time{}
 	vs := rt.verifies
 	rt.verifies = nil
+	for _, v := range vs {
+		v.via = c
+	}
 	s.mu.Unlock()
 	for _, v := range vs {
-		c.send(v)
+		c.send(v.el)
 	}
 	for _, st := range q {
 		if !c.sendStanza(rt.p, st) {
@@ -363,6 +407,10 @@ func (s *Service) offer(p pair, c *conn) {
 	s.mu.Lock()
 	rt := s.routes[p]
 	if rt == nil {
+		if len(s.routes) >= s.maxRoutes {
+			s.mu.Unlock()
+			return
+		}
 		rt = &route{p: p}
 		s.routes[p] = rt
 	}
@@ -373,19 +421,25 @@ func (s *Service) offer(p pair, c *conn) {
 }
 
 // verify asks the authoritative server of p.remote whether key is one it
-// made for stream id (XEP-0220 §2.3), over a stream of ours with TLS.
-func (s *Service) verify(ctx context.Context, p pair, id, key string) bool {
-	ch := make(chan bool, 1)
+// made for stream id (XEP-0220 §2.3), over a stream of ours with TLS. A
+// non-nil error means the key could not be checked (too much under way).
+func (s *Service) verify(ctx context.Context, p pair, id, key string) (bool, *stanza.Error) {
 	k := verifyKey{p.local, p.remote, id}
-	el := xml.New(NSDialback, "verify", "from", p.local, "to", p.remote, "id", id).SetText(key)
+	pv := &pendingVerify{
+		el: xml.New(NSDialback, "verify", "from", p.local, "to", p.remote, "id", id).SetText(key),
+		ch: make(chan bool, 1),
+	}
 	s.mu.Lock()
 	if _, dup := s.verifies[k]; dup || s.closing {
 		s.mu.Unlock()
-		return false
+		return false, nil
 	}
-	s.verifies[k] = ch
 	rt := s.routes[p]
 	if rt == nil {
+		if len(s.routes) >= s.maxRoutes {
+			s.mu.Unlock()
+			return false, stanza.ErrResourceConstraint.WithText("too many peers to verify " + p.remote)
+		}
 		rt = &route{p: p}
 		s.routes[p] = rt
 	}
@@ -395,56 +449,104 @@ func (s *Service) verify(ctx context.Context, p pair, id, key string) bool {
 		via = rt.conn
 	case rt.pending != nil && rt.pending.tlsReady():
 		via = rt.pending
+	case !rt.connecting && s.verifyDials >= s.maxVerifyDials:
+		s.mu.Unlock()
+		return false, stanza.ErrResourceConstraint.WithText("too many dialback verifications under way")
 	default:
-		rt.verifies = append(rt.verifies, el)
+		rt.verifies = append(rt.verifies, pv)
 		if !rt.connecting {
 			rt.connecting = true
+			rt.verifyDial = true
+			s.verifyDials++
 			rt.retryAt = time.Time{} // a verification is worth a fresh attempt
 			s.goConnect(rt)
 		}
 	}
+	pv.via = via
+	s.verifies[k] = pv
 	s.mu.Unlock()
 	if via != nil {
-		via.send(el)
+		via.send(pv.el)
 	}
 	defer func() {
 		s.mu.Lock()
-		if s.verifies[k] == ch {
+		if s.verifies[k] == pv {
 			delete(s.verifies, k)
 		}
 		s.mu.Unlock()
 	}()
 	select {
-	case ok := <-ch:
-		return ok
+	case ok := <-pv.ch:
+		return ok, nil
 	case <-ctx.Done():
-		return false
+		return false, nil
 	}
 }
 
-// verifyAnswer delivers the answer to a db:verify we sent.
-func (s *Service) verifyAnswer(local, remote, id string, valid bool) {
+// verifyAnswer delivers the answer to a db:verify we sent, received on
+// the outbound stream c. It counts only on the stream the db:verify went
+// out on, from that stream's peer domain to one of our domains on it.
+func (s *Service) verifyAnswer(c *conn, el *xml.Element) {
+	from, to, id := el.Attr("from"), el.Attr("to"), el.Attr("id")
+	c.mu.Lock()
+	fits := from == c.remote && (to == c.local || c.sendOK[pair{to, from}])
+	c.mu.Unlock()
+	k := verifyKey{to, from, id}
 	s.mu.Lock()
-	ch := s.verifies[verifyKey{local, remote, id}]
-	delete(s.verifies, verifyKey{local, remote, id})
-	s.mu.Unlock()
-	if ch != nil {
-		ch <- valid
+	pv := s.verifies[k]
+	if pv == nil || pv.via != c || !fits {
+		s.mu.Unlock()
+		if pv != nil {
+			s.log.Warn("dialback verification answered on another stream: ignored", "remote", c.remote, "from", from, "to", to)
+		}
+		return
 	}
+	delete(s.verifies, k)
+	s.mu.Unlock()
+	pv.ch <- el.Attr("type") == "valid"
+}
+
+// verifyFailLocked ends a verification of p that could not be sent; s.mu is held.
+func (s *Service) verifyFailLocked(p pair, pv *pendingVerify) {
+	k := verifyKey{p.local, p.remote, pv.el.Attr("id")}
+	if s.verifies[k] == pv {
+		delete(s.verifies, k)
+		pv.ch <- false
+	}
+}
+
+// elementSize is about the size of el once written.
+func elementSize(el *xml.Element) int {
+	n := 2*len(el.Name) + len(el.Space) + 16
+	for _, a := range el.Attrs {
+		n += len(a.Space) + len(a.Name) + len(a.Value) + 4
+	}
+	for _, ch := range el.Children {
+		switch ch := ch.(type) {
+		case *xml.Element:
+			n += elementSize(ch)
+		case xml.Text:
+			n += len(ch)
+		}
+	}
+	return n
 }
 
 // tlsUp is called when an outbound stream for p has TLS: verifications
 // waiting for p.remote can go out on it.
 func (s *Service) tlsUp(p pair, c *conn) {
 	s.mu.Lock()
-	var vs []*xml.Element
+	var vs []*pendingVerify
 	if rt := s.routes[p]; rt != nil && rt.pending == c {
 		vs = rt.verifies
 		rt.verifies = nil
+		for _, v := range vs {
+			v.via = c
+		}
 	}
 	s.mu.Unlock()
 	for _, v := range vs {
-		c.send(v)
+		c.send(v.el)
 	}
 }
 
