@@ -104,9 +104,9 @@ type route struct {
 	pending    *conn // a stream being set up for p (TLS may be up)
 	connecting bool
 	queue      []*router.Stanza
-	queueBytes int                // the size of queue, roughly as written
-	verifies   []*pendingVerify   // db:verify waiting for a stream with TLS
-	verifyDial bool               // connecting was started by a verification
+	queueBytes int              // the size of queue, roughly as written
+	verifies   []*pendingVerify // db:verify waiting for a stream with TLS
+	verifyDial bool             // connecting was started by a verification
 	backoff    time.Duration
 	retryAt    time.Time
 }
