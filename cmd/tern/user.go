@@ -192,6 +192,10 @@ const userDelHelp = `Usage: tern user del USER@DOMAIN [--yes] [--config FILE] [-
 
 Deletes an account and everything it owns (roster, offline messages,
 vCard, block list). Asks for confirmation unless --yes.
+
+This works on the database directly, so the account's contacts are not
+told: their rosters keep a subscription to the name until they remove it.
+A user who deletes their own account in-band (XEP-0077) does tell them.
 `
 
 func userDel(e *env, args []string) int {
