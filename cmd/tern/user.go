@@ -104,6 +104,23 @@ func (u *userCmd) setup(args []string, optional bool) (cfg *config.Config, st st
 	return cfg, st, pos, 0, true
 }
 
+// credentials reads the password (prompt or file) and derives the SCRAM
+// credentials of acct; ok=false carries the exit code.
+func (u *userCmd) credentials(pwFile string, acct account) (storage.User, int, bool) {
+	pw, err := u.e.readPassword(pwFile, acct.String())
+	if errors.Is(err, errNeedPasswordSource) {
+		return storage.User{}, u.e.usageError(u.fs, "%v", err), false
+	}
+	if err != nil {
+		return storage.User{}, u.e.fail("%v", err), false
+	}
+	user, err := sasl.NewUser(acct.domain, acct.local, pw)
+	if err != nil {
+		return storage.User{}, u.e.fail("%v", err), false
+	}
+	return user, 0, true
+}
+
 const userAddHelp = `Usage: tern user add USER@DOMAIN [--password-file FILE|-] [--config FILE] [--data DIR]
 
 Creates an account. The password is prompted twice, or read from the first
@@ -125,16 +142,9 @@ func userAdd(e *env, args []string) int {
 	if _, err := st.Users().GetUser(e.ctx, acct.domain, acct.local); err == nil {
 		return e.fail("%s already exists: change its password with `tern user passwd %s`", acct, acct)
 	}
-	pw, err := e.readPassword(*pwFile, acct.String())
-	if errors.Is(err, errNeedPasswordSource) {
-		return e.usageError(u.fs, "%v", err)
-	}
-	if err != nil {
-		return e.fail("%v", err)
-	}
-	user, err := sasl.NewUser(acct.domain, acct.local, pw)
-	if err != nil {
-		return e.fail("%v", err)
+	user, code, ok := u.credentials(*pwFile, acct)
+	if !ok {
+		return code
 	}
 	if err := st.Users().CreateUser(e.ctx, user); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
@@ -169,16 +179,9 @@ func userPasswd(e *env, args []string) int {
 	} else if err != nil {
 		return e.fail("%v", err)
 	}
-	pw, err := e.readPassword(*pwFile, acct.String())
-	if errors.Is(err, errNeedPasswordSource) {
-		return e.usageError(u.fs, "%v", err)
-	}
-	if err != nil {
-		return e.fail("%v", err)
-	}
-	user, err := sasl.NewUser(acct.domain, acct.local, pw)
-	if err != nil {
-		return e.fail("%v", err)
+	user, code, ok := u.credentials(*pwFile, acct)
+	if !ok {
+		return code
 	}
 	user.Created = old.Created
 	if err := st.Users().SetCredentials(e.ctx, user); err != nil {
