@@ -108,29 +108,9 @@ func startProsody(t *testing.T, domain string, users ...string) *target {
 		}
 		srv.users = append(srv.users, u+"@"+domain)
 	}
-	out, err := os.Create(filepath.Join(run, "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("prosody", "--config", cfg, "-F")
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start prosody: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.Close() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("prosody did not exit within %s of SIGTERM; killed it", stopTimeout)
-		}
+	runProsody(t, cfg, env, filepath.Join(run, "stdout.log"), func(stdout string) {
 		if t.Failed() {
-			t.Logf("--- prosody log %s (tail) ---\n%s\n%s", srv.logFile, tail(srv.logFile),
-				tail(filepath.Join(run, "stdout.log")))
+			t.Logf("--- prosody log %s (tail) ---\n%s\n%s", srv.logFile, tail(srv.logFile), tail(stdout))
 		}
 	})
 	deadline := time.Now().Add(startTimeout)
@@ -183,4 +163,34 @@ func writeSelfSigned(t testing.TB, dir, domain string) {
 func localpart(bare string) string {
 	l, _, _ := strings.Cut(bare, "@")
 	return l
+}
+
+// runProsody starts `prosody --config cfg -F` with env, output to stdout (a file path), and
+// stops it in t.Cleanup (SIGTERM, then kill after stopTimeout, which fails the test); onStop
+// runs after it exited, to show logs. It returns the channel that receives the exit (Wait) result.
+func runProsody(t *testing.T, cfg string, env []string, stdout string, onStop func(stdout string)) chan error {
+	t.Helper()
+	out, err := os.Create(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("prosody", "--config", cfg, "-F")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start prosody: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); out.Close() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(stopTimeout):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("prosody did not exit within %s of SIGTERM; killed it", stopTimeout)
+		}
+		onStop(stdout)
+	})
+	return exited
 }

@@ -239,26 +239,7 @@ func startProsodyPeer(t *testing.T, o peerOpts) *target {
 		srv.users = append(srv.users, u+"@"+o.domain)
 	}
 	stdout := filepath.Join(run, "stdout.log")
-	out, err := os.Create(stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("prosody", "--config", cfg, "-F")
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start prosody: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.Close() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("prosody did not exit within %s of SIGTERM; killed it", stopTimeout)
-		}
+	exited := runProsody(t, cfg, env, stdout, func(stdout string) {
 		if t.Failed() || traceWanted() {
 			t.Logf("--- prosody log %s (tail) ---\n%s\n%s", srv.logFile, tailN(srv.logFile, 64<<10), tail(stdout))
 		}
