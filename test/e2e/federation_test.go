@@ -1,12 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -88,32 +82,7 @@ func runFederationPy(t *testing.T, a, b *target) {
 	args := []string{filepath.Join("..", "interop", "federation.py"), "--trace",
 		"--alice", a.users[0], "--alice-addr", a.c2s, "--password-file", pwA,
 		"--bob", b.users[0], "--bob-addr", b.c2s, "--bob-password-file", pwB}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	trace := filepath.Join(dir, "federation.trace")
-	stderr, err := os.Create(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	var stdout bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	runErr := cmd.Run()
-
-	var last scenarioStep
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var st scenarioStep
-		if json.Unmarshal(line, &st) != nil {
-			t.Logf("federation.py: %s", line)
-			continue
-		}
-		t.Logf("step %s", line)
-		last = st
-	}
+	last, runErr, trace := runStepScript(t, dir, args, 2*time.Minute)
 	if traceWanted() {
 		t.Logf("--- client trace ---\n%s", tailN(trace, 256<<10))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,31 +66,7 @@ func runScenarioPy(t *testing.T, srv *target, mech string, directTLS bool) {
 		args = append(args, "--known-deviation", step)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	trace := filepath.Join(dir, "scenario.trace")
-	stderr, err := os.Create(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	var stdout bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	runErr := cmd.Run()
-
-	var last scenarioStep
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var st scenarioStep
-		if json.Unmarshal(line, &st) != nil {
-			t.Logf("scenario.py: %s", line)
-			continue
-		}
-		t.Logf("step %s", line)
-		last = st
-	}
+	last, runErr, trace := runStepScript(t, dir, args, 3*time.Minute)
 	switch {
 	case runErr == nil && last.Step == "done" && last.OK:
 	case runErr != nil && !last.OK && last.Step != "":
@@ -99,4 +76,37 @@ func runScenarioPy(t *testing.T, srv *target, mech string, directTLS bool) {
 		t.Errorf("%s: scenario.py ended with %v after step %q (want exit 0 after \"done\")\n--- client trace (tail) ---\n%s",
 			srv.name, runErr, last.Step, tail(trace))
 	}
+}
+
+// runStepScript runs a client script (scenario.py, federation.py) that prints one JSON
+// step per line on stdout and its XML trace on stderr; it logs every step and returns the
+// last one, the exit error, and the trace file.
+func runStepScript(t *testing.T, dir string, args []string, timeout time.Duration) (last scenarioStep, runErr error, trace string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	name := filepath.Base(args[0])
+	trace = filepath.Join(dir, strings.TrimSuffix(name, ".py")+".trace")
+	stderr, err := os.Create(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	var stdout bytes.Buffer
+	cmd := exec.CommandContext(ctx, python, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	runErr = cmd.Run()
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var st scenarioStep
+		if json.Unmarshal(line, &st) != nil {
+			t.Logf("%s: %s", name, line)
+			continue
+		}
+		t.Logf("step %s", line)
+		last = st
+	}
+	return last, runErr, trace
 }
