@@ -198,6 +198,9 @@ func TestValidate(t *testing.T) {
 		{"http disabled", func(c *Config) { c.HTTP.Listen = "" }, ""},
 		{"bad route", func(c *Config) { c.S2S.Routes = map[string]string{"example.net": "nohost"} }, "s2s.routes"},
 		{"missing s2s ca_file", func(c *Config) { c.S2S.CAFile = "/nonexistent/ca.pem" }, "s2s.ca_file"},
+		// A device or FIFO must be refused, not read: /dev/zero never ends.
+		{"device s2s ca_file", func(c *Config) { c.S2S.CAFile = "/dev/zero" }, "not a regular file"},
+		{"directory s2s ca_file", func(c *Config) { c.S2S.CAFile = "/" }, "not a regular file"},
 		{"bad insecure domain", func(c *Config) { c.S2S.InsecureDomains = []string{"a b"} }, "s2s.insecure_domains"},
 		{"insecure domains without dialback", func(c *Config) { c.S2S.Dialback = false; c.S2S.InsecureDomains = []string{"example.net"} }, "dialback is false"},
 		{"s2s connect_timeout too short", func(c *Config) { c.S2S.ConnectTimeout = Duration{time.Millisecond} }, "s2s.connect_timeout"},

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -119,7 +120,7 @@ func (c *Config) Validate() error {
 
 	s2s := c.S2S
 	if s2s.CAFile != "" {
-		if b, err := os.ReadFile(s2s.CAFile); err != nil {
+		if b, err := readPEMFile(s2s.CAFile); err != nil {
 			add("s2s.ca_file: %v: point it at a PEM file of CA certificates", err)
 		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
 			add("s2s.ca_file: %s holds no PEM certificate: point it at a PEM file of CA certificates", s2s.CAFile)
@@ -240,4 +241,28 @@ func checkBareJID(s string) error {
 		return err
 	}
 	return nil
+}
+
+// maxPEMFile bounds what Validate reads for a PEM path: a CA bundle is a few
+// hundred KB; a path to /dev/zero or a FIFO must not hang or exhaust memory.
+const maxPEMFile = 4 << 20
+
+// readPEMFile reads a regular file of at most maxPEMFile bytes.
+func readPEMFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > maxPEMFile {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a PEM bundle needs", path, fi.Size(), maxPEMFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxPEMFile+1))
 }
