@@ -35,7 +35,7 @@ func Register(r *router.Router) {
 	})
 	r.Hook(router.EvMessageDelivered, 0, func(ev *router.Event) bool {
 		st := ev.Stanza
-		if !eligible(st.El, st.Type) {
+		if st.NoCopy || !eligible(st.El, st.Type) {
 			return false
 		}
 		got := map[*router.Resource]bool{}
@@ -45,11 +45,18 @@ func Register(r *router.Router) {
 		copyTo(r, st.To.Bare(), st.El, "received", func(res *router.Resource) bool { return got[res] })
 		return false
 	})
-	// Drop carbons that did not come from the user's own account.
+	// Drop carbons that did not come from the user's own account, and take
+	// <private/> off messages for local users.
 	r.Hook(router.EvStanzaIn, 100, func(ev *router.Event) bool {
 		st := ev.Stanza
 		if st.Kind != "message" {
 			return false
+		}
+		if st.El.Child(NS, "private") != nil {
+			// §6: the receiving server SHOULD remove <private/> before
+			// delivering; NoCopy keeps the "received" copies off.
+			st.El.RemoveChildren(NS, "private")
+			st.NoCopy = true
 		}
 		if st.El.Child(NS, "sent") == nil && st.El.Child(NS, "received") == nil {
 			return false

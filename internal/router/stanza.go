@@ -14,6 +14,9 @@ type Stanza struct {
 	ID   string
 	From jid.JID
 	To   jid.JID
+	// NoCopy: a hook took a marker off the element that forbade copies
+	// (XEP-0280 <private/>); later hooks must still honour it.
+	NoCopy bool
 }
 
 // NewStanza parses the addresses of el. A malformed address is a

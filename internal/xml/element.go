@@ -145,15 +145,24 @@ func (e *Element) ChildText(space, name string) string {
 }
 
 // RemoveChildren removes every child element with the namespace and name.
+// It builds a new child list rather than compacting in place, because
+// readdressed stanzas share their children's backing array.
 func (e *Element) RemoveChildren(space, name string) {
-	out := e.Children[:0]
-	for _, n := range e.Children {
+	var out []Node
+	for i, n := range e.Children {
 		if c, ok := n.(*Element); ok && c.Space == space && c.Name == name {
+			if out == nil {
+				out = append(make([]Node, 0, len(e.Children)-1), e.Children[:i]...)
+			}
 			continue
 		}
-		out = append(out, n)
+		if out != nil {
+			out = append(out, n)
+		}
 	}
-	e.Children = out
+	if out != nil {
+		e.Children = out
+	}
 }
 
 // Copy returns a deep copy, so a stanza can be rewritten per recipient.

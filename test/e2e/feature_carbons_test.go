@@ -47,7 +47,7 @@ func carbonsRows() []featureRow {
 					return e.child(nsCarbons, "sent") != nil || e.child(nsCarbons, "received") != nil
 				}, a1, b)
 			}},
-		{name: "private-not-copied", rule: "XEP-0280 §9: a message with <private/> is not copied",
+		{name: "private-not-copied", rule: "XEP-0280 §6: a message with <private/> is not copied, and the receiving server removes <private/>",
 			users: []string{"ca2", "cb2"},
 			run: func(t *testing.T, srv *ternProc, u []string) {
 				a1 := online(t, &srv.target, u[0], "one", "")
@@ -57,8 +57,11 @@ func carbonsRows() []featureRow {
 				enableCarbons(t, a2)
 				a1.send("<message type='chat' to='" + b.jid + "'><body>secret</body><private xmlns='" + nsCarbons + "'/></message>")
 				b.send("<message type='chat' to='" + a1.jid + "'><body>secret back</body><private xmlns='" + nsCarbons + "'/></message>")
-				b.wait("the private message", isMessageWithBody("secret"))
-				a1.wait("the private message", isMessageWithBody("secret back"))
+				withoutPrivate := func(body string) func(*elem) bool {
+					return func(e *elem) bool { return isMessageWithBody(body)(e) && e.child(nsCarbons, "private") == nil }
+				}
+				b.wait("the private message, <private/> removed", withoutPrivate("secret"))
+				a1.wait("the private message, <private/> removed", withoutPrivate("secret back"))
 				a2.none("no carbon of private messages", func(e *elem) bool {
 					return e.child(nsCarbons, "sent") != nil || e.child(nsCarbons, "received") != nil
 				}, a1, b)
