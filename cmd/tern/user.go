@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/control"
 	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/sasl"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -196,9 +197,12 @@ const userDelHelp = `Usage: tern user del USER@DOMAIN [--yes] [--config FILE] [-
 Deletes an account and everything it owns (roster, offline messages,
 vCard, block list). Asks for confirmation unless --yes.
 
-This works on the database directly, so the account's contacts are not
-told: their rosters keep a subscription to the name until they remove it.
-A user who deletes their own account in-band (XEP-0077) does tell them.
+When the server of this data directory is running, it does the deletion
+(through its control socket, <data_dir>/tern.sock): the account's contacts
+are told that the subscriptions are over, as when a user deletes their own
+account in-band (XEP-0077), and its open sessions end at once. When no
+server runs, the account is deleted from the database alone and its
+contacts are not told: their rosters keep the name until they remove it.
 `
 
 func userDel(e *env, args []string) int {
@@ -221,10 +225,18 @@ func userDel(e *env, args []string) int {
 	if !*yes && !e.confirm(fmt.Sprintf("Delete %s and all its data?", acct)) {
 		return e.fail("not deleted")
 	}
+	text, err := control.Call(e.ctx, cfg.ControlSocket(), "user.del", map[string]string{"jid": acct.String()})
+	switch {
+	case err == nil:
+		fmt.Fprintln(e.stdout, text)
+		return 0
+	case !errors.Is(err, control.ErrNotRunning):
+		return e.fail("the running server did not delete %s: %v", acct, err)
+	}
 	if err := st.Users().DeleteUser(e.ctx, acct.domain, acct.local); err != nil {
 		return e.fail("deleting %s: %v", acct, err)
 	}
-	fmt.Fprintf(e.stdout, "deleted %s\n", acct)
+	fmt.Fprintf(e.stdout, "deleted %s from the database (no server answers on %s: its contacts were not told)\n", acct, cfg.ControlSocket())
 	return 0
 }
 

@@ -164,6 +164,10 @@ func (c *Config) StoragePath() string {
 	return filepath.Join(c.DataDir, "tern.db")
 }
 
+// ControlSocket is the running server's administration socket, used by
+// `tern user del` (see internal/control).
+func (c *Config) ControlSocket() string { return filepath.Join(c.DataDir, "tern.sock") }
+
 // CertDir is where generated self-signed certificates live.
 func (c *Config) CertDir() string { return filepath.Join(c.DataDir, "certs") }
 

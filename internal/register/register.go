@@ -121,23 +121,17 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 	p := iq.Payload()
 	owner := iq.From.Bare()
 	if p.Child(NS, "remove") != nil {
-		if s.onDelete != nil {
-			s.onDelete(iq.Ctx, owner)
-		}
-		if err := s.users.DeleteUser(iq.Ctx, owner.Domain(), owner.Local()); err != nil {
+		if err := s.remove(iq.Ctx, owner); err != nil {
 			return nil, err
 		}
-		s.log.Info("account removed in-band", "jid", owner.String())
 		// §3.2: the result, then the streams end. The result is queued here,
-		// before Close queues the stream end behind it: returned, it would
-		// race the close and could be lost (the router's own copy is dropped
-		// by the closing session).
+		// before the stream end: returned, it would race the close and could
+		// be lost (the router's own copy is dropped by the closing session).
 		if iq.Origin != nil {
 			s.r.DeliverTo(iq.Origin, stanza.Result(iq.El, nil))
 		}
-		for _, res := range s.r.Resources(owner) {
-			res.Session.Close(stream.NewError("not-authorized", "account removed"))
-		}
+		s.log.Info("account removed in-band", "jid", owner.String())
+		s.closeSessions(owner, "account removed")
 		return nil, nil
 	}
 	username, password := p.ChildText(NS, "username"), p.ChildText(NS, "password")
@@ -159,4 +153,36 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 	}
 	s.log.Info("password changed in-band", "jid", owner.String())
 	return nil, nil
+}
+
+// Delete removes an account for an administrator (`tern user del` through
+// the control socket): its contacts are told the subscriptions are over,
+// its data is deleted, and its sessions end with a <not-authorized/> stream
+// error carrying why. It returns how many sessions it closed.
+func (s *Service) Delete(ctx context.Context, owner jid.JID, why string) (sessions int, err error) {
+	if _, err := s.users.GetUser(ctx, owner.Domain(), owner.Local()); err != nil {
+		return 0, err
+	}
+	if err := s.remove(ctx, owner); err != nil {
+		return 0, err
+	}
+	n := s.closeSessions(owner, why)
+	s.log.Info("account deleted by an administrator", "jid", owner.String(), "sessions_closed", n)
+	return n, nil
+}
+
+// remove tells the contacts (onDelete) and deletes the account's data.
+func (s *Service) remove(ctx context.Context, owner jid.JID) error {
+	if s.onDelete != nil {
+		s.onDelete(ctx, owner)
+	}
+	return s.users.DeleteUser(ctx, owner.Domain(), owner.Local())
+}
+
+func (s *Service) closeSessions(owner jid.JID, why string) int {
+	res := s.r.Resources(owner)
+	for _, r := range res {
+		r.Session.Close(stream.NewError("not-authorized", why))
+	}
+	return len(res)
 }

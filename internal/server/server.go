@@ -63,6 +63,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the data directory %s: %w (set data_dir or --data to a writable place)", cfg.DataDir, err)
 	}
+	ctlLn, err := listenControl(cfg, log)
+	if err != nil {
+		return err
+	}
+	if ctlLn != nil {
+		defer ctlLn.Close()
+	}
 	cm, err := certs.FromConfig(cfg, log)
 	if err != nil {
 		return err
@@ -102,6 +109,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour),
 		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
+	serveControl(context.WithoutCancel(ctx), ctlLn, cfg, reg, log)
 
 	lim := xml.DefaultLimits
 	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
@@ -223,6 +231,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		case <-ctx.Done():
 		}
 		break
+	}
+	if ctlLn != nil {
+		ctlLn.Close() // no administration while the store closes
 	}
 	log.Info("shutting down: closing client sessions")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
