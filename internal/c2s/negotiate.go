@@ -169,7 +169,8 @@ func saslFailure(cond, text string) []byte {
 func (s *Session) authenticate(ctx context.Context, auth *xml.Element) (ok bool, err error) {
 	mech := auth.Attr("mechanism")
 	limit := s.srv.cfg.AuthFailures
-	if !limit.Allowed("ip:" + s.ip) {
+	trusted := s.srv.cfg.Trusted.Contains(s.ip)
+	if !trusted && !limit.Allowed("ip:"+s.ip) {
 		s.srv.log.Warn("authentication refused: too many failures from this address", append(s.log(), "mechanism", mech)...)
 		time.Sleep(time.Second) // slow the prober down
 		s.writeNow(saslFailure("temporary-auth-failure", "too many failed attempts; try again later"))
@@ -248,7 +249,9 @@ func (s *Session) authFailed(mech, user string, ferr error) error {
 		return nil
 	}
 	if f.Condition != "temporary-auth-failure" {
-		s.srv.cfg.AuthFailures.Add("ip:" + s.ip)
+		if !s.srv.cfg.Trusted.Contains(s.ip) {
+			s.srv.cfg.AuthFailures.Add("ip:" + s.ip)
+		}
 		if user != "" {
 			s.srv.cfg.AuthFailures.Add("user:" + user + "@" + s.domain)
 		}

@@ -32,8 +32,9 @@ type Config struct {
 	PingInterval    time.Duration // 0: no keepalive pings
 	PingTimeout     time.Duration
 	ConnsPerIP      int
-	AuthFailures    *ratelimit.Window // per IP and per account
-	Secret          []byte            // for SCRAM fake salts
+	AuthFailures    *ratelimit.Window  // per IP and per account
+	Trusted         ratelimit.Networks // exempt from ConnsPerIP and the per-IP failure limit
+	Secret          []byte             // for SCRAM fake salts
 	Users           storage.Users
 	// PreAuthIQ answers iq stanzas before authentication (XEP-0077
 	// in-band registration). Nil reply: not handled.
@@ -135,7 +136,7 @@ func (s *Server) admit(ip string) bool {
 	if s.closing {
 		return false
 	}
-	if s.cfg.ConnsPerIP > 0 && s.perIP[ip] >= s.cfg.ConnsPerIP {
+	if s.cfg.ConnsPerIP > 0 && s.perIP[ip] >= s.cfg.ConnsPerIP && !s.cfg.Trusted.Contains(ip) {
 		return false
 	}
 	s.perIP[ip]++

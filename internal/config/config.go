@@ -84,6 +84,10 @@ type Limits struct {
 	PingInterval       Duration `toml:"ping_interval"`        // default 5m; 0s disables
 	PingTimeout        Duration `toml:"ping_timeout"`         // default 60s
 	RegistrationsPerIP int      `toml:"registrations_per_ip"` // in-band registrations per IP and hour, default 5; 0 no limit
+	// Addresses and CIDR prefixes exempt from the per-IP limits above
+	// (a clinic behind one NAT address); per-account limits still apply.
+	TrustedNetworks   []string `toml:"trusted_networks"`     // default []
+	MaxS2SStanzaBytes int      `toml:"max_s2s_stanza_bytes"` // default 524288: peers relay clients' largest stanzas plus wrapping
 }
 
 // Duration is a time.Duration written in TOML as a string like "30s".
@@ -133,6 +137,8 @@ func Default() *Config {
 			PingInterval:       Duration{5 * time.Minute},
 			PingTimeout:        Duration{60 * time.Second},
 			RegistrationsPerIP: 5,
+			TrustedNetworks:    []string{},
+			MaxS2SStanzaBytes:  524288,
 		},
 	}
 }

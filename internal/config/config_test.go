@@ -201,6 +201,9 @@ func TestValidate(t *testing.T) {
 		// A device or FIFO must be refused, not read: /dev/zero never ends.
 		{"device s2s ca_file", func(c *Config) { c.S2S.CAFile = "/dev/zero" }, "not a regular file"},
 		{"directory s2s ca_file", func(c *Config) { c.S2S.CAFile = "/" }, "not a regular file"},
+		{"bad trusted network", func(c *Config) { c.Limits.TrustedNetworks = []string{"10.0.0.0/33"} }, "limits.trusted_networks"},
+		{"trusted networks", func(c *Config) { c.Limits.TrustedNetworks = []string{"192.0.2.7", "10.20.0.0/16", "2001:db8::/32"} }, ""},
+		{"s2s stanza limit too small", func(c *Config) { c.Limits.MaxS2SStanzaBytes = 9999 }, "max_s2s_stanza_bytes"},
 		{"bad insecure domain", func(c *Config) { c.S2S.InsecureDomains = []string{"a b"} }, "s2s.insecure_domains"},
 		{"insecure domains without dialback", func(c *Config) { c.S2S.Dialback = false; c.S2S.InsecureDomains = []string{"example.net"} }, "dialback is false"},
 		{"s2s connect_timeout too short", func(c *Config) { c.S2S.ConnectTimeout = Duration{time.Millisecond} }, "s2s.connect_timeout"},

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tern-xmpp/tern/internal/ratelimit"
 )
 
 // Contact kinds of XEP-0157 (<kind>-addresses fields).
@@ -182,6 +184,10 @@ func (c *Config) Validate() error {
 	intRange("conns_per_ip", l.ConnsPerIP, 0, 10_000_000, " (0: no limit)")
 	intRange("auth_failures_per_ip", l.AuthFailuresPerIP, 0, 1_000_000, " (0: no limit)")
 	intRange("registrations_per_ip", l.RegistrationsPerIP, 0, 1_000_000, " (0: no limit)")
+	intRange("max_s2s_stanza_bytes", l.MaxS2SStanzaBytes, 10000, 64<<20, " (RFC 6120 requires at least 10000)")
+	if _, err := ratelimit.ParseNetworks(l.TrustedNetworks); err != nil {
+		add("limits.trusted_networks: %v", err)
+	}
 	durRange := func(key string, v Duration, lo, hi time.Duration, zeroOK bool) {
 		if zeroOK && v.Duration == 0 {
 			return

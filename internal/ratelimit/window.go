@@ -85,12 +85,27 @@ func (w *Window) Add(key string) bool {
 	return w.estimate(e, now) <= float64(w.Max)
 }
 
-// Reset forgets key (an admin's unban, or a successful login).
-func (w *Window) Reset(key string) {
+// Reset forgets key (an admin's unban, or a successful login) and reports
+// whether it was counted.
+func (w *Window) Reset(key string) bool {
 	if w == nil {
-		return
+		return false
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.keys[key]
 	delete(w.keys, key)
-	w.mu.Unlock()
+	return ok
+}
+
+// ResetAll forgets every key and returns how many there were.
+func (w *Window) ResetAll() int {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(w.keys)
+	clear(w.keys)
+	return n
 }

@@ -50,3 +50,46 @@ func TestWindowRollsOver(t *testing.T) {
 		t.Fatal("old events still counted after two periods")
 	}
 }
+
+func TestResetAll(t *testing.T) {
+	w := NewWindow(1, time.Minute)
+	w.Add("ip:a")
+	w.Add("ip:a")
+	w.Add("user:b")
+	if w.Allowed("ip:a") {
+		t.Fatal("ip:a should be over its limit")
+	}
+	if !w.Reset("ip:a") || w.Reset("ip:a") {
+		t.Error("Reset reports whether the key was counted")
+	}
+	if !w.Allowed("ip:a") {
+		t.Error("ip:a still refused after Reset")
+	}
+	if n := w.ResetAll(); n != 1 {
+		t.Errorf("ResetAll = %d, want 1 (user:b)", n)
+	}
+}
+
+func TestNetworks(t *testing.T) {
+	n, err := ParseNetworks([]string{"192.0.2.7", "10.20.0.0/16", "2001:db8::/32", "10.1.2.3/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]bool{
+		"192.0.2.7": true, "192.0.2.8": false, "10.20.255.1": true, "10.21.0.1": true, // 10.1.2.3/8 masks to 10/8
+		"::ffff:192.0.2.7": true, "2001:db8::1": true, "2001:db9::1": false, "fe80::1%eth0": false,
+		"11.0.0.1": false, "not-an-ip": false,
+	} {
+		if got := n.Contains(ip); got != want {
+			t.Errorf("Contains(%s) = %v, want %v", ip, got, want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.org", ""} {
+		if _, err := ParseNetworks([]string{bad}); err == nil {
+			t.Errorf("ParseNetworks(%q): no error", bad)
+		}
+	}
+	if (Networks(nil)).Contains("127.0.0.1") {
+		t.Error("empty Networks contains nothing")
+	}
+}

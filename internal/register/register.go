@@ -30,7 +30,11 @@ type Service struct {
 	log      *slog.Logger
 	r        *router.Router
 	onDelete func(ctx context.Context, owner jid.JID)
+	trusted  ratelimit.Networks
 }
+
+// SetTrusted exempts these addresses from the per-IP registration limit.
+func (s *Service) SetTrusted(n ratelimit.Networks) { s.trusted = n }
 
 // Register installs the post-authentication handlers and returns the
 // service, whose PreAuth and Features the c2s server calls.
@@ -89,7 +93,7 @@ func (s *Service) PreAuth(ctx context.Context, domain, ip string, tls bool, iq *
 	if p.Child(NS, "remove") != nil {
 		return reply(iq, nil, stanza.ErrNotAuthorized.WithText("log in to remove your account"))
 	}
-	if !s.perIP.Add(ip) {
+	if !s.trusted.Contains(ip) && !s.perIP.Add(ip) {
 		s.log.Warn("registration refused: too many from this address", "ip", ip, "domain", domain)
 		return reply(iq, nil, stanza.ErrResourceConstraint.WithText("too many registrations from your address; try later"))
 	}

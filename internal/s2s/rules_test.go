@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -322,4 +323,27 @@ func TestIdleStreamCloses(t *testing.T) {
 	if got := bob.next(t).ChildText("", "body"); got != "2" {
 		t.Fatalf("after idle close: %q", got)
 	}
+}
+
+// XEP-0478: once TLS is up, the features say how large a stanza this side
+// accepts, before and after SASL.
+func TestLimitsAdvertised(t *testing.T) {
+	ca := newCA(t)
+	n := newNode(t, "b.test", issue(t, ca, "b.test"), ca.pool)
+	p := dialRaw(t, n, "a.test", "b.test", issue(t, ca, "a.test"))
+	check := func(when string, f *xml.Element) {
+		t.Helper()
+		lim := f.Child(stream.NSLimits, "limits")
+		if lim == nil {
+			t.Fatalf("%s: features %s carry no <limits xmlns='%s'/>", when, f, stream.NSLimits)
+		}
+		if got, want := lim.ChildText(stream.NSLimits, "max-bytes"), strconv.Itoa(xml.DefaultLimits.MaxStanzaBytes); got != want {
+			t.Errorf("%s: max-bytes %q, want %s (the stream's limit)", when, got, want)
+		}
+	}
+	check("after STARTTLS", p.expect(xml.NSStream, "features"))
+	p.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`)
+	p.expect(stream.NSSASL, "success")
+	p.open("a.test", "b.test")
+	check("after SASL", p.expect(xml.NSStream, "features"))
 }

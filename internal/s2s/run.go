@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/certs"
@@ -250,6 +251,16 @@ func (c *conn) features() *xml.Element {
 			f.Append(xml.New(NSDialbackFeature, "dialback").Append(xml.New(NSDialbackFeature, "errors")))
 		}
 		f.Append(xml.New(NSBidiFeature, "bidi"))
+	}
+	if up {
+		// XEP-0478: what this side accepts, so a peer can refuse an
+		// oversized stanza itself instead of losing the stream to it.
+		lim := xml.New(stream.NSLimits, "limits").Append(
+			xml.New(stream.NSLimits, "max-bytes").SetText(strconv.Itoa(s.cfg.Limits.MaxStanzaBytes)))
+		if s.cfg.IdleTimeout > 0 {
+			lim.Append(xml.New(stream.NSLimits, "idle-seconds").SetText(strconv.Itoa(int(s.cfg.IdleTimeout / time.Second))))
+		}
+		f.Append(lim)
 	}
 	return f
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 
 	"github.com/tern-xmpp/tern/internal/config"
 	"github.com/tern-xmpp/tern/internal/control"
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/register"
 	"github.com/tern-xmpp/tern/internal/storage"
 )
@@ -26,8 +28,14 @@ func listenControl(cfg *config.Config, log *slog.Logger) (net.Listener, error) {
 	return control.Listen(path)
 }
 
+// admin is what the control operations act on.
+type admin struct {
+	reg                 *register.Service
+	authLimit, regLimit *ratelimit.Window
+}
+
 // serveControl answers the CLI's operations on l until l is closed.
-func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, reg *register.Service, log *slog.Logger) {
+func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a admin, log *slog.Logger) {
 	if l == nil {
 		return
 	}
@@ -40,7 +48,7 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, reg *
 		if _, ok := cfg.Domain(j.Domain()); !ok {
 			return "", fmt.Errorf("%s is not a domain of this server", j.Domain())
 		}
-		n, err := reg.Delete(ctx, j, "account deleted by the administrator")
+		n, err := a.reg.Delete(ctx, j, "account deleted by the administrator")
 		if errors.Is(err, storage.ErrNotFound) {
 			return "", fmt.Errorf("no such user: %s", j)
 		}
@@ -49,10 +57,38 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, reg *
 		}
 		return fmt.Sprintf("deleted %s: its contacts were told, %d session(s) closed", j, n), nil
 	})
+	ctl.Handle("unban", func(_ context.Context, args map[string]string) (string, error) {
+		return a.unban(args["target"])
+	})
 	go func() {
 		if err := ctl.Serve(l); err != nil {
 			log.Error("control socket stopped", "err", err)
 		}
 	}()
 	log.Info("control socket listening", "path", cfg.ControlSocket())
+}
+
+// unban lifts the failed-login and registration refusals of an address or
+// an account ("" lifts them all) before their windows run out.
+func (a admin) unban(target string) (string, error) {
+	if target == "" {
+		n := a.authLimit.ResetAll() + a.regLimit.ResetAll()
+		return fmt.Sprintf("cleared %d counter(s): every address and account may log in and register again", n), nil
+	}
+	if ip, err := netip.ParseAddr(target); err == nil {
+		s := ip.Unmap().String()
+		a.regLimit.Reset(s)
+		if !a.authLimit.Reset("ip:" + s) {
+			return fmt.Sprintf("%s had no failed logins counted; its registration count is cleared", s), nil
+		}
+		return fmt.Sprintf("%s may log in again", s), nil
+	}
+	j, err := jid.Parse(target)
+	if err != nil || j.Local() == "" || j.Resource() != "" {
+		return "", fmt.Errorf("%q is neither an IP address nor an account (user@domain)", target)
+	}
+	if !a.authLimit.Reset("user:" + j.String()) {
+		return fmt.Sprintf("%s had no failed logins counted", j), nil
+	}
+	return fmt.Sprintf("%s may log in again", j), nil
 }

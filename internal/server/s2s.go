@@ -41,7 +41,7 @@ func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *rou
 		}
 	}
 	lim := xml.DefaultLimits
-	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
+	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxS2SStanzaBytes, cfg.Limits.MaxDepth
 	ms := m.NewS2S()
 	// Not cancelled by SIGTERM: stanzas still in flight are routed until Shutdown.
 	svc := s2s.New(context.WithoutCancel(ctx), s2s.Config{

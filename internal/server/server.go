@@ -106,10 +106,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	csi.Register(r)
 	lastactivity.Register(r, rs, store.LastActivity(), started)
 	contactinfo.Register(r, contacts(cfg))
-	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour),
+	trusted, err := ratelimit.ParseNetworks(cfg.Limits.TrustedNetworks)
+	if err != nil {
+		return fmt.Errorf("limits.trusted_networks: %w", err)
+	}
+	regLimit := ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour)
+	authLimit := ratelimit.NewWindow(cfg.Limits.AuthFailuresPerIP, time.Minute)
+	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, regLimit,
 		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
+	reg.SetTrusted(trusted)
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
-	serveControl(context.WithoutCancel(ctx), ctlLn, cfg, reg, log)
+	serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit}, log)
 
 	lim := xml.DefaultLimits
 	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
@@ -132,7 +139,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PingInterval:    cfg.Limits.PingInterval.Duration,
 		PingTimeout:     cfg.Limits.PingTimeout.Duration,
 		ConnsPerIP:      cfg.Limits.ConnsPerIP,
-		AuthFailures:    ratelimit.NewWindow(cfg.Limits.AuthFailuresPerIP, time.Minute),
+		AuthFailures:    authLimit,
+		Trusted:         trusted,
 		Secret:          secret,
 		Users:           store.Users(),
 		PreAuthIQ:       reg.PreAuth,

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -37,6 +38,35 @@ func TestAuth(t *testing.T) {
 		if ok || saslCondition(f) != "temporary-auth-failure" {
 			t.Errorf("after 3 failures from this address: got ok=%v %q; want temporary-auth-failure", ok, f)
 		}
+
+		// tern unban lifts the address's refusal at once; the account that was guessed at
+		// stays refused until it is unbanned too.
+		out := ternCLI(t, srv, "unban", "--config", srv.config, "127.0.0.1")
+		t.Logf("tern unban 127.0.0.1: %s", strings.TrimSpace(out))
+		if ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, srv.users[1], loginOpts{}); !ok {
+			t.Errorf("after tern unban of the address: login failed with %q", f)
+		}
+		if ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, srv.users[0], loginOpts{}); ok || saslCondition(f) != "temporary-auth-failure" {
+			t.Errorf("the account guessed at 3 times: got ok=%v %q; want temporary-auth-failure until it is unbanned", ok, f)
+		}
+		ternCLI(t, srv, "unban", "--config", srv.config, srv.users[0])
+		if ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, srv.users[0], loginOpts{}); !ok {
+			t.Errorf("after tern unban of the account: login failed with %q", f)
+		}
+	})
+	t.Run("trusted-networks", func(t *testing.T) {
+		t.Parallel()
+		// An address in limits.trusted_networks (a clinic's NAT) is exempt from the per-IP limits.
+		srv := startTern(t, ternOpts{ExtraTOML: "auth_failures_per_ip = 1\nconns_per_ip = 1\ntrusted_networks = [\"127.0.0.0/8\"]"})
+		for i := range 3 {
+			if ok, _ := authenticate(dialRaw(t, &srv.target, false), &srv.target, fmt.Sprintf("nobody%d@%s", i, srv.domain), loginOpts{}); ok {
+				t.Fatal("an unknown user logged in")
+			}
+		}
+		a := online(t, &srv.target, srv.users[0], "a", "")
+		b := online(t, &srv.target, srv.users[1], "b", "")
+		a.send("<message to='" + b.jid + "' type='chat'><body>from behind the NAT</body></message>")
+		b.wait("a message between two sessions from one trusted address", isMessageWithBody("from behind the NAT"))
 	})
 }
 
