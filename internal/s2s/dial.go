@@ -10,7 +10,8 @@ import (
 
 // dial opens an authenticated stream for rt.p, trying each target in turn.
 func (s *Service) dial(ctx context.Context, rt *route) (*conn, error) {
-	ts, err := targets(ctx, s.cfg.Resolver, s.cfg.Routes, rt.p.remote)
+	route, _ := s.route(rt.p.remote)
+	ts, err := targets(ctx, s.cfg.Resolver, route, rt.p.remote)
 	if err != nil {
 		return nil, fmt.Errorf("finding %s: %w", rt.p.remote, err)
 	}

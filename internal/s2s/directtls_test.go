@@ -50,10 +50,10 @@ func TestDirectTLS(t *testing.T) {
 			return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
 		}
 	})
-	if _, ok := a.s.cfg.Routes["b.test"]; ok {
+	if _, ok := a.s.route("b.test"); ok {
 		t.Fatal("a has a static route to b.test")
 	}
-	b.s.cfg.Routes["a.test"] = a.addr
+	b.s.SetRoute("a.test", a.addr)
 	bob := b.user(t, "bob@b.test/r")
 	alice := a.user(t, "alice@a.test/r")
 

@@ -24,7 +24,7 @@ func FuzzInbound(f *testing.F) {
 	self := issue(f, nil, "a.test")
 	ca := newCA(f)
 	n := newNode(f, "b.test", issue(f, ca, "b.test"), ca.pool, func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond; c.AuthTimeout = 300 * time.Millisecond })
-	n.s.cfg.Routes["a.test"] = "127.0.0.1:1" // verifications fail fast
+	n.s.SetRoute("a.test", "127.0.0.1:1") // verifications fail fast
 	f.Fuzz(func(t *testing.T, in string) {
 		p := dialRaw(t, n, "a.test", "b.test", self)
 		p.read() // features

@@ -147,8 +147,8 @@ func newNode(t testing.TB, domain string, cert *tls.Certificate, roots *x509.Cer
 
 // link makes a and b route to each other's listener.
 func link(a, b *node) {
-	a.s.cfg.Routes[b.domain] = b.addr
-	b.s.cfg.Routes[a.domain] = a.addr
+	a.s.SetRoute(b.domain, b.addr)
+	b.s.SetRoute(a.domain, a.addr)
 }
 
 type noDNS struct{}

@@ -160,9 +160,9 @@ func TestPiggyback(t *testing.T) {
 			a := newMultiNode(t, []string{"a1.test", "a2.test"}, certs, ca.pool)
 			b := newNode(t, "b.test", issue(t, ca, "b.test"), ca.pool, func(c *Config) { c.RequireValidCerts = tc.strict })
 			bl := countedListener(t, b, false)
-			a.s.cfg.Routes["b.test"] = bl.Addr().String()
-			b.s.cfg.Routes["a1.test"] = a.addr // dialback verification goes there
-			b.s.cfg.Routes["a2.test"] = a.addr
+			a.s.SetRoute("b.test", bl.Addr().String())
+			b.s.SetRoute("a1.test", a.addr) // dialback verification goes there
+			b.s.SetRoute("a2.test", a.addr)
 			bob := b.user(t, "bob@b.test/r")
 
 			a.r.Route(context.Background(), message("alice@a1.test/r", "bob@b.test", "from a1"))

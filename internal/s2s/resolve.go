@@ -39,9 +39,9 @@ type target struct {
 // merged by priority, weighted-random within a priority (RFC 2782); else,
 // when there are none, the domain itself on 5269 (§3.2.2). A single "."
 // target means the service is decidedly not offered.
-func targets(ctx context.Context, r Resolver, routes map[string]string, domain string) ([]target, error) {
-	if a, ok := routes[domain]; ok {
-		return []target{{addr: a}}, nil
+func targets(ctx context.Context, r Resolver, route, domain string) ([]target, error) {
+	if route != "" {
+		return []target{{addr: route}}, nil
 	}
 	ascii := asciiDomain(domain)
 	type rec struct {

@@ -58,7 +58,7 @@ func TestTargetsFromSRV(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	got, err := targets(ctx, r, nil, "both.example")
+	got, err := targets(ctx, r, "", "both.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestTargetsFromSRV(t *testing.T) {
 	}
 
 	for i := 0; i < 20; i++ {
-		got, err = targets(ctx, r, nil, "weights.example")
+		got, err = targets(ctx, r, "", "weights.example")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,16 +80,16 @@ func TestTargetsFromSRV(t *testing.T) {
 		}
 	}
 
-	got, err = targets(ctx, r, nil, "nosrv.example")
+	got, err = targets(ctx, r, "", "nosrv.example")
 	if err != nil || len(got) != 1 || got[0].addr != "nosrv.example:5269" || got[0].direct {
 		t.Fatalf("no SRV: got %v, %v; want the domain on 5269 (RFC 6120 §3.2.2)", got, err)
 	}
 
-	if got, err = targets(ctx, r, nil, "none.example"); err == nil {
+	if got, err = targets(ctx, r, "", "none.example"); err == nil {
 		t.Fatalf("\".\" targets: got %v, want an error", got)
 	}
 
-	got, err = targets(ctx, r, map[string]string{"both.example": "127.0.0.9:15269"}, "both.example")
+	got, err = targets(ctx, r, "127.0.0.9:15269", "both.example")
 	if err != nil || len(got) != 1 || got[0].addr != "127.0.0.9:15269" {
 		t.Fatalf("static route: got %v, %v; want the route only", got, err)
 	}

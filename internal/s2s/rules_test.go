@@ -177,7 +177,7 @@ func TestInboundRules(t *testing.T) {
 		// a.test (self-signed) claims a key; b asks a's authoritative
 		// server, here a real node that never made that key.
 		a := newNode(t, "a.test", self, x509.NewCertPool())
-		n.s.cfg.Routes["a.test"] = a.addr
+		n.s.SetRoute("a.test", a.addr)
 		p := dialRaw(t, n, "a.test", "b.test", self)
 		p.read()
 		p.write(`<db:result from='a.test' to='b.test'>0123456789abcdef</db:result>`)
@@ -228,7 +228,7 @@ func TestOutboundFailuresBounce(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := l.Addr().String()
 	l.Close()
-	a.s.cfg.Routes["down.test"] = down
+	a.s.SetRoute("down.test", down)
 	a.r.Route(context.Background(), message("alice@a.test/r", "bob@down.test", "x"))
 	if c := cond(); c != "remote-server-not-found" {
 		t.Fatalf("peer down: %s", c)
@@ -259,7 +259,7 @@ func TestOutboundFailuresBounce(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	a.s.cfg.Routes["silent.test"] = sl.Addr().String()
+	a.s.SetRoute("silent.test", sl.Addr().String())
 	a.r.Route(context.Background(), message("alice@a.test/r", "bob@silent.test", "x"))
 	if c := cond(); c != "remote-server-timeout" {
 		t.Fatalf("silent peer: %s", c)
@@ -281,7 +281,7 @@ func TestQueueOverflow(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	a.s.cfg.Routes["slow.test"] = sl.Addr().String()
+	a.s.SetRoute("slow.test", sl.Addr().String())
 	for i := 0; i < 3; i++ {
 		a.r.Route(context.Background(), message("alice@a.test/r", "bob@slow.test", "x"))
 	}

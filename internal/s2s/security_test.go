@@ -143,8 +143,8 @@ func TestVerifyAnswerFromAnotherPeer(t *testing.T) {
 	ca := newCA(t)
 	b := newNode(t, "b.test", issue(t, ca, "b.test"), ca.pool, func(c *Config) { c.ConnectTimeout = 2 * time.Second })
 	evilL := listenRaw(t)
-	b.s.cfg.Routes["evil.test"] = evilL.Addr().String()
-	b.s.cfg.Routes["victim.test"] = silentListener(t)
+	b.s.SetRoute("evil.test", evilL.Addr().String())
+	b.s.SetRoute("victim.test", silentListener(t))
 	b.user(t, "bob@b.test/r")
 	b.r.Route(context.Background(), message("bob@b.test/r", "x@evil.test", "hi"))
 	ev := acceptRaw(t, evilL, "evil.test", "b.test", issue(t, ca, "evil.test"), `<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`)
@@ -169,7 +169,7 @@ func TestUnrequestedSASLSuccess(t *testing.T) {
 	ca := newCA(t)
 	b := newNode(t, "b.test", issue(t, ca, "b.test"), ca.pool, func(c *Config) { c.RequireValidCerts = true })
 	l := listenRaw(t)
-	b.s.cfg.Routes["victim.test"] = l.Addr().String()
+	b.s.SetRoute("victim.test", l.Addr().String())
 	b.user(t, "bob@b.test/r")
 	b.r.Route(context.Background(), message("bob@b.test/r", "x@victim.test", "secret"))
 	ev := acceptRaw(t, l, "victim.test", "b.test", issue(t, nil, "victim.test"), "")
@@ -317,7 +317,7 @@ func TestOutboundLimits(t *testing.T) {
 	t.Run("queued bytes", func(t *testing.T) {
 		a := newNode(t, "a.test", issue(t, ca, "a.test"), ca.pool, func(c *Config) { c.ConnectTimeout = 3 * time.Second })
 		alice := a.user(t, "alice@a.test/r")
-		a.s.cfg.Routes["slow.test"] = silentListener(t)
+		a.s.SetRoute("slow.test", silentListener(t))
 		for range 5 {
 			a.s.Send(context.Background(), message("alice@a.test/r", "bob@slow.test", body))
 		}
@@ -332,10 +332,12 @@ func TestOutboundLimits(t *testing.T) {
 		a.s.maxRoutes = 2
 		a.s.mu.Unlock()
 		silent := silentListener(t)
+		// All routes first: dialers read the table while later sends go on.
 		for i := range 3 {
-			d := fmt.Sprintf("r%d.test", i)
-			a.s.cfg.Routes[d] = silent
-			a.s.Send(context.Background(), message("alice@a.test/r", "bob@"+d, "x"))
+			a.s.SetRoute(fmt.Sprintf("r%d.test", i), silent)
+		}
+		for i := range 3 {
+			a.s.Send(context.Background(), message("alice@a.test/r", "bob@"+fmt.Sprintf("r%d.test", i), "x"))
 		}
 		el := alice.next(t)
 		if got := errorCondition(t, el); got != "remote-server-not-found" || el.Attr("from") != "bob@r2.test" {
@@ -380,7 +382,7 @@ func TestOutboundBidiNeedsCertificate(t *testing.T) {
 	ca := newCA(t)
 	b := newNode(t, "b.test", issue(t, ca, "b.test"), ca.pool)
 	l := listenRaw(t)
-	b.s.cfg.Routes["evil.test"] = l.Addr().String()
+	b.s.SetRoute("evil.test", l.Addr().String())
 	bob := b.user(t, "bob@b.test/r")
 	b.r.Route(context.Background(), message("bob@b.test/r", "x@evil.test", "hi"))
 	ev := acceptRaw(t, l, "evil.test", "b.test", issue(t, nil, "evil.test"),

@@ -83,9 +83,10 @@ type Service struct {
 	closing   bool
 	wg        sync.WaitGroup
 
-	verifyDials    int // connects under way started by a verification
-	maxVerifyDials int // defaultMaxVerifyDials; tests lower it
-	maxRoutes      int // defaultMaxRoutes; tests lower it
+	verifyDials    int          // connects under way started by a verification
+	maxVerifyDials int          // defaultMaxVerifyDials; tests lower it
+	maxRoutes      int          // defaultMaxRoutes; tests lower it
+	routesMu       sync.RWMutex // cfg.Routes: tests add routes while dialers read them
 }
 
 const (
@@ -619,4 +620,22 @@ func (s *Service) Shutdown(ctx context.Context) {
 		s.mu.Unlock()
 		<-done
 	}
+}
+
+// route is the static route to domain, if one is configured.
+func (s *Service) route(domain string) (string, bool) {
+	s.routesMu.RLock()
+	defer s.routesMu.RUnlock()
+	a, ok := s.cfg.Routes[domain]
+	return a, ok
+}
+
+// SetRoute adds or changes a static route while the service runs.
+func (s *Service) SetRoute(domain, addr string) {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
+	if s.cfg.Routes == nil {
+		s.cfg.Routes = map[string]string{}
+	}
+	s.cfg.Routes[domain] = addr
 }
