@@ -62,6 +62,14 @@ func (s *Session) negotiate(ctx context.Context) (restart bool, err error) {
 			return false, stream.NewError("not-authorized", "authenticate first")
 		case s.user == "":
 			return false, stream.NewError("not-authorized", "authenticate first")
+		case el.Space == stream.NSSM && (el.Name == "enable" || el.Name == "resume"):
+			// XEP-0198 §3: enable only after binding; §5: tern keeps no
+			// session to resume.
+			cond := "unexpected-request"
+			if el.Name == "resume" {
+				cond = "item-not-found"
+			}
+			s.writeNow(xml.Append(nil, smFailed(cond), xml.NSClient))
 		case el.Space == xml.NSClient && el.Name == "iq":
 			done, err := s.bindOrSession(ctx, el)
 			if err != nil || done {
@@ -117,6 +125,7 @@ func (s *Session) features() *xml.Element {
 		f.Append(xml.New(stream.NSSession, "session").Append(xml.New(stream.NSSession, "optional")))
 		f.Append(xml.New(stream.NSRosterVer, "ver"))
 		f.Append(xml.New(stream.NSPreApproval, "sub"))
+		f.Append(xml.New(stream.NSSM, "sm"))
 		for _, e := range s.srv.router.StreamFeatures() {
 			f.Append(e)
 		}

@@ -51,6 +51,7 @@ type Session struct {
 	pmu       sync.Mutex  // pingID, pinged: the parked timer runs concurrently
 	pfd       int32       // file descriptor registered with the poller
 	authTries int
+	sm        smState
 
 	// output
 	wmu     sync.Mutex
@@ -124,6 +125,12 @@ func (s *Session) finish(err error) {
 			}
 			s.Close(nil)
 		}
+	}
+	// XEP-0198: the session is unbound and closing, so nothing more is
+	// queued; what the client never acknowledged is routed again.
+	if u := s.takeUnacked(); len(u) > 0 {
+		s.srv.log.Info("stanzas not acknowledged by the client are routed again (XEP-0198)", append(s.log(), "count", len(u))...)
+		s.srv.router.Undelivered(ctx, s.jid, u)
 	}
 	s.waitFlushed()
 	s.conn.Close()
@@ -266,6 +273,9 @@ func (s *Session) loop() {
 
 // handle processes one top-level element from a bound client.
 func (s *Session) handle(ctx context.Context, el *xml.Element) error {
+	if el.Space == stream.NSSM {
+		return s.handleSM(el)
+	}
 	if el.Space != xml.NSClient {
 		if fn := s.srv.router.Nonza(el.Space); fn != nil {
 			fn(ctx, s.res, el)
@@ -278,6 +288,7 @@ func (s *Session) handle(ctx context.Context, el *xml.Element) error {
 	default:
 		return stream.NewError("unsupported-stanza-type", "<"+el.Name+"> is not a stanza")
 	}
+	s.sm.inH++ // XEP-0198 §4: every stanza read counts, whatever becomes of it
 	if m := s.srv.cfg.Metrics.StanzaIn; m != nil {
 		m(el.Name)
 	}

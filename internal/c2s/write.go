@@ -22,12 +22,21 @@ func (s *Session) Send(el *xml.Element) bool {
 		s.Close(stream.NewError("policy-violation", "too much unread output"))
 		return false
 	}
+	if s.sm.on && len(s.sm.unacked) >= maxUnacked {
+		s.wmu.Unlock()
+		s.srv.log.Warn("client does not acknowledge stanzas (XEP-0198); closing its session", s.log()...)
+		s.Close(stream.NewError("policy-violation", "too many unacknowledged stanzas"))
+		return false
+	}
 	// The element may come from a jabber:server stream: writing it relative
 	// to its own namespace maps it onto the client stream's default.
 	if s.wbuf == nil {
 		s.wbuf = getBuf()
 	}
 	s.wbuf = xml.Append(s.wbuf, el, el.Space)
+	if s.sm.on {
+		s.smCount(el)
+	}
 	s.kick()
 	s.wmu.Unlock()
 	if m := s.srv.cfg.Metrics.StanzaOut; m != nil {

@@ -354,14 +354,32 @@ func (r *Router) messageToUser(ctx context.Context, st *Stanza) {
 		}
 		return
 	}
+	took := targets[:0]
 	for _, res := range targets {
-		res.Session.Send(st.El)
+		if res.Session.Send(st.El) {
+			took = append(took, res)
+		}
 	}
-	r.Fire(EvMessageDelivered, &Event{Ctx: ctx, Stanza: st, Targets: targets})
+	if len(took) == 0 {
+		// Every target was closing (a race with its end): store it rather
+		// than lose it.
+		if st.Type != "headline" {
+			r.Fire(EvMessageOffline, &Event{Ctx: ctx, Stanza: st})
+		}
+		return
+	}
+	r.Fire(EvMessageDelivered, &Event{Ctx: ctx, Stanza: st, Targets: took})
 }
 
 func (r *Router) deliver(ctx context.Context, res *Resource, st *Stanza) {
-	res.Session.Send(st.El)
+	if !res.Session.Send(st.El) {
+		// The resource is closing: as if it were gone (§8.5.3.2.1), a
+		// chat or normal message goes to the bare JID.
+		if st.Type == "" || st.Type == "normal" || st.Type == "chat" {
+			r.messageToUser(ctx, st.Readdress(st.To.Bare(), st.From))
+		}
+		return
+	}
 	r.Fire(EvMessageDelivered, &Event{Ctx: ctx, Stanza: st, Targets: []*Resource{res}})
 }
 

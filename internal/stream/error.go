@@ -9,6 +9,7 @@ import (
 type Error struct {
 	Condition string
 	Text      string
+	App       *xml.Element // application-specific condition (RFC 6120 §4.9.4), optional
 }
 
 func (e *Error) Error() string {
@@ -29,6 +30,9 @@ func (e *Error) Element() *xml.Element {
 		t := xml.New(NSStreamErrors, "text")
 		t.Attrs = append(t.Attrs, xml.Attr{Space: xml.NSXML, Name: "lang", Value: "en"})
 		el.Append(t.SetText(e.Text))
+	}
+	if e.App != nil {
+		el.Append(e.App)
 	}
 	return el
 }

@@ -12,4 +12,5 @@ const (
 	NSPreApproval  = "urn:xmpp:features:pre-approval"
 	NSRegisterFeat = "http://jabber.org/features/iq-register"
 	NSLimits       = "urn:xmpp:stream-limits:0"
+	NSSM           = "urn:xmpp:sm:3" // XEP-0198 stream management
 )

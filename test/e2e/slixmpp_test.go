@@ -110,3 +110,22 @@ func runStepScript(t *testing.T, dir string, args []string, timeout time.Duratio
 	}
 	return last, runErr, trace
 }
+
+// TestStreamManagementSlixmpp runs ../interop/sm.py: slixmpp's own XEP-0198 client enables
+// stream management, gets every stanza it sent acknowledged, and, after a connection cut while
+// two messages were unacknowledged, gets those two (and only those) at its next login.
+func TestStreamManagementSlixmpp(t *testing.T) {
+	t.Parallel()
+	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
+	srv := startTern(t, ternOpts{})
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "password")
+	writeFile(t, pw, srv.password+"\n")
+	args := []string{filepath.Join("..", "interop", "sm.py"), "--trace",
+		"--alice", srv.users[0], "--bob", srv.users[1], "--password-file", pw, "--addr", srv.c2s}
+	last, runErr, trace := runStepScript(t, dir, args, 2*time.Minute)
+	if runErr != nil || last.Step != "done" || !last.OK {
+		t.Errorf("sm.py ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s",
+			runErr, last.Step, last.Expected, last.Error, tail(trace))
+	}
+}

@@ -1,0 +1,155 @@
+package c2s
+
+import (
+	"strconv"
+
+	"github.com/tern-xmpp/tern/internal/stanza"
+	"github.com/tern-xmpp/tern/internal/stream"
+	"github.com/tern-xmpp/tern/internal/xml"
+)
+
+// Stream Management (XEP-0198) without resumption: acks tell tern which
+// stanzas the client really got, and whatever it had not acknowledged
+// when the session ends is routed again (messages to the user's other
+// resources or offline storage, iq requests bounced) instead of being
+// lost in a dead TCP connection. Resumption is not offered (§5 makes it
+// optional): a client that reconnects binds afresh and gets its messages
+// from offline storage.
+
+const (
+	// maxUnacked bounds what a client that never acks can pin in memory.
+	maxUnacked = 1000
+	// ackEvery: with a request outstanding, ask again every this many
+	// stanzas, so a lost <r/> does not leave the queue growing.
+	ackEvery = 16
+)
+
+// smState is the session's XEP-0198 state. inH belongs to the reading
+// goroutine; the rest is guarded by Session.wmu.
+type smState struct {
+	on      bool
+	inH     uint32 // stanzas handled from the client (§4: modulo 2^32)
+	outH    uint32 // stanzas sent to the client since enable
+	ackedH  uint32 // the last h the client acknowledged
+	unacked []*xml.Element
+	asked   bool // an <r/> is outstanding
+}
+
+var smRequest = xml.Append(nil, xml.New(stream.NSSM, "r"), xml.NSClient)
+
+// smFailed is <failed/> with a stanza error condition (§3, §5).
+func smFailed(cond string) *xml.Element {
+	return xml.New(stream.NSSM, "failed").Append(xml.New(stanza.NSStanzas, cond))
+}
+
+// handleSM processes an XEP-0198 element from a bound client.
+func (s *Session) handleSM(el *xml.Element) error {
+	switch el.Name {
+	case "enable":
+		s.wmu.Lock()
+		already := s.sm.on
+		s.sm.on = true
+		s.wmu.Unlock()
+		if already {
+			s.sendNonza(smFailed("unexpected-request"))
+			return nil
+		}
+		// No 'id' and no resume='true': resumption is not offered.
+		s.sendNonza(xml.New(stream.NSSM, "enabled"))
+	case "r":
+		if s.smOn() {
+			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inH), 10)))
+		}
+	case "a":
+		if !s.smOn() {
+			return nil
+		}
+		h, err := strconv.ParseUint(el.Attr("h"), 10, 32)
+		if err != nil {
+			return stream.NewError("undefined-condition", "<a/> needs h, a number of stanzas (XEP-0198 §4)")
+		}
+		return s.ack(uint32(h))
+	case "resume":
+		s.sendNonza(smFailed("unexpected-request")) // only before binding (§5)
+	default:
+		return stream.NewError("unsupported-stanza-type", "<"+el.Name+"> in "+stream.NSSM+" is not a stream management element")
+	}
+	return nil
+}
+
+func (s *Session) smOn() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.sm.on
+}
+
+// ack drops the stanzas the client acknowledged. An h above what was sent
+// is a protocol error (§4, handled-count-too-high).
+func (s *Session) ack(h uint32) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	n := h - s.sm.ackedH
+	if int64(n) > int64(len(s.sm.unacked)) {
+		return &stream.Error{Condition: "undefined-condition", Text: "you acknowledged more stanzas than were sent",
+			App: xml.New(stream.NSSM, "handled-count-too-high", "h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(s.sm.outH), 10))}
+	}
+	u := s.sm.unacked
+	rest := copy(u, u[n:])
+	clear(u[rest:]) // do not pin acknowledged stanzas
+	s.sm.unacked = u[:rest]
+	if rest == 0 && cap(u) > 64 {
+		s.sm.unacked = nil // a burst's queue is not kept
+	}
+	s.sm.ackedH = h
+	s.sm.asked = false
+	if rest > 0 && !s.closing {
+		// Stanzas sent after the request this answers: ask again, or they
+		// would stay unacknowledged until the next stanza goes out.
+		if s.wbuf == nil {
+			s.wbuf = getBuf()
+		}
+		s.wbuf = append(s.wbuf, smRequest...)
+		s.sm.asked = true
+		s.kick()
+	}
+	return nil
+}
+
+// smCount records a stanza just queued for the client; wmu is held. It
+// reports false when the client has let too much go unacknowledged.
+func (s *Session) smCount(el *xml.Element) bool {
+	if len(s.sm.unacked) >= maxUnacked {
+		return false
+	}
+	s.sm.outH++
+	s.sm.unacked = append(s.sm.unacked, el)
+	if !s.sm.asked || len(s.sm.unacked)%ackEvery == 0 {
+		s.wbuf = append(s.wbuf, smRequest...)
+		s.sm.asked = true
+	}
+	return true
+}
+
+// takeUnacked ends stream management and returns what the client never
+// acknowledged, for the router to deliver elsewhere.
+func (s *Session) takeUnacked() []*xml.Element {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	u := s.sm.unacked
+	s.sm.on, s.sm.unacked = false, nil
+	return u
+}
+
+// sendNonza queues a stream-level element: not a stanza, so not counted.
+func (s *Session) sendNonza(el *xml.Element) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closing {
+		return
+	}
+	if s.wbuf == nil {
+		s.wbuf = getBuf()
+	}
+	s.wbuf = xml.Append(s.wbuf, el, xml.NSClient)
+	s.kick()
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Stream Management (XEP-0198) scenario driven by slixmpp's xep_0198 plugin (an independent client).
+
+Steps: alice and bob log in with SM enabled after bind (the server answers <enabled/>, without
+resumption); alice sends bob 10 chat messages, bob gets them in order, and alice's request for an
+ack comes back acknowledging everything she sent. Then bob stops answering the server's ack
+requests (a phone whose network is failing), alice sends 2 more messages, bob receives them, and
+his connection is cut without a stream close: when bob logs in again, both unacknowledged
+messages come back (offline storage, with XEP-0203 <delay/>), and none of the 10 acknowledged
+ones does.
+
+Prints one JSON line per step, like scenario.py (whose client and helpers it uses). Run with
+Debian's python: /usr/bin/python3 sm.py --addr 127.0.0.5:5222 --alice alice@localhost
+  --bob bob@localhost --password-file pw [--trace]
+"""
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+import traceback
+
+from scenario import NS_DELAY, Client, StepFailed, emit, is_chat
+
+
+async def run(args):
+    with open(args.password_file) as f:
+        pw = f.read().rstrip("\n")
+    host, port = args.addr.rsplit(":", 1)
+    addr = (host, int(port))
+    T = args.timeout
+    A, B = args.alice, args.bob
+    clients = []
+
+    async def login(jid, step):
+        c = Client(jid, pw, "auto")
+        c.register_plugin("xep_0198")
+        c.register_plugin("xep_0199")
+        enabled = asyncio.get_event_loop().create_future()
+        c.add_event_handler("sm_enabled", lambda st: enabled.done() or enabled.set_result(st))
+        c.add_event_handler("sm_failed", lambda st: enabled.done() or enabled.set_exception(RuntimeError(f"<failed/>: {st}")))
+        clients.append(c)
+        c.connect(addr, force_starttls=True)
+        try:
+            await asyncio.wait_for(c.online, T)
+            st = await asyncio.wait_for(enabled, T)
+        except asyncio.TimeoutError:
+            raise StepFailed(step, "session start and <enabled xmlns='urn:xmpp:sm:3'/> (XEP-0198 3)", f"none within {T:.0f}s")
+        except RuntimeError as e:
+            raise StepFailed(step, "session start and <enabled/>", str(e))
+        if st["resume"]:
+            raise StepFailed(step, "no resumption offered (tern keeps no session to resume)", f"got {st}")
+        c.send_presence()
+        return c
+
+    async def until(step, expected, cond):
+        deadline = time.monotonic() + T
+        while not cond():
+            if time.monotonic() > deadline:
+                raise StepFailed(step, expected, "not within the step's time-out")
+            await asyncio.sleep(0.05)
+
+    try:
+        a = await login(A, "sm-enabled-alice")
+        b = await login(B, "sm-enabled-bob")
+        emit("sm-enabled", alice=str(a.boundjid), bob=str(b.boundjid))
+
+        bodies = [f"acked {i}" for i in range(10)]
+        for body in bodies:
+            a.send_message(mto=b.boundjid, mbody=body, mtype="chat")
+        since = 0
+        for body in bodies:
+            since, _ = await b.wait_for("chat-in-order", f"message {body!r} after the earlier ones", is_chat(A, body), since=since, timeout=T)
+        emit("chat-in-order", count=len(bodies))
+
+        sm = a["xep_0198"]
+        sm.request_ack()
+        await until("acks-alice", "the server's <a h=.../> acknowledging every stanza alice sent (XEP-0198 4)",
+                    lambda: not sm.unacked_queue and sm.last_ack == sm.seq)
+        emit("acks-alice", h=sm.last_ack)
+
+        # bob acknowledges what he has (an unrequested <a/>, XEP-0198 4), and the ping that
+        # follows is answered after the server has taken it (RFC 6120 10.1).
+        b["xep_0198"].send_ack()
+        await b["xep_0199"].ping(jid=b.boundjid.domain, timeout=T)
+        # Then bob's network fails: he still reads, but his acks never leave; then the link dies.
+        b.remove_handler("Stream Management Request Ack")
+        mark = len(b.log)
+        lost = ["unacked 1", "unacked 2"]
+        for body in lost:
+            a.send_message(mto=b.boundjid, mbody=body, mtype="chat")
+        for body in lost:
+            await b.wait_for("unacked-received", f"message {body!r}", is_chat(A, body), since=mark, timeout=T)
+        b.transport.abort()
+        emit("connection-cut", unacked=len(lost))
+
+        b2 = await login(B, "relogin-bob")
+        since = 0
+        for body in lost:
+            since, m = await b2.wait_for("unacked-redelivered", f"unacknowledged message {body!r} again, in order",
+                                         is_chat(A, body), since=since, timeout=T)
+            if m.xml.find(NS_DELAY) is None:
+                raise StepFailed("unacked-redelivered", "a <delay/> (XEP-0203) on a message stored while bob was away", f"got {m}")
+        # A barrier: the server answers bob's ping after what his login delivered (RFC 6120 10.1).
+        await b2["xep_0199"].ping(jid=b2.boundjid.domain, timeout=T)
+        again = [s["body"] for k, s in b2.log if k == "message" and s["body"] in bodies]
+        if again:
+            raise StepFailed("acked-not-redelivered", "no acknowledged message delivered again", f"got {again}")
+        emit("unacked-redelivered", count=len(lost))
+        emit("done")
+        return 0
+    finally:
+        for c in clients:
+            if c.transport is not None:
+                c.disconnect(wait=1)
+        await asyncio.sleep(0.2)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--addr", required=True, help="host:port of the c2s STARTTLS listener")
+    p.add_argument("--alice", required=True)
+    p.add_argument("--bob", required=True)
+    p.add_argument("--password-file", required=True, help="file holding the password shared by both accounts")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per step")
+    p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
+    args = p.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    if args.trace:
+        logging.getLogger("slixmpp.xmlstream.xmlstream").setLevel(logging.DEBUG)
+    loop = asyncio.get_event_loop()
+    try:
+        return loop.run_until_complete(run(args))
+    except StepFailed as e:
+        print(json.dumps({"step": e.step, "ok": False, "expected": e.expected, "error": e.error}), flush=True)
+        print(f"FAIL {e.step}: expected {e.expected}; {e.error}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        traceback.print_exc()
+        print(json.dumps({"step": "script", "ok": False, "expected": "no exception", "error": repr(e)}), flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
