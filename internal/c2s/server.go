@@ -53,6 +53,7 @@ type Metrics struct {
 	StreamError   func(condition string)
 	SessionOpened func()
 	SessionClosed func()
+	Unacked       func(n int) // stanzas handed back at session end (XEP-0198)
 }
 
 // Server accepts client connections.

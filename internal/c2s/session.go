@@ -131,6 +131,9 @@ func (s *Session) finish(err error) {
 	if u := s.takeUnacked(); len(u) > 0 {
 		s.srv.log.Info("stanzas not acknowledged by the client are routed again (XEP-0198)", append(s.log(), "count", len(u))...)
 		s.srv.router.Undelivered(ctx, s.jid, u)
+		if m := s.srv.cfg.Metrics.Unacked; m != nil {
+			m(len(u))
+		}
 	}
 	s.waitFlushed()
 	s.conn.Close()

@@ -21,6 +21,7 @@ type Metrics struct {
 	AuthFailures *prometheus.CounterVec
 	AuthSuccess  *prometheus.CounterVec
 	StreamErrors *prometheus.CounterVec
+	Unacked      prometheus.Counter
 }
 
 // New registers the collectors; sessions reports bound resources.
@@ -35,8 +36,9 @@ func New(sessions func() int) *Metrics {
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tern_auth_failures_total", Help: "Failed SASL authentications, by mechanism."}, []string{"mechanism"}),
 		AuthSuccess:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tern_auth_success_total", Help: "Successful SASL authentications, by mechanism."}, []string{"mechanism"}),
 		StreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tern_stream_errors_total", Help: "Stream errors sent, by condition."}, []string{"condition"}),
+		Unacked:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tern_sm_unacked_rerouted_total", Help: "Stanzas a client never acknowledged (XEP-0198) when its session ended, handed back for delivery."}),
 	}
-	reg.MustRegister(m.Connections, m.StanzasIn, m.StanzasOut, m.Routed, m.AuthFailures, m.AuthSuccess, m.StreamErrors,
+	reg.MustRegister(m.Connections, m.StanzasIn, m.StanzasOut, m.Routed, m.AuthFailures, m.AuthSuccess, m.StreamErrors, m.Unacked,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tern_sessions", Help: "Bound client resources."}, func() float64 { return float64(sessions()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			StreamError:   func(c string) { m.StreamErrors.WithLabelValues(c).Inc() },
 			SessionOpened: m.Connections.Inc,
 			SessionClosed: m.Connections.Dec,
+			Unacked:       func(n int) { m.Unacked.Add(float64(n)) },
 		},
 	}, r, log)
 

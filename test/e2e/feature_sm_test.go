@@ -96,6 +96,9 @@ func smRows() []featureRow {
 					}
 				}
 				back.none("the acknowledged message again", isMessageWithBody("one"), b)
+				if n := metricValue(t, srv, "tern_sm_unacked_rerouted_total"); n < 2 {
+					t.Errorf("tern_sm_unacked_rerouted_total = %v, want at least the 2 messages handed back", n)
+				}
 			}},
 		{name: "unacked-iq-bounced", rule: "XEP-0198 §4 and RFC 6120 §10.4.3: an iq request a client never acknowledged before its connection died is answered with an error, not left unanswered",
 			users: []string{"sm4", "smb4"},

@@ -3,6 +3,7 @@ package e2e
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,4 +30,25 @@ func TestMetricsEndpoint(t *testing.T) {
 	if !strings.Contains(string(body), "# TYPE ") {
 		t.Errorf("/metrics has no '# TYPE' line; got:\n%s", clip(body))
 	}
+}
+
+// metricValue reads one unlabelled sample from p's /metrics (0 if absent).
+func metricValue(t *testing.T, p *ternProc, name string) float64 {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: rawTimeout}).Get(p.httpURL + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("/metrics: %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
