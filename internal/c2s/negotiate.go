@@ -62,14 +62,13 @@ func (s *Session) negotiate(ctx context.Context) (restart bool, err error) {
 			return false, stream.NewError("not-authorized", "authenticate first")
 		case s.user == "":
 			return false, stream.NewError("not-authorized", "authenticate first")
-		case el.Space == stream.NSSM && (el.Name == "enable" || el.Name == "resume"):
-			// XEP-0198 §3: enable only after binding; §5: tern keeps no
-			// session to resume.
-			cond := "unexpected-request"
-			if el.Name == "resume" {
-				cond = "item-not-found"
+		case el.Space == stream.NSSM && el.Name == "resume":
+			if err := s.resume(el); err != nil {
+				return false, err // errAdopted: a resumed session took the connection
 			}
-			s.writeNow(xml.Append(nil, smFailed(cond), xml.NSClient))
+		case el.Space == stream.NSSM && el.Name == "enable":
+			// XEP-0198 §3: enable only after binding.
+			s.writeNow(xml.Append(nil, smFailed("unexpected-request"), xml.NSClient))
 		case el.Space == xml.NSClient && el.Name == "iq":
 			done, err := s.bindOrSession(ctx, el)
 			if err != nil || done {

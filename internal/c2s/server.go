@@ -42,6 +42,9 @@ type Config struct {
 	// PreAuthFeatures returns extra pre-authentication stream features.
 	PreAuthFeatures func(domain string) []*xml.Element
 	Metrics         Metrics
+	// ResumeTimeout is how long a session whose connection died stays
+	// resumable (XEP-0198 §5); 0 offers no resumption.
+	ResumeTimeout time.Duration
 }
 
 // Metrics are counters the server package connects to Prometheus.
@@ -66,6 +69,7 @@ type Server struct {
 	mu        sync.Mutex
 	perIP     map[string]int
 	sessions  map[*Session]struct{}
+	resumeIDs map[string]*Session // XEP-0198 ids of resumable sessions
 	listeners []net.Listener
 	closing   bool
 	wg        sync.WaitGroup
@@ -87,7 +91,7 @@ func NewServer(ctx context.Context, cfg Config, r *router.Router, log *slog.Logg
 		cfg.PreAuthLimits = cfg.Limits
 		cfg.PreAuthLimits.MaxStanzaBytes = min(cfg.Limits.MaxStanzaBytes, 16<<10)
 	}
-	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}}
+	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}, resumeIDs: map[string]*Session{}}
 	if p, err := newPoller(log); err == nil {
 		srv.poller = p
 	} else if p != nil || err != errNoPoller {

@@ -52,6 +52,11 @@ type Session struct {
 	pfd       int32       // file descriptor registered with the poller
 	authTries int
 	sm        smState
+	hib       bool        // hibernating for resumption (wmu)
+	connDead  bool        // the connection failed; output only counted (wmu)
+	hibTimer  *time.Timer // ends an unresumed hibernation
+	gen       int         // connection generation, bumped on resumption (wmu)
+	gone      atomic.Bool // the connection's close was counted
 
 	// output
 	wmu     sync.Mutex
@@ -92,6 +97,9 @@ func (s *Session) run() {
 		m()
 	}
 	if err := s.serve(s.srv.ctx); err != nil {
+		if errors.Is(err, errAdopted) {
+			return // a resumed session carries on with this connection
+		}
 		s.finish(err)
 		return
 	}
@@ -101,6 +109,10 @@ func (s *Session) run() {
 // finish ends the session after the error that stopped it.
 func (s *Session) finish(err error) {
 	ctx := s.srv.ctx
+	if s.hibernate(err) {
+		return // resumable (XEP-0198 §5): ends later, or never
+	}
+	s.srv.forgetResumable(s)
 	if s.res != nil {
 		// Unbind first: while bound, stanzas for this resource would be
 		// queued on a closing session and lost instead of stored offline.
@@ -137,9 +149,7 @@ func (s *Session) finish(err error) {
 	}
 	s.waitFlushed()
 	s.conn.Close()
-	if m := s.srv.cfg.Metrics.SessionClosed; m != nil {
-		m()
-	}
+	s.connGone()
 	s.srv.release(s.ip, s)
 }
 

@@ -2,19 +2,18 @@ package c2s
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/stream"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
 
-// Stream Management (XEP-0198) without resumption: acks tell tern which
-// stanzas the client really got, and whatever it had not acknowledged
-// when the session ends is routed again (messages to the user's other
-// resources or offline storage, iq requests bounced) instead of being
-// lost in a dead TCP connection. Resumption is not offered (§5 makes it
-// optional): a client that reconnects binds afresh and gets its messages
-// from offline storage.
+// Stream Management (XEP-0198): acks tell tern which stanzas the client
+// really got, and whatever it had not acknowledged when the session ends
+// is routed again (messages to the user's other resources or offline
+// storage, iq requests bounced) instead of being lost in a dead TCP
+// connection. Resumption (§5) is in resume.go.
 
 const (
 	// maxUnacked bounds what a client that never acks can pin in memory.
@@ -33,6 +32,9 @@ type smState struct {
 	ackedH  uint32 // the last h the client acknowledged
 	unacked []*xml.Element
 	asked   bool // an <r/> is outstanding
+
+	resumable bool   // the client asked for resumption and got an id
+	id        string // its id (§5 'previd')
 }
 
 var smRequest = xml.Append(nil, xml.New(stream.NSSM, "r"), xml.NSClient)
@@ -54,8 +56,15 @@ func (s *Session) handleSM(el *xml.Element) error {
 			s.sendNonza(smFailed("unexpected-request"))
 			return nil
 		}
-		// No 'id' and no resume='true': resumption is not offered.
-		s.sendNonza(xml.New(stream.NSSM, "enabled"))
+		s.sm.inH = 0 // §4: counting starts at enabling
+		enabled := xml.New(stream.NSSM, "enabled")
+		if r := el.Attr("resume"); (r == "true" || r == "1") && s.srv.cfg.ResumeTimeout > 0 {
+			id := s.srv.addResumable(s)
+			enabled.SetAttr("id", id)
+			enabled.SetAttr("resume", "true")
+			enabled.SetAttr("max", strconv.Itoa(int(s.srv.cfg.ResumeTimeout/time.Second)))
+		}
+		s.sendNonza(enabled)
 	case "r":
 		if s.smOn() {
 			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inH), 10)))

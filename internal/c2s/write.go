@@ -16,6 +16,23 @@ func (s *Session) Send(el *xml.Element) bool {
 		s.wmu.Unlock()
 		return false
 	}
+	if s.connDead {
+		// No connection (hibernating, XEP-0198 §5): count it for a resume
+		// to send, within the same bound.
+		if len(s.sm.unacked) >= maxUnacked {
+			s.wmu.Unlock()
+			go func() {
+				if s.wakeUp() {
+					s.finish(stream.NewError("policy-violation", "too many stanzas waiting for a resumption"))
+				}
+			}()
+			return false
+		}
+		s.sm.outH++
+		s.sm.unacked = append(s.sm.unacked, el)
+		s.wmu.Unlock()
+		return true
+	}
 	if len(s.wbuf) > maxOutQueue {
 		s.wmu.Unlock()
 		s.srv.log.Warn("client not reading; closing its session", s.log()...)
@@ -80,12 +97,31 @@ func (s *Session) flush() {
 		}
 		buf := s.wbuf
 		s.wbuf = nil
-		conn := s.conn
+		conn, raw, gen := s.conn, s.raw, s.gen
 		s.wmu.Unlock()
 		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := conn.Write(buf)
 		if err != nil {
 			s.wmu.Lock()
+			if s.gen != gen {
+				// The session resumed on a new connection meanwhile.
+				s.writing = false
+				if len(s.wbuf) > 0 {
+					s.kick()
+				}
+				s.wmu.Unlock()
+				return
+			}
+			if s.sm.resumable && !s.closing {
+				// Keep the session for resumption: the reader will see
+				// the dead connection and hibernate.
+				s.connDead, s.writing = true, false
+				s.wbuf = nil
+				s.wmu.Unlock()
+				raw.Close()
+				go s.unpark()
+				return
+			}
 			s.closing, s.closed, s.writing = true, true, false
 			s.wbuf = nil
 			s.wmu.Unlock()
@@ -119,6 +155,19 @@ func (s *Session) Close(err *stream.Error) {
 		return
 	}
 	s.closing = true
+	if s.hib {
+		// Hibernating (XEP-0198 §5): no connection to write to and no
+		// reader to notice; end it here.
+		s.hib, s.sm.resumable, s.closed = false, false, true
+		s.hibTimer.Stop()
+		go s.finish(nil)
+		return
+	}
+	if s.connDead {
+		s.closed = true // nothing can be written; the reader will finish
+		go s.unpark()
+		return
+	}
 	if err != nil {
 		s.wbuf = xml.Append(s.wbuf, err.Element(), xml.NSClient)
 	}

@@ -88,6 +88,7 @@ type Limits struct {
 	// (a clinic behind one NAT address); per-account limits still apply.
 	TrustedNetworks   []string `toml:"trusted_networks"`     // default []
 	MaxS2SStanzaBytes int      `toml:"max_s2s_stanza_bytes"` // default 524288: peers relay clients' largest stanzas plus wrapping
+	ResumeTimeout     Duration `toml:"resume_timeout"`       // XEP-0198 resumption window, default 5m; 0s offers none
 }
 
 // Duration is a time.Duration written in TOML as a string like "30s".
@@ -139,6 +140,7 @@ func Default() *Config {
 			RegistrationsPerIP: 5,
 			TrustedNetworks:    []string{},
 			MaxS2SStanzaBytes:  524288,
+			ResumeTimeout:      Duration{5 * time.Minute},
 		},
 	}
 }

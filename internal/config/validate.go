@@ -203,6 +203,7 @@ func (c *Config) Validate() error {
 	durRange("auth_timeout", l.AuthTimeout, time.Second, 10*time.Minute, false)
 	durRange("ping_interval", l.PingInterval, time.Second, 24*time.Hour, true)
 	durRange("ping_timeout", l.PingTimeout, time.Second, 10*time.Minute, false)
+	durRange("resume_timeout", l.ResumeTimeout, time.Second, time.Hour, true)
 
 	return errors.Join(errs...)
 }

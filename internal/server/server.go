@@ -140,6 +140,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PingTimeout:     cfg.Limits.PingTimeout.Duration,
 		ConnsPerIP:      cfg.Limits.ConnsPerIP,
 		AuthFailures:    authLimit,
+		ResumeTimeout:   cfg.Limits.ResumeTimeout.Duration,
 		Trusted:         trusted,
 		Secret:          secret,
 		Users:           store.Users(),

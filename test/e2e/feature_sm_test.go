@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const nsSM = "urn:xmpp:sm:3"
@@ -16,17 +17,43 @@ func isSM(local string) func(*elem) bool {
 	return func(e *elem) bool { return e.Space == nsSM && e.Local == local }
 }
 
-// enableSM enables XEP-0198 on c and checks the answer: <enabled/>, and no resumption offered.
+// enableSM enables XEP-0198 on c without asking for resumption and checks the answer:
+// <enabled/>, and no resumption offered.
 func enableSM(t *testing.T, c *xclient) {
 	t.Helper()
 	if !strings.Contains(c.features, nsSM) {
 		t.Fatalf("features after authentication %s: no <sm xmlns='%s'/> (XEP-0198 §2)", c.features, nsSM)
 	}
-	c.send("<enable xmlns='" + nsSM + "' resume='true'/>")
+	c.send("<enable xmlns='" + nsSM + "'/>")
 	e := c.wait("<enabled/> (XEP-0198 §3)", isSM("enabled"))
 	if e.attr("resume") == "true" || e.attr("resume") == "1" {
-		t.Errorf("<enabled/> offers resumption (%s), which tern does not keep", e)
+		t.Errorf("<enabled/> offers resumption (%s) to a client that did not ask", e)
 	}
+}
+
+// enableResumable enables XEP-0198 with resumption and returns the session's id (§5).
+func enableResumable(t *testing.T, c *xclient) string {
+	t.Helper()
+	c.send("<enable xmlns='" + nsSM + "' resume='true'/>")
+	e := c.wait("<enabled resume='true'/> (XEP-0198 §5)", isSM("enabled"))
+	if e.attr("resume") != "true" || len(e.attr("id")) < 16 || e.attr("max") == "" {
+		t.Fatalf("got %s; want <enabled id='...' resume='true' max='...'/>", e)
+	}
+	return e.attr("id")
+}
+
+// resumeStream logs user in on a new connection and sends <resume/>; it returns the raw
+// connection and the server's answer (<resumed/> or <failed/>) as text.
+func resumeStream(t *testing.T, srv *target, user, previd, h string) (*rawClient, string) {
+	t.Helper()
+	raw := dialRaw(t, srv, false)
+	if ok, f := authenticate(raw, srv, user, loginOpts{}); !ok {
+		t.Fatalf("login %s: %s", user, f)
+	}
+	raw.send(streamHeader(srv.domain))
+	raw.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)
+	raw.send("<resume xmlns='" + nsSM + "' previd='" + previd + "' h='" + h + "'/>")
+	return raw, raw.expect(`<resumed[^>]*/>|<failed[^>]*/>|(?s)<failed[^>]*>.*?</failed>`)[0]
 }
 
 // ackH asks the server for its count of stanzas handled from c (XEP-0198 §4).
@@ -115,6 +142,65 @@ func smRows() []featureRow {
 					t.Errorf("got %s; want an error with service-unavailable", r)
 				}
 			}},
+		{name: "resume", rule: "XEP-0198 §5: a session whose connection died stays bound; <resume/> on a new connection gets <resumed h/> and every stanza not acknowledged, including what arrived meanwhile; another user cannot resume it",
+			users: []string{"sm6", "smb6", "smc6"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				a := online(t, &srv.target, u[0], "phone", "")
+				id := enableResumable(t, a)
+				b := online(t, &srv.target, u[1], "b", "")
+				for _, body := range []string{"r1", "r2"} {
+					b.send("<message type='chat' to='" + a.jid + "'><body>" + body + "</body></message>")
+					a.wait("message "+body, isMessageWithBody(body))
+				}
+				a.send("<a xmlns='" + nsSM + "' h='1'/>") // r1 only
+				a.raw.conn.Close()
+				b.send("<message type='chat' to='" + a.jid + "'><body>r3</body></message>")
+				b.sync()
+
+				if _, answer := resumeStream(t, &srv.target, u[2], id, "1"); !strings.Contains(answer, "item-not-found") {
+					t.Errorf("another user resuming %s's session: got %s; want <failed><item-not-found/></failed>", u[0], answer)
+				}
+				raw, answer := resumeStream(t, &srv.target, u[0], id, "1")
+				if r := parseElem(t, answer); r.Local != "resumed" || r.attr("previd") != id || r.attr("h") != "0" {
+					t.Fatalf("resume: got %s; want <resumed previd='%s' h='0'/> (a sent no stanza after enabling)", answer, id)
+				}
+				c := streamClient(t, raw, a.jid, "")
+				c.wait("r2 sent again (not acknowledged)", isMessageWithBody("r2"))
+				c.wait("r3, which arrived while the connection was down", isMessageWithBody("r3"))
+				b.send("<message type='chat' to='" + a.jid + "'><body>r4</body></message>")
+				c.wait("r4, sent to the same full JID after the resumption", isMessageWithBody("r4"))
+				c.none("r1 again (acknowledged)", isMessageWithBody("r1"), b)
+			}},
+		{name: "resume-after-idle", rule: "XEP-0198 §5: a session idle long enough to be parked (no goroutine) hibernates too when its connection drops, and resumes",
+			users: []string{"sm8", "smb8"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				a := online(t, &srv.target, u[0], "idle", "")
+				id := enableResumable(t, a)
+				b := online(t, &srv.target, u[1], "b", "")
+				time.Sleep(3 * time.Second) // past c2s parkAfter (2s): the session is parked
+				a.raw.conn.Close()
+				b.send("<message type='chat' to='" + a.jid + "'><body>to the parked one</body></message>")
+				b.sync()
+				raw, answer := resumeStream(t, &srv.target, u[0], id, "0")
+				if r := parseElem(t, answer); r.Local != "resumed" {
+					t.Fatalf("resume after idling: got %s; want <resumed/>", answer)
+				}
+				c := streamClient(t, raw, a.jid, "")
+				c.wait("the message sent while the connection was down", isMessageWithBody("to the parked one"))
+			}},
+		{name: "resume-while-old-connection-open", rule: "XEP-0198 §5: resuming while the server still holds the previous connection closes that one and resumes",
+			users: []string{"sm7"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				a := online(t, &srv.target, u[0], "laptop", "")
+				id := enableResumable(t, a)
+				raw, answer := resumeStream(t, &srv.target, u[0], id, "0")
+				if !strings.Contains(answer, "<resumed") {
+					t.Fatalf("resume with the old connection open: got %s; want <resumed/>", answer)
+				}
+				a.waitStreamEnd()
+				c := streamClient(t, raw, a.jid, "")
+				c.sync()
+			}},
 		{name: "ack-too-high", rule: "XEP-0198 §4: acknowledging more stanzas than were sent is a stream error (undefined-condition with <handled-count-too-high/>)",
 			users: []string{"sm5"},
 			run: func(t *testing.T, srv *ternProc, u []string) {
@@ -126,5 +212,29 @@ func smRows() []featureRow {
 					t.Errorf("got %v; want <undefined-condition/> with <handled-count-too-high xmlns='%s'/>", e, nsSM)
 				}
 			}},
+	}
+}
+
+// TestStreamManagementResumeExpires: a session nobody resumes within limits.resume_timeout
+// ends as if its connection had just closed: its contacts see it go unavailable, what it had
+// not acknowledged goes to offline storage, and its id no longer resumes anything (§5).
+func TestStreamManagementResumeExpires(t *testing.T) {
+	t.Parallel()
+	srv := startTern(t, ternOpts{Users: []string{"exp@localhost", "friend@localhost"}, ExtraTOML: `resume_timeout = "1s"`})
+	a := online(t, &srv.target, srv.user("exp"), "phone", "")
+	b := online(t, &srv.target, srv.user("friend"), "b", "")
+	befriend(t, a, b)
+	id := enableResumable(t, a)
+	b.send("<message type='chat' to='" + a.jid + "'><body>while you were out</body></message>")
+	a.wait("the message", isMessageWithBody("while you were out"))
+	a.raw.conn.Close() // never acknowledged
+	b.wait("unavailable presence once the resumption window has passed", isPresenceFrom(a.jid, "unavailable"))
+	if _, answer := resumeStream(t, &srv.target, a.bare, id, "0"); !strings.Contains(answer, "item-not-found") {
+		t.Errorf("resuming an expired session: got %s; want <failed><item-not-found/></failed>", answer)
+	}
+	back := online(t, &srv.target, a.bare, "phone2", "")
+	m := back.wait("the unacknowledged message from offline storage", isMessageWithBody("while you were out"))
+	if m.child("urn:xmpp:delay", "delay") == nil {
+		t.Errorf("stored message %s has no <delay/> (XEP-0203)", m)
 	}
 }

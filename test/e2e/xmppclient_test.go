@@ -347,6 +347,11 @@ func bindResource(t testing.TB, raw *rawClient, srv *target, resource string) *x
 	feats := raw.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)[0]
 	raw.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + resource + "</resource></bind></iq>")
 	full := raw.expect(`(?s)<iq[^>]*>\s*<bind[^>]*>\s*<jid>([^<]+)</jid>\s*</bind>\s*</iq>`)[1]
+	return streamClient(t, raw, full, feats)
+}
+
+// streamClient hands raw, a stream established for the full JID full, to an element reader.
+func streamClient(t testing.TB, raw *rawClient, full, feats string) *xclient {
 	c := &xclient{t: t, raw: raw, jid: full, features: feats, bare: strings.SplitN(full, "/", 2)[0], in: make(chan *elem, 1024)}
 	c.answerPings.Store(true)
 	// The decoder needs the stream root in scope: a synthetic one, then what expect left over.

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Stream Management (XEP-0198) scenario driven by slixmpp's xep_0198 plugin (an independent client).
 
-Steps: alice and bob log in with SM enabled after bind (the server answers <enabled/>, without
-resumption); alice sends bob 10 chat messages, bob gets them in order, and alice's request for an
-ack comes back acknowledging everything she sent. Then bob stops answering the server's ack
-requests (a phone whose network is failing), alice sends 2 more messages, bob receives them, and
-his connection is cut without a stream close: when bob logs in again, both unacknowledged
-messages come back (offline storage, with XEP-0203 <delay/>), and none of the 10 acknowledged
-ones does.
+Steps: alice (no resumption) and bob (resumption) log in with SM enabled after bind; the server
+offers resumption to bob only. alice sends bob 10 chat messages, bob gets them in order, and
+alice's request for an ack comes back acknowledging everything she sent. Bob's connection is cut,
+alice writes to him meanwhile, and bob reconnects: slixmpp resumes the session (<resumed/>), gets
+the message written during the outage and later ones, and nothing twice. Then alice stops
+answering the server's ack requests (a phone whose network is failing), bob sends her 2 messages,
+she receives them, and her connection is cut: with no resumption, when alice logs in again both
+unacknowledged messages come back (offline storage, with XEP-0203 <delay/>), and nothing else.
 
 Prints one JSON line per step, like scenario.py (whose client and helpers it uses). Run with
 Debian's python: /usr/bin/python3 sm.py --addr 127.0.0.5:5222 --alice alice@localhost
@@ -33,10 +34,11 @@ async def run(args):
     A, B = args.alice, args.bob
     clients = []
 
-    async def login(jid, step):
+    async def login(jid, step, resume):
         c = Client(jid, pw, "auto")
         c.register_plugin("xep_0198")
         c.register_plugin("xep_0199")
+        c["xep_0198"].allow_resume = resume
         enabled = asyncio.get_event_loop().create_future()
         c.add_event_handler("sm_enabled", lambda st: enabled.done() or enabled.set_result(st))
         c.add_event_handler("sm_failed", lambda st: enabled.done() or enabled.set_exception(RuntimeError(f"<failed/>: {st}")))
@@ -49,8 +51,9 @@ async def run(args):
             raise StepFailed(step, "session start and <enabled xmlns='urn:xmpp:sm:3'/> (XEP-0198 3)", f"none within {T:.0f}s")
         except RuntimeError as e:
             raise StepFailed(step, "session start and <enabled/>", str(e))
-        if st["resume"]:
-            raise StepFailed(step, "no resumption offered (tern keeps no session to resume)", f"got {st}")
+        offered = st["resume"] and bool(st["id"])
+        if offered != resume:
+            raise StepFailed(step, f"resumption offered only when asked for (asked: {resume})", f"got {st}")
         c.send_presence()
         return c
 
@@ -61,10 +64,17 @@ async def run(args):
                 raise StepFailed(step, expected, "not within the step's time-out")
             await asyncio.sleep(0.05)
 
+    async def barrier(c):
+        """The server answers c's ping after everything c sent before (RFC 6120 10.1)."""
+        await c["xep_0199"].ping(jid=c.boundjid.domain, timeout=T)
+
+    def bodies_of(c):
+        return [s["body"] for k, s in c.log if k == "message" and s["body"]]
+
     try:
-        a = await login(A, "sm-enabled-alice")
-        b = await login(B, "sm-enabled-bob")
-        emit("sm-enabled", alice=str(a.boundjid), bob=str(b.boundjid))
+        a = await login(A, "sm-enabled-alice", resume=False)
+        b = await login(B, "sm-enabled-bob", resume=True)
+        emit("sm-enabled", alice=str(a.boundjid), bob=str(b.boundjid), bob_resumable=True)
 
         bodies = [f"acked {i}" for i in range(10)]
         for body in bodies:
@@ -80,33 +90,52 @@ async def run(args):
                     lambda: not sm.unacked_queue and sm.last_ack == sm.seq)
         emit("acks-alice", h=sm.last_ack)
 
-        # bob acknowledges what he has (an unrequested <a/>, XEP-0198 4), and the ping that
-        # follows is answered after the server has taken it (RFC 6120 10.1).
-        b["xep_0198"].send_ack()
-        await b["xep_0199"].ping(jid=b.boundjid.domain, timeout=T)
-        # Then bob's network fails: he still reads, but his acks never leave; then the link dies.
-        b.remove_handler("Stream Management Request Ack")
-        mark = len(b.log)
+        # Resumption (5): bob's link dies, alice writes meanwhile, bob reconnects and resumes.
+        resumed = asyncio.get_event_loop().create_future()
+        b.add_event_handler("session_resumed", lambda st: resumed.done() or resumed.set_result(st))
+        b.transport.abort()
+        a.send_message(mto=b.boundjid, mbody="during the outage", mtype="chat")
+        await barrier(a)
+        b.connect(addr, force_starttls=True)
+        try:
+            await asyncio.wait_for(resumed, T)
+        except asyncio.TimeoutError:
+            raise StepFailed("resumed-bob", "<resumed/> after reconnecting (XEP-0198 5)", f"none within {T:.0f}s")
+        await b.wait_for("resumed-bob", "the message sent during the outage, after <resumed/>",
+                         is_chat(A, "during the outage"), timeout=T)
+        a.send_message(mto=b.boundjid, mbody="after resuming", mtype="chat")
+        await b.wait_for("resumed-bob", "a message to the same full JID after resuming", is_chat(A, "after resuming"), timeout=T)
+        await barrier(b)
+        seen = bodies_of(b)
+        dups = sorted({x for x in seen if seen.count(x) > 1})
+        if dups:
+            raise StepFailed("resumed-bob", "nothing the client had acknowledged (its h on <resume/>) sent again", f"got {dups} twice")
+        emit("resumed-bob", jid=str(b.boundjid))
+
+        # No resumption: alice acknowledges what she has, then stops acking and her link dies;
+        # what she had not acknowledged comes with her next login.
+        a["xep_0198"].send_ack()
+        await barrier(a)
+        a.remove_handler("Stream Management Request Ack")
+        mark = len(a.log)
         lost = ["unacked 1", "unacked 2"]
         for body in lost:
-            a.send_message(mto=b.boundjid, mbody=body, mtype="chat")
+            b.send_message(mto=a.boundjid, mbody=body, mtype="chat")
         for body in lost:
-            await b.wait_for("unacked-received", f"message {body!r}", is_chat(A, body), since=mark, timeout=T)
-        b.transport.abort()
+            await a.wait_for("unacked-received", f"message {body!r}", is_chat(B, body), since=mark, timeout=T)
+        a.transport.abort()
         emit("connection-cut", unacked=len(lost))
 
-        b2 = await login(B, "relogin-bob")
+        a2 = await login(A, "relogin-alice", resume=False)
         since = 0
         for body in lost:
-            since, m = await b2.wait_for("unacked-redelivered", f"unacknowledged message {body!r} again, in order",
-                                         is_chat(A, body), since=since, timeout=T)
+            since, m = await a2.wait_for("unacked-redelivered", f"unacknowledged message {body!r} again, in order",
+                                         is_chat(B, body), since=since, timeout=T)
             if m.xml.find(NS_DELAY) is None:
-                raise StepFailed("unacked-redelivered", "a <delay/> (XEP-0203) on a message stored while bob was away", f"got {m}")
-        # A barrier: the server answers bob's ping after what his login delivered (RFC 6120 10.1).
-        await b2["xep_0199"].ping(jid=b2.boundjid.domain, timeout=T)
-        again = [s["body"] for k, s in b2.log if k == "message" and s["body"] in bodies]
-        if again:
-            raise StepFailed("acked-not-redelivered", "no acknowledged message delivered again", f"got {again}")
+                raise StepFailed("unacked-redelivered", "a <delay/> (XEP-0203) on a message stored while alice was away", f"got {m}")
+        await barrier(a2)
+        if len(bodies_of(a2)) != len(lost):
+            raise StepFailed("unacked-redelivered", "only the unacknowledged messages", f"got {bodies_of(a2)}")
         emit("unacked-redelivered", count=len(lost))
         emit("done")
         return 0
