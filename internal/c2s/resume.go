@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stream"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
@@ -186,6 +187,11 @@ func (s *Session) resume(el *xml.Element) error {
 	s.srv.adopt(oldIP, s)
 	s.srv.log.Info("session resumed (XEP-0198)", append(old.log(), "resent", resent)...)
 	go old.loop()
+	// Messages that came while the connection was down went to offline
+	// storage: deliver them as at an initial presence.
+	if old.res.Available() {
+		s.srv.router.Fire(router.EvAvailable, &router.Event{Ctx: s.srv.ctx, Origin: old.res})
+	}
 	return errAdopted
 }
 

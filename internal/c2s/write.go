@@ -17,8 +17,16 @@ func (s *Session) Send(el *xml.Element) bool {
 		return false
 	}
 	if s.connDead {
-		// No connection (hibernating, XEP-0198 §5): count it for a resume
-		// to send, within the same bound.
+		// No connection (hibernating, XEP-0198 §5). A message that offline
+		// storage would keep is refused, so the router stores it (it
+		// survives a crash, and a resume delivers it from there); the
+		// rest is counted for a resume to send, within the same bound.
+		if el.Name == "message" {
+			if t := el.Attr("type"); t == "" || t == "normal" || t == "chat" {
+				s.wmu.Unlock()
+				return false
+			}
+		}
 		if len(s.sm.unacked) >= maxUnacked {
 			s.wmu.Unlock()
 			go func() {

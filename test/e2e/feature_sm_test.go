@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -237,4 +238,43 @@ func TestStreamManagementResumeExpires(t *testing.T) {
 	if m.child("urn:xmpp:delay", "delay") == nil {
 		t.Errorf("stored message %s has no <delay/> (XEP-0203)", m)
 	}
+}
+
+// TestStreamManagementHibernationSurvivesCrash: a message for a session that is waiting to be
+// resumed is kept as offline storage keeps it, on disk, not only in the session's memory: after
+// kill -9 and a restart, the user's next login gets it.
+func TestStreamManagementHibernationSurvivesCrash(t *testing.T) {
+	t.Parallel()
+	srv := startTern(t, ternOpts{Users: []string{"hib@localhost", "sender@localhost"}})
+	a := online(t, &srv.target, srv.user("hib"), "phone", "")
+	enableResumable(t, a)
+	a.raw.conn.Close()
+	waitLog(t, srv, "session kept for resumption", a.jid)
+	b := online(t, &srv.target, srv.user("sender"), "b", "")
+	b.send("<message type='chat' to='" + a.jid + "'><body>on disk</body></message>")
+	b.sync() // routed, so stored, before the answer
+	srv.crash(t)
+	srv.restart(t)
+	back := online(t, &srv.target, a.bare, "phone2", "")
+	back.wait("the message sent while the session waited for resumption, after kill -9", isMessageWithBody("on disk"))
+}
+
+// waitLog polls the server's log until a line holds every one of parts.
+func waitLog(t *testing.T, srv *ternProc, parts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(rawTimeout)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(srv.logFile)
+		for _, line := range strings.Split(string(b), "\n") {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(line, p)
+			}
+			if ok {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no log line with %q in %s:\n%s", parts, srv.logFile, tail(srv.logFile))
 }
