@@ -14,14 +14,11 @@ Run with Debian's python (pyenv's cannot see python3-slixmpp):
 """
 import argparse
 import asyncio
-import json
-import logging
 import secrets
 import sys
-import traceback
 
 # The c2s scenario's client and matchers: one recording client for both scripts.
-from scenario import Client, StepFailed, emit, is_chat, is_presence, is_push
+from scenario import Client, StepFailed, close_all, emit, is_chat, is_presence, is_push, run_steps
 
 
 def read_pw(path, literal):
@@ -135,10 +132,7 @@ async def run(args):
         emit("done")
         return 0
     finally:
-        for c in clients:
-            if c.transport is not None:
-                c.disconnect(wait=1)
-        await asyncio.sleep(0.2)
+        await close_all(clients)
 
 
 def main():
@@ -154,25 +148,10 @@ def main():
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per step (s2s connects on first use)")
     p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     args = p.parse_args()
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    if args.trace:
-        logging.getLogger("slixmpp.xmlstream.xmlstream").setLevel(logging.DEBUG)
     if not args.password and not args.password_file:
         print("federation.py: need --password or --password-file", file=sys.stderr)
         return 2
-    loop = asyncio.get_event_loop()
-    try:
-        return loop.run_until_complete(run(args))
-    except StepFailed as e:
-        print(json.dumps({"step": e.step, "ok": False, "expected": e.expected, "error": e.error}), flush=True)
-        print(f"FAIL {e.step}: expected {e.expected}; {e.error}", file=sys.stderr)
-        return 1
-    except Exception as e:  # a bug in this script or an unexpected client state: still one JSON line
-        traceback.print_exc()
-        print(json.dumps({"step": "script", "ok": False, "expected": "no exception", "error": repr(e)}), flush=True)
-        return 1
+    return run_steps(run, args)
 
 
 if __name__ == "__main__":

@@ -346,10 +346,7 @@ async def run(args):
         emit("done")
         return 0
     finally:
-        for c in clients:
-            if c.transport is not None:
-                c.disconnect(wait=1)
-        await asyncio.sleep(0.2)
+        await close_all(clients)
 
 
 def main():
@@ -368,14 +365,20 @@ def main():
                    help="report this step's failure but continue (for reference servers that deviate)")
     p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     args = p.parse_args()
+    if not args.password and not args.password_file:
+        print("scenario.py: need --password or --password-file", file=sys.stderr)
+        return 2
+    return run_steps(run, args)
+
+
+def run_steps(run, args):
+    """Run a step script's coroutine run(args) with logging set up (--trace: every SEND/RECV to
+    stderr); a failure becomes one JSON line on stdout and exit status 1."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # "Task was destroyed" noise at exit
     if args.trace:
         logging.getLogger("slixmpp.xmlstream.xmlstream").setLevel(logging.DEBUG)
-    if not args.password and not args.password_file:
-        print("scenario.py: need --password or --password-file", file=sys.stderr)
-        return 2
     loop = asyncio.get_event_loop()
     try:
         return loop.run_until_complete(run(args))
@@ -387,6 +390,14 @@ def main():
         traceback.print_exc()
         print(json.dumps({"step": "script", "ok": False, "expected": "no exception", "error": repr(e)}), flush=True)
         return 1
+
+
+async def close_all(clients):
+    """End every client's stream that is still connected."""
+    for c in clients:
+        if c.transport is not None:
+            c.disconnect(wait=1)
+    await asyncio.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,10 @@ Debian's python: /usr/bin/python3 sm.py --addr 127.0.0.5:5222 --alice alice@loca
 """
 import argparse
 import asyncio
-import json
-import logging
 import sys
 import time
-import traceback
 
-from scenario import NS_DELAY, Client, StepFailed, emit, is_chat
+from scenario import NS_DELAY, Client, StepFailed, close_all, emit, is_chat, run_steps
 
 
 async def run(args):
@@ -140,10 +137,7 @@ async def run(args):
         emit("done")
         return 0
     finally:
-        for c in clients:
-            if c.transport is not None:
-                c.disconnect(wait=1)
-        await asyncio.sleep(0.2)
+        await close_all(clients)
 
 
 def main():
@@ -155,22 +149,7 @@ def main():
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per step")
     p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     args = p.parse_args()
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    if args.trace:
-        logging.getLogger("slixmpp.xmlstream.xmlstream").setLevel(logging.DEBUG)
-    loop = asyncio.get_event_loop()
-    try:
-        return loop.run_until_complete(run(args))
-    except StepFailed as e:
-        print(json.dumps({"step": e.step, "ok": False, "expected": e.expected, "error": e.error}), flush=True)
-        print(f"FAIL {e.step}: expected {e.expected}; {e.error}", file=sys.stderr)
-        return 1
-    except Exception as e:
-        traceback.print_exc()
-        print(json.dumps({"step": "script", "ok": False, "expected": "no exception", "error": repr(e)}), flush=True)
-        return 1
+    return run_steps(run, args)
 
 
 if __name__ == "__main__":
