@@ -339,6 +339,13 @@ func (s *Session) bindOrSession(ctx context.Context, el *xml.Element) (done bool
 			reply(nil, stanza.ErrBadRequest.WithText("the resource is not a valid resourcepart"))
 			return false, nil
 		}
+		// §7.6.2.1: a limit on simultaneous resources (a replaced resource
+		// does not add one).
+		if max := s.srv.cfg.ResourcesPerUser; max > 0 && s.srv.router.Resource(j) == nil && len(s.srv.router.Resources(j.Bare())) >= max {
+			s.srv.log.Warn("bind refused: the account has too many sessions (limits.resources_per_user)", append(s.log(), "user", s.user)...)
+			reply(nil, stanza.ErrResourceConstraint.WithText("too many sessions for this account; close one"))
+			return false, nil
+		}
 		s.jid = j
 		s.res = &router.Resource{JID: j, Session: s}
 		s.dec.SetLimits(s.srv.cfg.Limits)

@@ -23,19 +23,20 @@ type Config struct {
 	TLS     *tls.Config
 	// ServedCert returns the leaf certificate served for an SNI name, for
 	// the tls-server-end-point channel binding (RFC 5929).
-	ServedCert      func(serverName string) *x509.Certificate
-	RequireStartTLS bool
-	AllowPlain      bool
-	Limits          xml.Limits // after authentication
-	PreAuthLimits   xml.Limits // before: tighter
-	AuthTimeout     time.Duration
-	PingInterval    time.Duration // 0: no keepalive pings
-	PingTimeout     time.Duration
-	ConnsPerIP      int
-	AuthFailures    *ratelimit.Window  // per IP and per account
-	Trusted         ratelimit.Networks // exempt from ConnsPerIP and the per-IP failure limit
-	Secret          []byte             // for SCRAM fake salts
-	Users           storage.Users
+	ServedCert       func(serverName string) *x509.Certificate
+	RequireStartTLS  bool
+	AllowPlain       bool
+	Limits           xml.Limits // after authentication
+	PreAuthLimits    xml.Limits // before: tighter
+	AuthTimeout      time.Duration
+	PingInterval     time.Duration // 0: no keepalive pings
+	PingTimeout      time.Duration
+	ConnsPerIP       int
+	ResourcesPerUser int                // bound resources per account (RFC 6120 §7.6.2.1); 0: no limit
+	AuthFailures     *ratelimit.Window  // per IP and per account
+	Trusted          ratelimit.Networks // exempt from ConnsPerIP and the per-IP failure limit
+	Secret           []byte             // for SCRAM fake salts
+	Users            storage.Users
 	// PreAuthIQ answers iq stanzas before authentication (XEP-0077
 	// in-band registration). Nil reply: not handled.
 	PreAuthIQ func(ctx context.Context, domain, remoteAddr string, tls bool, iq *xml.Element) *xml.Element

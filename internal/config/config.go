@@ -89,6 +89,7 @@ type Limits struct {
 	TrustedNetworks   []string `toml:"trusted_networks"`     // default []
 	MaxS2SStanzaBytes int      `toml:"max_s2s_stanza_bytes"` // default 524288: peers relay clients' largest stanzas plus wrapping
 	ResumeTimeout     Duration `toml:"resume_timeout"`       // XEP-0198 resumption window, default 5m; 0s offers none
+	ResourcesPerUser  int      `toml:"resources_per_user"`   // bound resources per account, default 50; 0 no limit
 }
 
 // Duration is a time.Duration written in TOML as a string like "30s".
@@ -141,6 +142,7 @@ func Default() *Config {
 			TrustedNetworks:    []string{},
 			MaxS2SStanzaBytes:  524288,
 			ResumeTimeout:      Duration{5 * time.Minute},
+			ResourcesPerUser:   50,
 		},
 	}
 }

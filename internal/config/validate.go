@@ -182,6 +182,7 @@ func (c *Config) Validate() error {
 	intRange("offline_quota", l.OfflineQuota, 0, 1_000_000, " (0: no limit)")
 	intRange("roster_max_items", l.RosterMaxItems, 0, 100_000, " (0: no limit)")
 	intRange("conns_per_ip", l.ConnsPerIP, 0, 10_000_000, " (0: no limit)")
+	intRange("resources_per_user", l.ResourcesPerUser, 0, 100_000, " (0: no limit)")
 	intRange("auth_failures_per_ip", l.AuthFailuresPerIP, 0, 1_000_000, " (0: no limit)")
 	intRange("registrations_per_ip", l.RegistrationsPerIP, 0, 1_000_000, " (0: no limit)")
 	intRange("max_s2s_stanza_bytes", l.MaxS2SStanzaBytes, 10000, 64<<20, " (RFC 6120 requires at least 10000)")

@@ -44,3 +44,31 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	srv.restart(t) // the harness's cleanup stops a running server
 }
+
+// TestResourcesPerUser: limits.resources_per_user caps an account's simultaneous sessions with
+// <resource-constraint/> (RFC 6120 §7.6.2.1); binding a resource that exists replaces it (§7.7.2.2)
+// and needs no new slot.
+func TestResourcesPerUser(t *testing.T) {
+	t.Parallel()
+	srv := startTern(t, ternOpts{ExtraTOML: "resources_per_user = 2"})
+	user := srv.users[0]
+	one := connect(t, &srv.target, user, loginOpts{resource: "one"})
+	connect(t, &srv.target, user, loginOpts{resource: "two"})
+
+	raw := dialRaw(t, &srv.target, false)
+	if ok, f := authenticate(raw, &srv.target, user, loginOpts{}); !ok {
+		t.Fatal(f)
+	}
+	raw.send(streamHeader(srv.domain))
+	raw.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)
+	raw.send("<iq type='set' id='b3'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>three</resource></bind></iq>")
+	if r := parseElem(t, raw.expect(`(?s)<iq[^>]*\bid=['"]b3['"].*?</iq>`)[0]); r.errorCondition() != "resource-constraint" {
+		t.Errorf("a third resource with resources_per_user = 2: got %s; want <resource-constraint/>", r)
+	}
+
+	again := connect(t, &srv.target, user, loginOpts{resource: "one"})
+	if e := one.waitStreamEnd(); e.streamErrorCondition() != "conflict" {
+		t.Errorf("the replaced session ended with %v; want <conflict/>", e)
+	}
+	again.sync()
+}
