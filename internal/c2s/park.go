@@ -33,8 +33,12 @@ func (s *Session) park() bool {
 	}
 	s.parkSt.Store(parked)
 	if err := s.srv.poller.wait(s); err != nil {
+		if !s.parkSt.CompareAndSwap(parked, running) {
+			// An unpark (a close, a resumption) won the race and runs
+			// loop in a new goroutine: this one must stop reading.
+			return true
+		}
 		s.srv.log.Debug("cannot park session; keeps its goroutine", append(s.log(), "err", err)...)
-		s.parkSt.Store(running)
 		s.stopTimer()
 		return false
 	}

@@ -49,6 +49,10 @@ func (s *Session) hibernate(err error) bool {
 	closing := s.srv.closing
 	s.srv.mu.Unlock()
 	s.wmu.Lock()
+	if s.hib {
+		s.wmu.Unlock()
+		return true // already hibernating: a second reader's error changes nothing
+	}
 	if !s.sm.resumable || s.closing || closing {
 		s.wmu.Unlock()
 		return false
@@ -74,24 +78,27 @@ func (s *Session) hibernate(err error) bool {
 		return false // closed meanwhile (conflict, shutdown): end it now
 	}
 	s.hib = true
-	s.hibTimer = time.AfterFunc(s.srv.cfg.ResumeTimeout, s.hibernationExpired)
+	gen := s.gen
+	s.hibTimer = time.AfterFunc(s.srv.cfg.ResumeTimeout, func() { s.hibernationExpired(gen) })
 	return true
 }
 
 // hibernationExpired ends a session nobody resumed.
-func (s *Session) hibernationExpired() {
-	if !s.wakeUp() {
+func (s *Session) hibernationExpired(gen int) {
+	if !s.wakeUp(gen) {
 		return
 	}
 	s.finish(stream.NewError("connection-timeout", "not resumed in time"))
 }
 
-// wakeUp ends the hibernation (for an expiry or a close), so that finish
-// runs the ordinary end; false if the session was not hibernating.
-func (s *Session) wakeUp() bool {
+// wakeUp ends the hibernation of connection generation gen (for an expiry
+// or an overflow), so that finish runs the ordinary end; false if the
+// session is not hibernating, or hibernates since a later resumption (a
+// timer that fired late must not end that one).
+func (s *Session) wakeUp(gen int) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if !s.hib {
+	if !s.hib || s.gen != gen {
 		return false
 	}
 	s.hib, s.sm.resumable = false, false
@@ -147,17 +154,18 @@ func (s *Session) resume(el *xml.Element) error {
 		old.wmu.Unlock()
 		return fail("item-not-found") // expired meanwhile
 	}
-	n := uint32(h) - old.sm.ackedH
-	if int64(n) > int64(len(old.sm.unacked)) {
+	if _, ok := old.dropAcked(uint32(h)); !ok {
+		// Acknowledges more than was sent (§4 handled-count-too-high);
+		// the session stays resumable with a correct h.
+		inH := old.sm.inH
 		old.wmu.Unlock()
-		return fail("unexpected-request") // acknowledges more than was sent
+		f := smFailed("unexpected-request")
+		f.SetAttr("h", strconv.FormatUint(uint64(inH), 10))
+		s.writeNow(xml.Append(nil, f, xml.NSClient))
+		return nil
 	}
 	old.hib, old.connDead = false, false
 	old.hibTimer.Stop()
-	u := old.sm.unacked
-	rest := copy(u, u[n:])
-	clear(u[rest:])
-	old.sm.unacked, old.sm.ackedH = u[:rest], uint32(h)
 	oldIP := old.ip
 	old.conn, old.raw, old.rd, old.dec = s.conn, s.raw, s.rd, s.dec
 	old.tls, old.served, old.direct, old.ip, old.streamID = s.tls, s.served, s.direct, s.ip, s.streamID
@@ -165,8 +173,8 @@ func (s *Session) resume(el *xml.Element) error {
 	old.gone.Store(false) // this connection's opening was counted by s
 	// <resumed/>, then everything not acknowledged, in order, then a request.
 	old.wbuf = xml.Append(getBuf(), xml.New(stream.NSSM, "resumed", "previd", old.sm.id, "h", strconv.FormatUint(uint64(old.sm.inH), 10)), xml.NSClient)
-	for _, st := range old.sm.unacked {
-		old.wbuf = xml.Append(old.wbuf, st, st.Space)
+	for _, it := range old.sm.unacked {
+		old.wbuf = xml.Append(old.wbuf, it.el, it.el.Space)
 	}
 	old.sm.asked = len(old.sm.unacked) > 0
 	if old.sm.asked {
@@ -189,7 +197,7 @@ func (s *Session) resume(el *xml.Element) error {
 	go old.loop()
 	// Messages that came while the connection was down went to offline
 	// storage: deliver them as at an initial presence.
-	if old.res.Available() {
+	if p, prio := old.res.Presence(); p != nil && prio >= 0 {
 		s.srv.router.Fire(router.EvAvailable, &router.Event{Ctx: s.srv.ctx, Origin: old.res})
 	}
 	return errAdopted
@@ -224,15 +232,12 @@ func (srv *Server) adopt(oldIP string, s *Session) {
 	srv.wg.Done()
 }
 
-// addResumable gives s a resumption id.
+// addResumable registers a new resumption id for s.
 func (srv *Server) addResumable(s *Session) string {
 	id := newResumeID()
 	srv.mu.Lock()
 	srv.resumeIDs[id] = s
 	srv.mu.Unlock()
-	s.wmu.Lock()
-	s.sm.resumable, s.sm.id = true, id
-	s.wmu.Unlock()
 	return id
 }
 

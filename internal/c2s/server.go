@@ -188,7 +188,10 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
-			sess.conn.Close()
+			sess.wmu.Lock()
+			c := sess.conn // resume swaps it under wmu
+			sess.wmu.Unlock()
+			c.Close()
 			go sess.unpark() // a parked session hears of the close only this way
 		}
 		n := len(s.sessions)

@@ -30,11 +30,20 @@ type smState struct {
 	inH     uint32 // stanzas handled from the client (§4: modulo 2^32)
 	outH    uint32 // stanzas sent to the client since enable
 	ackedH  uint32 // the last h the client acknowledged
-	unacked []*xml.Element
-	asked   bool // an <r/> is outstanding
+	unacked []smItem
+	// unackedBytes bounds the queue by size as well as by count (as
+	// maxOutQueue bounds live output): large stanzas must not pin memory.
+	unackedBytes int
+	asked        bool // an <r/> is outstanding
 
 	resumable bool   // the client asked for resumption and got an id
 	id        string // its id (§5 'previd')
+}
+
+// smItem is a stanza sent and not yet acknowledged, with its size.
+type smItem struct {
+	el   *xml.Element
+	size int
 }
 
 var smRequest = xml.Append(nil, xml.New(stream.NSSM, "r"), xml.NSClient)
@@ -48,23 +57,27 @@ func smFailed(cond string) *xml.Element {
 func (s *Session) handleSM(el *xml.Element) error {
 	switch el.Name {
 	case "enable":
-		s.wmu.Lock()
-		already := s.sm.on
-		s.sm.on = true
-		s.wmu.Unlock()
-		if already {
+		// Only this (reading) goroutine turns stream management on.
+		if s.smOn() {
 			s.sendNonza(smFailed("unexpected-request"))
 			return nil
 		}
 		s.sm.inH = 0 // §4: counting starts at enabling
 		enabled := xml.New(stream.NSSM, "enabled")
+		id := ""
 		if r := el.Attr("resume"); (r == "true" || r == "1") && s.srv.cfg.ResumeTimeout > 0 {
-			id := s.srv.addResumable(s)
+			id = s.srv.addResumable(s)
 			enabled.SetAttr("id", id)
 			enabled.SetAttr("resume", "true")
 			enabled.SetAttr("max", strconv.Itoa(int(s.srv.cfg.ResumeTimeout/time.Second)))
 		}
-		s.sendNonza(enabled)
+		// Counting starts with the stanza after <enabled/>, in one step:
+		// a stanza routed in between would be counted by one side only.
+		s.wmu.Lock()
+		s.sm.on = true
+		s.sm.resumable, s.sm.id = id != "", id
+		s.appendNonza(enabled)
+		s.wmu.Unlock()
 	case "r":
 		if s.smOn() {
 			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inH), 10)))
@@ -97,21 +110,13 @@ func (s *Session) smOn() bool {
 func (s *Session) ack(h uint32) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	n := h - s.sm.ackedH
-	if int64(n) > int64(len(s.sm.unacked)) {
+	n, ok := s.dropAcked(h)
+	if !ok {
 		return &stream.Error{Condition: "undefined-condition", Text: "you acknowledged more stanzas than were sent",
 			App: xml.New(stream.NSSM, "handled-count-too-high", "h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(s.sm.outH), 10))}
 	}
-	u := s.sm.unacked
-	rest := copy(u, u[n:])
-	clear(u[rest:]) // do not pin acknowledged stanzas
-	s.sm.unacked = u[:rest]
-	if rest == 0 && cap(u) > 64 {
-		s.sm.unacked = nil // a burst's queue is not kept
-	}
-	s.sm.ackedH = h
 	s.sm.asked = false
-	if rest > 0 && !s.closing {
+	if n > 0 && len(s.sm.unacked) > 0 && !s.closing {
 		// Stanzas sent after the request this answers: ask again, or they
 		// would stay unacknowledged until the next stanza goes out.
 		if s.wbuf == nil {
@@ -124,19 +129,37 @@ func (s *Session) ack(h uint32) error {
 	return nil
 }
 
-// smCount records a stanza just queued for the client; wmu is held. It
-// reports false when the client has let too much go unacknowledged.
-func (s *Session) smCount(el *xml.Element) bool {
-	if len(s.sm.unacked) >= maxUnacked {
-		return false
+// dropAcked forgets the stanzas an h from the client acknowledges; wmu is
+// held. It returns how many, or false if h is beyond what was sent.
+func (s *Session) dropAcked(h uint32) (int, bool) {
+	n := h - s.sm.ackedH
+	if int64(n) > int64(len(s.sm.unacked)) {
+		return 0, false
 	}
+	u := s.sm.unacked
+	for _, it := range u[:n] {
+		s.sm.unackedBytes -= it.size
+	}
+	rest := copy(u, u[n:])
+	clear(u[rest:]) // do not pin acknowledged stanzas
+	s.sm.unacked = u[:rest]
+	if rest == 0 && cap(u) > 64 {
+		s.sm.unacked = nil // a burst's queue is not kept
+	}
+	s.sm.ackedH = h
+	return int(n), true
+}
+
+// smCount records a stanza of size bytes just queued for the client; wmu
+// is held.
+func (s *Session) smCount(el *xml.Element, size int) {
 	s.sm.outH++
-	s.sm.unacked = append(s.sm.unacked, el)
+	s.sm.unacked = append(s.sm.unacked, smItem{el, size})
+	s.sm.unackedBytes += size
 	if !s.sm.asked || len(s.sm.unacked)%ackEvery == 0 {
 		s.wbuf = append(s.wbuf, smRequest...)
 		s.sm.asked = true
 	}
-	return true
 }
 
 // takeUnacked ends stream management and returns what the client never
@@ -144,16 +167,24 @@ func (s *Session) smCount(el *xml.Element) bool {
 func (s *Session) takeUnacked() []*xml.Element {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	u := s.sm.unacked
-	s.sm.on, s.sm.unacked = false, nil
-	return u
+	out := make([]*xml.Element, len(s.sm.unacked))
+	for i, it := range s.sm.unacked {
+		out[i] = it.el
+	}
+	s.sm.on, s.sm.unacked, s.sm.unackedBytes = false, nil, 0
+	return out
 }
 
 // sendNonza queues a stream-level element: not a stanza, so not counted.
 func (s *Session) sendNonza(el *xml.Element) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closing {
+	s.appendNonza(el)
+}
+
+// appendNonza is sendNonza with wmu held.
+func (s *Session) appendNonza(el *xml.Element) {
+	if s.closing || s.connDead {
 		return
 	}
 	if s.wbuf == nil {

@@ -17,7 +17,7 @@ func TestAckWrapsAround(t *testing.T) {
 	s.sm.ackedH = math.MaxUint32 - 1
 	s.sm.outH = 1
 	for range 3 {
-		s.sm.unacked = append(s.sm.unacked, xml.New(xml.NSClient, "message"))
+		s.sm.unacked = append(s.sm.unacked, smItem{xml.New(xml.NSClient, "message"), 10})
 	}
 	if err := s.ack(0); err != nil { // MaxUint32-1 -> 0 acknowledges two stanzas
 		t.Fatal(err)
@@ -36,4 +36,30 @@ func TestAckWrapsAround(t *testing.T) {
 	if err := s.ack(1); err != nil {
 		t.Fatalf("a repeated ack is no error: %v", err)
 	}
+}
+
+// The queue's byte count follows what is acknowledged.
+func TestAckBytes(t *testing.T) {
+	s := &Session{closing: true}
+	s.sm.on = true
+	for i := range 4 {
+		s.smCountForTest(xml.New(xml.NSClient, "message"), 100*(i+1))
+	}
+	if s.sm.unackedBytes != 1000 {
+		t.Fatalf("unackedBytes = %d, want 1000", s.sm.unackedBytes)
+	}
+	if err := s.ack(3); err != nil {
+		t.Fatal(err)
+	}
+	if s.sm.unackedBytes != 400 || len(s.sm.unacked) != 1 {
+		t.Fatalf("after ack 3: %d bytes, %d stanzas; want 400, 1", s.sm.unackedBytes, len(s.sm.unacked))
+	}
+	if got := s.takeUnacked(); len(got) != 1 || s.sm.unackedBytes != 0 {
+		t.Fatalf("takeUnacked: %d stanzas, %d bytes left", len(got), s.sm.unackedBytes)
+	}
+}
+
+func (s *Session) smCountForTest(el *xml.Element, size int) {
+	s.wbuf = nil
+	s.smCount(el, size)
 }

@@ -12,45 +12,21 @@ import (
 // the network: a flusher goroutine exists only while there is output.
 func (s *Session) Send(el *xml.Element) bool {
 	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.closing {
-		s.wmu.Unlock()
 		return false
 	}
 	if s.connDead {
-		// No connection (hibernating, XEP-0198 §5). A message that offline
-		// storage would keep is refused, so the router stores it (it
-		// survives a crash, and a resume delivers it from there); the
-		// rest is counted for a resume to send, within the same bound.
-		if el.Name == "message" {
-			if t := el.Attr("type"); t == "" || t == "normal" || t == "chat" {
-				s.wmu.Unlock()
-				return false
-			}
-		}
-		if len(s.sm.unacked) >= maxUnacked {
-			s.wmu.Unlock()
-			go func() {
-				if s.wakeUp() {
-					s.finish(stream.NewError("policy-violation", "too many stanzas waiting for a resumption"))
-				}
-			}()
-			return false
-		}
-		s.sm.outH++
-		s.sm.unacked = append(s.sm.unacked, el)
-		s.wmu.Unlock()
-		return true
+		return s.sendDead(el)
 	}
 	if len(s.wbuf) > maxOutQueue {
-		s.wmu.Unlock()
 		s.srv.log.Warn("client not reading; closing its session", s.log()...)
-		s.Close(stream.NewError("policy-violation", "too much unread output"))
+		s.closeLocked(stream.NewError("policy-violation", "too much unread output"))
 		return false
 	}
-	if s.sm.on && len(s.sm.unacked) >= maxUnacked {
-		s.wmu.Unlock()
+	if s.sm.on && (len(s.sm.unacked) >= maxUnacked || s.sm.unackedBytes > maxOutQueue) {
 		s.srv.log.Warn("client does not acknowledge stanzas (XEP-0198); closing its session", s.log()...)
-		s.Close(stream.NewError("policy-violation", "too many unacknowledged stanzas"))
+		s.closeLocked(stream.NewError("policy-violation", "too many unacknowledged stanzas"))
 		return false
 	}
 	// The element may come from a jabber:server stream: writing it relative
@@ -58,15 +34,42 @@ func (s *Session) Send(el *xml.Element) bool {
 	if s.wbuf == nil {
 		s.wbuf = getBuf()
 	}
+	n := len(s.wbuf)
 	s.wbuf = xml.Append(s.wbuf, el, el.Space)
 	if s.sm.on {
-		s.smCount(el)
+		s.smCount(el, len(s.wbuf)-n)
 	}
 	s.kick()
-	s.wmu.Unlock()
 	if m := s.srv.cfg.Metrics.StanzaOut; m != nil {
 		m(el.Name)
 	}
+	return true
+}
+
+// sendDead takes a stanza while there is no connection (hibernating,
+// XEP-0198 §5); wmu is held. A message that offline storage would keep is
+// refused, so the router stores it (it survives a crash, and a resume
+// delivers it from there); the rest is counted for a resume to send,
+// within the same bounds as live output.
+func (s *Session) sendDead(el *xml.Element) bool {
+	if el.Name == "message" {
+		if t := el.Attr("type"); t == "" || t == "normal" || t == "chat" {
+			return false
+		}
+	}
+	size := len(xml.Append(nil, el, el.Space))
+	if len(s.sm.unacked) >= maxUnacked || s.sm.unackedBytes+size > maxOutQueue {
+		gen := s.gen
+		go func() {
+			if s.wakeUp(gen) {
+				s.finish(stream.NewError("policy-violation", "too much waiting for a resumption"))
+			}
+		}()
+		return false
+	}
+	s.sm.outH++
+	s.sm.unacked = append(s.sm.unacked, smItem{el, size})
+	s.sm.unackedBytes += size
 	return true
 }
 
@@ -159,6 +162,11 @@ func (s *Session) writeNow(b []byte) {
 func (s *Session) Close(err *stream.Error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.closeLocked(err)
+}
+
+// closeLocked is Close with wmu held.
+func (s *Session) closeLocked(err *stream.Error) {
 	if s.closing {
 		return
 	}

@@ -172,7 +172,7 @@ func (s *Service) unavailable(ctx context.Context, res *router.Resource, el *xml
 				online = true
 			}
 		}
-		if !online {
+		if !online && s.r.UserExists(ctx, owner) { // not for an account being deleted
 			if err := s.last.SetLast(ctx, owner.String(), time.Now(), el.ChildText("", "status")); err != nil {
 				s.log.Warn("last activity not recorded", "jid", owner.String(), "err", err)
 			}

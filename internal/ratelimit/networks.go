@@ -15,6 +15,10 @@ func ParseNetworks(ss []string) (Networks, error) {
 	var n Networks
 	for _, s := range ss {
 		if p, err := netip.ParsePrefix(s); err == nil {
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				// Addresses are compared unmapped: so are prefixes.
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 			n = append(n, p.Masked())
 			continue
 		}

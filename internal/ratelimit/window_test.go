@@ -71,14 +71,14 @@ func TestResetAll(t *testing.T) {
 }
 
 func TestNetworks(t *testing.T) {
-	n, err := ParseNetworks([]string{"192.0.2.7", "10.20.0.0/16", "2001:db8::/32", "10.1.2.3/8"})
+	n, err := ParseNetworks([]string{"192.0.2.7", "10.20.0.0/16", "2001:db8::/32", "10.1.2.3/8", "::ffff:172.16.0.0/108"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for ip, want := range map[string]bool{
 		"192.0.2.7": true, "192.0.2.8": false, "10.20.255.1": true, "10.21.0.1": true, // 10.1.2.3/8 masks to 10/8
 		"::ffff:192.0.2.7": true, "2001:db8::1": true, "2001:db9::1": false, "fe80::1%eth0": false,
-		"11.0.0.1": false, "not-an-ip": false,
+		"11.0.0.1": false, "not-an-ip": false, "172.16.3.4": true, "172.31.0.1": true, "172.32.0.1": false,
 	} {
 		if got := n.Contains(ip); got != want {
 			t.Errorf("Contains(%s) = %v, want %v", ip, got, want)

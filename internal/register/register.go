@@ -136,6 +136,7 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 		}
 		s.log.Info("account removed in-band", "jid", owner.String())
 		s.closeSessions(owner, "account removed")
+		s.r.Deleted(owner)
 		return nil, nil
 	}
 	username, password := p.ChildText(NS, "username"), p.ChildText(NS, "password")
@@ -171,16 +172,25 @@ func (s *Service) Delete(ctx context.Context, owner jid.JID, why string) (sessio
 		return 0, err
 	}
 	n := s.closeSessions(owner, why)
+	s.r.Deleted(owner)
 	s.log.Info("account deleted by an administrator", "jid", owner.String(), "sessions_closed", n)
 	return n, nil
 }
 
 // remove tells the contacts (onDelete) and deletes the account's data.
+// From then on the router treats the account as absent, so what its
+// closing sessions hand back is not stored for a name a new account may
+// take; the caller ends the sessions, then calls Router.Deleted.
 func (s *Service) remove(ctx context.Context, owner jid.JID) error {
 	if s.onDelete != nil {
 		s.onDelete(ctx, owner)
 	}
-	return s.users.DeleteUser(ctx, owner.Domain(), owner.Local())
+	s.r.Deleting(owner)
+	if err := s.users.DeleteUser(ctx, owner.Domain(), owner.Local()); err != nil {
+		s.r.Deleted(owner)
+		return err
+	}
+	return nil
 }
 
 func (s *Service) closeSessions(owner jid.JID, why string) int {

@@ -12,9 +12,14 @@ type registry struct {
 	mu    sync.RWMutex
 	users map[string][]*Resource // bare JID string -> resources
 	count int
+	// gone: accounts being deleted; they count as absent until their
+	// last resource unbinds.
+	gone map[string]bool
 }
 
-func newRegistry() *registry { return &registry{users: map[string][]*Resource{}} }
+func newRegistry() *registry {
+	return &registry{users: map[string][]*Resource{}, gone: map[string]bool{}}
+}
 
 // bind adds r, returning the resource it replaces (same full JID), if any.
 func (g *registry) bind(r *Resource) (replaced *Resource) {
@@ -44,6 +49,7 @@ func (g *registry) unbind(r *Resource) bool {
 			list = append(list[:i:i], list[i+1:]...)
 			if len(list) == 0 {
 				delete(g.users, bare)
+				delete(g.gone, bare)
 			} else {
 				g.users[bare] = list
 			}
@@ -90,4 +96,22 @@ func (g *registry) all() []*Resource {
 		out = append(out, l...)
 	}
 	return out
+}
+
+// setGone marks (or, once no resource is left, unmarks) an account being
+// deleted.
+func (g *registry) setGone(bare string, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if on {
+		g.gone[bare] = true
+	} else if len(g.users[bare]) == 0 {
+		delete(g.gone, bare)
+	}
+}
+
+func (g *registry) isGone(bare string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.gone[bare]
 }

@@ -100,6 +100,16 @@ func (r *Router) unavailable(ctx context.Context, res *Resource) {
 	r.Fire(EvUnavailable, &Event{Ctx: ctx, Origin: res})
 }
 
+// Deleting marks an account as being deleted: until Deleted and the end of
+// its last session, it counts as absent (UserExists), so nothing routed to
+// it meanwhile (messages its closing sessions hand back, presence) is
+// stored for a name that a new account may take.
+func (r *Router) Deleting(bare jid.JID) { r.reg.setGone(bare.String(), true) }
+
+// Deleted ends what Deleting began, once the account's data is gone; the
+// mark stays until the account's last session has unbound.
+func (r *Router) Deleted(bare jid.JID) { r.reg.setGone(bare.String(), false) }
+
 // Resources returns the bound resources of a bare JID.
 func (r *Router) Resources(bare jid.JID) []*Resource { return r.reg.resources(bare) }
 
@@ -115,6 +125,9 @@ func (r *Router) All() []*Resource { return r.reg.all() }
 // UserExists reports whether a local account exists. Storage errors count
 // as existing, so a backend outage never makes the server deny an account.
 func (r *Router) UserExists(ctx context.Context, bare jid.JID) bool {
+	if r.reg.isGone(bare.String()) {
+		return false
+	}
 	if len(r.reg.resources(bare)) > 0 {
 		return true
 	}

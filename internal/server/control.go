@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/config"
 	"github.com/tern-xmpp/tern/internal/control"
@@ -34,10 +35,12 @@ type admin struct {
 	authLimit, regLimit *ratelimit.Window
 }
 
-// serveControl answers the CLI's operations on l until l is closed.
-func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a admin, log *slog.Logger) {
+// serveControl answers the CLI's operations on l; the returned stop closes
+// l and waits (bounded) for the operations under way, so none runs on
+// into a closing store.
+func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a admin, log *slog.Logger) (stop func()) {
 	if l == nil {
-		return
+		return func() {}
 	}
 	ctl := control.NewServer(ctx, log)
 	ctl.Handle("user.del", func(ctx context.Context, args map[string]string) (string, error) {
@@ -60,12 +63,22 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 	ctl.Handle("unban", func(_ context.Context, args map[string]string) (string, error) {
 		return a.unban(args["target"])
 	})
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		if err := ctl.Serve(l); err != nil {
 			log.Error("control socket stopped", "err", err)
 		}
 	}()
 	log.Info("control socket listening", "path", cfg.ControlSocket())
+	return func() {
+		l.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			log.Warn("an administration request was still running at shutdown")
+		}
+	}
 }
 
 // unban lifts the failed-login and registration refusals of an address or

@@ -116,7 +116,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
 	reg.SetTrusted(trusted)
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
-	serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit}, log)
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit}, log)
+	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim := xml.DefaultLimits
 	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
@@ -243,9 +244,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		break
 	}
-	if ctlLn != nil {
-		ctlLn.Close() // no administration while the store closes
-	}
+	stopControl() // no administration while sessions end and the store closes
 	log.Info("shutting down: closing client sessions")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

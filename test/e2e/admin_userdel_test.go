@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -67,4 +68,29 @@ func ternCLI(t *testing.T, srv *ternProc, args ...string) string {
 		t.Fatalf("tern %s: %v\n%s\n--- %s ---\n%s", strings.Join(args, " "), err, b, srv.logFile, tail(srv.logFile))
 	}
 	return string(b)
+}
+
+// An account deleted while one of its sessions waits to be resumed (XEP-0198) leaves nothing
+// behind: the waiting session ends, later messages bounce, and a new account with the same
+// name gets none of the old one's messages.
+func TestUserDelHibernatingSession(t *testing.T) {
+	t.Parallel()
+	srv := startTern(t, ternOpts{Users: []string{"again@localhost", "writer@localhost"}})
+	a := online(t, &srv.target, srv.user("again"), "phone", "")
+	enableResumable(t, a)
+	a.raw.conn.Close()
+	waitLog(t, srv, "session kept for resumption", a.jid)
+	w := online(t, &srv.target, srv.user("writer"), "w", "")
+	w.send("<message type='chat' to='" + a.jid + "'><body>for the old account</body></message>")
+	w.sync()
+
+	ternCLI(t, srv, "user", "del", "--yes", "--config", srv.config, a.bare)
+	w.send("<message type='chat' id='late' to='" + a.jid + "'><body>too late</body></message>")
+	if r := w.wait("an answer for a message to the deleted account", func(e *elem) bool { return e.attr("id") == "late" }); r.errorCondition() != "service-unavailable" {
+		t.Errorf("message to a deleted account: got %s; want service-unavailable (RFC 6121 §8.5.1)", r)
+	}
+
+	ternCLI(t, srv, "user", "add", "--config", srv.config, "--password-file", filepath.Join(filepath.Dir(srv.config), "password"), a.bare)
+	fresh := online(t, &srv.target, a.bare, "new", "")
+	fresh.none("a message sent to the deleted account", func(e *elem) bool { return e.Local == "message" && e.child("", "body") != nil }, w)
 }
