@@ -120,8 +120,7 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 			return
 		}
 		sess := newSession(s, c, ip, directTLS)
-		s.wg.Add(1)
-		go sess.run() // sess.finish calls release, which ends the WaitGroup entry
+		go sess.run() // admit added it to the WaitGroup; sess.finish calls release, which ends that
 	})
 }
 
@@ -146,6 +145,9 @@ func (s *Server) admit(ip string) bool {
 		return false
 	}
 	s.perIP[ip]++
+	// Added under mu with the closing check: Shutdown sets closing under mu
+	// before it waits, so no Add can race its Wait.
+	s.wg.Add(1)
 	return true
 }
 
