@@ -33,6 +33,7 @@ func listenControl(cfg *config.Config, log *slog.Logger) (net.Listener, error) {
 type admin struct {
 	reg                 *register.Service
 	authLimit, regLimit *ratelimit.Window
+	sessions            func() int
 }
 
 // serveControl answers the CLI's operations on l; the returned stop closes
@@ -59,6 +60,10 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 			return "", err
 		}
 		return fmt.Sprintf("deleted %s: its contacts were told, %d session(s) closed", j, n), nil
+	})
+	started := time.Now()
+	ctl.Handle("status", func(context.Context, map[string]string) (string, error) {
+		return fmt.Sprintf("tern %s, up %s, %d session(s) bound", Version, time.Since(started).Round(time.Second), a.sessions()), nil
 	})
 	ctl.Handle("unban", func(_ context.Context, args map[string]string) (string, error) {
 		return a.unban(args["target"])

@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
 	reg.SetTrusted(trusted)
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
-	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit}, log)
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim := xml.DefaultLimits

@@ -48,6 +48,11 @@ func TestUserDelRunningServer(t *testing.T) {
 		}
 	}
 
+	// tern check sees the running server through its control socket.
+	if out := ternCLI(t, srv, "check", "--no-dns", "--config", srv.config); !strings.Contains(out, "a server runs on this data directory: tern") {
+		t.Errorf("tern check with the server running does not report it:\n%s", out)
+	}
+
 	// A second server on the same data directory refuses to start.
 	second := exec.Command(ternBin, "serve", "--config", srv.config)
 	b, err := second.CombinedOutput()
