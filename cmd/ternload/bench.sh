@@ -13,6 +13,8 @@
 # Needs: root, apt-get install -y prosody ejabberd, Go. Bounded: about 8-10 minutes for all three.
 # Knobs (env): N_TERN=10000 N_PEER=2000 LOGINS=2000 LOGIN_C=8 LOGIN_SECS=8s PAIRS=100 RATE=8000
 #   DUR=10s MAXDUR=8s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
+#   MSGFLAGS="-sm" (extra flags for the message steps: -sm enables XEP-0198 on every session;
+#   the Prosody and ejabberd configs here do not offer it)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -24,6 +26,7 @@ LOGIN_C=${LOGIN_C:-8}
 LOGIN_SECS=${LOGIN_SECS:-8s}
 PAIRS=${PAIRS:-100}
 RATE=${RATE:-8000}
+read -r -a MSGF <<<"${MSGFLAGS:-}"
 DUR=${DUR:-10s}
 MAXDUR=${MAXDUR:-8s}
 SOURCES=${SOURCES:-127.0.0.10-127.0.0.29}
@@ -211,7 +214,7 @@ for s in $SERVERS; do
   log "$s: logins"
   LOAD "$s" logins logins "${G[@]}" -n "$LOGINS" -c "$LOGIN_C" -users 200 -duration "$LOGIN_SECS" -pid "$PID"
   log "$s: messages, closed loop"
-  LOAD "$s" closed messages "${G[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
+  LOAD "$s" closed messages "${G[@]}" "${MSGF[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
   # First a rate this server can take (70% of its closed-loop maximum, if below $RATE), then
   # $RATE itself, last: a server that cannot keep up is left with a backlog it needs minutes for.
   MAX=$(grep "\"target\":\"$s\",\"step\":\"closed\"" "$RES" | grep -o '"recv_per_sec":[0-9.]*' | cut -d: -f2 | cut -d. -f1)
@@ -219,11 +222,11 @@ for s in $SERVERS; do
   if [ "$SUST" -gt 0 ] && [ "$SUST" -lt "$RATE" ]; then
     sleep 2  # let the server finish tearing down the previous run
     log "$s: messages, open loop at $SUST/s (70% of its maximum)"
-    LOAD "$s" open70 messages "${G[@]}" -pairs "$PAIRS" -rate "$SUST" -duration "$DUR" -warmup 1s -pid "$PID"
+    LOAD "$s" open70 messages "${G[@]}" "${MSGF[@]}" -pairs "$PAIRS" -rate "$SUST" -duration "$DUR" -warmup 1s -pid "$PID"
   fi
   sleep 2
   log "$s: messages, open loop at $RATE/s"
-  LOAD "$s" open messages "${G[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -warmup 1s -pid "$PID"
+  LOAD "$s" open messages "${G[@]}" "${MSGF[@]}" -pairs "$PAIRS" -rate "$RATE" -duration "$DUR" -warmup 1s -pid "$PID"
   stop_server "$s"
 done
 

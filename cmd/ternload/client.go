@@ -76,6 +76,8 @@ type conn struct {
 	wbuf   []byte
 	closed atomic.Bool
 	steps  []step // with -trace: time of each login step
+	sm     bool   // XEP-0198 enabled (-sm)
+	smH    uint32 // stanzas the reader handled since, for <a h/>
 }
 
 // step is one timed phase of a login (-trace).

@@ -21,6 +21,7 @@ type messagesResult struct {
 	Mode         string    `json:"mode"` // "open-loop" or "closed-loop"
 	TargetRate   float64   `json:"target_rate"`
 	Window       int       `json:"window,omitempty"`
+	SM           bool      `json:"sm,omitempty"` // XEP-0198 enabled on every session
 	Seconds      float64   `json:"seconds"`
 	Sent         int64     `json:"sent"`
 	Received     int64     `json:"received"`
@@ -101,6 +102,7 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 	warm := fs.Duration("warmup", 0, "leave messages sent in the first part of the run out of the latency figures")
 	toServer := fs.String("to-server", "", "receivers log in to this server instead (federation: senders on -server,\nreceivers on another server that federates with it)")
 	toDomain := fs.String("to-domain", "", "the receivers' domain, with -to-server")
+	sm := fs.Bool("sm", false, "enable stream management (XEP-0198) on every session and answer the server's\nack requests, as modern clients do")
 	if err := parse(fs, &g, args); err != nil {
 		return nil, err
 	}
@@ -127,7 +129,7 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.maxTime)
 	defer cancel()
-	res := messagesResult{Command: "messages", Server: g.server, Pairs: *pairs, TargetRate: *rate, Mode: "open-loop"}
+	res := messagesResult{Command: "messages", Server: g.server, Pairs: *pairs, TargetRate: *rate, Mode: "open-loop", SM: *sm}
 	if *rate == 0 {
 		res.Mode, res.Window = "closed-loop", *window
 	}
@@ -162,6 +164,11 @@ func runMessages(ctx context.Context, args []string) (any, error) {
 					dd = dTo
 				}
 				c, err := openSession(ctx, dd, a, g.user(i), g.password, "m")
+				if err == nil && *sm {
+					if err = c.enableSM(); err != nil {
+						c.Close()
+					}
+				}
 				if err != nil {
 					setErr(fmt.Errorf("login %s: %w", g.user(i), err))
 					failed.Add(1)
@@ -369,6 +376,9 @@ func (p *pair) receive(errs *atomic.Int64, setErr func(error)) {
 		if err != nil {
 			return
 		}
+		if c.smHandle(el) {
+			continue
+		}
 		switch el.Name {
 		case "message":
 			if el.Attr("type") == "error" {
@@ -408,6 +418,9 @@ func (c *conn) drain(errs *atomic.Int64, setErr func(error)) {
 		el, err := c.readNoDeadline()
 		if err != nil {
 			return
+		}
+		if c.smHandle(el) {
+			continue
 		}
 		switch {
 		case el.Name == "message" && el.Attr("type") == "error":
