@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -142,15 +143,26 @@ func nextLoopback() string {
 	return fmt.Sprintf("127.0.0.%d", 10+hostSeq.Add(1)%241)
 }
 
-// freePort asks the kernel for a free TCP port on ip.
+// handedOut remembers every ip:port freePort gave: the kernel may offer a
+// port again once its probe listener is closed, before the server binds it.
+var handedOut sync.Map
+
+// freePort asks the kernel for a free TCP port on ip, never the same one twice.
 func freePort(t testing.TB, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatalf("no free port on %s (is the whole 127.0.0.0/8 routed to lo?): %v", ip, err)
+	for range 100 {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatalf("no free port on %s (is the whole 127.0.0.0/8 routed to lo?): %v", ip, err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(net.JoinHostPort(ip, fmt.Sprint(port)), true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no port on %s that was not handed out already", ip)
+	return 0
 }
 
 // randomPassword returns a CSPRNG password; hex keeps SASLprep out of the picture.
