@@ -176,9 +176,9 @@ func (s *Session) resume(el *xml.Element) error {
 	for _, it := range old.sm.unacked {
 		old.wbuf = xml.Append(old.wbuf, it.el, it.el.Space)
 	}
-	old.sm.asked = len(old.sm.unacked) > 0
-	if old.sm.asked {
-		old.wbuf = append(old.wbuf, smRequest...)
+	old.sm.asked = false
+	if len(old.sm.unacked) > 0 {
+		old.requestAck()
 	}
 	old.kick()
 	resent := len(old.sm.unacked)

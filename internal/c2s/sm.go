@@ -18,9 +18,11 @@ import (
 const (
 	// maxUnacked bounds what a client that never acks can pin in memory.
 	maxUnacked = 1000
-	// ackEvery: with a request outstanding, ask again every this many
-	// stanzas, so a lost <r/> does not leave the queue growing.
+	// ackEvery: ask for an ack every this many stanzas sent; fewer wait
+	// for ackDelay, so a busy stream carries one <r/> per batch, not one
+	// per stanza (that doubled the server's work per message).
 	ackEvery = 16
+	ackDelay = 500 * time.Millisecond
 )
 
 // smState is the session's XEP-0198 state. inH belongs to the reading
@@ -34,7 +36,10 @@ type smState struct {
 	// unackedBytes bounds the queue by size as well as by count (as
 	// maxOutQueue bounds live output): large stanzas must not pin memory.
 	unackedBytes int
-	asked        bool // an <r/> is outstanding
+	asked        bool        // an <r/> is outstanding
+	sinceAsk     int         // stanzas sent since the last <r/>
+	ackTimer     *time.Timer // asks after ackDelay; reused
+	timerArmed   bool
 
 	resumable bool   // the client asked for resumption and got an id
 	id        string // its id (§5 'previd')
@@ -116,17 +121,46 @@ func (s *Session) ack(h uint32) error {
 			App: xml.New(stream.NSSM, "handled-count-too-high", "h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(s.sm.outH), 10))}
 	}
 	s.sm.asked = false
-	if n > 0 && len(s.sm.unacked) > 0 && !s.closing {
-		// Stanzas sent after the request this answers: ask again, or they
-		// would stay unacknowledged until the next stanza goes out.
-		if s.wbuf == nil {
-			s.wbuf = getBuf()
-		}
-		s.wbuf = append(s.wbuf, smRequest...)
-		s.sm.asked = true
-		s.kick()
+	if n > 0 && len(s.sm.unacked) > 0 {
+		// Stanzas sent after the request this answers: ask again soon, or
+		// they would stay unacknowledged until the next stanza goes out.
+		s.armAckTimer()
 	}
 	return nil
+}
+
+// requestAck appends <r/>; wmu is held.
+func (s *Session) requestAck() {
+	if s.wbuf == nil {
+		s.wbuf = getBuf()
+	}
+	s.wbuf = append(s.wbuf, smRequest...)
+	s.sm.asked, s.sm.sinceAsk = true, 0
+}
+
+// armAckTimer asks for an ack after ackDelay unless one is asked for
+// meanwhile; wmu is held.
+func (s *Session) armAckTimer() {
+	if s.sm.timerArmed {
+		return
+	}
+	s.sm.timerArmed = true
+	if s.sm.ackTimer == nil {
+		s.sm.ackTimer = time.AfterFunc(ackDelay, s.ackTimeout)
+	} else {
+		s.sm.ackTimer.Reset(ackDelay)
+	}
+}
+
+func (s *Session) ackTimeout() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.sm.timerArmed = false
+	if !s.sm.on || s.closing || s.connDead || s.sm.asked || len(s.sm.unacked) == 0 {
+		return
+	}
+	s.requestAck()
+	s.kick()
 }
 
 // dropAcked forgets the stanzas an h from the client acknowledges; wmu is
@@ -156,9 +190,12 @@ func (s *Session) smCount(el *xml.Element, size int) {
 	s.sm.outH++
 	s.sm.unacked = append(s.sm.unacked, smItem{el, size})
 	s.sm.unackedBytes += size
-	if !s.sm.asked || len(s.sm.unacked)%ackEvery == 0 {
-		s.wbuf = append(s.wbuf, smRequest...)
-		s.sm.asked = true
+	s.sm.sinceAsk++
+	switch {
+	case s.sm.sinceAsk >= ackEvery:
+		s.requestAck()
+	case !s.sm.asked:
+		s.armAckTimer()
 	}
 }
 
@@ -172,6 +209,9 @@ func (s *Session) takeUnacked() []*xml.Element {
 		out[i] = it.el
 	}
 	s.sm.on, s.sm.unacked, s.sm.unackedBytes = false, nil, 0
+	if s.sm.ackTimer != nil {
+		s.sm.ackTimer.Stop()
+	}
 	return out
 }
 
