@@ -81,10 +81,7 @@ func ternCLI(t *testing.T, srv *ternProc, args ...string) string {
 func TestUserDelHibernatingSession(t *testing.T) {
 	t.Parallel()
 	srv := startTern(t, ternOpts{Users: []string{"again@localhost", "writer@localhost"}})
-	a := online(t, &srv.target, srv.user("again"), "phone", "")
-	enableResumable(t, a)
-	a.raw.conn.Close()
-	waitLog(t, srv, "session kept for resumption", a.jid)
+	a := hibernating(t, srv, srv.user("again"))
 	w := online(t, &srv.target, srv.user("writer"), "w", "")
 	w.send("<message type='chat' to='" + a.jid + "'><body>for the old account</body></message>")
 	w.sync()

@@ -246,10 +246,7 @@ func TestStreamManagementResumeExpires(t *testing.T) {
 func TestStreamManagementHibernationSurvivesCrash(t *testing.T) {
 	t.Parallel()
 	srv := startTern(t, ternOpts{Users: []string{"hib@localhost", "sender@localhost"}})
-	a := online(t, &srv.target, srv.user("hib"), "phone", "")
-	enableResumable(t, a)
-	a.raw.conn.Close()
-	waitLog(t, srv, "session kept for resumption", a.jid)
+	a := hibernating(t, srv, srv.user("hib"))
 	b := online(t, &srv.target, srv.user("sender"), "b", "")
 	b.send("<message type='chat' to='" + a.jid + "'><body>on disk</body></message>")
 	b.sync() // routed, so stored, before the answer
@@ -257,6 +254,17 @@ func TestStreamManagementHibernationSurvivesCrash(t *testing.T) {
 	srv.restart(t)
 	back := online(t, &srv.target, a.bare, "phone2", "")
 	back.wait("the message sent while the session waited for resumption, after kill -9", isMessageWithBody("on disk"))
+}
+
+// hibernating logs user in as "phone" with a resumable session, cuts its connection, and
+// returns once the server keeps the session for resumption (XEP-0198 §5).
+func hibernating(t *testing.T, srv *ternProc, user string) *xclient {
+	t.Helper()
+	a := online(t, &srv.target, user, "phone", "")
+	enableResumable(t, a)
+	a.raw.conn.Close()
+	waitLog(t, srv, "session kept for resumption", a.jid)
+	return a
 }
 
 // waitLog polls the server's log until a line holds every one of parts.
