@@ -143,9 +143,10 @@ func (s *Session) startTLS(ctx context.Context) error {
 		s.writeNow(xml.Append(nil, xml.New(stream.NSTLS, "failure"), xml.NSClient))
 		return stream.NewError("undefined-condition", "TLS is not configured")
 	}
-	if s.dec.Buffered() > 0 {
-		// Data after <starttls/> would be read as if it came over TLS.
-		return stream.NewError("not-well-formed", "data sent after <starttls/>")
+	if s.dec.BufferedAfterSpace() > 0 {
+		// Data after <starttls/> would be read as if it came over TLS
+		// (RFC 6120 §5.4.3.3); whitespace is dropped, not refused.
+		return stream.NewError("policy-violation", "data sent after <starttls/> before the TLS handshake")
 	}
 	s.writeNow(xml.Append(nil, xml.New(stream.NSTLS, "proceed"), xml.NSClient))
 	tc := tls.Server(s.raw, certs.ForDomain(s.srv.cfg.TLS, s.domain))
@@ -248,24 +249,33 @@ func (s *Session) authFailed(mech, user string, ferr error) error {
 		f = &sasl.Failure{Condition: "temporary-auth-failure"}
 		s.srv.log.Error("authentication error", append(s.log(), "err", ferr)...)
 	}
+	if m := s.srv.cfg.Metrics.AuthFailure; m != nil {
+		m(mech)
+	}
 	if f.Negotiation {
-		// Not a credential guess (a channel-binding type or flag this
-		// connection cannot honour): the client will try its next
-		// mechanism, so it is not counted. Legacy clients that know only
-		// tls-unique end on PLAIN over TLS; the 'y' downgrade check stays.
+		// Not a credential guess (a channel-binding type this connection
+		// lacks, or the 'y' downgrade flag): no password was checked, and
+		// legacy clients (slixmpp 1.8: tls-unique only) do this on every
+		// login before the mechanism that works, so it is not counted
+		// towards a ban, and its log line differs from a failed login's
+		// (fail2ban filters match "authentication failed").
+		s.srv.log.Warn("SASL negotiation refused (no password checked; not counted towards limits.auth_failures_per_ip)",
+			"ip", s.ip, "domain", s.domain, "user", user, "mechanism", mech, "condition", f.Condition, "reason", f.Text)
 		s.writeNow(saslFailure(f.Condition, f.Text))
+		if s.negTries++; s.negTries >= maxNegotiationTries {
+			return stream.NewError("policy-violation", "too many refused SASL negotiations")
+		}
 		return nil
 	}
 	if f.Condition != "temporary-auth-failure" {
 		if !s.srv.cfg.Trusted.Contains(s.ip) {
 			s.srv.cfg.AuthFailures.Add("ip:" + s.ip)
 		}
-		if user != "" {
+		// An authzid refusal comes before the password is checked: it
+		// counts against the address that probes, not the account.
+		if user != "" && f.Condition != sasl.InvalidAuthzid {
 			s.srv.cfg.AuthFailures.Add("user:" + user + "@" + s.domain)
 		}
-	}
-	if m := s.srv.cfg.Metrics.AuthFailure; m != nil {
-		m(mech)
 	}
 	// One stable line per failure, with the address, for fail2ban.
 	s.srv.log.Warn("authentication failed", "ip", s.ip, "domain", s.domain, "user", user, "mechanism", mech, "condition", f.Condition)

@@ -73,6 +73,7 @@ type Server struct {
 	resumeIDs map[string]*Session // XEP-0198 ids of resumable sessions
 	listeners []net.Listener
 	closing   bool
+	refusing  chan struct{} // refusals being written (refuse.go)
 	wg        sync.WaitGroup
 	poller    *poller // nil: sessions never park (non-Linux)
 }
@@ -92,7 +93,7 @@ func NewServer(ctx context.Context, cfg Config, r *router.Router, log *slog.Logg
 		cfg.PreAuthLimits = cfg.Limits
 		cfg.PreAuthLimits.MaxStanzaBytes = min(cfg.Limits.MaxStanzaBytes, 16<<10)
 	}
-	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}, resumeIDs: map[string]*Session{}}
+	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}, resumeIDs: map[string]*Session{}, refusing: make(chan struct{}, maxRefusing)}
 	if p, err := newPoller(log); err == nil {
 		srv.poller = p
 	} else if p != nil || err != errNoPoller {
@@ -115,8 +116,12 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 	return stream.Accept(l, s.log, func(c net.Conn) {
 		ip := remoteIP(c)
 		if !s.admit(ip) {
-			s.log.Warn("connection refused: too many connections from this address (limits.conns_per_ip)", "ip", ip)
-			c.Close()
+			if s.isClosing() {
+				c.Close()
+				return
+			}
+			s.log.Warn("connection refused: too many connections from this address (limits.conns_per_ip); raise it or add the network to limits.trusted_networks if many users share it", "ip", ip, "limit", s.cfg.ConnsPerIP)
+			s.refuse(c, directTLS)
 			return
 		}
 		sess := newSession(s, c, ip, directTLS)
@@ -149,6 +154,12 @@ func (s *Server) admit(ip string) bool {
 	// before it waits, so no Add can race its Wait.
 	s.wg.Add(1)
 	return true
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 func (s *Server) track(sess *Session) {

@@ -24,6 +24,9 @@ const (
 	maxOutQueue  = 4 << 20 // bytes queued for a client that does not read: then it is cut off
 	writeTimeout = 30 * time.Second
 	maxAuthTries = 3 // failed SASL attempts per connection
+	// Refused negotiations per connection (not password guesses): slixmpp
+	// 1.8 makes six before PLAIN; this only bounds a loop.
+	maxNegotiationTries = 10
 )
 
 // Session is one client connection.
@@ -51,6 +54,7 @@ type Session struct {
 	pmu       sync.Mutex  // pingID, pinged: the parked timer runs concurrently
 	pfd       int32       // file descriptor registered with the poller
 	authTries int
+	negTries  int // refused SASL negotiations (no password checked)
 	sm        smState
 	hib       bool        // hibernating for resumption (wmu)
 	connDead  bool        // the connection failed; output only counted (wmu)
@@ -62,12 +66,15 @@ type Session struct {
 	wmu     sync.Mutex
 	wbuf    []byte
 	writing bool
-	closing bool // a close was queued: nothing more is sent
+	closing bool   // a close was queued: nothing more is sent
+	hdrSent bool   // our header of the current stream went out
+	hdrFrom string // the 'from' for a header closeLocked must still send
 	closed  bool
 }
 
 func newSession(s *Server, c net.Conn, ip string, direct bool) *Session {
 	sess := &Session{srv: s, raw: c, conn: c, ip: ip, direct: direct}
+	sess.hdrFrom = sess.defaultDomain()
 	if direct {
 		sess.conn = tls.Server(c, s.cfg.TLS)
 	}
@@ -117,6 +124,11 @@ func (s *Session) finish(err error) {
 		// Unbind first: while bound, stanzas for this resource would be
 		// queued on a closing session and lost instead of stored offline.
 		s.srv.router.Unbind(ctx, s.res)
+	}
+	if stream.IsTimeout(err) && s.res == nil {
+		// Counted and logged like any stream error: a client that never
+		// finishes logging in is what an operator looks for.
+		err = stream.NewError("connection-timeout", "no login within "+s.srv.cfg.AuthTimeout.String()+" (limits.auth_timeout)")
 	}
 	var se *stream.Error
 	switch {
@@ -185,15 +197,16 @@ func newID() string {
 }
 
 // openStream reads the client's header and answers with ours. Errors in the
-// header are sent after our header (RFC 6120 §4.9.1.2).
+// header are sent after our header (RFC 6120 §4.9.1.2). Our 'from' is a
+// domain we serve, never one the client chose that we do not.
 func (s *Session) openStream() error {
+	s.setHeaderSent(false)
 	root, err := s.dec.ReadHeader()
 	s.streamID = newID()
-	hdr := stream.Header{NS: xml.NSClient, ID: s.streamID, Version: "1.0", Lang: "en"}
+	hdr := stream.Header{NS: xml.NSClient, ID: s.streamID, Version: "1.0", Lang: "en", From: s.defaultDomain()}
 	if err != nil {
 		if se := stream.FromXML(err); se != nil {
-			hdr.From = s.defaultDomain()
-			s.writeNow(hdr.Append(nil))
+			s.writeHeader(hdr)
 			return se
 		}
 		return err
@@ -206,20 +219,39 @@ func (s *Session) openStream() error {
 	if d, perr := jid.Parse(to); perr == nil && d.IsDomain() {
 		to = d.Domain()
 	}
-	hdr.From = to
-	if s.domain != "" && to != s.domain && serr == nil {
+	switch {
+	case serr != nil:
+	case s.domain != "" && to != s.domain:
 		serr = stream.NewError("host-unknown", "the domain changed during negotiation")
-	}
-	if serr == nil && !s.srv.router.IsLocal(to) {
-		hdr.From = s.defaultDomain()
+	case !s.srv.router.IsLocal(to):
 		serr = stream.NewError("host-unknown", "this server does not serve "+to)
+	default:
+		hdr.From = to
 	}
-	s.writeNow(hdr.Append(nil))
+	s.writeHeader(hdr)
 	if serr != nil {
 		return serr
 	}
 	s.domain = to
 	return nil
+}
+
+// writeHeader sends our stream header and notes it, so that a later
+// stream error (a time-out, a shutdown) is not sent without one.
+func (s *Session) writeHeader(h stream.Header) {
+	s.writeNow(h.Append(nil))
+	s.setHeaderSent(true)
+}
+
+// setHeaderSent records whether this stream's header went out; when it
+// did not, closeLocked sends one first (RFC 6120 §4.9.1.1).
+func (s *Session) setHeaderSent(sent bool) {
+	s.wmu.Lock()
+	s.hdrSent = sent
+	if !sent {
+		s.hdrFrom = s.defaultDomain()
+	}
+	s.wmu.Unlock()
 }
 
 func (s *Session) defaultDomain() string {

@@ -184,6 +184,13 @@ func (s *Session) closeLocked(err *stream.Error) {
 		go s.unpark()
 		return
 	}
+	if !s.hdrSent && err != nil {
+		// RFC 6120 §4.9.1.1: even an error before the client's header
+		// (a time-out, a shutdown) comes after ours.
+		h := stream.Header{NS: xml.NSClient, ID: newID(), Version: "1.0", Lang: "en", From: s.hdrFrom}
+		s.wbuf = h.Append(s.wbuf)
+		s.hdrSent = true
+	}
 	if err != nil {
 		s.wbuf = xml.Append(s.wbuf, err.Element(), xml.NSClient)
 	}

@@ -23,6 +23,24 @@ var errPeerClosed = errors.New("the peer closed the stream")
 func (c *conn) run() {
 	err := c.serve()
 	s := c.svc
+	if isTimeout(err) && !c.authenticated() {
+		// Counted and logged like any stream error.
+		limit := s.cfg.AuthTimeout.String() + " (limits.auth_timeout)"
+		if c.out {
+			limit = s.cfg.ConnectTimeout.String() + " (s2s.connect_timeout)"
+		}
+		err = stream.NewError("connection-timeout", "no authentication within "+limit)
+		if !c.out && c.needHeader {
+			// RFC 6120 §4.9.1.1: our header comes before the error, even
+			// when the peer never sent its own.
+			c.mu.Lock()
+			if c.local == "" {
+				c.local = s.r.Hosts()[0]
+			}
+			c.mu.Unlock()
+			_ = c.emit(c.header(newID()))
+		}
+	}
 	var se *stream.Error
 	switch {
 	case errors.As(err, &se):
@@ -31,8 +49,6 @@ func (c *conn) run() {
 		}
 		s.log.Info("stream error sent", "dir", c.dir(), "local", c.local, "remote", c.remote, "condition", se.Condition, "text", se.Text)
 		c.close(se)
-	case isTimeout(err) && !c.authenticated():
-		c.close(stream.NewError("connection-timeout", "no authentication in time"))
 	default:
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, xml.ErrStreamEnd) && !errors.Is(err, errPeerClosed) {
 			s.log.Debug("stream ended", "dir", c.dir(), "local", c.local, "remote", c.remote, "err", err)
@@ -187,6 +203,7 @@ func (c *conn) readHeader() error {
 			_ = c.emit(c.header(id))
 			return se
 		}
+		c.needHeader = true // ours is still owed (run sends it before a time-out error)
 		return err
 	}
 	h, serr := stream.ParseHeader(root, c.dec.DefaultNS(), xml.NSServer)
@@ -332,8 +349,8 @@ func (c *conn) startTLS(el *xml.Element) error {
 	}
 	switch {
 	case !c.out && el.Name == "starttls":
-		if c.dec.Buffered() > 0 {
-			return stream.NewError("policy-violation", "data pipelined after <starttls/>")
+		if c.dec.BufferedAfterSpace() > 0 {
+			return stream.NewError("policy-violation", "data pipelined after <starttls/> before the TLS handshake")
 		}
 		if err := c.emitEl(xml.New(stream.NSTLS, "proceed")); err != nil {
 			return err

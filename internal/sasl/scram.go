@@ -62,6 +62,11 @@ func (s *scramSession) first(ctx context.Context, in []byte) ([]byte, bool, erro
 	if err != nil {
 		return nil, false, fail(MalformedRequest, "invalid SCRAM client-first-message (RFC 5802 §7)")
 	}
+	user, ok := prepareUsername(c1.username, s.cfg.Domain)
+	if !ok {
+		return nil, false, badLogin()
+	}
+	s.username = user // for the log and the per-account limit, whatever fails next
 	// GS2 policy, RFC 5802 §6.
 	var cb scram.ChannelBinding
 	switch c1.flag {
@@ -93,14 +98,9 @@ func (s *scramSession) first(ctx context.Context, in []byte) ([]byte, bool, erro
 			return nil, false, fail(MalformedRequest, "a -PLUS mechanism needs a 'p=' channel-binding flag")
 		}
 	}
-	user, ok := prepareUsername(c1.username, s.cfg.Domain)
-	if !ok {
-		return nil, false, badLogin()
-	}
 	if f := checkAuthzid(c1.authzid, user, s.cfg.Domain); f != nil {
 		return nil, false, f
 	}
-	s.username = user
 	s.ctx = ctx
 	defer func() { s.ctx = nil }()
 

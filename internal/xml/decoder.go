@@ -60,6 +60,12 @@ func (d *Decoder) SetLimits(lim Limits) { d.t.SetLimits(lim) }
 // past a stream restart (RFC 6120 §5.4.3.3, §6.4.6).
 func (d *Decoder) Buffered() int { return d.t.Buffered() }
 
+// BufferedAfterSpace drops whitespace buffered after the last element and
+// returns how many bytes remain: whitespace after <starttls/> is harmless
+// (go-xmpp sends a newline), anything else would be read as if it came
+// over TLS (a command injection) and must be refused.
+func (d *Decoder) BufferedAfterSpace() int { return d.t.SkipBufferedSpace() }
+
 // Raw returns the exact input bytes of the element last returned by
 // ReadElement (or of the header), valid until the next call.
 func (d *Decoder) Raw() []byte { return d.raw }

@@ -218,6 +218,26 @@ func TestRawAndBuffered(t *testing.T) {
 	}
 }
 
+// TestBufferedAfterSpace: whitespace after <starttls/> is dropped (go-xmpp
+// sends a newline); anything else stays and counts (RFC 6120 §5.4.3.3).
+func TestBufferedAfterSpace(t *testing.T) {
+	for _, tc := range []struct {
+		after string
+		want  int
+	}{{"", 0}, {"\n", 0}, {" \r\n\t ", 0}, {"<message/>", 10}, {"\n<a/>", 4}, {"\nx", 1}} {
+		d := NewDecoder(strings.NewReader(testHeader+"<starttls/>"+tc.after), Limits{})
+		if _, err := d.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ReadElement(); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.BufferedAfterSpace(); got != tc.want {
+			t.Errorf("after %q: BufferedAfterSpace = %d; want %d", tc.after, got, tc.want)
+		}
+	}
+}
+
 // TestReset: a stream restart drops buffered input and the old header's
 // declarations (RFC 6120 §4.3.3).
 func TestReset(t *testing.T) {

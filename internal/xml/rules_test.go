@@ -128,6 +128,14 @@ func TestHeader(t *testing.T) {
 		{"whitespace before root", "<?xml version='1.0'?>\n  " + root, ""},
 		{"other encoding", `<?xml version='1.0' encoding='ISO-8859-1'?>` + root, CondUnsupportedEncoding},
 		{"UTF-16 declared", `<?xml version='1.0' encoding='UTF-16'?>` + root, CondUnsupportedEncoding},
+		// RFC 6120 §11.6 UTF-8 only; XML 1.0 Appendix F: other encodings are
+		// recognised by their BOM or by how '<' is encoded.
+		{"UTF-16BE BOM", "\xFE\xFF" + utf16(`<?xml version='1.0'?>`+root, true), CondUnsupportedEncoding},
+		{"UTF-16LE BOM", "\xFF\xFE" + utf16(`<?xml version='1.0'?>`+root, false), CondUnsupportedEncoding},
+		{"UTF-16BE no BOM", utf16(root, true), CondUnsupportedEncoding},
+		{"UTF-16LE no BOM", utf16(root, false), CondUnsupportedEncoding},
+		{"UTF-32BE BOM", "\x00\x00\xFE\xFF\x00\x00\x00<", CondUnsupportedEncoding},
+		{"lone FE", "\xFEhello", CondNotWellFormed},
 		{"no version", `<?xml encoding='UTF-8'?>` + root, CondNotWellFormed},
 		{"version 2", `<?xml version='2.0'?>` + root, CondNotWellFormed},
 		{"whitespace before declaration", ` <?xml version='1.0'?>` + root, CondRestrictedXML},
@@ -159,4 +167,17 @@ func TestHeader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// utf16 encodes ASCII s as UTF-16.
+func utf16(s string, bigEndian bool) string {
+	b := make([]byte, 0, 2*len(s))
+	for i := 0; i < len(s); i++ {
+		if bigEndian {
+			b = append(b, 0, s[i])
+		} else {
+			b = append(b, s[i], 0)
+		}
+	}
+	return string(b)
 }

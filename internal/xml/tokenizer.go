@@ -104,6 +104,18 @@ func (t *Tokenizer) SetLimits(lim Limits) { t.lim = lim.withDefaults() }
 // consumed.
 func (t *Tokenizer) Buffered() int { return t.end - t.pos }
 
+// SkipBufferedSpace consumes whitespace buffered between top-level
+// elements (a newline after <starttls/>, a keepalive) and returns the
+// number of bytes still buffered after it.
+func (t *Tokenizer) SkipBufferedSpace() int {
+	if len(t.stack) <= 1 {
+		for t.pos < t.end && isSpace(t.buf[t.pos]) {
+			t.pos++
+		}
+	}
+	return t.end - t.pos
+}
+
 // Raw returns the input bytes from the start of the current top-level
 // element (or of the header) up to the end of the last token. Valid until
 // the next call to Next.
@@ -207,6 +219,11 @@ func (t *Tokenizer) skipOutside() error {
 		t.bom = true
 		return t.skipOutside()
 	}
+	if len(t.stack) == 0 && t.off(t.pos) == 0 && (c == 0xFE || c == 0xFF || c == 0 || c == '<') {
+		if err := t.utf16(); err != nil {
+			return err
+		}
+	}
 	if c == '<' {
 		return nil
 	}
@@ -214,6 +231,28 @@ func (t *Tokenizer) skipOutside() error {
 		return t.errAt(CondNotWellFormed, t.pos, "text before the stream header: the stream must start with <stream:stream>")
 	}
 	return t.errAt(CondBadFormat, t.pos, "character data directly inside the stream root: only whitespace may separate stanzas")
+}
+
+// utf16 refuses a stream in UTF-16 or UTF-32, with or without a byte order
+// mark (XML 1.0 Appendix F), as unsupported-encoding (RFC 6120 §11.6),
+// rather than as text before the header.
+func (t *Tokenizer) utf16() error {
+	if err := t.need(2); err != nil {
+		return err
+	}
+	b0, b1 := t.buf[t.pos], t.buf[t.pos+1]
+	var enc string
+	switch {
+	case b0 == 0xFE && b1 == 0xFF, b0 == 0 && b1 == '<':
+		enc = "UTF-16 big-endian"
+	case b0 == 0xFF && b1 == 0xFE, b0 == '<' && b1 == 0:
+		enc = "UTF-16 little-endian"
+	case b0 == 0 && b1 == 0:
+		enc = "UTF-32"
+	default:
+		return nil
+	}
+	return t.errAt(CondUnsupportedEncoding, t.pos, "the stream is in "+enc+": XMPP streams are UTF-8 only (RFC 6120 §11.6)")
 }
 
 // need makes n bytes from pos available.

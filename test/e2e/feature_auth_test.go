@@ -95,9 +95,40 @@ func authRows() []featureRow {
 						t.Errorf("%s with authzid %s: got ok=%v %q; want invalid-authzid", mech, u[1], ok, f)
 					}
 				}
+				// Logged with the account it was tried with, for operators and fail2ban.
+				for _, mech := range []string{"SCRAM-SHA-256", "PLAIN"} {
+					waitLog(t, srv, `msg="authentication failed"`, "user="+localpart(u[0])+" ", "mechanism="+mech, "condition=invalid-authzid")
+				}
 				// The user's own bare JID as authzid is the same identity: allowed.
 				c := connect(t, &srv.target, u[0], loginOpts{mech: "PLAIN", authzid: u[0]})
 				c.sync()
+			}},
+		{name: "gs2-y-downgrade-refused-logged-counted", rule: "RFC 5802 §6: GS2 flag 'y' while -PLUS was offered is a downgrade and MUST fail; logged and counted, not a password guess",
+			users: []string{"aa4"},
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				// SCRAM-SHA-512: no other row uses it, so its counter is this row's alone.
+				const metric = `tern_auth_failures_total{mechanism="SCRAM-SHA-512"}`
+				before := metricValue(t, srv, metric)
+				for i := range 4 { // more than once, to show it does not lock the account
+					c := dialRaw(t, &srv.target, false)
+					c.send(streamHeader(srv.domain))
+					feats := c.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)[0]
+					if !strings.Contains(feats, "SCRAM-SHA-512-PLUS") {
+						t.Fatalf("no -PLUS mechanism offered over TLS: %s", feats)
+					}
+					c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-512'>" +
+						b64("y,,n="+localpart(u[0])+",r=abcdefghijklmnop") + "</auth>")
+					f := c.expect(`<failure[\s\S]*?</failure>|<challenge[^>]*>[^<]*</challenge>`)[0]
+					if saslCondition(f) != "not-authorized" {
+						t.Fatalf("attempt %d: GS2 'y' with -PLUS offered: got %s; want <failure><not-authorized/>", i+1, f)
+					}
+				}
+				waitLog(t, srv, "SASL negotiation refused", "user="+localpart(u[0])+" ", "downgrade")
+				if got := metricValue(t, srv, metric); got < before+4 {
+					t.Errorf("%s went from %v to %v after 4 refusals; want +4", metric, before, got)
+				}
+				// Not counted towards a ban: the account still logs in from this address.
+				connect(t, &srv.target, u[0], loginOpts{}).sync()
 			}},
 		{name: "plain-only-over-tls", rule: "RFC 6120 §13.9.4, RFC 4616 §6: PLAIN is offered and accepted only inside TLS",
 			users: []string{"aa3"},

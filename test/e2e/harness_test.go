@@ -143,6 +143,18 @@ func nextLoopback() string {
 	return fmt.Sprintf("127.0.0.%d", 10+hostSeq.Add(1)%241)
 }
 
+// ternProcs maps the target of a running tern to its process, for tests that receive a
+// *target (forEachServer) and need tern's log or metrics.
+var ternProcs sync.Map
+
+// ternOf returns the tern process behind srv, or nil when srv is another server.
+func ternOf(srv *target) *ternProc {
+	if p, ok := ternProcs.Load(srv); ok {
+		return p.(*ternProc)
+	}
+	return nil
+}
+
 // handedOut remembers every ip:port freePort gave: the kernel may offer a
 // port again once its probe listener is closed, before the server binds it.
 var handedOut sync.Map
@@ -234,7 +246,8 @@ func startTern(t testing.TB, opts ternOpts) *ternProc {
 		logf.Close()
 		close(p.exited)
 	}()
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() { p.stop(t); ternProcs.Delete(&p.target) })
+	ternProcs.Store(&p.target, p)
 
 	for _, addr := range []string{p.c2s, p.c2sTLS, httpAddr} {
 		if err := p.waitListening(addr); err != nil {

@@ -47,11 +47,17 @@ func haveProsody() bool {
 // each with a fresh server holding users alice and bob; TERN_E2E_SERVERS narrows the set.
 func forEachServer(t *testing.T, f func(t *testing.T, srv *target)) {
 	t.Helper()
+	forEachServerWith(t, ternOpts{}, f)
+}
+
+// forEachServerWith is forEachServer with tern started with opts.
+func forEachServerWith(t *testing.T, opts ternOpts, f func(t *testing.T, srv *target)) {
+	t.Helper()
 	starts := []struct {
 		name  string
 		start func(t *testing.T) *target
 	}{
-		{"tern", func(t *testing.T) *target { return &startTern(t, ternOpts{}).target }},
+		{"tern", func(t *testing.T) *target { return &startTern(t, opts).target }},
 		{"prosody", func(t *testing.T) *target { return startProsody(t, "localhost", "alice", "bob") }},
 	}
 	for _, s := range starts {

@@ -141,6 +141,7 @@ type peerOpts struct {
 	hosts  map[string]string // other domains -> their loopback address (its private name resolution)
 	ca     *testCA           // nil: self-signed certificate and dialback; else CA certificates only
 	users  []string          // localparts
+	limits string            // tern only: extra [limits] lines
 }
 
 // hostsLines renders hosts as "ip name" lines, sorted for stable files.
@@ -165,7 +166,8 @@ func startTernPeer(t *testing.T, o peerOpts, extraS2S string) *ternProc {
 		users = append(users, u+"@"+o.domain)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[s2s]\nlisten = [%q]\nlisten_tls = [%q]\n", s2sAddr(o.ip), net.JoinHostPort(o.ip, "5270"))
+	b.WriteString(o.limits) // still inside the harness's [limits] table
+	fmt.Fprintf(&b, "\n[s2s]\nlisten = [%q]\nlisten_tls = [%q]\n", s2sAddr(o.ip), net.JoinHostPort(o.ip, "5270"))
 	fmt.Fprintf(&b, "dialback = %t\nrequire_valid_certs = %t\n", o.ca == nil, o.ca != nil)
 	if o.ca != nil {
 		fmt.Fprintf(&b, "ca_file = %q\n", o.ca.file)

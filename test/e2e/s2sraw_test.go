@@ -117,7 +117,8 @@ func forEachS2SServer(t *testing.T, f func(t *testing.T, kind string)) {
 // alice on pn.tern:5269, trusting ca (nil: dialback), resolving hosts, and logs alice in.
 func s2sTestServer(t *testing.T, kind string, pn peerNet, ca *testCA, hosts map[string]string) (*target, *rawClient, string) {
 	t.Helper()
-	o := peerOpts{domain: "tern.test", ip: pn.tern, hosts: hosts, ca: ca, users: []string{"alice"}}
+	// A short login time-out for the time-out rows (the harness's [limits] table).
+	o := peerOpts{domain: "tern.test", ip: pn.tern, hosts: hosts, ca: ca, users: []string{"alice"}, limits: `auth_timeout = "5s"`}
 	var srv *target
 	if kind == "prosody" {
 		srv = startProsodyPeer(t, o)
@@ -193,6 +194,13 @@ func s2sBadRows() []s2sBadRow {
 			}, want: "invalid-namespace"},
 		{name: "unserved-stream-to", rule: "RFC 6120 §4.9.3.6 host-unknown", first: true,
 			payload: func(string) string { return s2sHeader("evil.test", "nowhere.test") }, want: "host-unknown"},
+		{name: "utf16-header", rule: "RFC 6120 §11.6 UTF-8 only, §4.9.3.22 unsupported-encoding", first: true, prosody: "-", // Prosody 0.12 answers nothing
+			payload: func(to string) string { return "\xFE\xFF" + utf16(s2sHeader("evil.test", to), true) }, want: "unsupported-encoding"},
+		{name: "stanza-instead-of-header", rule: "RFC 6120 §4.8.1, §4.9.3.10 invalid-namespace", first: true,
+			payload: func(to string) string { return "<message from='mallory@evil.test' to='alice@" + to + "'/>" }, want: "invalid-namespace"},
+		{name: "no-header-until-timeout", rule: "RFC 6120 §4.9.3.4 connection-timeout after limits.auth_timeout (5s here), §4.9.1.1 our header first",
+			first: true, prosody: "-", // Prosody's s2s_timeout is 90 s by default
+			payload: func(string) string { return "" }, want: "connection-timeout"},
 		{name: "unknown-first-level-element", rule: "RFC 6120 §4.9.3.21 unsupported-stanza-type", auth: true,
 			payload: func(to string) string { return "<frobnicate xmlns='urn:example:unknown'/>" }, want: "unsupported-stanza-type"},
 		{name: "stanza-to-unserved-domain", rule: "RFC 6120 §8.1.1.2, §4.9.3.6 host-unknown", auth: true,
@@ -239,12 +247,28 @@ func TestS2SBadInput(t *testing.T) {
 					t.Logf("prosody sends no stream error here; only checking that it keeps serving")
 				} else {
 					checkS2SStreamError(t, kind, c, want, row.rule)
+					if row.first && kind == "tern" {
+						// §4.9.1.1: our header, from the served domain, comes first.
+						checkHeaderBeforeError(t, srv, string(c.buf), row.rule, "localhost", srv.domain)
+					}
 				}
 				ok := dialS2S(t, s2sAddr(pn.tern), "evil.test", srv.domain, cert, ca.pool)
 				ok.authExternal("evil.test", srv.domain)
 				ok.send("</stream:stream>")
 			})
 		}
+		t.Run("starttls-then-newline", func(t *testing.T) {
+			// Whitespace after <starttls/> is harmless (RFC 6120 §5.4.3.3 refuses data, not
+			// whitespace): the handshake and authentication go on.
+			c := dialPlain(t, s2sAddr(pn.tern))
+			c.send(s2sHeader("evil.test", srv.domain))
+			c.expect(`<starttls[^>]*xmlns=['"]urn:ietf:params:xml:ns:xmpp-tls['"]`)
+			c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\n")
+			c.expect(`<proceed[^>]*/>|<proceed[^>]*>\s*</proceed>`)
+			c.upgrade(&tls.Config{ServerName: srv.domain, MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*cert}, RootCAs: ca.pool})
+			c.authExternal("evil.test", srv.domain)
+			c.send("</stream:stream>")
+		})
 		expectNothingBefore(t, alice, aliceFull, "<body>bad</body>")
 	})
 }
