@@ -73,7 +73,7 @@ type Server struct {
 	resumeIDs map[string]*Session // XEP-0198 ids of resumable sessions
 	listeners []net.Listener
 	closing   bool
-	refusing  chan struct{} // refusals being written (refuse.go)
+	refuser   stream.Refuser // connections over ConnsPerIP
 	wg        sync.WaitGroup
 	poller    *poller // nil: sessions never park (non-Linux)
 }
@@ -93,7 +93,8 @@ func NewServer(ctx context.Context, cfg Config, r *router.Router, log *slog.Logg
 		cfg.PreAuthLimits = cfg.Limits
 		cfg.PreAuthLimits.MaxStanzaBytes = min(cfg.Limits.MaxStanzaBytes, 16<<10)
 	}
-	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}, resumeIDs: map[string]*Session{}, refusing: make(chan struct{}, maxRefusing)}
+	srv := &Server{cfg: cfg, router: r, log: log, ctx: ctx, perIP: map[string]int{}, sessions: map[*Session]struct{}{}, resumeIDs: map[string]*Session{}}
+	srv.refuser.NS = xml.NSClient
 	if p, err := newPoller(log); err == nil {
 		srv.poller = p
 	} else if p != nil || err != errNoPoller {
@@ -195,7 +196,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 		sess.Close(stream.NewError("system-shutdown", "the server is shutting down"))
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.refuser.Close(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():

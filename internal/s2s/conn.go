@@ -40,8 +40,9 @@ type pair struct{ local, remote string }
 type conn struct {
 	svc    *Service
 	raw    net.Conn
-	out    bool // we initiated it
-	direct bool // XEP-0368: TLS from the first byte
+	out    bool   // we initiated it
+	ip     string // inbound: the remote address, counted in Service.perIP
+	direct bool   // XEP-0368: TLS from the first byte
 
 	// Owned by the reading goroutine.
 	dec        *xml.Decoder

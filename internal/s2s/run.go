@@ -23,13 +23,14 @@ var errPeerClosed = errors.New("the peer closed the stream")
 func (c *conn) run() {
 	err := c.serve()
 	s := c.svc
+	sent := err // what we tell the peer; err stays the cause for our senders
 	if isTimeout(err) && !c.authenticated() {
 		// Counted and logged like any stream error.
 		limit := s.cfg.AuthTimeout.String() + " (limits.auth_timeout)"
 		if c.out {
 			limit = s.cfg.ConnectTimeout.String() + " (s2s.connect_timeout)"
 		}
-		err = stream.NewError("connection-timeout", "no authentication within "+limit)
+		sent = stream.NewError("connection-timeout", "no authentication within "+limit)
 		if !c.out && c.needHeader {
 			// RFC 6120 §4.9.1.1: our header comes before the error, even
 			// when the peer never sent its own.
@@ -43,7 +44,7 @@ func (c *conn) run() {
 	}
 	var se *stream.Error
 	switch {
-	case errors.As(err, &se):
+	case errors.As(sent, &se):
 		if m := s.cfg.Metrics.StreamError; m != nil {
 			m(se.Condition)
 		}

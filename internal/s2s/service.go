@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/stream"
@@ -47,8 +48,12 @@ type Config struct {
 	BackoffMin     time.Duration // first retry delay after a failure, default 1s
 	BackoffMax     time.Duration // default 5m
 	Limits         xml.Limits    // after authentication
-	Metrics        Metrics
-	Now            func() time.Time // certificate checks; nil: time.Now
+	// ConnsPerIP bounds inbound streams from one address (0: no limit);
+	// Trusted networks are exempt.
+	ConnsPerIP int
+	Trusted    ratelimit.Networks
+	Metrics    Metrics
+	Now        func() time.Time // certificate checks; nil: time.Now
 }
 
 // Metrics are hooks the server package connects to Prometheus; nil
@@ -78,6 +83,8 @@ type Service struct {
 	mu        sync.Mutex
 	routes    map[pair]*route
 	conns     map[*conn]struct{}
+	perIP     map[string]int // inbound streams per remote address
+	refuser   stream.Refuser // inbound connections over ConnsPerIP
 	listeners []net.Listener
 	verifies  map[verifyKey]*pendingVerify
 	closing   bool
@@ -162,10 +169,11 @@ func New(ctx context.Context, cfg Config, r *router.Router, log *slog.Logger) *S
 	pre := cfg.Limits
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Service{cfg: cfg, r: r, log: log.With("component", "s2s"), ctx: ctx, cancel: cancel, preAuth: pre,
-		routes: map[pair]*route{}, conns: map[*conn]struct{}{}, verifies: map[verifyKey]*pendingVerify{},
+		routes: map[pair]*route{}, conns: map[*conn]struct{}{}, perIP: map[string]int{}, verifies: map[verifyKey]*pendingVerify{},
 		maxVerifyDials: defaultMaxVerifyDials, maxRoutes: defaultMaxRoutes}
 	s.wg.Add(1)
 	go s.reapIdle()
+	s.refuser.NS = xml.NSServer
 	return s
 }
 
@@ -206,6 +214,9 @@ func (s *Service) setState(c *conn, state string) {
 func (s *Service) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.ip != "" {
+		s.releaseLocked(c.ip)
+	}
 	for _, rt := range s.routes {
 		if rt.conn == c {
 			rt.conn = nil
@@ -234,9 +245,16 @@ func (s *Service) Serve(l net.Listener, directTLS bool) error {
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
 	return stream.Accept(l, s.log, func(nc net.Conn) {
+		ip := remoteIP(nc)
+		if !s.admit(ip) {
+			s.refuse(nc, ip, directTLS)
+			return
+		}
 		c := newConn(s, nc, false, directTLS)
+		c.ip = ip
 		c.rd.setDeadline(time.Now().Add(s.cfg.AuthTimeout))
 		if !s.track(c) {
+			s.release(ip)
 			nc.Close()
 			return
 		}
@@ -607,6 +625,7 @@ func (s *Service) Shutdown(ctx context.Context) {
 		// Dials in progress end with the context; their queues bounce.
 		time.AfterFunc(100*time.Millisecond, s.cancel)
 		s.wg.Wait()
+		s.refuser.Close()
 		close(done)
 	}()
 	select {

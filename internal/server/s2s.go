@@ -12,6 +12,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/certs"
 	"github.com/tern-xmpp/tern/internal/config"
 	"github.com/tern-xmpp/tern/internal/metrics"
+	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/s2s"
 	"github.com/tern-xmpp/tern/internal/xml"
@@ -22,7 +23,7 @@ import (
 // the router's Remote and returns its shutdown function. Without
 // listeners it returns a no-op: remote stanzas bounce with
 // remote-server-not-found, as they did before federation existed.
-func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *router.Router, m *metrics.Metrics, secret []byte, log *slog.Logger) (func(context.Context), error) {
+func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *router.Router, m *metrics.Metrics, secret []byte, trusted ratelimit.Networks, log *slog.Logger) (func(context.Context), error) {
 	sc := cfg.S2S
 	if !sc.Federates() {
 		return func(context.Context) {}, nil
@@ -59,6 +60,8 @@ func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *rou
 		IdleTimeout:       sc.IdleTimeout.Duration,
 		QueueMax:          sc.QueueMax,
 		Limits:            lim,
+		ConnsPerIP:        cfg.Limits.ConnsPerIP,
+		Trusted:           trusted,
 		Metrics:           s2s.Metrics{Streams: ms.Stream, Stanza: ms.Stanza, Bounce: ms.Bounce, StreamError: ms.StreamError},
 	}, r, log)
 	type lis struct {

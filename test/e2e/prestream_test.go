@@ -161,7 +161,7 @@ func TestConnsPerIPRefusal(t *testing.T) {
 	t.Parallel()
 	srv := startTern(t, ternOpts{ExtraTOML: "conns_per_ip = 2"})
 	for _, direct := range []bool{false, true} {
-		held := []*rawClient{dialRaw(t, &srv.target, false), dialRaw(t, &srv.target, true)}
+		held := []*rawClient{holdStream(t, &srv.target, false), holdStream(t, &srv.target, true)}
 		c := dialStreamStart(t, &srv.target, direct)
 		got, _ := c.readToEnd()
 		checkHeaderBeforeError(t, &srv.target, got, "RFC 6120 §4.9.3.14 policy-violation")
@@ -188,6 +188,28 @@ func TestConnsPerIPRefusal(t *testing.T) {
 		}
 	}
 	waitLog(t, srv, "connection refused: too many connections from this address", "limits.conns_per_ip")
+}
+
+// holdStream opens a c2s stream up to its first features and keeps it open; it retries while
+// the address is still at limits.conns_per_ip (the harness's own probes of the ports may be
+// counted for a moment after they close).
+func holdStream(t *testing.T, srv *target, directTLS bool) *rawClient {
+	t.Helper()
+	deadline := time.Now().Add(rawTimeout)
+	for {
+		c := dialStreamStart(t, srv, directTLS)
+		c.send(streamHeader(srv.domain))
+		for c.fill(deadline) && !strings.Contains(string(c.buf), "</stream:features>") {
+		}
+		if strings.Contains(string(c.buf), "</stream:features>") {
+			return c
+		}
+		c.conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream accepted on %s: %s", srv.name, clip(c.buf))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // utf16 encodes ASCII s as UTF-16.

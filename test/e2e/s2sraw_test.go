@@ -325,3 +325,45 @@ func loadIssued(t *testing.T, ca *testCA, domain string) *tls.Certificate {
 	}
 	return &cert
 }
+
+// TestS2SConnsPerIP: limits.conns_per_ip bounds inbound s2s streams from one address too (counted
+// apart from client connections); the one over it gets our header and <policy-violation/> naming
+// the limit (RFC 6120 §4.9.3.14), on the STARTTLS and the direct-TLS port.
+func TestS2SConnsPerIP(t *testing.T) {
+	t.Parallel()
+	pn := nextPeerNet()
+	srv := startTernPeer(t, peerOpts{domain: "tern.test", ip: pn.tern, limits: "conns_per_ip = 2"}, "")
+	// Hold two streams; the harness's own probe of the port may still be counted at first.
+	deadline := time.Now().Add(rawTimeout)
+	for held := 0; held < 2; {
+		c := dialPlain(t, s2sAddr(pn.tern))
+		c.send(s2sHeader("evil.test", srv.domain))
+		for c.fill(deadline) && !strings.Contains(string(c.buf), "<stream:features") {
+		}
+		switch {
+		case strings.Contains(string(c.buf), "<starttls"):
+			held++
+		case time.Now().After(deadline):
+			t.Fatalf("no s2s stream accepted: %s", clip(c.buf))
+		default:
+			c.conn.Close()
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, addr := range []string{s2sAddr(pn.tern), net.JoinHostPort(pn.tern, "5270")} {
+		c := dialPlain(t, addr)
+		if strings.HasSuffix(addr, ":5270") {
+			c.upgrade(&tls.Config{ServerName: srv.domain, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true, NextProtos: []string{"xmpp-server"}})
+		}
+		got, _ := c.readToEnd()
+		checkHeaderBeforeError(t, &srv.target, got, "RFC 6120 §4.9.3.14 policy-violation", "localhost", srv.domain)
+		if !hasStreamError(got, "policy-violation") || !strings.Contains(got, "limits.conns_per_ip = 2") {
+			t.Errorf("%s: a 3rd s2s connection from one address with conns_per_ip = 2: want <policy-violation/> naming limits.conns_per_ip = 2; got:\n%s", addr, clip([]byte(got)))
+		}
+	}
+	// Client connections are counted apart: alice still logs in.
+	if jid := dialRaw(t, &srv.target, false).login(&srv.target, srv.users[0]); jid == "" {
+		t.Error("no c2s login while s2s connections from the same address are at the limit")
+	}
+	waitLog(t, srv, "s2s connection refused: too many connections from this address")
+}
