@@ -115,7 +115,7 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
 	return stream.Accept(l, s.log, func(c net.Conn) {
-		ip := remoteIP(c)
+		ip := stream.RemoteIP(c)
 		if !s.admit(ip) {
 			if s.isClosing() {
 				c.Close()
@@ -128,17 +128,6 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 		sess := newSession(s, c, ip, directTLS)
 		go sess.run() // admit added it to the WaitGroup; sess.finish calls release, which ends that
 	})
-}
-
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
-	}
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-	if err != nil {
-		return c.RemoteAddr().String()
-	}
-	return host
 }
 
 func (s *Server) admit(ip string) bool {

@@ -42,14 +42,3 @@ func (s *Service) refuse(c net.Conn, ip string, directTLS bool) {
 	s.refuser.Refuse(c, s.cfg.ServerTLS, directTLS, s.r.Hosts()[0], stream.NewError("policy-violation",
 		"too many connections from your address (limits.conns_per_ip = "+strconv.Itoa(s.cfg.ConnsPerIP)+")"))
 }
-
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
-	}
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-	if err != nil {
-		return c.RemoteAddr().String()
-	}
-	return host
-}

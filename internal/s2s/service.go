@@ -245,7 +245,7 @@ func (s *Service) Serve(l net.Listener, directTLS bool) error {
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
 	return stream.Accept(l, s.log, func(nc net.Conn) {
-		ip := remoteIP(nc)
+		ip := stream.RemoteIP(nc)
 		if !s.admit(ip) {
 			s.refuse(nc, ip, directTLS)
 			return
