@@ -76,6 +76,7 @@ type Storage struct {
 type Limits struct {
 	MaxStanzaBytes     int      `toml:"max_stanza_bytes"`     // default 262144
 	MaxDepth           int      `toml:"max_depth"`            // default 64
+	MaxAttrs           int      `toml:"max_attrs"`            // attributes per element, default 64
 	OfflineQuota       int      `toml:"offline_quota"`        // messages per user, default 1000; 0 no limit
 	RosterMaxItems     int      `toml:"roster_max_items"`     // default 1000; 0 no limit
 	ConnsPerIP         int      `toml:"conns_per_ip"`         // default 100; 0 no limit
@@ -131,6 +132,7 @@ func Default() *Config {
 		Limits: Limits{
 			MaxStanzaBytes:     262144,
 			MaxDepth:           64,
+			MaxAttrs:           64,
 			OfflineQuota:       1000,
 			RosterMaxItems:     1000,
 			ConnsPerIP:         100,

@@ -217,6 +217,8 @@ func TestValidate(t *testing.T) {
 		{"stanza too small", func(c *Config) { c.Limits.MaxStanzaBytes = 9999 }, "max_stanza_bytes"},
 		{"stanza minimum", func(c *Config) { c.Limits.MaxStanzaBytes = 10000 }, ""},
 		{"depth", func(c *Config) { c.Limits.MaxDepth = 0 }, "max_depth"},
+		{"attrs too few", func(c *Config) { c.Limits.MaxAttrs = 8 }, "limits.max_attrs = 8 is out of range: use 16..1024"},
+		{"attrs minimum", func(c *Config) { c.Limits.MaxAttrs = 16 }, ""},
 		{"negative quota", func(c *Config) { c.Limits.OfflineQuota = -1 }, "offline_quota"},
 		{"roster", func(c *Config) { c.Limits.RosterMaxItems = 1 << 30 }, "roster_max_items"},
 		{"conns", func(c *Config) { c.Limits.ConnsPerIP = -5 }, "conns_per_ip"},
