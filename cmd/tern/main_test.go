@@ -148,6 +148,12 @@ func TestServe(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, `line 2: unknown key "c2s.require_startls": did you mean "c2s.require_starttls"?`) {
 		t.Errorf("serve with typo = %d:\n%s", code, errOut)
 	}
+	types := writeConfig(t, "[c2s]\nlisten = \"0.0.0.0:5222\"\nrequire_startls = true\n[limits]\nmax_depth = \"64\"\n")
+	code, _, errOut = tern(t, "", "serve", "--config", types)
+	if code != 1 || !strings.Contains(errOut, "has 3 problems:\n  line 2: c2s.listen must be a list of addresses, e.g. [\"0.0.0.0:5222\"]") ||
+		!strings.Contains(errOut, "\n  line 3: unknown key") || !strings.Contains(errOut, "\n  line 5: limits.max_depth must be a whole number, e.g. 64") {
+		t.Errorf("serve with type errors = %d:\n%s", code, errOut)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -165,6 +171,13 @@ func TestCheck(t *testing.T) {
 	typo := writeConfig(t, "loglevel = \"x\"\n")
 	if code, out, _ = tern(t, "", "check", "--config", typo); code != 1 || !strings.Contains(out, `"loglevel"`) {
 		t.Errorf("check typo = %d:\n%s", code, out)
+	}
+	// Every problem of the file is its own check line.
+	three := writeConfig(t, "loglevel = \"x\"\n[c2s]\nlisten = \"0.0.0.0:5222\"\n[limits]\nmax_depth = true\n")
+	code, out, _ = tern(t, "", "check", "--config", three)
+	if code != 1 || !strings.Contains(out, "error config: "+three+": line 3: c2s.listen must be a list of addresses") ||
+		!strings.Contains(out, "line 5: limits.max_depth must be a whole number") || !strings.HasSuffix(out, "3 errors, 0 warnings\n") {
+		t.Errorf("check with three problems = %d:\n%s", code, out)
 	}
 }
 
