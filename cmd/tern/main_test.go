@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -191,13 +192,14 @@ func TestUserLifecycle(t *testing.T) {
 			t.Errorf("tern %q = %d\nstdout: %s\nstderr: %s\nwant %d and %q", args, code, out, errOut, wantCode, want)
 		}
 	}
-	step("secret\n", 0, "created alice@localhost", "user", "add", "alice@localhost", "--password-file", "-")
-	step("secret\n", 0, "created bob@localhost", "user", "add", "--password-file", "-", "Bob@LOCALHOST")
-	step("secret\n", 1, "already exists", "user", "add", "alice@localhost", "--password-file", "-")
-	step("secret\n", 1, "not a configured domain", "user", "add", "carol@example.org", "--password-file", "-")
-	step("secret\n", 1, "not a bare JID", "user", "add", "carol@localhost/phone", "--password-file", "-")
-	step("secret\n", 1, "not a bare JID", "user", "add", "localhost", "--password-file", "-")
+	step("s3cret-pw\n", 0, "created alice@localhost", "user", "add", "alice@localhost", "--password-file", "-")
+	step("s3cret-pw\n", 0, "created bob@localhost", "user", "add", "--password-file", "-", "Bob@LOCALHOST")
+	step("s3cret-pw\n", 1, "already exists", "user", "add", "alice@localhost", "--password-file", "-")
+	step("s3cret-pw\n", 1, "not a configured domain", "user", "add", "carol@example.org", "--password-file", "-")
+	step("s3cret-pw\n", 1, "not a bare JID", "user", "add", "carol@localhost/phone", "--password-file", "-")
+	step("s3cret-pw\n", 1, "not a bare JID", "user", "add", "localhost", "--password-file", "-")
 	step("\n", 1, "empty", "user", "add", "carol@localhost", "--password-file", "-")
+	step("secret\n", 1, "tern: password too short: at least 8 characters (limits.min_password_length)\n", "user", "add", "carol@localhost", "--password-file", "-")
 	step("", 0, "alice@localhost\nbob@localhost\n", "user", "list")
 	step("", 0, "alice@localhost", "user", "list", "localhost")
 	step("", 1, "not a configured domain", "user", "list", "example.org")
@@ -211,6 +213,11 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("passwd: credentials not replaced or creation time lost: %+v -> %+v", before, after)
 	}
 	step("", 1, "no account carol@localhost", "user", "passwd", "carol@localhost", "--password-file", pw)
+	os.WriteFile(pw, []byte("short\n"), 0o600)
+	step("", 1, "password too short: at least 8 characters", "user", "passwd", "alice@localhost", "--password-file", pw)
+	if now := storedUser(t, dir, "alice"); !bytes.Equal(now.SHA256.StoredKey, after.SHA256.StoredKey) {
+		t.Errorf("a refused password changed the credentials")
+	}
 
 	step("n\n", 1, "not deleted", "user", "del", "alice@localhost")
 	step("", 0, "alice@localhost", "user", "list")
@@ -219,6 +226,28 @@ func TestUserLifecycle(t *testing.T) {
 	step("", 1, "no account alice@localhost", "user", "del", "--yes", "alice@localhost")
 	if code, out, _ := tern(t, "", append([]string{"user", "list"}, d...)...); code != 0 || out != "" {
 		t.Errorf("list after deletes = %d %q", code, out)
+	}
+}
+
+// TestMinPasswordLength: limits.min_password_length counts characters after
+// SASLprep, not bytes, and a configured minimum replaces the default.
+func TestMinPasswordLength(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, "[limits]\nmin_password_length = 4\n")
+	for i, tt := range []struct {
+		pw   string
+		code int
+		want string
+	}{
+		{"abc", 1, "password too short: at least 4 characters (limits.min_password_length)"},
+		{"ab\u00adc", 1, "password too short"}, // the soft hyphen maps to nothing
+		{"éèêë", 0, "created"},                 // 8 bytes, 4 characters
+	} {
+		user := fmt.Sprintf("u%d@localhost", i)
+		code, out, errOut := tern(t, tt.pw+"\n", "user", "add", user, "--password-file", "-", "--config", cfg, "--data", dir)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("user add with %q = %d %s%s; want %d and %q", tt.pw, code, out, errOut, tt.code, tt.want)
+		}
 	}
 }
 

@@ -85,6 +85,7 @@ type Limits struct {
 	PingInterval       Duration `toml:"ping_interval"`        // default 5m; 0s disables
 	PingTimeout        Duration `toml:"ping_timeout"`         // default 60s
 	RegistrationsPerIP int      `toml:"registrations_per_ip"` // in-band registrations per IP and hour, default 5; 0 no limit
+	MinPasswordLength  int      `toml:"min_password_length"`  // characters after SASLprep, default 8
 	// Addresses and CIDR prefixes exempt from the per-IP limits above
 	// (a clinic behind one NAT address); per-account limits still apply.
 	TrustedNetworks   []string `toml:"trusted_networks"`     // default []
@@ -141,6 +142,7 @@ func Default() *Config {
 			PingInterval:       Duration{5 * time.Minute},
 			PingTimeout:        Duration{60 * time.Second},
 			RegistrationsPerIP: 5,
+			MinPasswordLength:  8,
 			TrustedNetworks:    []string{},
 			MaxS2SStanzaBytes:  524288,
 			ResumeTimeout:      Duration{5 * time.Minute},

@@ -219,6 +219,8 @@ func TestValidate(t *testing.T) {
 		{"depth", func(c *Config) { c.Limits.MaxDepth = 0 }, "max_depth"},
 		{"attrs too few", func(c *Config) { c.Limits.MaxAttrs = 8 }, "limits.max_attrs = 8 is out of range: use 16..1024"},
 		{"attrs minimum", func(c *Config) { c.Limits.MaxAttrs = 16 }, ""},
+		{"no password minimum", func(c *Config) { c.Limits.MinPasswordLength = 0 }, "limits.min_password_length = 0 is out of range: use 1..1024"},
+		{"password minimum 1", func(c *Config) { c.Limits.MinPasswordLength = 1 }, ""},
 		{"negative quota", func(c *Config) { c.Limits.OfflineQuota = -1 }, "offline_quota"},
 		{"roster", func(c *Config) { c.Limits.RosterMaxItems = 1 << 30 }, "roster_max_items"},
 		{"conns", func(c *Config) { c.Limits.ConnsPerIP = -5 }, "conns_per_ip"},

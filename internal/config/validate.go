@@ -187,6 +187,7 @@ func (c *Config) Validate() error {
 	intRange("resources_per_user", l.ResourcesPerUser, 0, 100_000, " (0: no limit)")
 	intRange("auth_failures_per_ip", l.AuthFailuresPerIP, 0, 1_000_000, " (0: no limit)")
 	intRange("registrations_per_ip", l.RegistrationsPerIP, 0, 1_000_000, " (0: no limit)")
+	intRange("min_password_length", l.MinPasswordLength, 1, 1024, "")
 	intRange("max_s2s_stanza_bytes", l.MaxS2SStanzaBytes, 10000, 64<<20, " (RFC 6120 requires at least 10000)")
 	if _, err := ratelimit.ParseNetworks(l.TrustedNetworks); err != nil {
 		add("limits.trusted_networks: %v", err)

@@ -114,6 +114,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, regLimit,
 		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
 	reg.SetTrusted(trusted)
+	reg.SetMinPasswordLength(cfg.Limits.MinPasswordLength)
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
 	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
