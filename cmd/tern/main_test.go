@@ -251,6 +251,19 @@ func TestMinPasswordLength(t *testing.T) {
 	}
 }
 
+// TestConfigShowHidesSecrets: the effective configuration hides the
+// storage password (the only secret a configuration holds: keys and
+// certificates are paths) in either DSN form.
+func TestConfigShowHidesSecrets(t *testing.T) {
+	for _, dsn := range []string{"postgres://tern:s3cret-pw@db.example/tern", "host=db.example user=tern password=s3cret-pw"} {
+		cfg := writeConfig(t, fmt.Sprintf("[storage]\nbackend = \"postgres\"\ndsn = %q\n", dsn))
+		code, out, errOut := tern(t, "", "config", "show", "--config", cfg)
+		if code != 0 || strings.Contains(out, "s3cret") || !strings.Contains(out, "xxxxx") || !strings.Contains(out, "db.example") {
+			t.Errorf("config show with dsn %q = %d:\n%s%s", dsn, code, out, errOut)
+		}
+	}
+}
+
 func storedUser(t *testing.T, dir, name string) storage.User {
 	t.Helper()
 	cfg := config.Default()
@@ -274,6 +287,16 @@ func TestRedactDSN(t *testing.T) {
 		"postgres://db/tern?password=s3cret":     "postgres://db/tern?password=xxxxx",
 		"host=db user=tern password=s3cret":      "host=db user=tern password=xxxxx",
 		"host=db password='s3 cret' dbname=tern": "host=db password=xxxxx dbname=tern",
+		// Passwords a URL parser would not find (unescaped '@', '/', ' ', '%').
+		"postgresql://tern:p@ss/w0rd@db:5432/tern?sslmode=disable": "postgresql://tern:xxxxx@db:5432/tern?sslmode=disable",
+		"postgres://tern:s3 cret@db/tern":                          "postgres://tern:xxxxx@db/tern",
+		"postgres://tern:s3%cret@[::1]:5432/tern":                  "postgres://tern:xxxxx@[::1]:5432/tern",
+		"postgres://tern:s3cret@h1,h2/tern":                        "postgres://tern:xxxxx@h1,h2/tern",
+		"postgres://tern@db/tern":                                  "postgres://tern@db/tern",
+		"postgres://db/tern?sslpassword=k3y&password=s3cret":       "postgres://db/tern?sslpassword=xxxxx&password=xxxxx",
+		"host=db sslpassword=k3y PASSWORD = s3cret":                "host=db sslpassword=xxxxx PASSWORD = xxxxx",
+		`host=db password='it\'s s3cret' user=tern`:                `host=db password=xxxxx user=tern`,
+		"host=db password='unterminated s3cret":                    "host=db password=xxxxx",
 	} {
 		if got := redactDSN(in); got != want {
 			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)
