@@ -114,6 +114,7 @@ func TestServe(t *testing.T) {
 	old := serverRun
 	t.Cleanup(func() { serverRun = old })
 	dir := filepath.Join(t.TempDir(), "data")
+	exe, _ := os.Executable()
 	code, out, errOut := tern(t, "", "serve", "--data", dir)
 	if code != 0 {
 		t.Fatalf("serve = %d: %s", code, errOut)
@@ -125,7 +126,9 @@ func TestServe(t *testing.T) {
 		"serving localhost",
 		"127.0.0.1:5222 (STARTTLS), 127.0.0.1:5223 (direct TLS)",
 		"cert localhost: " + filepath.Join(dir, "certs", "localhost.crt") + " (self-signed",
-		"add a user: tern user add --data " + dir + " alice@localhost",
+		// Run by go test, the binary is where go run's are too: the hint is
+		// "go run ./cmd/tern user add ..." (README); TestSelfCommand has the cases.
+		"add a user: " + selfCommand(os.Args[0], exe) + " user add --data " + dir + " alice@localhost\n",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("banner lacks %q:\n%s", w, out)
