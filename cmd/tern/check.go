@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tern-xmpp/tern/internal/check"
 	"github.com/tern-xmpp/tern/internal/config"
@@ -33,8 +34,17 @@ func cmdCheck(e *env, args []string) int {
 	if cf.path != "" {
 		var err error
 		if cfg, err = config.Load(cf.path); err != nil {
-			// Unknown keys and syntax errors: report as check lines too.
-			check.Write(e.stdout, []check.Result{{Severity: check.Error, Check: "config", Message: err.Error()}})
+			// Syntax, unknown keys, wrong types: one check line each.
+			var rs []check.Result
+			var fe *config.FileError
+			if errors.As(err, &fe) {
+				for _, e := range fe.Errs {
+					rs = append(rs, check.Result{Severity: check.Error, Check: "config", Message: fe.Path + ": " + e.Error()})
+				}
+			} else {
+				rs = []check.Result{{Severity: check.Error, Check: "config", Message: err.Error()}}
+			}
+			check.Write(e.stdout, rs)
 			return 1
 		}
 	}

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/tern-xmpp/tern/internal/config"
@@ -13,7 +13,8 @@ const configHelp = `Usage: tern config <example|show> [--config FILE] [--data DI
 
   tern config example > tern.toml   every key with a comment and its default
   tern config show                  the effective configuration, after
-                                    defaults, --config and --data
+                                    defaults, --config and --data, with
+                                    the storage.dsn password hidden
 `
 
 func cmdConfig(e *env, args []string) int {
@@ -61,19 +62,31 @@ func cmdConfig(e *env, args []string) int {
 	return 2
 }
 
-var dsnPassword = regexp.MustCompile(`(password\s*=\s*)('[^']*'|\S+)`)
+var (
+	// password=..., sslpassword=... in a key=value DSN: a quoted value
+	// (backslash escapes, maybe unterminated) or a word.
+	kvPassword = regexp.MustCompile(`(?i)(\b\w*password\s*=\s*)('(?:[^'\\]|\\.)*(?:'|$)|\S*)`)
+	// ?password=... &sslpassword=... in a URL's query.
+	queryPassword = regexp.MustCompile(`(?i)([?&][^=&#]*password[^=&#]*=)[^&#]*`)
+)
 
-// redactDSN hides the password of a PostgreSQL URL or key=value DSN, so
-// `config show` output can be pasted into a bug report.
+// redactDSN hides the passwords of a PostgreSQL URL or key=value DSN, so
+// `config show` output can be pasted into a bug report. It works on the
+// text, not a parse: a password with characters a URL does not allow
+// (an unescaped '/', '%' or space) must be hidden too. When unsure what
+// is a password it hides more.
 func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		s := u.Redacted()
-		if q := u.Query(); q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-			s = u.Redacted()
-		}
-		return s
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
 	}
-	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	// user:password@ ends at the last '@' of the whole rest: a password
+	// may hold '@' and, unescaped, '/' or '?'. (An '@' in the query then
+	// hides more than the password.)
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if user, _, hasPassword := strings.Cut(rest[:at], ":"); hasPassword {
+			rest = user + ":xxxxx" + rest[at:]
+		}
+	}
+	return scheme + "://" + queryPassword.ReplaceAllString(rest, "${1}xxxxx")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -113,6 +114,7 @@ func TestServe(t *testing.T) {
 	old := serverRun
 	t.Cleanup(func() { serverRun = old })
 	dir := filepath.Join(t.TempDir(), "data")
+	exe, _ := os.Executable()
 	code, out, errOut := tern(t, "", "serve", "--data", dir)
 	if code != 0 {
 		t.Fatalf("serve = %d: %s", code, errOut)
@@ -124,7 +126,9 @@ func TestServe(t *testing.T) {
 		"serving localhost",
 		"127.0.0.1:5222 (STARTTLS), 127.0.0.1:5223 (direct TLS)",
 		"cert localhost: " + filepath.Join(dir, "certs", "localhost.crt") + " (self-signed",
-		"add a user: tern user add --data " + dir + " alice@localhost",
+		// Run by go test, the binary is where go run's are too: the hint is
+		// "go run ./cmd/tern user add ..." (README); TestSelfCommand has the cases.
+		"add a user: " + selfCommand(os.Args[0], exe) + " user add --data " + dir + " alice@localhost\n",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("banner lacks %q:\n%s", w, out)
@@ -148,6 +152,12 @@ func TestServe(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, `line 2: unknown key "c2s.require_startls": did you mean "c2s.require_starttls"?`) {
 		t.Errorf("serve with typo = %d:\n%s", code, errOut)
 	}
+	types := writeConfig(t, "[c2s]\nlisten = \"0.0.0.0:5222\"\nrequire_startls = true\n[limits]\nmax_depth = \"64\"\n")
+	code, _, errOut = tern(t, "", "serve", "--config", types)
+	if code != 1 || !strings.Contains(errOut, "has 3 problems:\n  line 2: c2s.listen must be a list of addresses, e.g. [\"0.0.0.0:5222\"]") ||
+		!strings.Contains(errOut, "\n  line 3: unknown key") || !strings.Contains(errOut, "\n  line 5: limits.max_depth must be a whole number, e.g. 64") {
+		t.Errorf("serve with type errors = %d:\n%s", code, errOut)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -166,6 +176,13 @@ func TestCheck(t *testing.T) {
 	if code, out, _ = tern(t, "", "check", "--config", typo); code != 1 || !strings.Contains(out, `"loglevel"`) {
 		t.Errorf("check typo = %d:\n%s", code, out)
 	}
+	// Every problem of the file is its own check line.
+	three := writeConfig(t, "loglevel = \"x\"\n[c2s]\nlisten = \"0.0.0.0:5222\"\n[limits]\nmax_depth = true\n")
+	code, out, _ = tern(t, "", "check", "--config", three)
+	if code != 1 || !strings.Contains(out, "error config: "+three+": line 3: c2s.listen must be a list of addresses") ||
+		!strings.Contains(out, "line 5: limits.max_depth must be a whole number") || !strings.HasSuffix(out, "3 errors, 0 warnings\n") {
+		t.Errorf("check with three problems = %d:\n%s", code, out)
+	}
 }
 
 func TestUserLifecycle(t *testing.T) {
@@ -178,13 +195,14 @@ func TestUserLifecycle(t *testing.T) {
 			t.Errorf("tern %q = %d\nstdout: %s\nstderr: %s\nwant %d and %q", args, code, out, errOut, wantCode, want)
 		}
 	}
-	step("secret\n", 0, "created alice@localhost", "user", "add", "alice@localhost", "--password-file", "-")
-	step("secret\n", 0, "created bob@localhost", "user", "add", "--password-file", "-", "Bob@LOCALHOST")
-	step("secret\n", 1, "already exists", "user", "add", "alice@localhost", "--password-file", "-")
-	step("secret\n", 1, "not a configured domain", "user", "add", "carol@example.org", "--password-file", "-")
-	step("secret\n", 1, "not a bare JID", "user", "add", "carol@localhost/phone", "--password-file", "-")
-	step("secret\n", 1, "not a bare JID", "user", "add", "localhost", "--password-file", "-")
+	step("s3cret-pw\n", 0, "created alice@localhost", "user", "add", "alice@localhost", "--password-file", "-")
+	step("s3cret-pw\n", 0, "created bob@localhost", "user", "add", "--password-file", "-", "Bob@LOCALHOST")
+	step("s3cret-pw\n", 1, "already exists", "user", "add", "alice@localhost", "--password-file", "-")
+	step("s3cret-pw\n", 1, "not a configured domain", "user", "add", "carol@example.org", "--password-file", "-")
+	step("s3cret-pw\n", 1, "not a bare JID", "user", "add", "carol@localhost/phone", "--password-file", "-")
+	step("s3cret-pw\n", 1, "not a bare JID", "user", "add", "localhost", "--password-file", "-")
 	step("\n", 1, "empty", "user", "add", "carol@localhost", "--password-file", "-")
+	step("secret\n", 1, "tern: password too short: at least 8 characters (limits.min_password_length)\n", "user", "add", "carol@localhost", "--password-file", "-")
 	step("", 0, "alice@localhost\nbob@localhost\n", "user", "list")
 	step("", 0, "alice@localhost", "user", "list", "localhost")
 	step("", 1, "not a configured domain", "user", "list", "example.org")
@@ -198,6 +216,11 @@ func TestUserLifecycle(t *testing.T) {
 		t.Errorf("passwd: credentials not replaced or creation time lost: %+v -> %+v", before, after)
 	}
 	step("", 1, "no account carol@localhost", "user", "passwd", "carol@localhost", "--password-file", pw)
+	os.WriteFile(pw, []byte("short\n"), 0o600)
+	step("", 1, "password too short: at least 8 characters", "user", "passwd", "alice@localhost", "--password-file", pw)
+	if now := storedUser(t, dir, "alice"); !bytes.Equal(now.SHA256.StoredKey, after.SHA256.StoredKey) {
+		t.Errorf("a refused password changed the credentials")
+	}
 
 	step("n\n", 1, "not deleted", "user", "del", "alice@localhost")
 	step("", 0, "alice@localhost", "user", "list")
@@ -206,6 +229,41 @@ func TestUserLifecycle(t *testing.T) {
 	step("", 1, "no account alice@localhost", "user", "del", "--yes", "alice@localhost")
 	if code, out, _ := tern(t, "", append([]string{"user", "list"}, d...)...); code != 0 || out != "" {
 		t.Errorf("list after deletes = %d %q", code, out)
+	}
+}
+
+// TestMinPasswordLength: limits.min_password_length counts characters after
+// SASLprep, not bytes, and a configured minimum replaces the default.
+func TestMinPasswordLength(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, "[limits]\nmin_password_length = 4\n")
+	for i, tt := range []struct {
+		pw   string
+		code int
+		want string
+	}{
+		{"abc", 1, "password too short: at least 4 characters (limits.min_password_length)"},
+		{"ab\u00adc", 1, "password too short"}, // the soft hyphen maps to nothing
+		{"éèêë", 0, "created"},                 // 8 bytes, 4 characters
+	} {
+		user := fmt.Sprintf("u%d@localhost", i)
+		code, out, errOut := tern(t, tt.pw+"\n", "user", "add", user, "--password-file", "-", "--config", cfg, "--data", dir)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("user add with %q = %d %s%s; want %d and %q", tt.pw, code, out, errOut, tt.code, tt.want)
+		}
+	}
+}
+
+// TestConfigShowHidesSecrets: the effective configuration hides the
+// storage password (the only secret a configuration holds: keys and
+// certificates are paths) in either DSN form.
+func TestConfigShowHidesSecrets(t *testing.T) {
+	for _, dsn := range []string{"postgres://tern:s3cret-pw@db.example/tern", "host=db.example user=tern password=s3cret-pw"} {
+		cfg := writeConfig(t, fmt.Sprintf("[storage]\nbackend = \"postgres\"\ndsn = %q\n", dsn))
+		code, out, errOut := tern(t, "", "config", "show", "--config", cfg)
+		if code != 0 || strings.Contains(out, "s3cret") || !strings.Contains(out, "xxxxx") || !strings.Contains(out, "db.example") {
+			t.Errorf("config show with dsn %q = %d:\n%s%s", dsn, code, out, errOut)
+		}
 	}
 }
 
@@ -232,6 +290,16 @@ func TestRedactDSN(t *testing.T) {
 		"postgres://db/tern?password=s3cret":     "postgres://db/tern?password=xxxxx",
 		"host=db user=tern password=s3cret":      "host=db user=tern password=xxxxx",
 		"host=db password='s3 cret' dbname=tern": "host=db password=xxxxx dbname=tern",
+		// Passwords a URL parser would not find (unescaped '@', '/', ' ', '%').
+		"postgresql://tern:p@ss/w0rd@db:5432/tern?sslmode=disable": "postgresql://tern:xxxxx@db:5432/tern?sslmode=disable",
+		"postgres://tern:s3 cret@db/tern":                          "postgres://tern:xxxxx@db/tern",
+		"postgres://tern:s3%cret@[::1]:5432/tern":                  "postgres://tern:xxxxx@[::1]:5432/tern",
+		"postgres://tern:s3cret@h1,h2/tern":                        "postgres://tern:xxxxx@h1,h2/tern",
+		"postgres://tern@db/tern":                                  "postgres://tern@db/tern",
+		"postgres://db/tern?sslpassword=k3y&password=s3cret":       "postgres://db/tern?sslpassword=xxxxx&password=xxxxx",
+		"host=db sslpassword=k3y PASSWORD = s3cret":                "host=db sslpassword=xxxxx PASSWORD = xxxxx",
+		`host=db password='it\'s s3cret' user=tern`:                `host=db password=xxxxx user=tern`,
+		"host=db password='unterminated s3cret":                    "host=db password=xxxxx",
 	} {
 		if got := redactDSN(in); got != want {
 			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)

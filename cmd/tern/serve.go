@@ -52,7 +52,8 @@ func cmdServe(e *env, args []string) int {
 		return e.fail("%v", err)
 	}
 	server.Version = versionString()
-	banner(e.stdout, cfg, m, cf.args())
+	exe, _ := os.Executable()
+	banner(e.stdout, cfg, m, selfCommand(os.Args[0], exe)+" user add"+cf.args())
 	if err := serverRun(e.ctx, cfg, log); err != nil {
 		return e.fail("%v", err)
 	}
@@ -91,7 +92,9 @@ func (h levelFloor) WithGroup(name string) slog.Handler {
 	return levelFloor{h.Handler.WithGroup(name), h.min}
 }
 
-func banner(w io.Writer, cfg *config.Config, m *certs.Manager, flags string) {
+// banner prints what is served; addUser is the command line that adds a
+// user to this server, up to the JID.
+func banner(w io.Writer, cfg *config.Config, m *certs.Manager, addUser string) {
 	fmt.Fprintf(w, "tern %s serving %s\n", versionString(), strings.Join(cfg.DomainNames(), ", "))
 	where := "config:   built-in defaults"
 	if cfg.Path != "" {
@@ -117,7 +120,7 @@ func banner(w io.Writer, cfg *config.Config, m *certs.Manager, flags string) {
 		}
 		fmt.Fprintf(w, "  cert %s: %s (%s, until %s)\n", in.Domain, in.CertFile, kind, in.NotAfter.UTC().Format(time.DateOnly))
 	}
-	fmt.Fprintf(w, "add a user: tern user add%s alice@%s\n", flags, cfg.Domains[0].Name)
+	fmt.Fprintf(w, "add a user: %s alice@%s\n", addUser, cfg.Domains[0].Name)
 }
 
 func listeners(starttls, direct []string) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/config"
 	"github.com/tern-xmpp/tern/internal/control"
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/register"
 	"github.com/tern-xmpp/tern/internal/sasl"
 	"github.com/tern-xmpp/tern/internal/storage"
 )
@@ -15,11 +16,12 @@ import (
 const userHelp = `Usage: tern user <add|del|passwd|list> [flags] [arguments]
 
 Manages accounts in the configured storage directly (the server may be
-running). Passwords are never taken from the command line.
+running). Passwords are never taken from the command line, and must have
+at least limits.min_password_length characters (default 8).
 
   tern user add alice@localhost            prompt for a password (twice)
   tern user add alice@localhost --password-file pw.txt
-  echo secret | tern user add alice@localhost --password-file -
+  echo 'correct-horse' | tern user add alice@localhost --password-file -
   tern user passwd alice@localhost         change a password
   tern user del alice@localhost [--yes]    delete the account and all its data
   tern user list [domain]                  list accounts of one or all domains
@@ -105,14 +107,17 @@ func (u *userCmd) setup(args []string, optional bool) (cfg *config.Config, st st
 	return cfg, st, pos, 0, true
 }
 
-// credentials reads the password (prompt or file) and derives the SCRAM
-// credentials of acct; ok=false carries the exit code.
-func (u *userCmd) credentials(pwFile string, acct account) (storage.User, int, bool) {
+// credentials reads the password (prompt or file), checks its length and
+// derives the SCRAM credentials of acct; ok=false carries the exit code.
+func (u *userCmd) credentials(cfg *config.Config, pwFile string, acct account) (storage.User, int, bool) {
 	pw, err := u.e.readPassword(pwFile, acct.String())
 	if errors.Is(err, errNeedPasswordSource) {
 		return storage.User{}, u.e.usageError(u.fs, "%v", err), false
 	}
 	if err != nil {
+		return storage.User{}, u.e.fail("%v", err), false
+	}
+	if err := register.CheckPassword(pw, cfg.Limits.MinPasswordLength); err != nil {
 		return storage.User{}, u.e.fail("%v", err), false
 	}
 	user, err := sasl.NewUser(acct.domain, acct.local, pw)
@@ -143,7 +148,7 @@ func userAdd(e *env, args []string) int {
 	if _, err := st.Users().GetUser(e.ctx, acct.domain, acct.local); err == nil {
 		return e.fail("%s already exists: change its password with `tern user passwd %s`", acct, acct)
 	}
-	user, code, ok := u.credentials(*pwFile, acct)
+	user, code, ok := u.credentials(cfg, *pwFile, acct)
 	if !ok {
 		return code
 	}
@@ -180,7 +185,7 @@ func userPasswd(e *env, args []string) int {
 	} else if err != nil {
 		return e.fail("%v", err)
 	}
-	user, code, ok := u.credentials(*pwFile, acct)
+	user, code, ok := u.credentials(cfg, *pwFile, acct)
 	if !ok {
 		return code
 	}

@@ -22,6 +22,8 @@ func versionString() string {
 const versionHelp = `Usage: tern version
 
 Prints tern's version, the Go version it was built with and the commit.
+Built without VCS information (go run, -buildvcs=false), the commit is
+the one checked out in the source tree it was built from, if found.
 `
 
 func cmdVersion(e *env, args []string) int {
@@ -33,7 +35,8 @@ func cmdVersion(e *env, args []string) int {
 	if len(pos) > 0 {
 		return e.usageError(fs, "unexpected argument %q", pos[0])
 	}
-	commit, when, modified := "unknown (built without VCS information)", "", ""
+	const unknown = "unknown (built without VCS information)"
+	commit, when, modified := unknown, "", ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			switch s.Key {
@@ -46,6 +49,11 @@ func cmdVersion(e *env, args []string) int {
 					modified = " (modified)"
 				}
 			}
+		}
+	}
+	if commit == unknown {
+		if id, ok := sourceCommit(); ok {
+			commit = id + " (from the source tree)"
 		}
 	}
 	fmt.Fprintf(e.stdout, "tern %s\ngo: %s %s/%s\ncommit: %s%s%s\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH, commit, when, modified)

@@ -34,7 +34,7 @@ func (g *globalFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.server, "server", "127.0.0.2:5222", "server `host:port` (must be in 127.0.0.0/8)")
 	fs.StringVar(&g.domain, "domain", "bench.test", "XMPP domain (also the TLS ServerName)")
 	fs.StringVar(&g.prefix, "prefix", "load", "user names are PREFIX0, PREFIX1, ...")
-	fs.StringVar(&g.password, "password", "secret", "password of every load user")
+	fs.StringVar(&g.password, "password", "ternload-secret", "password of every load user")
 	fs.StringVar(&g.sources, "sources", "", "source addresses, e.g. 127.0.0.10-127.0.0.29 or a,b,c (default: kernel's choice)")
 	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "timeout of each protocol step (connect, one read)")
 	fs.DurationVar(&g.maxTime, "max-time", 5*time.Minute, "hard bound on the whole run")

@@ -62,9 +62,9 @@ func Certificate(cfg *config.Config, d config.Domain, now time.Time) []Result {
 	case left <= 0:
 		add(Error, "expired on %s: renew it (then `kill -HUP` tern to reload)", leaf.NotAfter.UTC().Format(time.DateOnly))
 	case left < ExpiryWarning:
-		add(Warning, "expires on %s, in %d days: renew it soon", leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+		add(Warning, "expires on %s, in %s: renew it soon", leaf.NotAfter.UTC().Format(time.DateOnly), days(left))
 	default:
-		add(OK, "valid until %s (%d days)", leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+		add(OK, "valid until %s (%s)", leaf.NotAfter.UTC().Format(time.DateOnly), days(left))
 	}
 
 	if err := leaf.VerifyHostname(asciiDomain(d.Name)); err != nil {
@@ -123,4 +123,13 @@ func asciiDomain(s string) string {
 		return a
 	}
 	return s
+}
+
+// days says how many whole days d is: "1 day", "30 days", "less than a day".
+func days(d time.Duration) string {
+	n := int(d.Hours() / 24)
+	if n == 0 {
+		return "less than a day"
+	}
+	return amount(n, "day")
 }

@@ -26,6 +26,9 @@ func TestCertificate(t *testing.T) {
 		{"not yet valid", "example.org", certSpec{names: []string{"example.org"}, notBefore: now.Add(24 * time.Hour)}, Error, "not valid before"},
 		{"expires soon", "example.org", certSpec{names: []string{"example.org"}, notAfter: now.Add(10 * 24 * time.Hour)}, Warning, "renew it soon"},
 		{"later", "example.org", certSpec{names: []string{"example.org"}, notAfter: now.Add(40 * 24 * time.Hour)}, OK, "valid until"},
+		{"expires in 1 day", "example.org", certSpec{names: []string{"example.org"}, notAfter: now.Add(36 * time.Hour)}, Warning, ", in 1 day: renew it soon"},
+		{"expires today", "example.org", certSpec{names: []string{"example.org"}, notAfter: now.Add(5 * time.Hour)}, Warning, ", in less than a day: renew it soon"},
+		{"valid 40 days", "example.org", certSpec{names: []string{"example.org"}, notAfter: now.Add(40*24*time.Hour + time.Hour)}, OK, "(40 days)"},
 		{"wrong name", "example.org", certSpec{names: []string{"example.net"}}, Error, "does not cover example.org"},
 		// RFC 6125 §6.4.3: the wildcard matches one label only, and not the parent.
 		{"wildcard covers one label", "chat.example.org", certSpec{names: []string{"*.example.org"}}, OK, "names cover"},

@@ -143,15 +143,17 @@ func Write(w io.Writer, rs []Result) (errors, warnings int) {
 		fmt.Fprintln(w, r)
 	}
 	errors, warnings = Count(rs, Error), Count(rs, Warning)
-	fmt.Fprintf(w, "%d %s, %d %s\n", errors, plural(errors, "error"), warnings, plural(warnings, "warning"))
+	fmt.Fprintf(w, "%s, %s\n", amount(errors, "error"), amount(warnings, "warning"))
 	return errors, warnings
 }
 
-func plural(n int, s string) string {
+// amount says n of a unit with the unit in the right number: "1 day",
+// "2 days", "0 errors". The units counted here take an "s" in the plural.
+func amount(n int, unit string) string {
 	if n == 1 {
-		return s
+		return "1 " + unit
 	}
-	return s + "s"
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 func splitLines(s string) []string {

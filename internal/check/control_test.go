@@ -24,7 +24,7 @@ func TestControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := control.NewServer(ctx, slog.New(slog.DiscardHandler))
-	srv.Handle("status", func(context.Context, map[string]string) (string, error) { return "tern test, 3 session(s) bound", nil })
+	srv.Handle("status", func(context.Context, map[string]string) (string, error) { return "tern test, 3 sessions bound", nil })
 	go srv.Serve(l)
 	defer l.Close()
 	if rs := c.Control(ctx, cfg); len(rs) != 1 || !strings.Contains(rs[0].Message, "a server runs on this data directory: tern test") {
@@ -34,5 +34,13 @@ func TestControl(t *testing.T) {
 	cfg.DataDir = "/" + strings.Repeat("d", control.MaxPath)
 	if rs := c.Control(ctx, cfg); len(rs) != 1 || rs[0].Severity != Warning || !strings.Contains(rs[0].Message, "shorter data_dir") {
 		t.Errorf("path too long: %+v", rs)
+	}
+}
+
+func TestAmount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 errors", 1: "1 error", 2: "2 errors"} {
+		if got := amount(n, "error"); got != want {
+			t.Errorf("amount(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

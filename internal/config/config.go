@@ -76,6 +76,7 @@ type Storage struct {
 type Limits struct {
 	MaxStanzaBytes     int      `toml:"max_stanza_bytes"`     // default 262144
 	MaxDepth           int      `toml:"max_depth"`            // default 64
+	MaxAttrs           int      `toml:"max_attrs"`            // attributes per element, default 64
 	OfflineQuota       int      `toml:"offline_quota"`        // messages per user, default 1000; 0 no limit
 	RosterMaxItems     int      `toml:"roster_max_items"`     // default 1000; 0 no limit
 	ConnsPerIP         int      `toml:"conns_per_ip"`         // default 100; 0 no limit
@@ -84,6 +85,7 @@ type Limits struct {
 	PingInterval       Duration `toml:"ping_interval"`        // default 5m; 0s disables
 	PingTimeout        Duration `toml:"ping_timeout"`         // default 60s
 	RegistrationsPerIP int      `toml:"registrations_per_ip"` // in-band registrations per IP and hour, default 5; 0 no limit
+	MinPasswordLength  int      `toml:"min_password_length"`  // characters after SASLprep, default 8
 	// Addresses and CIDR prefixes exempt from the per-IP limits above
 	// (a clinic behind one NAT address); per-account limits still apply.
 	TrustedNetworks   []string `toml:"trusted_networks"`     // default []
@@ -131,6 +133,7 @@ func Default() *Config {
 		Limits: Limits{
 			MaxStanzaBytes:     262144,
 			MaxDepth:           64,
+			MaxAttrs:           64,
 			OfflineQuota:       1000,
 			RosterMaxItems:     1000,
 			ConnsPerIP:         100,
@@ -139,6 +142,7 @@ func Default() *Config {
 			PingInterval:       Duration{5 * time.Minute},
 			PingTimeout:        Duration{60 * time.Second},
 			RegistrationsPerIP: 5,
+			MinPasswordLength:  8,
 			TrustedNetworks:    []string{},
 			MaxS2SStanzaBytes:  524288,
 			ResumeTimeout:      Duration{5 * time.Minute},

@@ -13,8 +13,9 @@ import (
 )
 
 // Load returns Default() overlaid with the TOML file at path. Keys the file
-// sets replace the default (a list replaces the whole default list). An
-// unknown key is an error naming it, its line and the closest known key.
+// sets replace the default (a list replaces the whole default list). Every
+// unknown key and every value of the wrong type is reported at once, each
+// with its line, what the key expects and an example, in a *FileError.
 // Load does not call Validate.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -23,30 +24,59 @@ func Load(path string) (*Config, error) {
 	}
 	c, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		fe := &FileError{Path: path, Errs: []error{err}}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			fe.Errs = j.Unwrap()
+		}
+		return nil, fe
 	}
 	c.Path = path
 	return c, nil
 }
 
-// Parse is Load on file contents.
+// FileError lists the problems of a configuration file, one per error.
+type FileError struct {
+	Path string
+	Errs []error
+}
+
+func (e *FileError) Error() string {
+	if len(e.Errs) == 1 {
+		return fmt.Sprintf("config %s: %v", e.Path, e.Errs[0])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "config %s has %d problems:", e.Path, len(e.Errs))
+	for _, err := range e.Errs {
+		b.WriteString("\n  " + err.Error())
+	}
+	return b.String()
+}
+
+func (e *FileError) Unwrap() []error { return e.Errs }
+
+// Parse is Load on file contents. Its error joins every problem found.
 func Parse(data []byte) (*Config, error) {
+	// First into a map, to check every key against the Config type: the
+	// decoder would stop at the first type error and say it in Go terms.
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return nil, syntaxError(err)
+	}
+	if probs := checkFile(raw, string(data)); len(probs) > 0 {
+		errs := make([]error, len(probs))
+		for i, p := range probs {
+			errs[i] = p
+		}
+		return nil, errors.Join(errs...)
+	}
 	c := Default()
 	// [[domain]] elements would otherwise be decoded on top of the default
 	// "localhost" element and inherit its fields.
 	c.Domains = nil
-	md, err := toml.Decode(string(data), c)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
-		}
-		return nil, err
+	if _, err := toml.Decode(string(data), c); err != nil {
+		return nil, syntaxError(err) // a case checkFile does not know: the decoder's words
 	}
-	if err := unknownKeys(md, string(data)); err != nil {
-		return nil, err
-	}
-	if !md.IsDefined("domain") {
+	if _, ok := raw["domain"]; !ok {
 		c.Domains = []Domain{{Name: DefaultDomain}}
 	}
 	for i := range c.Domains {
@@ -57,56 +87,58 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-// unknownKeys reports every undecoded key, once per unknown subtree.
-func unknownKeys(md toml.MetaData, data string) error {
-	var errs []error
-	reported := map[string]bool{}
-	for _, k := range md.Undecoded() {
-		if len(k) > 1 && reported[toml.Key(k[:len(k)-1]).String()] {
-			reported[k.String()] = true
-			continue
-		}
-		reported[k.String()] = true
-		msg := fmt.Sprintf("unknown key %q", k.String())
-		if line := keyLine(data, k); line > 0 {
-			msg = fmt.Sprintf("line %d: %s", line, msg)
-		}
-		if s := suggest(k); s != "" {
-			msg += fmt.Sprintf(": did you mean %q?", s)
-		} else {
-			msg += ": remove it (see `tern config example` for every key)"
-		}
-		errs = append(errs, errors.New(msg))
+func syntaxError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // keyLine finds the line defining the last piece of k, as a key or a
-// table header, searching after the header of k's parent table when there
-// is one. Best effort: MetaData has no public key positions.
-func keyLine(data string, k toml.Key) int {
+// table header, searching in the nth table whose header is k's parent
+// when there is one (nth counts [[array table]] elements). Best effort:
+// MetaData has no public key positions.
+func keyLine(data string, k toml.Key, nth int) int {
 	lines := strings.Split(data, "\n")
-	start := 0
-	if len(k) > 1 {
-		parent := regexp.QuoteMeta(k[:len(k)-1].String())
-		header := regexp.MustCompile(`^\s*\[\[?\s*` + parent + `\s*\]`)
-		for i, line := range lines {
-			if header.MatchString(line) {
-				start = i
-				break
-			}
-		}
-	}
 	last := regexp.QuoteMeta(k[len(k)-1])
 	re := regexp.MustCompile(`^\s*(\[\[?\s*)?("?` + last + `"?)\s*(=|\.|\]|$)`)
 	dotted := regexp.MustCompile(`^\s*(\[\[?\s*)?[A-Za-z0-9_."-]*\.("?` + last + `"?)\s*(=|\]|$)`)
-	for i := start; i < len(lines); i++ {
-		if re.MatchString(lines[i]) || dotted.MatchString(lines[i]) {
-			return i + 1
+	find := func(from, to int) int {
+		for i := from; i < to; i++ {
+			if re.MatchString(lines[i]) || dotted.MatchString(lines[i]) {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	if len(k) > 1 {
+		parent := regexp.QuoteMeta(k[:len(k)-1].String())
+		header := regexp.MustCompile(`^\s*\[\[?\s*` + parent + `\s*\]`)
+		seen := 0
+		for i, line := range lines {
+			if !header.MatchString(line) {
+				continue
+			}
+			if seen == nth {
+				end := i + 1
+				for end < len(lines) && !isHeader(lines[end]) {
+					end++
+				}
+				if n := find(i, end); n > 0 {
+					return n
+				}
+				break
+			}
+			seen++
 		}
 	}
-	return 0
+	return find(0, len(lines))
 }
+
+var headerLine = regexp.MustCompile(`^\s*\[`)
+
+func isHeader(line string) bool { return headerLine.MatchString(line) }
 
 // suggest returns the known key at the same level closest to k's last piece.
 func suggest(k toml.Key) string {

@@ -179,12 +179,15 @@ func (c *Config) Validate() error {
 	// RFC 6120 §13.12: a server must accept stanzas of at least 10000 bytes.
 	intRange("max_stanza_bytes", l.MaxStanzaBytes, 10000, 64<<20, " (RFC 6120 requires at least 10000)")
 	intRange("max_depth", l.MaxDepth, 8, 1024, "")
+	// Real stanzas carry up to a dozen (a Jingle ICE candidate), headers 8.
+	intRange("max_attrs", l.MaxAttrs, 16, 1024, "")
 	intRange("offline_quota", l.OfflineQuota, 0, 1_000_000, " (0: no limit)")
 	intRange("roster_max_items", l.RosterMaxItems, 0, 100_000, " (0: no limit)")
 	intRange("conns_per_ip", l.ConnsPerIP, 0, 10_000_000, " (0: no limit)")
 	intRange("resources_per_user", l.ResourcesPerUser, 0, 100_000, " (0: no limit)")
 	intRange("auth_failures_per_ip", l.AuthFailuresPerIP, 0, 1_000_000, " (0: no limit)")
 	intRange("registrations_per_ip", l.RegistrationsPerIP, 0, 1_000_000, " (0: no limit)")
+	intRange("min_password_length", l.MinPasswordLength, 1, 1024, "")
 	intRange("max_s2s_stanza_bytes", l.MaxS2SStanzaBytes, 10000, 64<<20, " (RFC 6120 requires at least 10000)")
 	if _, err := ratelimit.ParseNetworks(l.TrustedNetworks); err != nil {
 		add("limits.trusted_networks: %v", err)

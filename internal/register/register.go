@@ -31,10 +31,15 @@ type Service struct {
 	r        *router.Router
 	onDelete func(ctx context.Context, owner jid.JID)
 	trusted  ratelimit.Networks
+	minPass  int
 }
 
 // SetTrusted exempts these addresses from the per-IP registration limit.
 func (s *Service) SetTrusted(n ratelimit.Networks) { s.trusted = n }
+
+// SetMinPasswordLength refuses shorter passwords (see CheckPassword) at
+// registration and password change.
+func (s *Service) SetMinPasswordLength(n int) { s.minPass = n }
 
 // Register installs the post-authentication handlers and returns the
 // service, whose PreAuth and Features the c2s server calls.
@@ -93,10 +98,6 @@ func (s *Service) PreAuth(ctx context.Context, domain, ip string, tls bool, iq *
 	if p.Child(NS, "remove") != nil {
 		return reply(iq, nil, stanza.ErrNotAuthorized.WithText("log in to remove your account"))
 	}
-	if !s.trusted.Contains(ip) && !s.perIP.Add(ip) {
-		s.log.Warn("registration refused: too many from this address", "ip", ip, "domain", domain)
-		return reply(iq, nil, stanza.ErrResourceConstraint.WithText("too many registrations from your address; try later"))
-	}
 	username, password := p.ChildText(NS, "username"), p.ChildText(NS, "password")
 	if username == "" || password == "" {
 		return reply(iq, nil, stanza.ErrNotAcceptable.WithText("username and password are required"))
@@ -104,6 +105,15 @@ func (s *Service) PreAuth(ctx context.Context, domain, ip string, tls bool, iq *
 	j, err := jid.New(username, domain, "")
 	if err != nil {
 		return reply(iq, nil, stanza.ErrJIDMalformed.WithText("that username is not allowed"))
+	}
+	// §3.1 answers a form the server will not take with not-acceptable.
+	if err := CheckPassword(password, s.minPass); err != nil {
+		return reply(iq, nil, stanza.ErrNotAcceptable.WithText(err.Error()))
+	}
+	// Checked after the form: a refused form costs the address none of its registrations.
+	if !s.trusted.Contains(ip) && !s.perIP.Add(ip) {
+		s.log.Warn("registration refused: too many from this address", "ip", ip, "domain", domain)
+		return reply(iq, nil, stanza.ErrResourceConstraint.WithText("too many registrations from your address; try later"))
 	}
 	u, err := sasl.NewUser(domain, j.Local(), password)
 	if err != nil {
@@ -148,6 +158,12 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 		if err != nil || !j.Equal(owner) {
 			return nil, stanza.ErrNotAllowed.WithText("you can change only your own password")
 		}
+	}
+	// §3.3's table has no condition for a password the server refuses;
+	// not-acceptable (RFC 6120 §8.3.3.9: does not meet the server's
+	// criteria) is §3.1's, and what clients show.
+	if err := CheckPassword(password, s.minPass); err != nil {
+		return nil, stanza.ErrNotAcceptable.WithText(err.Error())
 	}
 	u, err := sasl.NewUser(owner.Domain(), owner.Local(), password)
 	if err != nil {

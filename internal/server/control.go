@@ -59,11 +59,11 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("deleted %s: its contacts were told, %d session(s) closed", j, n), nil
+		return fmt.Sprintf("deleted %s: its contacts were told, %s closed", j, amount(n, "session")), nil
 	})
 	started := time.Now()
 	ctl.Handle("status", func(context.Context, map[string]string) (string, error) {
-		return fmt.Sprintf("tern %s, up %s, %d session(s) bound", Version, time.Since(started).Round(time.Second), a.sessions()), nil
+		return fmt.Sprintf("tern %s, up %s, %s bound", Version, time.Since(started).Round(time.Second), amount(a.sessions(), "session")), nil
 	})
 	ctl.Handle("unban", func(_ context.Context, args map[string]string) (string, error) {
 		return a.unban(args["target"])
@@ -91,7 +91,7 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 func (a admin) unban(target string) (string, error) {
 	if target == "" {
 		n := a.authLimit.ResetAll() + a.regLimit.ResetAll()
-		return fmt.Sprintf("cleared %d counter(s): every address and account may log in and register again", n), nil
+		return fmt.Sprintf("cleared %s: every address and account may log in and register again", amount(n, "counter")), nil
 	}
 	if ip, err := netip.ParseAddr(target); err == nil {
 		s := ip.Unmap().String()
@@ -109,4 +109,12 @@ func (a admin) unban(target string) (string, error) {
 		return fmt.Sprintf("%s had no failed logins counted", j), nil
 	}
 	return fmt.Sprintf("%s may log in again", j), nil
+}
+
+// amount says n of a unit in the right number: "1 session", "2 sessions".
+func amount(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }

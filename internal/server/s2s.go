@@ -15,7 +15,6 @@ import (
 	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/s2s"
-	"github.com/tern-xmpp/tern/internal/xml"
 )
 
 // startS2S starts federation when a s2s listener is configured: it binds
@@ -41,8 +40,7 @@ func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *rou
 			return nil, fmt.Errorf("s2s.ca_file: %s holds no PEM certificate", sc.CAFile)
 		}
 	}
-	lim := xml.DefaultLimits
-	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxS2SStanzaBytes, cfg.Limits.MaxDepth
+	lim := s2sLimits(cfg)
 	ms := m.NewS2S()
 	// Not cancelled by SIGTERM: stanzas still in flight are routed until Shutdown.
 	svc := s2s.New(context.WithoutCancel(ctx), s2s.Config{

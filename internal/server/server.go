@@ -43,7 +43,6 @@ import (
 	"github.com/tern-xmpp/tern/internal/sasl"
 	"github.com/tern-xmpp/tern/internal/softwareversion"
 	"github.com/tern-xmpp/tern/internal/vcard"
-	"github.com/tern-xmpp/tern/internal/xml"
 )
 
 // Version is set by the build (cmd/tern).
@@ -115,12 +114,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, regLimit,
 		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
 	reg.SetTrusted(trusted)
+	reg.SetMinPasswordLength(cfg.Limits.MinPasswordLength)
 	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
 	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
-	lim := xml.DefaultLimits
-	lim.MaxStanzaBytes, lim.MaxDepth = cfg.Limits.MaxStanzaBytes, cfg.Limits.MaxDepth
+	lim, preLim := c2sLimits(cfg)
 	// Sessions outlive the signal: their last writes (unavailable, last activity)
 	// must not fail on a cancelled context during shutdown.
 	cs := c2s.NewServer(context.WithoutCancel(ctx), c2s.Config{
@@ -136,6 +135,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		RequireStartTLS:  cfg.C2S.RequireStartTLS,
 		AllowPlain:       cfg.C2S.AllowPlain,
 		Limits:           lim,
+		PreAuthLimits:    preLim,
 		AuthTimeout:      cfg.Limits.AuthTimeout.Duration,
 		PingInterval:     cfg.Limits.PingInterval.Duration,
 		PingTimeout:      cfg.Limits.PingTimeout.Duration,

@@ -1,5 +1,7 @@
 package xml
 
+import "strconv"
+
 // Namespaces the stream layer and the serializer know by name.
 const (
 	NSStream = "http://etherx.jabber.org/streams"
@@ -17,6 +19,15 @@ type Limits struct {
 	MaxHeaderBytes int // bytes of the stream header start tag (and of an XML declaration)
 	MaxDepth       int // nesting depth inside a stanza; the stanza itself is depth 1
 	MaxAttrs       int // attributes per element, xmlns declarations included
+	// Names are what error texts call each limit, e.g. the configuration
+	// key that set it, so a peer or an operator reading the stream error
+	// knows what to change. An empty name: the text gives the value alone.
+	Names LimitNames
+}
+
+// LimitNames name the Limits fields in error texts.
+type LimitNames struct {
+	StanzaBytes, HeaderBytes, Depth, Attrs string
 }
 
 // DefaultLimits are Prosody's c2s defaults (256 KiB stanzas, XEP-0478).
@@ -42,4 +53,33 @@ func (l Limits) withDefaults() Limits {
 		l.MaxAttrs = DefaultLimits.MaxAttrs
 	}
 	return l
+}
+
+// describe renders a limit for an error text: "name (value unit)", or
+// "value unit" without a name.
+func describe(name string, v int, unit string) string {
+	val := strconv.Itoa(v)
+	if unit != "" {
+		val += " " + unit
+	}
+	if name == "" {
+		return val
+	}
+	return name + " (" + val + ")"
+}
+
+func (l Limits) stanzaText() string {
+	return "stanza larger than " + describe(l.Names.StanzaBytes, l.MaxStanzaBytes, "bytes")
+}
+
+func (l Limits) headerText() string {
+	return "stream header larger than " + describe(l.Names.HeaderBytes, l.MaxHeaderBytes, "bytes")
+}
+
+func (l Limits) depthText() string {
+	return "elements nested deeper than " + describe(l.Names.Depth, l.MaxDepth, "levels")
+}
+
+func (l Limits) attrsText() string {
+	return "more attributes on one element than " + describe(l.Names.Attrs, l.MaxAttrs, "")
 }

@@ -266,11 +266,19 @@ func (t *Tokenizer) need(n int) error {
 }
 
 // limit is the size bound of the region being kept.
-func (t *Tokenizer) limit() (int, string) {
+func (t *Tokenizer) limit() int {
 	if len(t.stack) == 0 {
-		return t.lim.MaxHeaderBytes, "stream header larger than MaxHeaderBytes"
+		return t.lim.MaxHeaderBytes
 	}
-	return t.lim.MaxStanzaBytes, "stanza larger than MaxStanzaBytes"
+	return t.lim.MaxStanzaBytes
+}
+
+// limitText describes limit() for the error.
+func (t *Tokenizer) limitText() string {
+	if len(t.stack) == 0 {
+		return t.lim.headerText()
+	}
+	return t.lim.stanzaText()
 }
 
 // fill reads more input after t.end, compacting or growing the buffer.
@@ -280,9 +288,9 @@ func (t *Tokenizer) fill() error {
 	if t.rerr != nil {
 		return t.readErr()
 	}
-	lim, what := t.limit()
+	lim := t.limit()
 	if t.end-t.start >= lim {
-		return t.errAt(CondPolicyViolation, t.end, what)
+		return t.errAt(CondPolicyViolation, t.end, t.limitText())
 	}
 	if t.end == len(t.buf) {
 		if t.start > 0 {
@@ -526,7 +534,7 @@ func (t *Tokenizer) lexEnd(e int) error {
 	} else if len(t.stack) == 1 && t.pos-t.start > t.lim.MaxStanzaBytes {
 		// fill checks while reading; this catches a stanza that arrived
 		// within one read into a buffer larger than the limit.
-		return t.errAt(CondPolicyViolation, t.start, "stanza larger than MaxStanzaBytes")
+		return t.errAt(CondPolicyViolation, t.start, t.lim.stanzaText())
 	}
 	t.tok = Token{Kind: EndElement, Name: name, Depth: len(t.stack), Offset: t.off(p)}
 	return nil
@@ -537,7 +545,7 @@ func (t *Tokenizer) lexEnd(e int) error {
 // (resumable, so slow peers cost linear time) and lexed once more.
 func (t *Tokenizer) startTag() error {
 	if len(t.stack) > t.lim.MaxDepth {
-		return t.errAt(CondPolicyViolation, t.pos, "elements nested deeper than MaxDepth")
+		return t.errAt(CondPolicyViolation, t.pos, t.lim.depthText())
 	}
 	err := t.lexStart(t.end)
 	if err != errIncomplete {
@@ -600,10 +608,10 @@ func (t *Tokenizer) lexStart(e int) error {
 	tok.Attrs = t.attrs
 	t.pos = q + 1
 	if depth == 0 && t.pos-t.start > t.lim.MaxHeaderBytes {
-		return t.errAt(CondPolicyViolation, t.start, "stream header larger than MaxHeaderBytes")
+		return t.errAt(CondPolicyViolation, t.start, t.lim.headerText())
 	}
 	if depth == 1 && tok.SelfClosing && t.pos-t.start > t.lim.MaxStanzaBytes {
-		return t.errAt(CondPolicyViolation, t.start, "stanza larger than MaxStanzaBytes")
+		return t.errAt(CondPolicyViolation, t.start, t.lim.stanzaText())
 	}
 	if !tok.SelfClosing {
 		if depth == 0 {
@@ -622,7 +630,7 @@ func (t *Tokenizer) lexStart(e int) error {
 // index after its closing quote.
 func (t *Tokenizer) attr(p, k, e int) (int, error) {
 	if len(t.attrs) >= t.lim.MaxAttrs {
-		return 0, t.errAt(CondPolicyViolation, k, "more attributes than MaxAttrs")
+		return 0, t.errAt(CondPolicyViolation, k, t.lim.attrsText())
 	}
 	ne, err := t.scanQName(k, e)
 	if err != nil {

@@ -21,7 +21,7 @@ func TestUserDelRunningServer(t *testing.T) {
 
 	out := ternCLI(t, srv, "user", "del", "--yes", "--config", srv.config, gone.bare)
 	t.Logf("tern user del: %s", strings.TrimSpace(out))
-	if !strings.Contains(out, "its contacts were told, 1 session(s) closed") {
+	if !strings.Contains(out, "its contacts were told, 1 session closed") {
 		t.Errorf("tern user del said %q; want the server's report (contacts told, 1 session closed)", out)
 	}
 	if e := gone.waitStreamEnd(); e == nil || e.child("urn:ietf:params:xml:ns:xmpp-streams", "not-authorized") == nil {

@@ -46,6 +46,29 @@ func TestRegistration(t *testing.T) {
 
 func registrationRows() []featureRow {
 	return []featureRow{
+		{name: "password-too-short", rule: "XEP-0077 §3.1 not-acceptable for a form the server will not take; a password change to a short one refused and the old password kept (limits.min_password_length, default 8)",
+			run: func(t *testing.T, srv *ternProc, u []string) {
+				const why = "password too short: at least 8 characters (limits.min_password_length)"
+				raw, _ := preAuthStream(t, &srv.target)
+				r := rawIQ(t, raw, "short1", "set", registerQuery("shorty", "1234567"))
+				wantCondition(t, "register with 7 characters", r, "not-acceptable")
+				if got := r.path("error", nsStanzaErr+" text").Text; got != why {
+					t.Errorf("error text %q, want %q", got, why)
+				}
+				// Counted in characters, not bytes: 8 two-byte characters are enough.
+				wantCondition(t, "register with 8 characters", rawIQ(t, raw, "short2", "set", registerQuery("shorty", "éééééééé")), "")
+
+				me := srv.user("shorty")
+				c := connect(t, &srv.target, me, loginOpts{password: "éééééééé"})
+				r = c.iq("set", "", registerQuery("shorty", "short"))
+				wantCondition(t, "change to 5 characters (§3.3)", r, "not-acceptable")
+				if got := r.path("error", nsStanzaErr+" text").Text; got != why {
+					t.Errorf("password change: error text %q, want %q", got, why)
+				}
+				if ok, f := authenticate(dialRaw(t, &srv.target, false), &srv.target, me, loginOpts{password: "éééééééé"}); !ok {
+					t.Errorf("the password no longer works after a refused change: %s", f)
+				}
+			}},
 		{name: "register-login-change-remove", rule: "XEP-0077 §3.1 register (conflict when taken), §3.3 password change, §3.2 removal ends the stream and the account",
 			users: []string{"taken"},
 			run: func(t *testing.T, srv *ternProc, u []string) {
@@ -58,8 +81,8 @@ func registrationRows() []featureRow {
 					t.Fatalf("registration form: got %s; want <username/> and <password/> (§3.1)", form)
 				}
 				wantCondition(t, "register a new account", rawIQ(t, raw, "reg2", "set", registerQuery("newbie", "first-pass")), "")
-				wantCondition(t, "register the same name again (§3.1: conflict)", rawIQ(t, raw, "reg3", "set", registerQuery("newbie", "other")), "conflict")
-				wantCondition(t, "register a name created by the admin", rawIQ(t, raw, "reg4", "set", registerQuery("taken", "other")), "conflict")
+				wantCondition(t, "register the same name again (§3.1: conflict)", rawIQ(t, raw, "reg3", "set", registerQuery("newbie", "other-pass")), "conflict")
+				wantCondition(t, "register a name created by the admin", rawIQ(t, raw, "reg4", "set", registerQuery("taken", "other-pass")), "conflict")
 
 				me := srv.user("newbie")
 				c := connect(t, &srv.target, me, loginOpts{password: "first-pass"})
