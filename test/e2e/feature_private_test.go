@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPrivateStorage(t *testing.T) {
@@ -188,4 +189,28 @@ func privateRows() []featureRow {
 				}
 			}},
 	}
+}
+
+// TestPrivateStorageSlixmpp runs ../interop/private.py: slixmpp's xep_0048 and xep_0049 plugins
+// store, read and replace bookmarks and roster notes, across a new login, and are refused
+// another user's storage. Prosody (mod_private) is the reference.
+func TestPrivateStorageSlixmpp(t *testing.T) {
+	t.Parallel()
+	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
+	forEachServer(t, func(t *testing.T, srv *target) {
+		dir := t.TempDir()
+		pw := filepath.Join(dir, "password")
+		writeFile(t, pw, srv.password+"\n")
+		other := "forbidden"
+		if srv.name == "prosody" {
+			other = "service-unavailable" // its mod_private answers only the account itself (XEP-0049 §2.3 allows it)
+		}
+		args := []string{filepath.Join("..", "interop", "private.py"), "--trace", "--addr", srv.c2s,
+			"--alice", srv.users[0], "--bob", srv.users[1], "--password-file", pw, "--other-user-condition", other}
+		last, runErr, trace := runStepScript(t, dir, args, 2*time.Minute)
+		if runErr != nil || last.Step != "done" || !last.OK {
+			t.Errorf("%s: private.py ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s",
+				srv.name, runErr, last.Step, last.Expected, last.Error, tail(trace))
+		}
+	})
 }
