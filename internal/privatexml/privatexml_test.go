@@ -138,7 +138,7 @@ const (
 	rn  = `<storage xmlns="storage:rosternotes"><note jid="bob@example.org">likes tea</note></storage>`
 )
 
-func TestStoreAndRetrieve(t *testing.T) {
+func TestPrivateStoreAndRetrieve(t *testing.T) {
 	c := newClient(t, DefaultLimits)
 	q := func(s string) string { return "<query xmlns='jabber:iq:private'>" + s + "</query>" }
 	steps := []struct {
@@ -183,7 +183,7 @@ func TestStoreAndRetrieve(t *testing.T) {
 	}
 }
 
-func TestLimits(t *testing.T) {
+func TestPrivateLimits(t *testing.T) {
 	c := newClient(t, Limits{ElementBytes: 100, Namespaces: 2, TotalBytes: 170})
 	set := func(el string) *xml.Element {
 		return c.iq("set", "", "<query xmlns='jabber:iq:private'>"+el+"</query>")
@@ -209,7 +209,7 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestTooDeepToServeIsRefused(t *testing.T) {
+func TestPrivateTooDeepToServeIsRefused(t *testing.T) {
 	// A stream whose max_depth is raised above the standalone parser's lets this in.
 	c := newClient(t, DefaultLimits)
 	top := xml.New("deep:x", "x")
@@ -225,7 +225,7 @@ func TestTooDeepToServeIsRefused(t *testing.T) {
 	}
 }
 
-func TestDiscoFeature(t *testing.T) {
+func TestPrivateDiscoFeature(t *testing.T) {
 	c := newClient(t, DefaultLimits)
 	for _, target := range []router.Target{router.Host, router.Account} {
 		found := false
