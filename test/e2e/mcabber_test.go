@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -93,10 +95,23 @@ module load fifo
 		m.start, m.from = len(b), len(b)
 	}
 	cmd := fmt.Sprintf("HOME=%q TERM=xterm exec mcabber -f %q", dir, rc)
-	if out, err := exec.Command("tmux", "-S", m.sock, "new-session", "-d", "-x", "200", "-y", "50", cmd).CombinedOutput(); err != nil {
+	if out, err := exec.Command("tmux", "-S", m.sock, "new-session", "-d", "-s", "mc", "-x", "200", "-y", "50", cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("tmux", "-S", m.sock, "kill-server").Run() })
+	// mcabber survives tmux's SIGHUP and ignores SIGTERM: a test that fails before /quit
+	// must SIGKILL it, checking the pid is still this mcabber.
+	out, err := exec.Command("tmux", "-S", m.sock, "display-message", "-p", "-t", "mc", "#{pane_pid}").Output()
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || perr != nil {
+		exec.Command("tmux", "-S", m.sock, "kill-server").Run()
+		t.Fatalf("tmux pane pid: %v %v (%q)", err, perr, out)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(b, []byte(rc)) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		exec.Command("tmux", "-S", m.sock, "kill-server").Run()
+	})
 	m.waitLine("mcabber's login", "Connection established")
 	return m
 }
