@@ -36,6 +36,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/offline"
 	"github.com/tern-xmpp/tern/internal/ping"
 	"github.com/tern-xmpp/tern/internal/presence"
+	"github.com/tern-xmpp/tern/internal/privatexml"
 	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/register"
 	"github.com/tern-xmpp/tern/internal/roster"
@@ -97,6 +98,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	presence.Register(r, rs, store.Roster(), store.LastActivity())
 	offline.Register(r, store.Offline(), cfg.Limits.OfflineQuota)
 	vcard.Register(r, store.VCards(), maxVCardBytes)
+	privatexml.Register(r, store.PrivateXML(), privatexml.DefaultLimits)
 	bs := blocking.Register(r, store.Blocking(), func(ctx context.Context, owner, contact string) bool {
 		st, _, err := rs.State(ctx, owner, contact)
 		return err == nil && st.CanSeePresence()

@@ -23,6 +23,7 @@ type Store interface {
 	VCards() VCards
 	Blocking() Blocking
 	LastActivity() LastActivity
+	PrivateXML() PrivateXML
 	// Ping checks the backend is reachable (tern check, readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -58,8 +59,9 @@ type Users interface {
 	// SetCredentials replaces the credentials (password change); ErrNotFound if absent.
 	SetCredentials(ctx context.Context, u User) error
 	// DeleteUser removes the account and everything it owns in every
-	// aggregate (roster, pending, offline, vCard, blocking, last activity),
-	// in one transaction, so a re-registered name inherits nothing.
+	// aggregate (roster, pending, offline, vCard, blocking, last activity,
+	// private XML), in one transaction, so a re-registered name inherits
+	// nothing.
 	DeleteUser(ctx context.Context, domain, username string) error
 	// ListUsers returns the usernames of a domain, sorted.
 	ListUsers(ctx context.Context, domain string) ([]string, error)
@@ -152,4 +154,16 @@ type Blocking interface {
 type LastActivity interface {
 	SetLast(ctx context.Context, owner string, at time.Time, status string) error
 	GetLast(ctx context.Context, owner string) (at time.Time, status string, err error) // ErrNotFound
+}
+
+// PrivateXML holds private XML storage (XEP-0049): per owner, one
+// serialized fragment per namespace, opaque to the backend.
+type PrivateXML interface {
+	GetPrivate(ctx context.Context, owner, ns string) ([]byte, error) // ErrNotFound
+	// SetPrivate stores or replaces the fragment of ns. It returns
+	// ErrQuotaExceeded if the owner would then hold more than maxNamespaces
+	// namespaces or more than maxBytes bytes in all (0: no limit).
+	SetPrivate(ctx context.Context, owner, ns string, data []byte, maxNamespaces, maxBytes int) error
+	// RemovePrivate drops the fragment of ns; no error if there is none.
+	RemovePrivate(ctx context.Context, owner, ns string) error
 }

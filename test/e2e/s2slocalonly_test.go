@@ -9,8 +9,9 @@ import (
 // functions (e.g. roster writes for our users)". An authenticated peer (SASL EXTERNAL as
 // evil.test) sends a roster set and a vCard set addressed to alice's account; RFC 6121 §2.1.5
 // and §2.3.1 let only the user's own resources manage its roster (the server answers others
-// with an error, never applying it), XEP-0054 §3.2 only the owner publish its vCard. Alice's
-// roster and vCard must be unchanged.
+// with an error, never applying it), XEP-0054 §3.2 only the owner publish its vCard, XEP-0049
+// §4 only the user's resources write its private XML. Alice's roster, vCard and private XML
+// must be unchanged.
 func TestS2SPeerCannotWriteLocalState(t *testing.T) {
 	forEachS2SServer(t, func(t *testing.T, kind string) {
 		pn := nextPeerNet()
@@ -25,7 +26,9 @@ func TestS2SPeerCannotWriteLocalState(t *testing.T) {
 			"<query xmlns='jabber:iq:roster'><item jid='mallory@evil.test' subscription='both' name='" + n + "'/></query></iq>")
 		evil.send("<iq type='set' id='v" + n + "' from='mallory@evil.test/x' to='" + srv.users[0] + "'>" +
 			"<vCard xmlns='vcard-temp'><FN>" + n + "</FN></vCard></iq>")
-		// Same stream, in order (RFC 6120 §10.1): once alice has this message, both sets were handled.
+		evil.send("<iq type='set' id='p" + n + "' from='mallory@evil.test/x' to='" + srv.users[0] + "'>" +
+			"<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><url url='https://evil.test/" + n + "'/></storage></query></iq>")
+		// Same stream, in order (RFC 6120 §10.1): once alice has this message, the sets were handled.
 		evil.send("<message from='mallory@evil.test/x' to='" + srv.users[0] + "' type='chat'><body>after " + n + "</body></message>")
 		alice.expect(`<body>after ` + n + `</body>`)
 
@@ -38,6 +41,11 @@ func TestS2SPeerCannotWriteLocalState(t *testing.T) {
 		vcard := alice.expect(`(?s)<iq[^>]*id=['"]vg` + n + `['"].*?(</iq>|/>)`)[0]
 		if strings.Contains(vcard, "<FN>"+n) {
 			t.Errorf("%s: a peer's vCard set changed alice's vCard (XEP-0054 §3.2):\n%s", kind, clip([]byte(vcard)))
+		}
+		alice.send("<iq type='get' id='pg" + n + "'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>")
+		priv := alice.expect(`(?s)<iq[^>]*id=['"]pg` + n + `['"].*?(</iq>|/>)`)[0]
+		if strings.Contains(priv, "evil.test/"+n) {
+			t.Errorf("%s: a peer's private XML set reached alice's storage (XEP-0049 §4):\n%s", kind, clip([]byte(priv)))
 		}
 	})
 }

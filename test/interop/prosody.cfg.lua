@@ -22,7 +22,7 @@ https_ports = { }
 
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "uptime";
-  "carbons"; "blocklist"; "register";
+  "carbons"; "blocklist"; "register"; "private";
 }
 modules_disabled = { "posix"; "s2s" }  -- foreground; no federation needed here
 -- mod_offline is loaded by default (offline storage with XEP-0203 delay stamps)

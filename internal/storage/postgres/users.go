@@ -88,7 +88,7 @@ func ownerOf(domain, username string) string {
 // ownerTables are wiped by DeleteUser (roster_groups first: it references
 // roster_items).
 var ownerTables = []string{"roster_groups", "roster_items", "roster_versions", "pending_in",
-	"offline", "vcards", "blocklist", "last_activity"}
+	"offline", "vcards", "blocklist", "last_activity", "private_xml"}
 
 // DeleteUser wipes the account and every aggregate of its bare JID in one
 // transaction. If there was no account it returns ErrNotFound, after

@@ -27,5 +27,6 @@
 // Aggregates: accounts with SCRAM credentials (RFC 5802, RFC 6120 §6),
 // rosters with versioning and pending inbound subscriptions (RFC 6121 §2,
 // §3; XEP-0237 versions), offline messages (XEP-0160), vcard-temp
-// (XEP-0054), blocking (XEP-0191) and last activity (XEP-0012).
+// (XEP-0054), blocking (XEP-0191), last activity (XEP-0012) and private
+// XML (XEP-0049).
 package sqlite

@@ -161,6 +161,10 @@ func testCancelled(t *testing.T, s storage.Store) {
 		{"UnblockAll", func() error { return s.Blocking().Unblock(cc, o, nil) }},
 		{"SetLast", func() error { return s.LastActivity().SetLast(cc, o, at, "") }},
 		{"GetLast", func() error { _, _, err := s.LastActivity().GetLast(cc, o); return err }},
+		{"GetPrivate", func() error { _, err := s.PrivateXML().GetPrivate(cc, o, nsBookmarks); return err }},
+		{"SetPrivate", func() error { return s.PrivateXML().SetPrivate(cc, o, nsBookmarks, []byte("<storage/>"), 0, 0) }},
+		{"SetPrivateQuota", func() error { return s.PrivateXML().SetPrivate(cc, o, nsBookmarks, []byte("<storage/>"), 10, 1000) }},
+		{"RemovePrivate", func() error { return s.PrivateXML().RemovePrivate(cc, o, nsBookmarks) }},
 		{"Ping", func() error { return s.Ping(cc) }},
 	}
 	for _, c := range calls {

@@ -30,6 +30,7 @@ func populate(t *testing.T, s storage.Store, domain, username string) string {
 	must(t, s.VCards().SetVCard(ctx(t), owner, []byte("<vCard/>")))
 	must(t, s.Blocking().Block(ctx(t), owner, []string{"spam@x.example"}))
 	must(t, s.LastActivity().SetLast(ctx(t), owner, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "bye"))
+	must(t, s.PrivateXML().SetPrivate(ctx(t), owner, nsBookmarks, []byte("<storage xmlns='storage:bookmarks'/>"), 0, 0))
 	return owner
 }
 
@@ -62,6 +63,8 @@ func checkAggregates(t *testing.T, s storage.Store, domain, username string, ful
 	note("block list", len(bl) > 0)
 	_, _, err = s.LastActivity().GetLast(ctx(t), owner)
 	note("last activity", err == nil)
+	_, err = s.PrivateXML().GetPrivate(ctx(t), owner, nsBookmarks)
+	note("private XML", err == nil)
 	if len(problems) > 0 {
 		state := "missing"
 		if !full {
@@ -123,6 +126,9 @@ func testReRegister(t *testing.T, s storage.Store) {
 	if _, _, err := s.LastActivity().GetLast(ctx(t), owner); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("re-registered account inherits last activity: %v", err)
 	}
+	if _, err := s.PrivateXML().GetPrivate(ctx(t), owner, nsBookmarks); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("re-registered account inherits private XML: %v", err)
+	}
 }
 
 func testOwnersAcrossDomains(t *testing.T, s storage.Store) {
@@ -132,6 +138,7 @@ func testOwnersAcrossDomains(t *testing.T, s storage.Store) {
 	populate(t, s, d2, "dave")
 	must(t, s.Offline().Delete(ctx(t), "dave@"+d2, 1<<62))
 	must(t, s.Blocking().Unblock(ctx(t), "dave@"+d2, nil))
+	must(t, s.PrivateXML().RemovePrivate(ctx(t), "dave@"+d2, nsBookmarks))
 	_, err := s.Roster().DeleteItem(ctx(t), "dave@"+d2, "friend@x.example")
 	must(t, err)
 	checkAggregates(t, s, d1, "dave", true)

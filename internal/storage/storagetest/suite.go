@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"VCards", vcardTests},
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},
+		{"PrivateXML", privateTests},
 		{"DeleteUser", deleteTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
