@@ -66,9 +66,10 @@ type Session struct {
 	wmu     sync.Mutex
 	wbuf    []byte
 	writing bool
-	closing bool   // a close was queued: nothing more is sent
-	hdrSent bool   // our header of the current stream went out
-	hdrFrom string // the 'from' for a header closeLocked must still send
+	closing bool            // a close was queued: nothing more is sent
+	drained []func(ok bool) // NotifyDrained callbacks
+	hdrSent bool            // our header of the current stream went out
+	hdrFrom string          // the 'from' for a header closeLocked must still send
 	closed  bool
 }
 

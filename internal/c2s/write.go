@@ -84,6 +84,38 @@ func (s *Session) Backlog() int {
 	return len(s.wbuf)
 }
 
+// NotifyDrained calls fn once the queued output is written (ok) or the
+// session closed first (!ok), so a feature can wait for its batch to reach
+// the socket without polling (router.Session). fn runs on the flusher or
+// the caller's goroutine, without wmu held.
+func (s *Session) NotifyDrained(fn func(ok bool)) {
+	s.wmu.Lock()
+	switch {
+	case s.closing:
+		s.wmu.Unlock()
+		fn(false)
+	case len(s.wbuf) == 0 && !s.writing:
+		s.wmu.Unlock()
+		fn(true)
+	default:
+		s.drained = append(s.drained, fn)
+		s.wmu.Unlock()
+	}
+}
+
+// takeDrained returns the pending NotifyDrained callbacks; wmu is held.
+func (s *Session) takeDrained() []func(bool) {
+	d := s.drained
+	s.drained = nil
+	return d
+}
+
+func callDrained(fns []func(bool), ok bool) {
+	for _, fn := range fns {
+		fn(ok)
+	}
+}
+
 // kick starts the flusher if needed; wmu is held.
 func (s *Session) kick() {
 	if !s.writing && !s.closed {
@@ -103,7 +135,9 @@ func (s *Session) flush() {
 			}
 			putBuf(s.wbuf) // an idle session keeps no write buffer
 			s.wbuf = nil
+			drained, ok := s.takeDrained(), !s.closing
 			s.wmu.Unlock()
+			callDrained(drained, ok)
 			return
 		}
 		buf := s.wbuf
@@ -123,12 +157,14 @@ func (s *Session) flush() {
 				s.wmu.Unlock()
 				return
 			}
+			drained := s.takeDrained()
 			if s.sm.resumable && !s.closing {
 				// Keep the session for resumption: the reader will see
 				// the dead connection and hibernate.
 				s.connDead, s.writing = true, false
 				s.wbuf = nil
 				s.wmu.Unlock()
+				callDrained(drained, false)
 				raw.Close()
 				go s.unpark()
 				return
@@ -136,6 +172,7 @@ func (s *Session) flush() {
 			s.closing, s.closed, s.writing = true, true, false
 			s.wbuf = nil
 			s.wmu.Unlock()
+			callDrained(drained, false)
 			s.raw.Close()
 			go s.unpark() // a parked session would never hear of the close
 			return

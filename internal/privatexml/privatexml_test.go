@@ -64,6 +64,7 @@ type session struct{ got []*xml.Element }
 
 func (s *session) Send(el *xml.Element) bool { s.got = append(s.got, el); return true }
 func (*session) Backlog() int                { return 0 }
+func (*session) NotifyDrained(fn func(bool)) { fn(true) }
 func (*session) Close(*stream.Error)         {}
 func (*session) RemoteAddr() string          { return "test" }
 

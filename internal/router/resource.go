@@ -18,6 +18,9 @@ type Session interface {
 	// Backlog is the number of bytes queued and not yet written, or -1
 	// once the session is closing.
 	Backlog() int
+	// NotifyDrained calls fn once the output queued so far is written
+	// (ok) or the session closed before (!ok).
+	NotifyDrained(fn func(ok bool))
 	// Close ends the stream with the given error (nil: a plain close).
 	Close(err *stream.Error)
 	// RemoteAddr is the client's address, for logs.

@@ -25,9 +25,10 @@ func (f *fakeSession) Send(el *xml.Element) bool {
 	f.mu.Unlock()
 	return true
 }
-func (f *fakeSession) Backlog() int            { return 0 }
-func (f *fakeSession) Close(err *stream.Error) { f.closed = err }
-func (f *fakeSession) RemoteAddr() string      { return "test" }
+func (f *fakeSession) Backlog() int                { return 0 }
+func (f *fakeSession) NotifyDrained(fn func(bool)) { fn(true) }
+func (f *fakeSession) Close(err *stream.Error)     { f.closed = err }
+func (f *fakeSession) RemoteAddr() string          { return "test" }
 
 type fakeUsers struct {
 	storage.Users

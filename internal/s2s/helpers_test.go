@@ -76,10 +76,11 @@ type inbox struct {
 	ch chan *xml.Element
 }
 
-func (b *inbox) Send(el *xml.Element) bool { b.ch <- el; return true }
-func (b *inbox) Backlog() int              { return 0 }
-func (b *inbox) Close(err *stream.Error)   {}
-func (b *inbox) RemoteAddr() string        { return "test" }
+func (b *inbox) Send(el *xml.Element) bool   { b.ch <- el; return true }
+func (b *inbox) Backlog() int                { return 0 }
+func (b *inbox) NotifyDrained(fn func(bool)) { fn(true) }
+func (b *inbox) Close(err *stream.Error)     {}
+func (b *inbox) RemoteAddr() string          { return "test" }
 
 func (b *inbox) next(t testing.TB) *xml.Element {
 	t.Helper()
