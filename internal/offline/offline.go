@@ -83,56 +83,56 @@ func (s *Service) storeMessage(ev *router.Event) bool {
 	return true
 }
 
-// deliver sends stored messages to a resource that just became available.
+// batch is how many stored messages go out at a time: each batch waits
+// until the session has written it before it is deleted and the next read.
+const batch = 100
+
+// deliver sends stored messages to a resource that just became available:
+// the first batch now, each next one once the session has written the
+// previous (NotifyDrained), so the hook never waits and a slow reader
+// never holds more than a batch in memory.
 func (s *Service) deliver(ev *router.Event) bool {
-	res := ev.Origin
-	owner := res.JID.Bare().String()
-	ctx := ev.Ctx
-	for {
-		msgs, err := s.store.Fetch(ctx, owner, 100)
-		if err != nil {
-			s.log.Error("offline messages not delivered: storage failed; they stay stored", "jid", owner, "err", err)
-			return false
-		}
-		if len(msgs) == 0 {
-			return false
-		}
-		for _, m := range msgs {
-			el, err := xml.Parse(m.Stanza)
-			if err != nil {
-				s.log.Error("stored offline message unreadable; skipped", "jid", owner, "id", m.ID, "err", err)
-				continue
-			}
-			if !s.r.DeliverTo(res, el) {
-				// The session is gone (or cut off for not reading): keep
-				// the batch; it is delivered again at the next login.
-				return false
-			}
-		}
-		// Let the batch reach the socket before deleting it, and never
-		// queue more than the session can hold (a full queue closes it).
-		if !drained(res) {
-			return false
-		}
-		if err := s.store.Delete(context.WithoutCancel(ctx), owner, msgs[len(msgs)-1].ID); err != nil {
-			s.log.Error("offline messages delivered but not deleted; they may be delivered again", "jid", owner, "err", err)
-			return false
-		}
-		if len(msgs) < 100 {
-			return false
-		}
-	}
+	s.sendBatch(router.Detach(ev.Ctx), ev.Origin)
+	return false
 }
 
-// drained waits (bounded) until the resource's output is written; false if
-// the session closed or stayed blocked.
-func drained(res *router.Resource) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for res.Session.Backlog() > 0 {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
+func (s *Service) sendBatch(ctx context.Context, res *router.Resource) {
+	owner := res.JID.Bare().String()
+	msgs, err := s.store.Fetch(ctx, owner, batch)
+	if err != nil {
+		s.log.Error("offline messages not delivered: storage failed; they stay stored", "jid", owner, "err", err)
+		return
 	}
-	return res.Session.Backlog() == 0 // -1: closed before the batch was surely written
+	if len(msgs) == 0 {
+		return
+	}
+	for _, m := range msgs {
+		el, err := xml.Parse(m.Stanza)
+		if err != nil {
+			s.log.Error("stored offline message unreadable; skipped", "jid", owner, "id", m.ID, "err", err)
+			continue
+		}
+		if !s.r.DeliverTo(res, el) {
+			// The session is gone (or cut off for not reading): keep
+			// the batch; it is delivered again at the next login.
+			return
+		}
+	}
+	last, more := msgs[len(msgs)-1].ID, len(msgs) == batch
+	res.Session.NotifyDrained(func(written bool) {
+		if !written {
+			return // closed before the batch was surely written: it stays stored
+		}
+		// On its own goroutine: the callback may run on the session's
+		// flusher, which must not wait for storage.
+		go func() {
+			if err := s.store.Delete(context.WithoutCancel(ctx), owner, last); err != nil {
+				s.log.Error("offline messages delivered but not deleted; they may be delivered again", "jid", owner, "err", err)
+				return
+			}
+			if more {
+				s.sendBatch(ctx, res)
+			}
+		}()
+	})
 }

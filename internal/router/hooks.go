@@ -23,8 +23,18 @@ const (
 	EvSubscriptionIn = "presence/subscription/in"
 	// Probe for a local user (presence feature answers).
 	EvProbeIn = "presence/probe/in"
-	// Any stanza for a local user, before delivery (blocking).
+	// Any stanza from a local client, before anything else: holdable (see
+	// hold.go), e.g. for an outbound trust check.
+	EvStanzaOut = "stanza/out"
+	// Any stanza for a local user, before delivery (blocking): holdable,
+	// e.g. for an archive write or an inbound trust check.
 	EvStanzaIn = "stanza/in"
+	// Any stanza leaving for another domain, before federation takes it:
+	// holdable, e.g. for a check of the peer domain.
+	EvStanzaRemote = "stanza/remote"
+	// An iq get or set from a local client to another entity (not its own
+	// account, not the server).
+	EvIQOut = "iq/out"
 	// A message delivered to one resource (carbons "received").
 	EvMessageDelivered = "message/delivered"
 	// A message that no resource could take (offline storage).
@@ -46,6 +56,10 @@ type Event struct {
 	Stanza *Stanza
 	// For EvMessageDelivered: the resources it was delivered to.
 	Targets []*Resource
+
+	step     *holdStep // set while a holdable event runs
+	held     *Held     // set by Hold
+	stepData holdStep  // step's storage: one allocation per event
 }
 
 // HookFunc handles an event; true stops the chain.

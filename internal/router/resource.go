@@ -32,6 +32,8 @@ type Resource struct {
 	JID     jid.JID
 	Session Session
 
+	lanes Lanes // its stanzas held by hooks, and those waiting behind them
+
 	mu         sync.Mutex
 	presence   *xml.Element // last broadcast available presence, nil if not available
 	priority   int

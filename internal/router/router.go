@@ -32,6 +32,7 @@ type Router struct {
 	identities     map[Target][]Identity
 	infoForms      []FormFunc
 	streamFeatures []*xml.Element
+	lanes          Lanes // stanzas the server generates on its own
 
 	Metrics Metrics
 }
@@ -75,12 +76,14 @@ func (r *Router) Hosts() []string {
 // Bind registers a resource. A session already bound to the same full JID
 // is replaced: it gets a <conflict/> stream error (RFC 6120 §7.7.2.2).
 func (r *Router) Bind(ctx context.Context, res *Resource) {
-	if old := r.reg.bind(res); old != nil {
-		r.unavailable(ctx, old)
-		r.Fire(EvClosed, &Event{Ctx: ctx, Origin: old})
-		old.Session.Close(stream.NewError("conflict", "replaced by a new session with the same resource"))
-	}
-	r.Fire(EvBound, &Event{Ctx: ctx, Origin: res})
+	r.run(ctx, &res.lanes, func(ctx context.Context) {
+		if old := r.reg.bind(res); old != nil {
+			r.unavailable(ctx, old)
+			r.Fire(EvClosed, &Event{Ctx: ctx, Origin: old})
+			old.Session.Close(stream.NewError("conflict", "replaced by a new session with the same resource"))
+		}
+		r.Fire(EvBound, &Event{Ctx: ctx, Origin: res})
+	})
 }
 
 // Unbind removes a resource at the end of its session and, if it was
@@ -89,8 +92,10 @@ func (r *Router) Unbind(ctx context.Context, res *Resource) {
 	if !r.reg.unbind(res) {
 		return
 	}
-	r.unavailable(ctx, res)
-	r.Fire(EvClosed, &Event{Ctx: ctx, Origin: res})
+	r.run(ctx, &res.lanes, func(ctx context.Context) {
+		r.unavailable(ctx, res)
+		r.Fire(EvClosed, &Event{Ctx: ctx, Origin: res})
+	})
 }
 
 func (r *Router) unavailable(ctx context.Context, res *Resource) {
@@ -152,8 +157,27 @@ func (r *Router) ReplyError(ctx context.Context, st *Stanza, e *stanza.Error) {
 }
 
 // FromClient processes a stanza sent by a local resource; its 'from' is
-// already stamped with the resource's full JID.
+// already stamped with the resource's full JID. It returns once the stanza
+// is routed or held (EvStanzaOut); it waits first while the session has
+// MaxHeld stanzas held or waiting.
 func (r *Router) FromClient(ctx context.Context, res *Resource, st *Stanza) {
+	res.lanes.admit()
+	ctx, rs := r.begin(ctx, &res.lanes)
+	r.fireHold(ctx, EvStanzaOut, res, st, thenFromClient)
+	r.end(ctx, rs)
+}
+
+// FromRemote routes a stanza that arrived over federation on a stream
+// whose held stanzas lanes keep: like FromClient, it returns once the
+// stanza is routed or held, and waits while the stream has MaxHeld.
+func (r *Router) FromRemote(ctx context.Context, lanes *Lanes, st *Stanza) {
+	lanes.admit()
+	ctx, rs := r.begin(ctx, lanes)
+	r.route(ctx, st)
+	r.end(ctx, rs)
+}
+
+func (r *Router) fromClient(ctx context.Context, res *Resource, st *Stanza) {
 	switch st.Kind {
 	case stanza.Presence:
 		if st.IsSubscription() {
@@ -180,6 +204,9 @@ func (r *Router) FromClient(ctx context.Context, res *Resource, st *Stanza) {
 			}
 			return
 		}
+		if (st.Type == "get" || st.Type == "set") && r.Fire(EvIQOut, &Event{Ctx: ctx, Origin: res, Stanza: st}) {
+			return
+		}
 	case stanza.Message:
 		if st.To.IsZero() {
 			st = st.Readdress(st.From.Bare(), st.From)
@@ -188,7 +215,7 @@ func (r *Router) FromClient(ctx context.Context, res *Resource, st *Stanza) {
 			return
 		}
 	}
-	r.Route(ctx, st)
+	r.route(ctx, st)
 }
 
 func (r *Router) unhandledIQ(ctx context.Context, st *Stanza) {
@@ -198,8 +225,18 @@ func (r *Router) unhandledIQ(ctx context.Context, st *Stanza) {
 }
 
 // Route delivers a stanza to its 'to': a local domain, user or resource,
-// or federation.
+// or federation. Called from a hook or handler, it queues the stanza until
+// the current routing step is over (see dispatch.go).
 func (r *Router) Route(ctx context.Context, st *Stanza) {
+	if enqueue(ctx, queued{st: st}) {
+		return
+	}
+	ctx, rs := r.begin(ctx, nil)
+	r.route(ctx, st)
+	r.end(ctx, rs)
+}
+
+func (r *Router) route(ctx context.Context, st *Stanza) {
 	if r.Metrics.Routed != nil {
 		r.Metrics.Routed(st.Kind)
 	}
@@ -209,7 +246,7 @@ func (r *Router) Route(ctx context.Context, st *Stanza) {
 	}
 	if !r.hosts[st.To.Domain()] {
 		if r.remote != nil {
-			r.remote.Send(ctx, st)
+			r.fireHold(ctx, EvStanzaRemote, r.originOf(st), st, thenRemote)
 			return
 		}
 		r.ReplyError(ctx, st, stanza.ErrRemoteServerNotFound.WithText("federation is not enabled on this server"))
@@ -254,9 +291,12 @@ func (r *Router) toUser(ctx context.Context, st *Stanza) {
 		// §4.6.3 delivers it to available resources only): no lookups.
 		return
 	}
-	if r.Fire(EvStanzaIn, &Event{Ctx: ctx, Stanza: st}) {
-		return
-	}
+	r.fireHold(ctx, EvStanzaIn, nil, st, thenToAccount)
+}
+
+// toAccount delivers a stanza for a local account once EvStanzaIn let it pass.
+func (r *Router) toAccount(ctx context.Context, st *Stanza) {
+	bare := st.To.Bare()
 	if !r.UserExists(ctx, bare) {
 		// §8.5.1: no such user.
 		switch st.Kind {

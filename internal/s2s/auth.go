@@ -399,7 +399,8 @@ func (c *conn) stanza(el *xml.Element) error {
 		s.r.ReplyError(s.ctx, st, stanza.ErrBadRequest.WithText("an iq needs an id"))
 		return nil
 	}
-	s.r.Route(s.ctx, st)
+	// Hooks may hold it (an inbound trust check): the read loop goes on.
+	s.r.FromRemote(s.ctx, &c.lanes, st)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stream"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
@@ -54,6 +55,7 @@ type conn struct {
 	certErr    error // outbound: the peer's certificate against remote
 
 	refused atomic.Int32 // dialback requests answered type=error or invalid
+	lanes   router.Lanes // inbound stanzas held by hooks (router.FromRemote)
 
 	// Set during negotiation, read by others under mu.
 	mu        sync.Mutex
