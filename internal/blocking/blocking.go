@@ -6,9 +6,11 @@ package blocking
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -22,34 +24,71 @@ const (
 	maxItems = 1000
 )
 
+// Roster is what blocking needs of the roster module: whether contact is
+// entitled to owner's presence (subscription from or both). Only those get
+// the presence changes blocking and unblocking cause (§5.3, §5.4), so a
+// block reveals nothing to a stranger.
+type Roster interface {
+	CanSeePresence(ctx context.Context, owner, contact string) (bool, error)
+}
+
+// Presence is what blocking needs of the presence module: whether a
+// resource sent directed presence to a full JID (it then sees the
+// resource leave when blocked, §5.3).
+type Presence interface {
+	Directed(res *router.Resource, to string) bool
+}
+
 // Service is the blocking feature, with an in-memory cache of lists so the
 // per-stanza check costs no query.
 type Service struct {
-	r      *router.Router
-	store  storage.Blocking
-	canSee func(ctx context.Context, owner, contact string) bool
-	mu     sync.Mutex
-	cache  map[string][]jid.JID // bare JID -> list
-	gen    uint64               // bumped on every change, see list
+	r        *router.Router
+	store    storage.Blocking
+	roster   Roster
+	presence Presence
+	log      *slog.Logger
+	mu       sync.Mutex
+	cache    map[string][]jid.JID // bare JID -> list
+	gen      uint64               // bumped on every change, see list
 }
 
 const maxCache = 100000
 
-// Register installs the handlers and hooks.
-// canSee reports whether contact is entitled to owner's presence
-// (subscription from or both): only those get the presence changes that
-// blocking and unblocking cause (§5.3, §5.4), so a block reveals nothing
-// to a stranger.
-func Register(r *router.Router, store storage.Blocking, canSee func(ctx context.Context, owner, contact string) bool) *Service {
-	s := &Service{r: r, store: store, canSee: canSee, cache: map[string][]jid.JID{}}
+// requested marks a resource that asked for its block list (§3.2: only
+// those get pushes).
+var requested = router.NewKey[bool]("blocking.requested")
+
+// Module is blocking; it needs the roster and presence modules.
+type Module struct{}
+
+// Name implements module.Module.
+func (Module) Name() string { return "blocking" }
+
+// Register implements module.Module.
+func (Module) Register(h *module.Host) error {
+	rs, err := module.Depend[Roster](h, "roster")
+	if err != nil {
+		return err
+	}
+	ps, err := module.Depend[Presence](h, "presence")
+	if err != nil {
+		return err
+	}
+	s := &Service{r: h.Router, store: h.Store.Blocking(), roster: rs, presence: ps, log: h.Log, cache: map[string][]jid.JID{}}
 	// §5.1: clients ask the server (not their account) whether blocking is supported.
-	r.AddFeature(router.Host, NS)
-	r.HandleIQ(router.Self, "get", NS, s.get)
-	r.HandleIQ(router.Self, "set", NS, s.set)
-	r.Hook(router.EvStanzaIn, 50, s.inbound)
-	r.Hook(router.EvMessageOut, 50, s.outbound)
-	r.Hook(router.EvPresenceDirected, 50, s.outbound)
-	return s
+	h.AddFeature(router.Host, NS)
+	h.HandleIQ(router.Self, "get", NS, s.get)
+	h.HandleIQ(router.Self, "set", NS, s.set)
+	h.Hook(router.EvStanzaIn, 50, s.inbound)
+	h.Hook(router.EvMessageOut, 50, s.outbound)
+	h.Hook(router.EvPresenceDirected, 50, s.outbound)
+	h.Hook(router.EvAccountDeleting, 0, func(ev *router.Event) bool { s.forget(ev.Account.String()); return false })
+	return nil
+}
+
+func (s *Service) canSee(ctx context.Context, owner, contact string) bool {
+	ok, err := s.roster.CanSeePresence(ctx, owner, contact)
+	return err == nil && ok
 }
 
 func (s *Service) list(ctx context.Context, owner string) ([]jid.JID, error) {
@@ -83,9 +122,6 @@ func (s *Service) list(ctx context.Context, owner string) ([]jid.JID, error) {
 	return l, nil
 }
 
-// Forget drops the cached list of owner (its account is being deleted).
-func (s *Service) Forget(owner string) { s.forget(owner) }
-
 func (s *Service) forget(owner string) {
 	s.mu.Lock()
 	delete(s.cache, owner)
@@ -113,7 +149,7 @@ func matches(item, j jid.JID) bool {
 func (s *Service) Blocked(ctx context.Context, owner string, j jid.JID) bool {
 	l, err := s.list(ctx, owner)
 	if err != nil {
-		s.r.Log().Warn("block list unreadable; not enforcing it for this stanza", "owner", owner, "err", err)
+		s.log.Warn("block list unreadable; not enforcing it for this stanza", "owner", owner, "err", err)
 		return false
 	}
 	for _, it := range l {
@@ -198,7 +234,7 @@ func (s *Service) get(iq *router.IQ) (*xml.Element, error) {
 		return nil, stanza.ErrBadRequest
 	}
 	if iq.Origin != nil {
-		iq.Origin.SetBlocklistRequested()
+		requested.Set(iq.Origin, true)
 	}
 	l, err := s.store.BlockList(iq.Ctx, iq.From.Bare().String())
 	if err != nil {
@@ -249,7 +285,7 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 		for _, j := range parsed {
 			sees := s.canSee(iq.Ctx, owner.String(), j.Bare().String())
 			for _, res := range s.r.Resources(owner) {
-				if res.Available() && (sees || res.Directed(j.String())) {
+				if res.Available() && (sees || s.presence.Directed(res, j.String())) {
 					el := xml.New(xml.NSClient, "presence", "from", res.JID.String(), "to", j.String(), "type", "unavailable")
 					s.r.Route(iq.Ctx, &router.Stanza{El: el, Kind: "presence", Type: "unavailable", From: res.JID, To: j})
 				}
@@ -281,7 +317,7 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 	}
 	// §3.3/§3.4: push the change to every resource that asked for the list.
 	for _, res := range s.r.Resources(owner) {
-		if !res.BlocklistRequested() {
+		if !requested.Of(res) {
 			continue
 		}
 		push := xml.New(NS, p.Name)

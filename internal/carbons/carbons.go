@@ -6,6 +6,7 @@ package carbons
 
 import (
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
@@ -17,26 +18,40 @@ const (
 	NSHints   = "urn:xmpp:hints"
 )
 
-// Register installs the handlers and hooks.
-func Register(r *router.Router) {
+// Slots: a resource that enabled carbons (§4), and a stanza whose
+// <private/> the receiving server took off (§6): no "received" copies.
+var (
+	enabled = router.NewKey[bool]("carbons.enabled")
+	private = router.NewKey[bool]("carbons.private")
+)
+
+// Module is message carbons.
+type Module struct{}
+
+// Name implements module.Module.
+func (Module) Name() string { return "carbons" }
+
+// Register implements module.Module.
+func (Module) Register(h *module.Host) error {
+	r := h.Router
 	// §3: clients ask the server (not their account) whether carbons are supported.
-	r.AddFeature(router.Host, NS)
-	r.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
+	h.AddFeature(router.Host, NS)
+	h.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
 		if iq.Origin != nil {
-			iq.Origin.SetCarbons(iq.Payload().Name == "enable")
+			enabled.Set(iq.Origin, iq.Payload().Name == "enable")
 		}
 		return nil, nil
 	})
-	r.Hook(router.EvMessageOut, 10, func(ev *router.Event) bool {
+	h.Hook(router.EvMessageOut, 10, func(ev *router.Event) bool {
 		if eligible(ev.Stanza.El, ev.Stanza.Type) {
 			copyTo(r, ev.Stanza.From.Bare(), ev.Stanza.El, "sent", func(res *router.Resource) bool { return res == ev.Origin })
 		}
 		return false
 	})
-	r.Hook(router.EvMessageDelivered, 0, func(ev *router.Event) bool {
+	h.Hook(router.EvMessageDelivered, 0, func(ev *router.Event) bool {
 		st := ev.Stanza
-		if st.NoCopy || !eligible(st.El, st.Type) {
-			return false
+		if st.Rerouted || private.OfStanza(st) || !eligible(st.El, st.Type) {
+			return false // a re-route's copies went out at its first delivery
 		}
 		got := map[*router.Resource]bool{}
 		for _, t := range ev.Targets {
@@ -47,26 +62,27 @@ func Register(r *router.Router) {
 	})
 	// Drop carbons that did not come from the user's own account, and take
 	// <private/> off messages for local users.
-	r.Hook(router.EvStanzaIn, 100, func(ev *router.Event) bool {
+	h.Hook(router.EvStanzaIn, 100, func(ev *router.Event) bool {
 		st := ev.Stanza
 		if st.Kind != "message" {
 			return false
 		}
 		if st.El.Child(NS, "private") != nil {
 			// §6: the receiving server SHOULD remove <private/> before
-			// delivering; NoCopy keeps the "received" copies off.
+			// delivering; the slot keeps the "received" copies off.
 			st.El.RemoveChildren(NS, "private")
-			st.NoCopy = true
+			private.SetStanza(st, true)
 		}
 		if st.El.Child(NS, "sent") == nil && st.El.Child(NS, "received") == nil {
 			return false
 		}
 		if !st.From.Equal(st.To.Bare()) {
-			r.Log().Warn("forged carbon dropped", "from", st.From.String(), "to", st.To.String())
+			h.Log.Warn("forged carbon dropped", "from", st.From.String(), "to", st.To.String())
 			return true
 		}
 		return false
 	})
+	return nil
 }
 
 // eligible: XEP-0280 §6: chat messages, and normal ones with a body;
@@ -89,7 +105,7 @@ func eligible(el *xml.Element, typ string) bool {
 
 func copyTo(r *router.Router, owner jid.JID, msg *xml.Element, kind string, skip func(*router.Resource) bool) {
 	for _, res := range r.Resources(owner) {
-		if skip(res) || !res.Carbons() {
+		if skip(res) || !enabled.Of(res) {
 			continue
 		}
 		w := xml.New(xml.NSClient, "message", "from", owner.String(), "to", res.JID.String(), "type", msgType(msg))

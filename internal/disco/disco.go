@@ -3,10 +3,12 @@
 // collected from what the other features registered with the router
 // (router.HandleIQ, AddFeature, AddIdentity), so disco can never disagree
 // with what is served. Extended info forms (XEP-0128) come the same way
-// (contact addresses, XEP-0157).
+// (contact addresses, XEP-0157). disco#items lists the services on domains
+// of their own (XEP-0030 §4).
 package disco
 
 import (
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/xml"
@@ -18,43 +20,42 @@ const (
 	NSItems = "http://jabber.org/protocol/disco#items"
 )
 
-// Items lists a host's disco#items (components such as MUC, later).
-type Items func(host string) []Item
+// Module is service discovery. disco#items of a domain lists the services
+// hosted beside it (router.AddService: conference., upload. ...).
+type Module struct{}
 
-// Item is one disco#items entry.
-type Item struct{ JID, Node, Name string }
+// Name implements module.Module.
+func (Module) Name() string { return "disco" }
 
-// Register installs disco#info and disco#items for hosts and accounts.
-func Register(r *router.Router, items Items) {
-	r.AddIdentity(router.Host, router.Identity{Category: "server", Type: "im", Name: "tern"})
-	r.AddIdentity(router.Account, router.Identity{Category: "account", Type: "registered"})
-	r.HandleIQ(router.Host, "get", NSInfo, func(iq *router.IQ) (*xml.Element, error) {
+// Register implements module.Module.
+func (Module) Register(h *module.Host) error {
+	h.AddIdentity(router.Host, router.Identity{Category: "server", Type: "im", Name: "tern"})
+	h.AddIdentity(router.Account, router.Identity{Category: "account", Type: "registered"})
+	h.HandleIQ(router.Host, "get", NSInfo, func(iq *router.IQ) (*xml.Element, error) {
 		return info(iq, router.Host)
 	})
-	r.HandleIQ(router.Self|router.Account, "get", NSInfo, func(iq *router.IQ) (*xml.Element, error) {
+	h.HandleIQ(router.Self|router.Account, "get", NSInfo, func(iq *router.IQ) (*xml.Element, error) {
 		return info(iq, router.Account)
 	})
-	r.HandleIQ(router.Host, "get", NSItems, func(iq *router.IQ) (*xml.Element, error) {
+	h.HandleIQ(router.Host, "get", NSItems, func(iq *router.IQ) (*xml.Element, error) {
 		q := xml.New(NSItems, "query")
 		if node := iq.Payload().Attr("node"); node != "" {
 			return nil, stanza.ErrItemNotFound
 		}
-		if items != nil {
-			for _, it := range items(iq.To.Domain()) {
-				e := xml.New(NSItems, "item", "jid", it.JID)
-				e.SetAttr("node", it.Node)
-				e.SetAttr("name", it.Name)
-				q.Append(e)
-			}
+		for _, s := range iq.Router.Services(iq.To.Domain()) {
+			e := xml.New(NSItems, "item", "jid", s.Domain)
+			e.SetAttr("name", s.Name)
+			q.Append(e)
 		}
 		return q, nil
 	})
-	r.HandleIQ(router.Self|router.Account, "get", NSItems, func(iq *router.IQ) (*xml.Element, error) {
+	h.HandleIQ(router.Self|router.Account, "get", NSItems, func(iq *router.IQ) (*xml.Element, error) {
 		if node := iq.Payload().Attr("node"); node != "" {
 			return nil, stanza.ErrItemNotFound
 		}
 		return xml.New(NSItems, "query"), nil
 	})
+	return nil
 }
 
 func info(iq *router.IQ, t router.Target) (*xml.Element, error) {

@@ -4,11 +4,12 @@
 package lastactivity
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/roster"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -18,22 +19,38 @@ import (
 // NS is jabber:iq:last.
 const NS = "jabber:iq:last"
 
-// Register installs the handlers; started is the server start time.
-func Register(r *router.Router, rs *roster.Service, store storage.LastActivity, started time.Time) {
-	r.HandleIQ(router.Host, "get", NS, func(*router.IQ) (*xml.Element, error) {
+// Roster is what last activity needs of the roster module.
+type Roster interface {
+	CanSeePresence(ctx context.Context, owner, contact string) (bool, error)
+}
+
+// Module is last activity; Started is the server start time (uptime, §5).
+type Module struct{ Started time.Time }
+
+// Name implements module.Module.
+func (Module) Name() string { return "lastactivity" }
+
+// Register implements module.Module.
+func (m Module) Register(h *module.Host) error {
+	rs, err := module.Depend[Roster](h, "roster")
+	if err != nil {
+		return err
+	}
+	r, store, started := h.Router, h.Store.LastActivity(), m.Started
+	h.HandleIQ(router.Host, "get", NS, func(*router.IQ) (*xml.Element, error) {
 		return xml.New(NS, "query", "seconds", strconv.Itoa(int(time.Since(started).Seconds()))), nil
 	})
-	r.HandleIQ(router.Self|router.Account, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
+	h.HandleIQ(router.Self|router.Account, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
 		owner := iq.From.Bare()
 		if !iq.To.IsZero() {
 			owner = iq.To.Bare()
 		}
 		if !owner.Equal(iq.From.Bare()) {
-			st, _, err := rs.State(iq.Ctx, owner.String(), iq.From.Bare().String())
+			sees, err := rs.CanSeePresence(iq.Ctx, owner.String(), iq.From.Bare().String())
 			if err != nil {
 				return nil, err
 			}
-			if !st.CanSeePresence() {
+			if !sees {
 				return nil, stanza.ErrForbidden
 			}
 		}
@@ -52,4 +69,5 @@ func Register(r *router.Router, rs *roster.Service, store storage.LastActivity, 
 		q := xml.New(NS, "query", "seconds", strconv.Itoa(int(time.Since(at).Seconds())))
 		return q.SetText(status), nil
 	})
+	return nil
 }

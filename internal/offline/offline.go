@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -34,13 +35,19 @@ type Service struct {
 	now   func() time.Time
 }
 
-// Register installs the hooks.
-func Register(r *router.Router, store storage.Offline, quota int) *Service {
-	s := &Service{r: r, store: store, quota: quota, log: r.Log(), now: time.Now}
-	r.AddFeature(router.Host, NSOffline)
-	r.Hook(router.EvMessageOffline, 0, s.storeMessage)
-	r.Hook(router.EvAvailable, 0, s.deliver)
-	return s
+// Module is offline storage; Quota is limits.offline_quota (0: none).
+type Module struct{ Quota int }
+
+// Name implements module.Module.
+func (Module) Name() string { return "offline" }
+
+// Register implements module.Module.
+func (m Module) Register(h *module.Host) error {
+	s := &Service{r: h.Router, store: h.Store.Offline(), quota: m.Quota, log: h.Log, now: h.Now}
+	h.AddFeature(router.Host, NSOffline)
+	h.Hook(router.EvMessageOffline, 0, s.storeMessage)
+	h.Hook(router.EvAvailable, 0, s.deliver)
+	return nil
 }
 
 // worthStoring: XEP-0160 §3 and XEP-0334 hints. Chat-state-only messages

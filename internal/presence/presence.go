@@ -8,30 +8,60 @@ import (
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/jid"
-	"github.com/tern-xmpp/tern/internal/roster"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
 
+// Roster is what presence needs of the roster module.
+type Roster interface {
+	Items(ctx context.Context, owner string) ([]storage.RosterItem, error)
+	CanSeePresence(ctx context.Context, owner, contact string) (bool, error)
+}
+
 // Service is the presence feature.
 type Service struct {
 	r      *router.Router
-	roster *roster.Service
+	roster Roster
 	store  storage.Roster
 	last   storage.LastActivity
 	log    *slog.Logger
 }
 
-// Register installs the presence hooks.
-func Register(r *router.Router, rs *roster.Service, store storage.Roster, last storage.LastActivity) *Service {
-	s := &Service{r: r, roster: rs, store: store, last: last, log: r.Log()}
-	r.Hook(router.EvPresenceBroadcast, 0, s.broadcast)
-	r.Hook(router.EvPresenceDirected, 0, s.directed)
-	r.Hook(router.EvProbeIn, 0, s.probe)
-	r.Hook(router.EvUnavailable, 0, s.sessionEnded)
-	return s
+// Module is presence (RFC 6121 §4): broadcast, probes, directed presence,
+// unavailable at the end of a session. It needs the roster module and
+// provides *Service (Directed) to the modules after it.
+type Module struct{}
+
+// Name implements module.Module.
+func (Module) Name() string { return "presence" }
+
+// Register implements module.Module.
+func (Module) Register(h *module.Host) error {
+	rs, err := module.Depend[Roster](h, "roster")
+	if err != nil {
+		return err
+	}
+	s := &Service{r: h.Router, roster: rs, store: h.Store.Roster(), last: h.Store.LastActivity(), log: h.Log}
+	h.Hook(router.EvPresenceBroadcast, 0, s.broadcast)
+	h.Hook(router.EvPresenceDirected, 0, s.directed)
+	h.Hook(router.EvProbeIn, 0, s.probe)
+	h.Hook(router.EvUnavailable, 0, s.sessionEnded)
+	h.Provide(s)
+	return nil
+}
+
+// directedTo holds the full JIDs a resource sent directed presence to
+// (RFC 6121 §4.6): they get its unavailable presence at the end.
+var directedTo = router.NewKey[map[string]struct{}]("presence.directed")
+
+// Directed reports whether res sent directed presence to the full JID to
+// (for blocking, XEP-0191 §5.3).
+func (s *Service) Directed(res *router.Resource, to string) bool {
+	_, ok := directedTo.Of(res)[to]
+	return ok
 }
 
 // priority reads <priority/> (RFC 6121 §4.7.2.3): -128..127, default 0.
@@ -157,7 +187,9 @@ func (s *Service) unavailable(ctx context.Context, res *router.Resource, el *xml
 			}
 		}
 	}
-	for _, d := range res.TakeDirected() {
+	var targets map[string]struct{}
+	directedTo.Update(res, func(m map[string]struct{}) map[string]struct{} { targets = m; return nil })
+	for d := range targets {
 		if sent[d] {
 			continue
 		}
@@ -191,15 +223,25 @@ func (s *Service) sessionEnded(ev *router.Event) bool {
 func (s *Service) directed(ev *router.Event) bool {
 	res, st := ev.Origin, ev.Stanza
 	target := st.To.String()
-	if st.Type == "unavailable" {
-		res.RemoveDirected(target)
-		return false
-	}
 	// Only worth remembering for targets that do not get broadcasts
 	// anyway; remembering all is simpler and just as correct.
-	if res.Available() {
-		res.AddDirected(target)
+	add := st.Type != "unavailable"
+	if add && !res.Available() {
+		return false
 	}
+	// Copy on write: Directed reads the map without the resource's lock.
+	directedTo.Update(res, func(old map[string]struct{}) map[string]struct{} {
+		m := make(map[string]struct{}, len(old)+1)
+		for k := range old {
+			m[k] = struct{}{}
+		}
+		if add {
+			m[target] = struct{}{}
+		} else {
+			delete(m, target)
+		}
+		return m
+	})
 	return false
 }
 
@@ -213,12 +255,12 @@ func (s *Service) probe(ev *router.Event) bool {
 	prober := st.From.Bare()
 	entitled := prober.Equal(owner)
 	if !entitled {
-		state, _, err := s.roster.State(ev.Ctx, owner.String(), prober.String())
+		sees, err := s.roster.CanSeePresence(ev.Ctx, owner.String(), prober.String())
 		if err != nil {
 			s.log.Error("roster read failed; probe not answered", "jid", owner.String(), "err", err)
 			return true
 		}
-		entitled = state.CanSeePresence()
+		entitled = sees
 	}
 	if !entitled {
 		el := xml.New(xml.NSClient, "presence", "to", prober.String(), "from", owner.String(), "type", "unsubscribed")

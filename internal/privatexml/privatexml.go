@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -13,29 +14,40 @@ import (
 // NS is jabber:iq:private.
 const NS = "jabber:iq:private"
 
-// Limits bound one account's storage; zero fields mean no limit.
+// Limits bound one account's storage; zero fields mean no limit. They are
+// the module's configuration section, [privatexml].
 type Limits struct {
-	ElementBytes int // one namespace's elements, serialized
-	Namespaces   int // namespaces per account
-	TotalBytes   int // all namespaces of an account
+	ElementBytes int `toml:"element_bytes"` // one namespace's elements, serialized
+	Namespaces   int `toml:"namespaces"`    // namespaces per account
+	TotalBytes   int `toml:"total_bytes"`   // all namespaces of an account
 }
 
 // DefaultLimits leave room for thousands of bookmarks while keeping an
 // account's private storage far below its other data.
 var DefaultLimits = Limits{ElementBytes: 64 << 10, Namespaces: 100, TotalBytes: 1 << 20}
 
-// Register installs the handlers.
-func Register(r *router.Router, store storage.PrivateXML, lim Limits) {
-	r.AddFeature(router.Host, NS) // see doc.go: where clients look
-	h := handler{store: store, lim: lim}
-	r.HandleIQ(router.Self, "get", NS, h.get)
-	r.HandleIQ(router.Self, "set", NS, h.set)
+// Module is private XML storage.
+type Module struct{ Limits Limits }
+
+// Name implements module.Module.
+func (*Module) Name() string { return "privatexml" }
+
+// Config implements module.Configurable.
+func (m *Module) Config() any { return &m.Limits }
+
+// Register implements module.Module.
+func (m *Module) Register(host *module.Host) error {
+	host.AddFeature(router.Host, NS) // see doc.go: where clients look
+	h := handler{store: host.Store.PrivateXML(), lim: m.Limits}
+	host.HandleIQ(router.Self, "get", NS, h.get)
+	host.HandleIQ(router.Self, "set", NS, h.set)
 	// §2.3: another account's storage is forbidden, whoever asks.
 	forbidden := func(*router.IQ) (*xml.Element, error) {
 		return nil, stanza.ErrForbidden.WithText("private XML storage is readable and writable by its owner only")
 	}
-	r.HandleIQ(router.Account, "get", NS, forbidden)
-	r.HandleIQ(router.Account, "set", NS, forbidden)
+	host.HandleIQ(router.Account, "get", NS, forbidden)
+	host.HandleIQ(router.Account, "set", NS, forbidden)
+	return nil
 }
 
 type handler struct {

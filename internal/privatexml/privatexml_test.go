@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/stream"
@@ -54,6 +55,20 @@ func (s *memStore) RemovePrivate(_ context.Context, owner, ns string) error {
 	return nil
 }
 
+// store is a storage.Store with only private XML.
+type store struct{ p *memStore }
+
+func (s store) PrivateXML() storage.PrivateXML { return s.p }
+
+func (store) Users() storage.Users               { return users{} }
+func (store) Roster() storage.Roster             { return nil }
+func (store) Offline() storage.Offline           { return nil }
+func (store) VCards() storage.VCards             { return nil }
+func (store) Blocking() storage.Blocking         { return nil }
+func (store) LastActivity() storage.LastActivity { return nil }
+func (store) Ping(context.Context) error         { return nil }
+func (store) Close() error                       { return nil }
+
 type users struct{ storage.Users }
 
 func (users) GetUser(_ context.Context, domain, username string) (storage.User, error) {
@@ -77,8 +92,12 @@ type client struct {
 }
 
 func newClient(t *testing.T, lim Limits) *client {
-	r := router.New(slog.New(slog.NewTextHandler(io.Discard, nil)), []string{"example.org"}, users{})
-	Register(r, &memStore{m: map[[2]string][]byte{}}, lim)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := router.New(log, []string{"example.org"}, users{})
+	h := module.NewHost(r, store{&memStore{m: map[[2]string][]byte{}}}, log, nil, nil)
+	if err := h.Load([]module.Module{&Module{Limits: lim}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	s := &session{}
 	res := &router.Resource{JID: jid.MustParse("alice@example.org/r"), Session: s}
 	r.Bind(context.Background(), res)

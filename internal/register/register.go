@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/sasl"
@@ -24,35 +25,45 @@ const NS = "jabber:iq:register"
 
 // Service is the registration feature.
 type Service struct {
-	users    storage.Users
-	enabled  func(domain string) bool
-	perIP    *ratelimit.Window
-	log      *slog.Logger
-	r        *router.Router
-	onDelete func(ctx context.Context, owner jid.JID)
-	trusted  ratelimit.Networks
-	minPass  int
+	users   storage.Users
+	enabled func(domain string) bool
+	perIP   *ratelimit.Window
+	log     *slog.Logger
+	r       *router.Router
+	trusted ratelimit.Networks
+	minPass int
 }
 
-// SetTrusted exempts these addresses from the per-IP registration limit.
-func (s *Service) SetTrusted(n ratelimit.Networks) { s.trusted = n }
+// Module is in-band registration. Open says which domains take new
+// accounts ([[domain]] registration); PerIP bounds registrations per
+// address (limits.registrations_per_ip), Trusted networks exempt;
+// MinPassword is limits.min_password_length (see CheckPassword).
+type Module struct {
+	Open        func(domain string) bool
+	PerIP       *ratelimit.Window
+	Trusted     ratelimit.Networks
+	MinPassword int
+}
 
-// SetMinPasswordLength refuses shorter passwords (see CheckPassword) at
-// registration and password change.
-func (s *Service) SetMinPasswordLength(n int) { s.minPass = n }
+// Name implements module.Module.
+func (Module) Name() string { return "register" }
 
-// Register installs the post-authentication handlers and returns the
-// service, whose PreAuth and Features the c2s server calls.
-// onDelete runs before an account removes itself (tell contacts, drop caches).
-func Register(r *router.Router, users storage.Users, enabled func(domain string) bool, perIP *ratelimit.Window, onDelete func(ctx context.Context, owner jid.JID)) *Service {
-	s := &Service{users: users, enabled: enabled, perIP: perIP, log: r.Log(), r: r, onDelete: onDelete}
-	r.HandleIQ(router.Self, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
+// Register implements module.Module: the pre-authentication handler and
+// stream feature (c2s), password change and removal once logged in.
+func (m Module) Register(h *module.Host) error {
+	s := &Service{users: h.Store.Users(), enabled: m.Open, perIP: m.PerIP, log: h.Log, r: h.Router, trusted: m.Trusted, minPass: m.MinPassword}
+	if s.enabled == nil {
+		s.enabled = func(string) bool { return false }
+	}
+	h.HandleIQ(router.Self, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
 		q := xml.New(NS, "query").Append(xml.New(NS, "registered"),
 			xml.New(NS, "username").SetText(iq.From.Local()), xml.New(NS, "password"))
 		return q, nil
 	})
-	r.HandleIQ(router.Self, "set", NS, s.setAuthenticated)
-	return s
+	h.HandleIQ(router.Self, "set", NS, s.setAuthenticated)
+	h.HandlePreAuthIQ(s.PreAuth)
+	h.AddPreAuthFeatures(s.Features)
+	return nil
 }
 
 // Features returns the stream feature when registration is open.
@@ -135,7 +146,7 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 	p := iq.Payload()
 	owner := iq.From.Bare()
 	if p.Child(NS, "remove") != nil {
-		if err := s.remove(iq.Ctx, owner); err != nil {
+		if err := s.r.RemoveAccount(iq.Ctx, owner); err != nil {
 			return nil, err
 		}
 		// §3.2: the result, then the streams end. The result is queued here,
@@ -174,39 +185,6 @@ func (s *Service) setAuthenticated(iq *router.IQ) (*xml.Element, error) {
 	}
 	s.log.Info("password changed in-band", "jid", owner.String())
 	return nil, nil
-}
-
-// Delete removes an account for an administrator (`tern user del` through
-// the control socket): its contacts are told the subscriptions are over,
-// its data is deleted, and its sessions end with a <not-authorized/> stream
-// error carrying why. It returns how many sessions it closed.
-func (s *Service) Delete(ctx context.Context, owner jid.JID, why string) (sessions int, err error) {
-	if _, err := s.users.GetUser(ctx, owner.Domain(), owner.Local()); err != nil {
-		return 0, err
-	}
-	if err := s.remove(ctx, owner); err != nil {
-		return 0, err
-	}
-	n := s.closeSessions(owner, why)
-	s.r.Deleted(owner)
-	s.log.Info("account deleted by an administrator", "jid", owner.String(), "sessions_closed", n)
-	return n, nil
-}
-
-// remove tells the contacts (onDelete) and deletes the account's data.
-// From then on the router treats the account as absent, so what its
-// closing sessions hand back is not stored for a name a new account may
-// take; the caller ends the sessions, then calls Router.Deleted.
-func (s *Service) remove(ctx context.Context, owner jid.JID) error {
-	if s.onDelete != nil {
-		s.onDelete(ctx, owner)
-	}
-	s.r.Deleting(owner)
-	if err := s.users.DeleteUser(ctx, owner.Domain(), owner.Local()); err != nil {
-		s.r.Deleted(owner)
-		return err
-	}
-	return nil
 }
 
 func (s *Service) closeSessions(owner jid.JID, why string) int {

@@ -33,7 +33,7 @@ func pushID() string {
 func (s *Service) get(iq *router.IQ) (*xml.Element, error) {
 	owner := iq.From.Bare().String()
 	if iq.Origin != nil {
-		iq.Origin.SetInterested()
+		interested.Set(iq.Origin, true)
 	}
 	q := iq.Payload()
 	if q.FirstElement() != nil {
@@ -167,11 +167,11 @@ func (s *Service) sendSubscription(ctx context.Context, owner jid.JID, contact s
 	s.r.Route(ctx, &router.Stanza{El: el, Kind: "presence", Type: string(k), From: owner, To: to})
 }
 
-// Forget tells every contact of owner that the subscriptions are over, as
+// forget tells every contact of owner that the subscriptions are over, as
 // if each item were removed (RFC 6121 §2.5.2), before the account is
-// deleted: a later account with the same name must inherit no
-// subscription (pitfalls: re-registered names).
-func (s *Service) Forget(ctx context.Context, owner jid.JID) {
+// deleted (EvAccountDeleting): a later account with the same name must
+// inherit no subscription (pitfalls: re-registered names).
+func (s *Service) forget(ctx context.Context, owner jid.JID) {
 	items, _, err := s.store.Items(ctx, owner.String())
 	if err != nil {
 		s.log.Error("roster unreadable; contacts of the deleted account are not told", "owner", owner.String(), "err", err)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/tern-xmpp/tern/internal/jid"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/xml"
@@ -27,15 +28,30 @@ type Service struct {
 	locks    [256]sync.Mutex // striped by owner: one subscription change at a time per user, bounded memory
 }
 
-// Register installs the roster feature.
-func Register(r *router.Router, store storage.Roster, maxItems int) *Service {
-	s := &Service{r: r, store: store, maxItems: maxItems, log: r.Log()}
-	r.HandleIQ(router.Self, "get", NS, s.get)
-	r.HandleIQ(router.Self, "set", NS, s.set)
-	r.Hook(router.EvSubscriptionOut, 0, s.outbound)
-	r.Hook(router.EvSubscriptionIn, 0, s.inbound)
-	return s
+// Module is the roster feature (RFC 6121 §2-3). It provides *Service to
+// the modules after it (presence, blocking, last activity).
+type Module struct {
+	MaxItems int // limits.roster_max_items (0: no limit)
 }
+
+// Name implements module.Module.
+func (Module) Name() string { return "roster" }
+
+// Register implements module.Module.
+func (m Module) Register(h *module.Host) error {
+	s := &Service{r: h.Router, store: h.Store.Roster(), maxItems: m.MaxItems, log: h.Log}
+	h.HandleIQ(router.Self, "get", NS, s.get)
+	h.HandleIQ(router.Self, "set", NS, s.set)
+	h.Hook(router.EvSubscriptionOut, 0, s.outbound)
+	h.Hook(router.EvSubscriptionIn, 0, s.inbound)
+	h.Hook(router.EvAccountDeleting, 0, func(ev *router.Event) bool { s.forget(ev.Ctx, ev.Account); return false })
+	h.Provide(s)
+	return nil
+}
+
+// interested marks a resource that requested the roster (RFC 6121 §2.1.6:
+// only those get pushes).
+var interested = router.NewKey[bool]("roster.interested")
 
 func (s *Service) lock(owner string) func() {
 	h := fnv.New32a()
@@ -94,6 +110,13 @@ func (s *Service) save(ctx context.Context, owner string, prev, next State, item
 	return s.store.PutItem(ctx, owner, item, 0) // subscriptions never fail on the quota: the contact acted
 }
 
+// CanSeePresence reports whether contact is entitled to owner's presence
+// (subscription from or both, RFC 6121 §4.2.2), for other modules.
+func (s *Service) CanSeePresence(ctx context.Context, owner, contact string) (bool, error) {
+	st, _, err := s.State(ctx, owner, contact)
+	return err == nil && st.CanSeePresence(), err
+}
+
 // Items returns the visible roster of owner (for presence broadcast).
 func (s *Service) Items(ctx context.Context, owner string) ([]storage.RosterItem, error) {
 	items, _, err := s.store.Items(ctx, owner)
@@ -129,7 +152,7 @@ func itemElement(it storage.RosterItem, remove bool) *xml.Element {
 // push sends a roster push to every interested resource (RFC 6121 §2.1.6).
 func (s *Service) push(owner jid.JID, it storage.RosterItem, remove bool, ver string) {
 	for _, res := range s.r.Resources(owner) {
-		if !res.Interested() {
+		if !interested.Of(res) {
 			continue
 		}
 		q := xml.New(NS, "query")

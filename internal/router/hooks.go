@@ -2,9 +2,11 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 
+	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
 
@@ -56,6 +58,8 @@ type Event struct {
 	Stanza *Stanza
 	// For EvMessageDelivered: the resources it was delivered to.
 	Targets []*Resource
+	// For EvAccountDeleting: the account.
+	Account jid.JID
 
 	step     *holdStep // set while a holdable event runs
 	held     *Held     // set by Hold
@@ -106,11 +110,16 @@ type NonzaFunc func(ctx context.Context, res *Resource, el *xml.Element)
 
 // HandleNonza registers a handler for top-level elements of a namespace
 // (XEP-0352 CSI), with the stream feature to advertise (nil for none).
-func (r *Router) HandleNonza(ns string, feature *xml.Element, fn NonzaFunc) {
+// A namespace handled twice is an error.
+func (r *Router) HandleNonza(ns string, feature *xml.Element, fn NonzaFunc) error {
+	if r.nonzas[ns] != nil {
+		return fmt.Errorf("top-level elements in %s are handled twice", ns)
+	}
 	r.nonzas[ns] = fn
 	if feature != nil {
 		r.streamFeatures = append(r.streamFeatures, feature)
 	}
+	return nil
 }
 
 // Nonza returns the handler for a namespace.

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/tern-xmpp/tern/internal/stanza"
@@ -39,14 +40,33 @@ type iqKey struct {
 
 // HandleIQ registers fn for iq of type typ ("get" or "set") whose payload is
 // in namespace ns, for each target in targets. The namespace is advertised
-// in service discovery for those targets.
-func (r *Router) HandleIQ(targets Target, typ, ns string, fn IQFunc) {
+// in service discovery for those targets. A key registered twice is an
+// error (the second would silently win): nothing is registered then.
+func (r *Router) HandleIQ(targets Target, typ, ns string, fn IQFunc) error {
+	for t := Host; t <= Account; t <<= 1 {
+		if targets&t != 0 && r.iqs[iqKey{typ, ns, t}] != nil {
+			return fmt.Errorf("iq %s %s for %s is handled twice", typ, ns, t)
+		}
+	}
 	for t := Host; t <= Account; t <<= 1 {
 		if targets&t != 0 {
 			r.iqs[iqKey{typ, ns, t}] = fn
 			r.AddFeature(t, ns)
 		}
 	}
+	return nil
+}
+
+func (t Target) String() string {
+	switch t {
+	case Host:
+		return "the server"
+	case Self:
+		return "the user's own account"
+	case Account:
+		return "other accounts"
+	}
+	return "several targets"
 }
 
 // AddFeature advertises a disco#info feature for a target, for features

@@ -27,7 +27,8 @@ type Session interface {
 	RemoteAddr() string
 }
 
-// Resource is one bound resource and the per-session state features keep.
+// Resource is one bound resource: its presence (what routing needs, RFC
+// 6121 §8.5) and the typed slots features keep on it (values.go).
 type Resource struct {
 	JID     jid.JID
 	Session Session
@@ -37,13 +38,9 @@ type Resource struct {
 	mu         sync.Mutex
 	presence   *xml.Element // last broadcast available presence, nil if not available
 	priority   int
-	interested bool // requested the roster (RFC 6121 §2.1.6)
-	carbons    bool
-	inactive   bool                // XEP-0352 client state
-	directed   map[string]struct{} // full JIDs sent directed presence (RFC 6121 §4.6)
 	everAvail  bool
 	everNonNeg bool
-	blocklist  bool
+	vals       values // features' slots
 }
 
 // Presence returns the last available presence (nil: unavailable) and priority.
@@ -76,55 +73,3 @@ func (r *Resource) Available() bool {
 	defer r.mu.Unlock()
 	return r.presence != nil
 }
-
-func (r *Resource) Interested() bool   { r.mu.Lock(); defer r.mu.Unlock(); return r.interested }
-func (r *Resource) SetInterested()     { r.mu.Lock(); r.interested = true; r.mu.Unlock() }
-func (r *Resource) Carbons() bool      { r.mu.Lock(); defer r.mu.Unlock(); return r.carbons }
-func (r *Resource) SetCarbons(on bool) { r.mu.Lock(); r.carbons = on; r.mu.Unlock() }
-func (r *Resource) Inactive() bool     { r.mu.Lock(); defer r.mu.Unlock(); return r.inactive }
-func (r *Resource) SetInactive(v bool) { r.mu.Lock(); r.inactive = v; r.mu.Unlock() }
-
-// AddDirected records a directed-presence target; RemoveDirected forgets it.
-func (r *Resource) AddDirected(to string) {
-	r.mu.Lock()
-	if r.directed == nil {
-		r.directed = map[string]struct{}{}
-	}
-	r.directed[to] = struct{}{}
-	r.mu.Unlock()
-}
-func (r *Resource) RemoveDirected(to string) { r.mu.Lock(); delete(r.directed, to); r.mu.Unlock() }
-
-// TakeDirected returns and clears the directed-presence targets.
-func (r *Resource) TakeDirected() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.directed))
-	for k := range r.directed {
-		out = append(out, k)
-	}
-	r.directed = nil
-	return out
-}
-
-// Directed reports whether to was sent directed presence.
-func (r *Resource) Directed(to string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.directed[to]
-	return ok
-}
-
-// HasDirected reports whether any directed presence is outstanding.
-func (r *Resource) HasDirected() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.directed) > 0
-}
-
-// SetBlocklistRequested marks that the client asked for its block list
-// (XEP-0191 §3.2: only those get pushes).
-func (r *Resource) SetBlocklistRequested() { r.mu.Lock(); r.blocklist = true; r.mu.Unlock() }
-
-// BlocklistRequested reports SetBlocklistRequested.
-func (r *Resource) BlocklistRequested() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.blocklist }

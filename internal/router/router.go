@@ -32,6 +32,8 @@ type Router struct {
 	identities     map[Target][]Identity
 	infoForms      []FormFunc
 	streamFeatures []*xml.Element
+	services       map[string]*Service // by domain
+	serviceOrder   []string
 	lanes          Lanes // stanzas the server generates on its own
 
 	Metrics Metrics
@@ -47,7 +49,7 @@ func New(log *slog.Logger, hosts []string, users storage.Users) *Router {
 	r := &Router{
 		log: log, hosts: map[string]bool{}, reg: newRegistry(), iqs: map[iqKey]IQFunc{},
 		nonzas: map[string]NonzaFunc{}, users: users,
-		features: map[Target][]string{}, identities: map[Target][]Identity{},
+		features: map[Target][]string{}, identities: map[Target][]Identity{}, services: map[string]*Service{},
 	}
 	for _, h := range hosts {
 		r.hosts[h] = true
@@ -98,10 +100,9 @@ func (r *Router) Unbind(ctx context.Context, res *Resource) {
 	})
 }
 
+// unavailable tells the features a resource is gone; the presence feature
+// broadcasts unavailable if it had sent presence (available or directed).
 func (r *Router) unavailable(ctx context.Context, res *Resource) {
-	if p, _ := res.Presence(); p == nil && !res.HasDirected() {
-		return
-	}
 	r.Fire(EvUnavailable, &Event{Ctx: ctx, Origin: res})
 }
 
@@ -242,6 +243,10 @@ func (r *Router) route(ctx context.Context, st *Stanza) {
 	}
 	if st.To.IsZero() {
 		// Only server-generated stanzas get here without 'to': nothing to do.
+		return
+	}
+	if s := r.services[st.To.Domain()]; s != nil {
+		r.toService(ctx, s, st)
 		return
 	}
 	if !r.hosts[st.To.Domain()] {

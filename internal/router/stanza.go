@@ -14,9 +14,12 @@ type Stanza struct {
 	ID   string
 	From jid.JID
 	To   jid.JID
-	// NoCopy: a hook took a marker off the element that forbade copies
-	// (XEP-0280 <private/>); later hooks must still honour it.
-	NoCopy bool
+	// Rerouted: delivered once already and routed again (a client never
+	// acknowledged it, XEP-0198): copies made at the first delivery
+	// (carbons) must not be made again.
+	Rerouted bool
+
+	vals values // features' slots (values.go)
 }
 
 // NewStanza parses the addresses of el. A malformed address is a

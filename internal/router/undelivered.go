@@ -29,7 +29,7 @@ func (r *Router) Undelivered(ctx context.Context, owner jid.JID, els []*xml.Elem
 				continue // a copy the server made (carbons): the original went elsewhere
 			}
 			again := st.Readdress(bare, st.From)
-			again.NoCopy = true // its carbons, if any, went out the first time
+			again.Rerouted = true // its copies, if any, went out the first time
 			r.Route(ctx, again)
 		case stanza.IQ:
 			if st.Type == "get" || st.Type == "set" {

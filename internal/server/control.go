@@ -13,7 +13,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/control"
 	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/ratelimit"
-	"github.com/tern-xmpp/tern/internal/register"
+	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/storage"
 )
 
@@ -31,7 +31,7 @@ func listenControl(cfg *config.Config, log *slog.Logger) (net.Listener, error) {
 
 // admin is what the control operations act on.
 type admin struct {
-	reg                 *register.Service
+	router              *router.Router
 	authLimit, regLimit *ratelimit.Window
 	sessions            func() int
 }
@@ -52,7 +52,7 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 		if _, ok := cfg.Domain(j.Domain()); !ok {
 			return "", fmt.Errorf("%s is not a domain of this server", j.Domain())
 		}
-		n, err := a.reg.Delete(ctx, j, "account deleted by the administrator")
+		n, err := a.router.DeleteAccount(ctx, j, "account deleted by the administrator")
 		if errors.Is(err, storage.ErrNotFound) {
 			return "", fmt.Errorf("no such user: %s", j)
 		}

@@ -21,35 +21,18 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/blocking"
 	"github.com/tern-xmpp/tern/internal/c2s"
-	"github.com/tern-xmpp/tern/internal/carbons"
 	"github.com/tern-xmpp/tern/internal/certs"
 	"github.com/tern-xmpp/tern/internal/config"
-	"github.com/tern-xmpp/tern/internal/contactinfo"
-	"github.com/tern-xmpp/tern/internal/csi"
-	"github.com/tern-xmpp/tern/internal/disco"
-	"github.com/tern-xmpp/tern/internal/entitytime"
-	"github.com/tern-xmpp/tern/internal/jid"
-	"github.com/tern-xmpp/tern/internal/lastactivity"
 	"github.com/tern-xmpp/tern/internal/metrics"
-	"github.com/tern-xmpp/tern/internal/offline"
-	"github.com/tern-xmpp/tern/internal/ping"
-	"github.com/tern-xmpp/tern/internal/presence"
-	"github.com/tern-xmpp/tern/internal/privatexml"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/ratelimit"
-	"github.com/tern-xmpp/tern/internal/register"
-	"github.com/tern-xmpp/tern/internal/roster"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/sasl"
-	"github.com/tern-xmpp/tern/internal/softwareversion"
-	"github.com/tern-xmpp/tern/internal/vcard"
 )
 
 // Version is set by the build (cmd/tern).
 var Version = "dev"
-
-const maxVCardBytes = 128 << 10
 
 // Run starts every listener of cfg and serves until ctx is done (SIGTERM),
 // then shuts down gracefully.
@@ -88,37 +71,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	m := metrics.New(r.SessionCount)
 	r.Metrics.Routed = func(kind string) { m.Routed.WithLabelValues(kind).Inc() }
 
-	// Features: one line each. Disco collects what they register.
-	started := time.Now()
-	disco.Register(r, nil)
-	ping.Register(r)
-	softwareversion.Register(r, "tern", Version, "")
-	entitytime.Register(r, time.Now)
-	rs := roster.Register(r, store.Roster(), cfg.Limits.RosterMaxItems)
-	presence.Register(r, rs, store.Roster(), store.LastActivity())
-	offline.Register(r, store.Offline(), cfg.Limits.OfflineQuota)
-	vcard.Register(r, store.VCards(), maxVCardBytes)
-	privatexml.Register(r, store.PrivateXML(), privatexml.DefaultLimits)
-	bs := blocking.Register(r, store.Blocking(), func(ctx context.Context, owner, contact string) bool {
-		st, _, err := rs.State(ctx, owner, contact)
-		return err == nil && st.CanSeePresence()
-	})
-	carbons.Register(r)
-	csi.Register(r)
-	lastactivity.Register(r, rs, store.LastActivity(), started)
-	contactinfo.Register(r, contacts(cfg))
 	trusted, err := ratelimit.ParseNetworks(cfg.Limits.TrustedNetworks)
 	if err != nil {
 		return fmt.Errorf("limits.trusted_networks: %w", err)
 	}
 	regLimit := ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour)
 	authLimit := ratelimit.NewWindow(cfg.Limits.AuthFailuresPerIP, time.Minute)
-	reg := register.Register(r, store.Users(), func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }, regLimit,
-		func(ctx context.Context, owner jid.JID) { rs.Forget(ctx, owner); bs.Forget(owner.String()) })
-	reg.SetTrusted(trusted)
-	reg.SetMinPasswordLength(cfg.Limits.MinPasswordLength)
-	r.AddFeature(router.Account, "urn:xmpp:receipts") // receipts pass through untouched
-	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{reg: reg, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
+	// Features: the one list in modules.go. Disco collects what they register.
+	host := module.NewHost(r, store, log, m.Registry, time.Now)
+	if err := host.Load(modules(cfg, time.Now(), regLimit, trusted), nil); err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim, preLim := c2sLimits(cfg)
@@ -148,8 +112,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Trusted:          trusted,
 		Secret:           secret,
 		Users:            store.Users(),
-		PreAuthIQ:        reg.PreAuth,
-		PreAuthFeatures:  reg.Features,
+		PreAuthIQ:        host.PreAuthIQ,
+		PreAuthFeatures:  host.PreAuthFeatures,
 		Metrics: c2s.Metrics{
 			StanzaIn:      func(k string) { m.StanzasIn.WithLabelValues(k).Inc() },
 			StanzaOut:     func(k string) { m.StanzasOut.WithLabelValues(metrics.Known(k, "message", "presence", "iq")).Inc() },

@@ -5,6 +5,7 @@ package vcard
 import (
 	"errors"
 
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/stanza"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -14,10 +15,25 @@ import (
 // NS is vcard-temp.
 const NS = "vcard-temp"
 
-// Register installs the handlers; maxBytes bounds a stored vCard.
-func Register(r *router.Router, store storage.VCards, maxBytes int) {
+// Module is vcard-temp; its section [vcard] sets max_bytes.
+type Module struct {
+	MaxBytes int `toml:"max_bytes"` // a stored vCard (avatars live in vCards); 0: no limit
+}
+
+// DefaultMaxBytes is Module.MaxBytes unless configured.
+const DefaultMaxBytes = 128 << 10
+
+// Name implements module.Module.
+func (*Module) Name() string { return "vcard" }
+
+// Config implements module.Configurable.
+func (m *Module) Config() any { return m }
+
+// Register implements module.Module.
+func (m *Module) Register(h *module.Host) error {
+	store, maxBytes := h.Store.VCards(), m.MaxBytes
 	// §4: support is discovered with disco#info to the server.
-	r.AddFeature(router.Host, NS)
+	h.AddFeature(router.Host, NS)
 	get := func(iq *router.IQ) (*xml.Element, error) {
 		owner := iq.From.Bare()
 		if !iq.To.IsZero() {
@@ -40,8 +56,8 @@ func Register(r *router.Router, store storage.VCards, maxBytes int) {
 		}
 		return el, nil
 	}
-	r.HandleIQ(router.Self|router.Account, "get", NS, get)
-	r.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
+	h.HandleIQ(router.Self|router.Account, "get", NS, get)
+	h.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
 		p := iq.Payload()
 		if p.Name != "vCard" {
 			return nil, stanza.ErrBadRequest.WithText("expected <vCard xmlns='vcard-temp'/>")
@@ -53,7 +69,8 @@ func Register(r *router.Router, store storage.VCards, maxBytes int) {
 		return nil, store.SetVCard(iq.Ctx, iq.From.Bare().String(), b)
 	})
 	// A vCard set to another account is not allowed.
-	r.HandleIQ(router.Account, "set", NS, func(*router.IQ) (*xml.Element, error) {
+	h.HandleIQ(router.Account, "set", NS, func(*router.IQ) (*xml.Element, error) {
 		return nil, stanza.ErrForbidden
 	})
+	return nil
 }

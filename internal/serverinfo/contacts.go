@@ -1,11 +1,9 @@
-// Package contactinfo publishes Contact Addresses for XMPP Services
-// (XEP-0157) as an extended disco#info form (XEP-0128) on each domain.
-package contactinfo
+package serverinfo
 
 import (
 	"sort"
 
-	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/xml"
 )
 
@@ -15,10 +13,18 @@ const (
 	fieldAddrs = "-addresses"
 )
 
-// Register publishes addresses: per domain, a map from kind (abuse, admin,
-// feedback, sales, security, status, support) to URIs.
-func Register(r *router.Router, byDomain map[string]map[string][]string) {
-	r.AddInfoForm(func(host string) *xml.Element {
+// Contacts publishes contact addresses: per domain, a map from kind
+// (abuse, admin, feedback, sales, security, status, support) to URIs
+// ([[domain]] contacts).
+type Contacts struct{ ByDomain map[string]map[string][]string }
+
+// Name implements module.Module.
+func (Contacts) Name() string { return "contact_info" }
+
+// Register implements module.Module.
+func (c Contacts) Register(h *module.Host) error {
+	byDomain := c.ByDomain
+	h.AddInfoForm(func(host string) *xml.Element {
 		kinds := byDomain[host]
 		if len(kinds) == 0 {
 			return nil
@@ -39,4 +45,5 @@ func Register(r *router.Router, byDomain map[string]map[string][]string) {
 		}
 		return x
 	})
+	return nil
 }

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/blocking"
+	"github.com/tern-xmpp/tern/internal/carbons"
+	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/csi"
+	"github.com/tern-xmpp/tern/internal/disco"
+	"github.com/tern-xmpp/tern/internal/lastactivity"
+	"github.com/tern-xmpp/tern/internal/module"
+	"github.com/tern-xmpp/tern/internal/offline"
+	"github.com/tern-xmpp/tern/internal/presence"
+	"github.com/tern-xmpp/tern/internal/privatexml"
+	"github.com/tern-xmpp/tern/internal/ratelimit"
+	"github.com/tern-xmpp/tern/internal/register"
+	"github.com/tern-xmpp/tern/internal/roster"
+	"github.com/tern-xmpp/tern/internal/router"
+	"github.com/tern-xmpp/tern/internal/serverinfo"
+	"github.com/tern-xmpp/tern/internal/vcard"
+)
+
+// modules is the server's one list of features, one line each, in the
+// order they register (a module comes after those it Depends on). Their
+// settings from the configuration are plain fields here; a module with a
+// section of its own ([vcard], [privatexml]) gets it decoded before
+// Register. modules_disabled names the ones to leave out.
+func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, trusted ratelimit.Networks) []module.Module {
+	return []module.Module{
+		disco.Module{},
+		serverinfo.Ping{},
+		serverinfo.Version{Software: "tern", Version: Version},
+		serverinfo.Time{},
+		serverinfo.Contacts{ByDomain: contacts(cfg)},
+		roster.Module{MaxItems: cfg.Limits.RosterMaxItems},
+		presence.Module{},
+		offline.Module{Quota: cfg.Limits.OfflineQuota},
+		&vcard.Module{MaxBytes: vcard.DefaultMaxBytes},
+		&privatexml.Module{Limits: privatexml.DefaultLimits},
+		blocking.Module{},
+		carbons.Module{},
+		csi.Module{},
+		lastactivity.Module{Started: started},
+		register.Module{Open: registrationOpen(cfg), PerIP: regLimit, Trusted: trusted, MinPassword: cfg.Limits.MinPasswordLength},
+		module.Feature{ModuleName: "receipts", Target: router.Account, Namespaces: []string{"urn:xmpp:receipts"}}, // pass through untouched
+	}
+}
+
+func registrationOpen(cfg *config.Config) func(string) bool {
+	return func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }
+}
