@@ -38,7 +38,7 @@ type Configurable interface {
 type Host struct {
 	Router  *router.Router
 	Store   storage.Store
-	Log     *slog.Logger         // with module=<name>
+	Log     *slog.Logger          // with module=<name>
 	Metrics prometheus.Registerer // a module's own collectors; names start with tern_<module>_
 	Now     func() time.Time
 

@@ -16,7 +16,9 @@ const (
 // Contacts publishes contact addresses: per domain, a map from kind
 // (abuse, admin, feedback, sales, security, status, support) to URIs
 // ([[domain]] contacts).
-type Contacts struct{ ByDomain map[string]map[string][]string }
+type Contacts struct {
+	ByDomain map[string]map[string][]string
+}
 
 // Name implements module.Module.
 func (Contacts) Name() string { return "contact_info" }
