@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 
@@ -36,6 +37,7 @@ func cmdConfig(e *env, args []string) int {
 			return e.usageError(fs, "unexpected argument %q", pos[0])
 		}
 		e.stdout.Write(config.Example())
+		io.WriteString(e.stdout, config.ExampleSections())
 		return 0
 	case "show":
 		fs := e.flags("config show", configHelp)

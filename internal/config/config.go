@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // Config is the whole configuration. Field comments give the TOML key and
@@ -17,7 +19,17 @@ type Config struct {
 	HTTP      HTTP     `toml:"http"`
 	Storage   Storage  `toml:"storage"`
 	Limits    Limits   `toml:"limits"`
-	Path      string   `toml:"-"` // the file it was loaded from ("" for defaults)
+	// ModulesDisabled names feature modules to leave out (Prosody's
+	// modules_disabled); RegisterModule declares the names.
+	ModulesDisabled []string `toml:"modules_disabled"`
+	Path            string   `toml:"-"` // the file it was loaded from ("" for defaults)
+
+	sections *sections // the file's module sections, nil if none (modules.go)
+}
+
+type sections struct {
+	prims map[string]toml.Primitive
+	meta  toml.MetaData
 }
 
 // Domain is one virtual host.
@@ -120,6 +132,8 @@ func Default() *Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		Domains:   []Domain{{Name: DefaultDomain}},
+
+		ModulesDisabled: []string{},
 		C2S: C2S{
 			Listen:          []string{"127.0.0.1:5222"},
 			ListenTLS:       []string{"127.0.0.1:5223"},

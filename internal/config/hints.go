@@ -39,6 +39,7 @@ var hints = map[string]hint{
 	"storage.path":            {what: "a file path", eg: `"/var/lib/tern/tern.db"`},
 	"storage.dsn":             {what: "a PostgreSQL connection string", eg: `"postgres://tern:secret@localhost/tern?sslmode=disable"`},
 	"limits.trusted_networks": {what: "addresses and CIDR prefixes", eg: `["192.0.2.7", "10.20.0.0/16"]`},
+	"modules_disabled":        {what: "module names", eg: `["csi", "register"]`},
 }
 
 var durationType = reflect.TypeOf(Duration{})
@@ -82,6 +83,9 @@ func exampleOf(key toml.Key, t reflect.Type) string {
 	}
 	if t.Kind() == reflect.Struct && t != durationType {
 		return "[" + key.String() + "] on a line of its own, then its keys"
+	}
+	if eg := sectionExample(key); eg != "" {
+		return eg
 	}
 	var v any = exampleTOML()
 	for _, piece := range key {

@@ -76,6 +76,20 @@ func Parse(data []byte) (*Config, error) {
 	if _, err := toml.Decode(string(data), c); err != nil {
 		return nil, syntaxError(err) // a case checkFile does not know: the decoder's words
 	}
+	// Module sections stay undecoded until their module asks (DecodeSection).
+	var prims map[string]toml.Primitive
+	meta, err := toml.Decode(string(data), &prims)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	for name := range prims {
+		if _, ok := sectionType(name); !ok {
+			delete(prims, name)
+		}
+	}
+	if len(prims) > 0 {
+		c.sections = &sections{prims, meta}
+	}
 	if _, ok := raw["domain"]; !ok {
 		c.Domains = []Domain{{Name: DefaultDomain}}
 	}

@@ -45,6 +45,12 @@ func checkFile(raw map[string]any, data string) []problem {
 func (c *checker) table(m map[string]any, t reflect.Type, path toml.Key, nth int) {
 	for _, k := range sortedKeys(m) {
 		key := append(path[:len(path):len(path)], k)
+		if len(path) == 0 {
+			if st, ok := sectionType(k); ok {
+				c.value(m[k], st, key, nth) // a module's own section
+				continue
+			}
+		}
 		f, ok := fieldByTag(t, k)
 		if !ok {
 			c.unknown(key, nth)

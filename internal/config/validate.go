@@ -24,7 +24,7 @@ var contactKinds = map[string]bool{
 // Validate reports every problem found, one per line (errors.Join), each
 // naming the key and saying what to do. It also prepares domain names.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := c.checkModules()
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
 	if strings.TrimSpace(c.DataDir) == "" {

@@ -47,6 +47,35 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 	}
 }
 
+// The configuration knows every module's name and section before a file
+// is read (config.RegisterModule), from the same list.
+func init() {
+	for _, m := range modules(config.Default(), time.Time{}, nil, nil) {
+		var section any
+		if c, ok := m.(module.Configurable); ok {
+			section = c.Config()
+		}
+		config.RegisterModule(m.Name(), section)
+	}
+}
+
+// loadModules decodes each module's section and registers the modules
+// that are not disabled.
+func loadModules(host *module.Host, cfg *config.Config, mods []module.Module) error {
+	disabled := map[string]bool{}
+	for _, n := range cfg.ModulesDisabled {
+		disabled[n] = true
+	}
+	for _, m := range mods {
+		if c, ok := m.(module.Configurable); ok && !disabled[m.Name()] {
+			if err := cfg.DecodeSection(m.Name(), c.Config()); err != nil {
+				return err
+			}
+		}
+	}
+	return host.Load(mods, disabled)
+}
+
 func registrationOpen(cfg *config.Config) func(string) bool {
 	return func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }
 }

@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	authLimit := ratelimit.NewWindow(cfg.Limits.AuthFailuresPerIP, time.Minute)
 	// Features: the one list in modules.go. Disco collects what they register.
 	host := module.NewHost(r, store, log, m.Registry, time.Now)
-	if err := host.Load(modules(cfg, time.Now(), regLimit, trusted), nil); err != nil {
+	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted)); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
