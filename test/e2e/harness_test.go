@@ -116,7 +116,8 @@ type ternOpts struct {
 	Users        []string // bare JIDs to create; default alice@ and bob@ the first domain
 	Registration bool     // in-band registration (XEP-0077)
 	OfflineQuota int      // [limits] offline_quota; default 100
-	ExtraTOML    string   // appended verbatim
+	ExtraTOML    string   // appended verbatim (inside the [limits] table unless it opens another)
+	TopTOML      string   // top-level keys, written before the first table
 }
 
 // ternProc is a tern serve process started for one test; t.Cleanup stops it.
@@ -270,7 +271,7 @@ func startTern(t testing.TB, opts ternOpts) *ternProc {
 
 func ternConfig(p *ternProc, httpAddr string, opts ternOpts) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "data_dir = %q\nlog_level = \"debug\"\n\n", p.dataDir)
+	fmt.Fprintf(&b, "data_dir = %q\nlog_level = \"debug\"\n%s\n\n", p.dataDir, opts.TopTOML)
 	for _, d := range opts.Domains {
 		fmt.Fprintf(&b, "[[domain]]\nname = %q\nregistration = %t\n\n", d, opts.Registration)
 	}
