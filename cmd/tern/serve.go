@@ -47,7 +47,7 @@ func cmdServe(e *env, args []string) int {
 	}
 	// The server loads the certificates again and logs them; here only
 	// generation warnings matter, the banner shows the rest.
-	m, err := certs.FromConfig(cfg, warnOnly(log))
+	m, err := server.Certificates(cfg, warnOnly(log))
 	if err != nil {
 		return e.fail("%v", err)
 	}

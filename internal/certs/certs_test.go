@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/config"
 )
 
 type pair struct{ cert, key string }
@@ -313,25 +312,3 @@ func FuzzXMPPAddrs(f *testing.F) {
 	})
 }
 
-func TestFromConfig(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	ext := writePair(t, t.TempDir(), "b.example")
-	cfg.Domains = append(cfg.Domains, config.Domain{Name: "b.example", Cert: ext.cert, Key: ext.key})
-	m, err := FromConfig(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen := filepath.Join(cfg.CertDir(), "localhost.crt")
-	in := m.Infos()
-	if len(in) != 2 || in[0].CertFile != gen || in[1].CertFile != ext.cert {
-		t.Fatalf("Infos = %+v", in)
-	}
-	first, _ := os.ReadFile(gen)
-	if _, err := FromConfig(cfg, nil); err != nil {
-		t.Fatal(err)
-	}
-	if second, _ := os.ReadFile(gen); !bytes.Equal(first, second) {
-		t.Error("FromConfig regenerated an existing certificate")
-	}
-}

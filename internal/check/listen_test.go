@@ -38,7 +38,11 @@ func listen(t *testing.T) net.Listener {
 func TestListeners(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
-	m, err := certs.FromConfig(cfg, nil)
+	crt, key, _ := cfg.CertFiles(cfg.Domains[0])
+	if _, err := certs.EnsureSelfSigned(crt, key, cfg.Domains[0].Name, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := certs.NewManager(nil, []certs.Source{{Domain: cfg.Domains[0].Name, CertFile: crt, KeyFile: key}})
 	if err != nil {
 		t.Fatal(err)
 	}

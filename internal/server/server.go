@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if ctlLn != nil {
 		defer ctlLn.Close()
 	}
-	cm, err := certs.FromConfig(cfg, log)
+	cm, err := Certificates(cfg, log)
 	if err != nil {
 		return err
 	}

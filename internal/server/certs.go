@@ -1,24 +1,26 @@
-package certs
+package server
 
 import (
 	"fmt"
 	"log/slog"
 
+	"github.com/tern-xmpp/tern/internal/certs"
 	"github.com/tern-xmpp/tern/internal/config"
 )
 
-// FromConfig generates the missing self-signed certificates of cfg's
+// Certificates generates the missing self-signed certificates of cfg's
 // domains (those without cert and key) and returns a Manager serving all
-// domains. Calling it again reuses the generated files.
-func FromConfig(cfg *config.Config, log *slog.Logger) (*Manager, error) {
+// domains. Calling it again reuses the generated files. (Here, not in
+// certs: the PKI layer knows no configuration.)
+func Certificates(cfg *config.Config, log *slog.Logger) (*certs.Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var sources []Source
+	var sources []certs.Source
 	for _, d := range cfg.Domains {
 		cert, key, generated := cfg.CertFiles(d)
 		if generated {
-			made, err := EnsureSelfSigned(cert, key, d.Name, Options{})
+			made, err := certs.EnsureSelfSigned(cert, key, d.Name, certs.Options{})
 			if err != nil {
 				return nil, fmt.Errorf("domain %s: %w", d.Name, err)
 			}
@@ -27,7 +29,7 @@ func FromConfig(cfg *config.Config, log *slog.Logger) (*Manager, error) {
 					"domain", d.Name, "cert", cert, "key", key)
 			}
 		}
-		sources = append(sources, Source{Domain: d.Name, CertFile: cert, KeyFile: key})
+		sources = append(sources, certs.Source{Domain: d.Name, CertFile: cert, KeyFile: key})
 	}
-	return NewManager(log, sources)
+	return certs.NewManager(log, sources)
 }
