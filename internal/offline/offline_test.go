@@ -2,6 +2,7 @@ package offline_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,4 +212,31 @@ func TestOffline(t *testing.T) {
 				}
 			}},
 	})
+}
+
+// XEP-0160 §3, RFC 6120 §10.1: a backlog larger than one delivery batch
+// arrives whole, in order, once; each next batch is read after the session
+// wrote the previous one, on offline's own goroutine, hence the wait.
+func TestOfflineBacklog(t *testing.T) {
+	const n = 250
+	h := mt.New(t, []string{"alice", "bob"}, roster.Module{}, presence.Module{}, offline.Module{})
+	b := h.Online("bob", "pc")
+	for i := range n {
+		b.Send(chat("m", strconv.Itoa(i)))
+	}
+	a := h.Online("alice", "phone")
+	var got []*xml.Element
+	for deadline := time.Now().Add(10 * time.Second); len(got) < n && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		got = append(got, mt.Filter(a.Take(), "message")...)
+	}
+	drained(t, h)
+	got = append(got, mt.Filter(a.Take(), "message")...)
+	if len(got) != n {
+		t.Fatalf("got %d messages; want %d", len(got), n)
+	}
+	for i, m := range got {
+		if m.ChildText("", "body") != strconv.Itoa(i) {
+			t.Fatalf("message %d has body %q; want them in order", i, m.ChildText("", "body"))
+		}
+	}
 }

@@ -271,6 +271,25 @@ func TestPresence(t *testing.T) {
 					}
 				}
 			}},
+		{Name: "absent-full-jid-to-bare", Rule: "RFC 6121 §8.5.3.2.1: a chat or normal message to a full JID with no such resource is treated as sent to the bare JID; a headline is dropped",
+			Run: func(t *testing.T, h *mt.Harness) {
+				c, a := h.Online("carol", "pc"), h.Online("alice", "here")
+				a.Take()
+				c.Take()
+				c.Send("<message type='chat' to='" + alice + "/gone'><body>redirected</body></message>")
+				c.Send("<message to='" + alice + "/gone'><body>normal</body></message>")
+				c.Send("<message type='headline' to='" + alice + "/gone'><body>news</body></message>")
+				var got []string
+				for _, m := range mt.Filter(a.Take(), "message") {
+					got = append(got, m.ChildText("", "body"))
+				}
+				if strings.Join(got, ",") != "redirected,normal" {
+					t.Errorf("alice/here got %v; want the chat and the normal message", got)
+				}
+				if got := c.Take(); len(got) != 0 {
+					t.Errorf("the sender got %v", got)
+				}
+			}},
 	})
 }
 

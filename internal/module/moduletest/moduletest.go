@@ -1,8 +1,11 @@
 // Package moduletest runs feature modules against a real router and a real
 // store (SQLite in a temporary directory) without starting the server: a
 // test logs fake sessions in, sends them stanzas as a client would, and
-// reads what they got. Feature packages use it for table tests of their
-// rules; the end-to-end tests in test/e2e drive the real binary.
+// reads what they got; FromRemote and Federate stand in for federation.
+// Routing is synchronous unless a hook holds a stanza, so what a stanza
+// causes is there to Take when Send returns. Feature packages use it for
+// table tests of their rules (Rules); the end-to-end tests in test/e2e
+// drive the real binary.
 package moduletest
 
 import (
