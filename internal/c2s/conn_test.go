@@ -365,4 +365,3 @@ func (c *client) end() {
 	}
 	c.c.Close()
 }
-

@@ -3,6 +3,7 @@ package c2s_test
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/stream"
 	"github.com/tern-xmpp/tern/internal/xml"
@@ -28,11 +29,11 @@ func FuzzStreamManagement(f *testing.F) {
 		{0, 4, 3, '1', 'x', 'y', 1},              // enable, <a h='1x…'/>
 		{0, 4, 10, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}, // enable, h far above 2^32
 		{0, 0, 6, 1},                             // enable twice, resume while bound, r
-		{10, 5, 5, 2, 5, 8, 1, 1},              // enable resume, messages, ack, message, resume at the last ack, r, r
-		{10, 5, 5, 8, 0x02, 1},                 // enable resume, resume with h too high, then a good one
-		{10, 5, 8, 0x03, 5, 8, 0x81},           // resume with a bad h; a bogus previd
+		{10, 5, 5, 2, 5, 8, 1, 1},                // enable resume, messages, ack, message, resume at the last ack, r, r
+		{10, 5, 5, 8, 0x02, 1},                   // enable resume, resume with h too high, then a good one
+		{10, 5, 8, 0x43, 5, 8, 0x81},             // resume at once with a bad h; a bogus previd
 		{0, 5, 8, 0},                             // resume without resumption
-		{10, 5, 9, 0, 1},                       // end cleanly, start over
+		{10, 5, 9, 0, 1},                         // end cleanly, start over
 		{0, 7},                                   // an unknown element
 	} {
 		f.Add(s)
@@ -273,10 +274,15 @@ func (m *smModel) streamError(cond string, check func(*xml.Element)) {
 
 // reconnect drops the connection and resumes on a new one (§5) with an h
 // chosen by mode: all received, the last acked, one too many, no number;
-// mode&0x80 asks for an unknown previd first.
+// mode&0x80 asks for an unknown previd first; mode&0x40 resumes before the
+// server may have noticed the dead connection (it then tears it down, and
+// polls for 10 ms: the other way is faster to fuzz).
 func (m *smModel) reconnect(mode byte) {
 	m.t.Helper()
 	m.c.c.Close()
+	if mode&0x40 == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	m.connect(false)
 	resume := func(previd, h string) []*xml.Element {
 		m.send("<resume xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='" + h + "'/>")
