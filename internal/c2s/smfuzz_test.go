@@ -26,7 +26,8 @@ func FuzzStreamManagement(f *testing.F) {
 		{0, 1, 5, 5, 1, 2, 1},                    // enable, r, two messages, r, ack all, r
 		{1, 0, 5, 3, 0xff, 3, 0x00},              // r before enable (ignored), enable, ack one back, ack all
 		{0, 5, 3, 1},                             // enable, message, ack one too many
-		{0, 4, 3, '1', 'x', 'y', 1},              // enable, <a h='1x…'/>
+		{0, 4, 3, '1', 'x', 'y', 1},              // enable, <a h='401'/>: more than was sent
+		{0, 5, 4, 2, 11, 1},                      // enable, message, <a h='+1'/>: not digits
 		{0, 4, 10, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}, // enable, h far above 2^32
 		{0, 0, 6, 1},                             // enable twice, resume while bound, r
 		{10, 5, 5, 2, 5, 8, 1, 1},                // enable resume, messages, ack, message, resume at the last ack, r, r
