@@ -32,11 +32,11 @@ type Roster interface {
 	CanSeePresence(ctx context.Context, owner, contact string) (bool, error)
 }
 
-// Presence is what blocking needs of the presence module: whether a
-// resource sent directed presence to a full JID (it then sees the
-// resource leave when blocked, §5.3).
+// Presence is what blocking needs of the presence module: the JIDs a
+// resource sent directed presence to (those a block matches see the
+// resource leave, §5.3).
 type Presence interface {
-	Directed(res *router.Resource, to string) bool
+	DirectedTo(res *router.Resource) []string
 }
 
 // Service is the blocking feature, with an in-memory cache of lists so the
@@ -281,13 +281,27 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 			return nil, err
 		}
 		s.forget(owner.String())
-		// §5.3: blocked contacts that could see the user now see it leave.
+		// §5.3: blocked contacts that could see the user now see it leave:
+		// subscribers at the blocked JID, and the directed-presence targets
+		// the item matches (a bare or domain item covers full JIDs).
 		for _, j := range parsed {
 			sees := s.canSee(iq.Ctx, owner.String(), j.Bare().String())
 			for _, res := range s.r.Resources(owner) {
-				if res.Available() && (sees || s.presence.Directed(res, j.String())) {
-					el := xml.New(xml.NSClient, "presence", "from", res.JID.String(), "to", j.String(), "type", "unavailable")
-					s.r.Route(iq.Ctx, &router.Stanza{El: el, Kind: "presence", Type: "unavailable", From: res.JID, To: j})
+				if !res.Available() {
+					continue
+				}
+				var to []jid.JID
+				if sees {
+					to = append(to, j)
+				}
+				for _, d := range s.presence.DirectedTo(res) {
+					if dj, err := jid.Parse(d); err == nil && matches(j, dj) && !(sees && dj.Bare().Equal(j.Bare())) {
+						to = append(to, dj)
+					}
+				}
+				for _, dst := range to {
+					el := xml.New(xml.NSClient, "presence", "from", res.JID.String(), "to", dst.String(), "type", "unavailable")
+					s.r.Route(iq.Ctx, &router.Stanza{El: el, Kind: "presence", Type: "unavailable", From: res.JID, To: dst})
 				}
 			}
 		}

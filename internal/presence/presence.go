@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ type Service struct {
 
 // Module is presence (RFC 6121 §4): broadcast, probes, directed presence,
 // unavailable at the end of a session. It needs the roster module and
-// provides *Service (Directed) to the modules after it.
+// provides *Service (DirectedTo) to the modules after it.
 type Module struct{}
 
 // Name implements module.Module.
@@ -57,11 +58,16 @@ func (Module) Register(h *module.Host) error {
 // (RFC 6121 §4.6): they get its unavailable presence at the end.
 var directedTo = router.NewKey[map[string]struct{}]("presence.directed")
 
-// Directed reports whether res sent directed presence to the full JID to
-// (for blocking, XEP-0191 §5.3).
-func (s *Service) Directed(res *router.Resource, to string) bool {
-	_, ok := directedTo.Of(res)[to]
-	return ok
+// DirectedTo returns the JIDs res sent directed presence to, and no
+// unavailable since (for blocking, XEP-0191 §5.3), sorted.
+func (s *Service) DirectedTo(res *router.Resource) []string {
+	m := directedTo.Of(res)
+	out := make([]string, 0, len(m))
+	for to := range m {
+		out = append(out, to)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // priority reads <priority/> (RFC 6121 §4.7.2.3): -128..127, default 0.
@@ -229,7 +235,7 @@ func (s *Service) directed(ev *router.Event) bool {
 	if add && !res.Available() {
 		return false
 	}
-	// Copy on write: Directed reads the map without the resource's lock.
+	// Copy on write: DirectedTo reads the map without the resource's lock.
 	directedTo.Update(res, func(old map[string]struct{}) map[string]struct{} {
 		m := make(map[string]struct{}, len(old)+1)
 		for k := range old {

@@ -65,6 +65,14 @@ func escapeAttr(b []byte, s string) []byte {
 			b = append(b, "&apos;"...)
 		case '"':
 			b = append(b, "&quot;"...)
+		// Whitespace as character references: a parser turns it into
+		// spaces in an attribute value (XML 1.0 §3.3.3).
+		case '\t':
+			b = append(b, "&#x9;"...)
+		case '\n':
+			b = append(b, "&#xA;"...)
+		case '\r':
+			b = append(b, "&#xD;"...)
 		default:
 			b = append(b, c)
 		}

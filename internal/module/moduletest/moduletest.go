@@ -1,8 +1,11 @@
 // Package moduletest runs feature modules against a real router and a real
 // store (SQLite in a temporary directory) without starting the server: a
 // test logs fake sessions in, sends them stanzas as a client would, and
-// reads what they got. Feature packages use it for table tests of their
-// rules; the end-to-end tests in test/e2e drive the real binary.
+// reads what they got; FromRemote and Federate stand in for federation.
+// Routing is synchronous unless a hook holds a stanza, so what a stanza
+// causes is there to Take when Send returns. Feature packages use it for
+// table tests of their rules (Rules); the end-to-end tests in test/e2e
+// drive the real binary.
 package moduletest
 
 import (
@@ -13,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/jid"
@@ -70,6 +74,7 @@ type Harness struct {
 	Router *router.Router
 	Store  storage.Store
 	Host   *module.Host
+	lanes  router.Lanes // of the fake federation stream (FromRemote)
 }
 
 // New loads mods (in order) over a fresh SQLite store and creates the
@@ -97,6 +102,49 @@ func New(t T, users []string, mods ...module.Module) *Harness {
 		}
 	}
 	return &Harness{t: t, Router: r, Store: store, Host: h}
+}
+
+// FromRemote routes a stanza as if it came over federation (s2s hands
+// inbound stanzas to Router.FromRemote): it is parsed in jabber:server and
+// its 'from', a JID at another domain, is kept.
+func (h *Harness) FromRemote(stanza string) {
+	h.t.Helper()
+	st, serr := router.NewStanza(parseIn(h.t, xml.NSServer, stanza))
+	if serr != nil || st.From.IsZero() || h.Router.IsLocal(st.From.Domain()) {
+		h.t.Fatalf("bad remote stanza %s: needs a 'from' at another domain (%v)", stanza, serr)
+	}
+	h.Router.FromRemote(context.Background(), &h.lanes, st)
+}
+
+// Federate installs a fake federation (router.Remote) and returns it:
+// stanzas for other domains are recorded there instead of bouncing with
+// remote-server-not-found.
+func (h *Harness) Federate() *Remote {
+	r := &Remote{}
+	h.Router.SetRemote(r)
+	return r
+}
+
+// Remote records what the router hands to federation.
+type Remote struct {
+	mu  sync.Mutex
+	got []*xml.Element
+}
+
+// Send implements router.Remote.
+func (r *Remote) Send(_ context.Context, st *router.Stanza) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, st.El)
+}
+
+// Take returns and forgets what was sent to other domains so far.
+func (r *Remote) Take() []*xml.Element {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.got
+	r.got = nil
+	return got
 }
 
 // Session is a fake client session: what the server sends it is recorded.
@@ -141,13 +189,38 @@ func (s *Session) Send(stanza string) {
 	s.h.Router.FromClient(context.Background(), s.Res, st)
 }
 
-func parse(t T, stanza string) *xml.Element {
+func parse(t T, stanza string) *xml.Element { return parseIn(t, xml.NSClient, stanza) }
+
+// parseIn parses one element with ns as the default namespace.
+func parseIn(t T, ns, stanza string) *xml.Element {
 	t.Helper()
-	w, err := xml.Parse([]byte("<w xmlns='jabber:client'>" + stanza + "</w>"))
+	w, err := xml.Parse([]byte("<w xmlns='" + ns + "'>" + stanza + "</w>"))
 	if err != nil || w.FirstElement() == nil {
 		t.Fatalf("bad test stanza %s: %v", stanza, err)
 	}
 	return w.FirstElement()
+}
+
+// Logout ends the session as c2s does when its stream ends: the resource
+// is unbound (unavailable goes out if it was available, RFC 6121 §4.6.3),
+// then the session is closed.
+func (s *Session) Logout() {
+	s.h.Router.Unbind(context.Background(), s.Res)
+	conn{s}.Close(nil)
+}
+
+// Nonza hands a top-level element that is no stanza (CSI) to the handler
+// of its namespace, as c2s does; false when no module handles it (c2s
+// then ends the stream with unsupported-stanza-type).
+func (s *Session) Nonza(el string) bool {
+	s.h.t.Helper()
+	e := parse(s.h.t, el)
+	fn := s.h.Router.Nonza(e.Space)
+	if fn == nil {
+		return false
+	}
+	fn(context.Background(), s.Res, e)
+	return true
 }
 
 // Take returns and forgets what the session got so far.
@@ -223,4 +296,46 @@ func ErrorCondition(el *xml.Element) string {
 		}
 	}
 	return "?"
+}
+
+// Filter returns the elements named name (message, presence, iq) whose
+// attributes have the given values, as pairs ("type", "unavailable",
+// "from", "bob@example.org/pc"); an empty value means the attribute is
+// absent.
+func Filter(els []*xml.Element, name string, attrs ...string) []*xml.Element {
+	var out []*xml.Element
+next:
+	for _, el := range els {
+		if el.Name != name {
+			continue
+		}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if el.Attr(attrs[i]) != attrs[i+1] {
+				continue next
+			}
+		}
+		out = append(out, el)
+	}
+	return out
+}
+
+// Rule is one table row: a rule of a specification, cited, and its check
+// on a fresh harness.
+type Rule struct {
+	Name string
+	Rule string // "RFC 6121 §4.2.2: initial presence goes to ..."
+	Run  func(t *testing.T, h *Harness)
+}
+
+// Rules runs each row as a parallel subtest on a harness of its own, with
+// the accounts users and the modules mods() returns (fresh values per row).
+func Rules(t *testing.T, users []string, mods func() []module.Module, rows []Rule) {
+	t.Helper()
+	for _, r := range rows {
+		t.Run(r.Name, func(t *testing.T) {
+			t.Parallel()
+			t.Logf("checks %s", r.Rule)
+			r.Run(t, New(t, users, mods()...))
+		})
+	}
 }
