@@ -36,9 +36,9 @@ func (m Module) Register(h *module.Host) error {
 	if err != nil {
 		return err
 	}
-	r, store, started := h.Router, h.Store.LastActivity(), m.Started
+	r, store, started, now := h.Router, h.Store.LastActivity(), m.Started, h.Now
 	h.HandleIQ(router.Host, "get", NS, func(*router.IQ) (*xml.Element, error) {
-		return xml.New(NS, "query", "seconds", strconv.Itoa(int(time.Since(started).Seconds()))), nil
+		return xml.New(NS, "query", "seconds", strconv.Itoa(int(now().Sub(started).Seconds()))), nil
 	})
 	h.HandleIQ(router.Self|router.Account, "get", NS, func(iq *router.IQ) (*xml.Element, error) {
 		owner := iq.From.Bare()
@@ -66,7 +66,7 @@ func (m Module) Register(h *module.Host) error {
 		if err != nil {
 			return nil, err
 		}
-		q := xml.New(NS, "query", "seconds", strconv.Itoa(int(time.Since(at).Seconds())))
+		q := xml.New(NS, "query", "seconds", strconv.Itoa(int(now().Sub(at).Seconds())))
 		return q.SetText(status), nil
 	})
 	return nil

@@ -29,6 +29,7 @@ type Service struct {
 	store  storage.Roster
 	last   storage.LastActivity
 	log    *slog.Logger
+	now    func() time.Time
 }
 
 // Module is presence (RFC 6121 §4): broadcast, probes, directed presence,
@@ -45,7 +46,7 @@ func (Module) Register(h *module.Host) error {
 	if err != nil {
 		return err
 	}
-	s := &Service{r: h.Router, roster: rs, store: h.Store.Roster(), last: h.Store.LastActivity(), log: h.Log}
+	s := &Service{r: h.Router, roster: rs, store: h.Store.Roster(), last: h.Store.LastActivity(), log: h.Log, now: h.Now}
 	h.Hook(router.EvPresenceBroadcast, 0, s.broadcast)
 	h.Hook(router.EvPresenceDirected, 0, s.directed)
 	h.Hook(router.EvProbeIn, 0, s.probe)
@@ -211,7 +212,7 @@ func (s *Service) unavailable(ctx context.Context, res *router.Resource, el *xml
 			}
 		}
 		if !online && s.r.UserExists(ctx, owner) { // not for an account being deleted
-			if err := s.last.SetLast(ctx, owner.String(), time.Now(), el.ChildText("", "status")); err != nil {
+			if err := s.last.SetLast(ctx, owner.String(), s.now(), el.ChildText("", "status")); err != nil {
 				s.log.Warn("last activity not recorded", "jid", owner.String(), "err", err)
 			}
 		}
