@@ -11,7 +11,7 @@ func (o *Output) NotifyDrained(fn func(ok bool)) {
 	case o.closing:
 		o.mu.Unlock()
 		fn(false)
-	case len(o.buf) == 0 && !o.writing:
+	case o.queued() == 0 && !o.writing:
 		o.mu.Unlock()
 		fn(true)
 	default:

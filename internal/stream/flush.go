@@ -17,12 +17,12 @@ func (o *Output) kick() {
 // a close is queued, and tells the waiters.
 func (o *Output) flush() {
 	o.mu.Lock()
-	for len(o.buf) > 0 && !o.closed && o.w != nil {
+	for o.queued() > 0 && !o.closed && o.w != nil {
 		buf, w, gen := o.buf, o.w, o.gen
 		o.buf = nil
 		o.mu.Unlock()
 		_ = w.SetWriteDeadline(time.Now().Add(o.timeout()))
-		_, err := w.Write(buf)
+		_, err := w.Write(*buf)
 		o.mu.Lock()
 		if err != nil && o.gen == gen {
 			putBuf(buf)
@@ -33,7 +33,8 @@ func (o *Output) flush() {
 		// resumption), what it had taken is lost with it (XEP-0198
 		// sends it again) and the rest goes to the new one.
 		if o.buf == nil {
-			o.buf = buf[:0]
+			*buf = (*buf)[:0]
+			o.buf = buf
 		} else {
 			putBuf(buf)
 		}
@@ -79,15 +80,16 @@ func (o *Output) wake(ok bool) {
 }
 
 // Output buffers are pooled: streams take one only while they have
-// output, so thousands of idle streams share a handful.
+// output, so thousands of idle streams share a handful. The pool holds
+// the *[]byte the queue is, so that putting one back allocates nothing.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
-func putBuf(b []byte) {
-	if b == nil || cap(b) > 64<<10 {
+func putBuf(b *[]byte) {
+	if b == nil || cap(*b) > 64<<10 {
 		return // let a burst's big buffer go
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	*b = (*b)[:0]
+	bufPool.Put(b)
 }

@@ -48,10 +48,10 @@ type Output struct {
 	cfg     *OutputConfig
 	ev      OutputEvents
 	mu      sync.Mutex
-	w       Conn      // nil: no connection (lost, the stream kept: detached)
-	c       io.Closer // closed after the final flush (the socket under TLS)
-	gen     uint32    // bumped by SetConnLocked: a late error of a replaced connection is ignored
-	buf     []byte
+	w       Conn       // nil: no connection (lost, the stream kept: detached)
+	c       io.Closer  // closed after the final flush (the socket under TLS)
+	gen     uint32     // bumped by SetConnLocked: a late error of a replaced connection is ignored
+	buf     *[]byte    // the queue, a pooled buffer; nil when empty
 	t       *transient // nil most of the time: an idle stream keeps 8 bytes, not 32
 	writing bool
 	closing bool // a close is queued: nothing more is sent
@@ -82,10 +82,10 @@ func (o *Output) SendLocked(el *xml.Element, parent string) (int, bool) {
 	if o.closing || o.w == nil {
 		return 0, false
 	}
-	n := len(o.buf)
+	n := o.queued()
 	size := o.appendEl(el, parent)
-	if m := o.cfg.MaxQueued; m > 0 && len(o.buf) > m {
-		o.buf = o.buf[:n] // checked with the stanza in: it must not pass the bound
+	if m := o.cfg.MaxQueued; m > 0 && n+size > m {
+		*o.buf = (*o.buf)[:n] // checked with the stanza in: it must not pass the bound
 		o.CloseLocked(NewError("policy-violation", "too much unread output"))
 		return 0, false
 	}
@@ -118,26 +118,35 @@ func (o *Output) AppendHeader(h *Header) {
 		return
 	}
 	o.setOwed(nil)
-	o.buf = o.framing().AppendHeader(o.alloc(), h)
+	b := o.alloc()
+	*b = o.framing().AppendHeader(*b, h)
 	o.kick()
 }
 
 func (o *Output) appendEl(el *xml.Element, parent string) int {
-	n := len(o.buf)
+	b := o.alloc()
+	n := len(*b)
 	if f := o.cfg.Framing; f != nil {
-		o.buf = f.AppendElement(o.alloc(), el, parent)
+		*b = f.AppendElement(*b, el, parent)
 	} else {
-		o.buf = xml.Append(o.alloc(), el, parent)
+		*b = xml.Append(*b, el, parent)
 	}
-	return len(o.buf) - n
+	return len(*b) - n
 }
 
 // alloc returns the queue, taking a pooled buffer if there is none.
-func (o *Output) alloc() []byte {
+func (o *Output) alloc() *[]byte {
 	if o.buf == nil {
 		o.buf = getBuf()
 	}
 	return o.buf
+}
+
+func (o *Output) queued() int {
+	if o.buf == nil {
+		return 0
+	}
+	return len(*o.buf)
 }
 
 func (o *Output) framing() Framing {
@@ -151,8 +160,9 @@ func (o *Output) framing() Framing {
 // negotiation, from the reading goroutine, while nothing else writes (a
 // TLS switch must not race a flusher).
 func (o *Output) WriteNow(el *xml.Element, parent string) error {
-	b := o.framing().AppendElement(getBuf(), el, parent)
-	err := o.writeNow(b)
+	b := getBuf()
+	*b = o.framing().AppendElement(*b, el, parent)
+	err := o.writeNow(*b)
 	putBuf(b)
 	return err
 }
@@ -162,8 +172,9 @@ func (o *Output) WriteHeaderNow(h *Header) error {
 	o.mu.Lock()
 	o.setOwed(nil)
 	o.mu.Unlock()
-	b := o.framing().AppendHeader(getBuf(), h)
-	err := o.writeNow(b)
+	b := getBuf()
+	*b = o.framing().AppendHeader(*b, h)
+	err := o.writeNow(*b)
 	putBuf(b)
 	return err
 }
@@ -205,14 +216,14 @@ func (o *Output) CloseLocked(err *Error) {
 	if o.w == nil {
 		o.closed = true
 	} else {
-		f := o.framing()
+		f, b := o.framing(), o.alloc()
 		if err != nil {
 			if h := o.owed(); h != nil {
-				o.buf = f.AppendHeader(o.alloc(), h)
+				*b = f.AppendHeader(*b, h)
 			}
-			o.buf = f.AppendElement(o.alloc(), err.Element(), o.cfg.NS)
+			*b = f.AppendElement(*b, err.Element(), o.cfg.NS)
 		}
-		o.buf = f.AppendClose(o.alloc())
+		*b = f.AppendClose(*b)
 		o.kick()
 	}
 	o.setOwed(nil)
@@ -253,7 +264,7 @@ func (o *Output) SetConn(w Conn, c io.Closer) {
 func (o *Output) SetConnLocked(w Conn, c io.Closer) {
 	o.w, o.c = w, c
 	o.gen++
-	if len(o.buf) > 0 {
+	if o.queued() > 0 {
 		o.kick()
 	}
 }
@@ -266,7 +277,7 @@ func (o *Output) Backlog() int {
 	if o.closing {
 		return -1
 	}
-	return len(o.buf)
+	return o.queued()
 }
 
 func (o *Output) timeout() time.Duration {
