@@ -25,7 +25,7 @@ func (s *Session) negotiate(ctx context.Context) (restart bool, err error) {
 	if err := s.openStream(); err != nil {
 		return false, err
 	}
-	s.writeNow(xml.Append(nil, s.features(), xml.NSClient))
+	s.writeNow(s.features())
 	for {
 		el, err := s.readElement()
 		if err != nil {
@@ -56,7 +56,7 @@ func (s *Session) negotiate(ctx context.Context) (restart bool, err error) {
 				return false, stream.NewError("policy-violation", "STARTTLS is required on this server")
 			}
 			if reply := s.srv.cfg.PreAuthIQ(ctx, s.domain, s.ip, s.tls != nil, el); reply != nil {
-				s.writeNow(xml.Append(nil, reply, xml.NSClient))
+				s.writeNow(reply)
 				continue
 			}
 			return false, stream.NewError("not-authorized", "authenticate first")
@@ -68,7 +68,7 @@ func (s *Session) negotiate(ctx context.Context) (restart bool, err error) {
 			}
 		case el.Space == stream.NSSM && el.Name == "enable":
 			// XEP-0198 §3: enable only after binding.
-			s.writeNow(xml.Append(nil, smFailed("unexpected-request"), xml.NSClient))
+			s.writeNow(smFailed("unexpected-request"))
 		case el.Space == xml.NSClient && el.Name == "iq":
 			done, err := s.bindOrSession(ctx, el)
 			if err != nil || done {
@@ -140,7 +140,7 @@ func (s *Session) features() *xml.Element {
 
 func (s *Session) startTLS(ctx context.Context) error {
 	if s.srv.cfg.TLS == nil {
-		s.writeNow(xml.Append(nil, xml.New(stream.NSTLS, "failure"), xml.NSClient))
+		s.writeNow(xml.New(stream.NSTLS, "failure"))
 		return stream.NewError("undefined-condition", "TLS is not configured")
 	}
 	if s.dec.BufferedAfterSpace() > 0 {
@@ -148,7 +148,7 @@ func (s *Session) startTLS(ctx context.Context) error {
 		// (RFC 6120 §5.4.3.3); whitespace is dropped, not refused.
 		return stream.NewError("policy-violation", "data sent after <starttls/> before the TLS handshake")
 	}
-	s.writeNow(xml.Append(nil, xml.New(stream.NSTLS, "proceed"), xml.NSClient))
+	s.writeNow(xml.New(stream.NSTLS, "proceed"))
 	tc := tls.Server(s.raw, certs.ForDomain(s.srv.cfg.TLS, s.domain))
 	_ = tc.SetDeadline(time.Now().Add(s.srv.cfg.AuthTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -157,21 +157,22 @@ func (s *Session) startTLS(ctx context.Context) error {
 	}
 	_ = tc.SetDeadline(time.Time{})
 	cs := tc.ConnectionState()
-	s.wmu.Lock()
+	s.out.Lock()
 	s.conn, s.tls = tc, &cs
 	s.served = s.srv.servedCert(cs.ServerName)
-	s.wmu.Unlock()
+	s.out.SetConnLocked(tc, s.raw)
+	s.out.Unlock()
 	s.rd.Conn, s.rd.R = tc, tc
 	s.dec.Reset(s.rd)
 	return nil
 }
 
-func saslFailure(cond, text string) []byte {
+func saslFailure(cond, text string) *xml.Element {
 	f := xml.New(stream.NSSASL, "failure").Append(xml.New(stream.NSSASL, cond))
 	if text != "" {
 		f.Append(xml.New(stream.NSSASL, "text").SetText(text))
 	}
-	return xml.Append(nil, f, xml.NSClient)
+	return f
 }
 
 // authenticate runs one SASL exchange (RFC 6120 §6.4). ok reports success.
@@ -226,7 +227,7 @@ func (s *Session) authenticate(ctx context.Context, auth *xml.Element) (ok bool,
 		if done {
 			return true, s.authSucceeded(mech, sess.Username(), out)
 		}
-		s.writeNow(xml.Append(nil, xml.New(stream.NSSASL, "challenge").SetText(encodeSASL(out)), xml.NSClient))
+		s.writeNow(xml.New(stream.NSSASL, "challenge").SetText(encodeSASL(out)))
 		el, err := s.readElement()
 		if err != nil {
 			return false, err
@@ -292,7 +293,7 @@ func (s *Session) authSucceeded(mech, user string, out []byte) error {
 	if len(out) > 0 {
 		succ.SetText(base64.StdEncoding.EncodeToString(out))
 	}
-	s.writeNow(xml.Append(nil, succ, xml.NSClient))
+	s.writeNow(succ)
 	s.user = user
 	if m := s.srv.cfg.Metrics.AuthSuccess; m != nil {
 		m(mech)
@@ -334,7 +335,7 @@ func (s *Session) bindOrSession(ctx context.Context, el *xml.Element) (done bool
 			r = stanza.Result(el, payload)
 		}
 		if r != nil {
-			s.writeNow(xml.Append(nil, r, xml.NSClient))
+			s.writeNow(r)
 		}
 	}
 	p := el.FirstElement()

@@ -42,7 +42,7 @@ func (s *Session) park() bool {
 		s.stopTimer()
 		return false
 	}
-	if s.isClosing() {
+	if s.out.Closing() {
 		// Close ran between the loop's check and parking: its unpark
 		// found the session running. Resume it now, or nobody will.
 		s.unpark()

@@ -48,23 +48,22 @@ func (s *Session) hibernate(err error) bool {
 	s.srv.mu.Lock()
 	closing := s.srv.closing
 	s.srv.mu.Unlock()
-	s.wmu.Lock()
+	s.out.Lock()
 	if s.hib {
-		s.wmu.Unlock()
+		s.out.Unlock()
 		return true // already hibernating: a second reader's error changes nothing
 	}
-	if !s.sm.resumable || s.closing || closing {
-		s.wmu.Unlock()
+	if !s.sm.resumable || s.out.ClosingLocked() || closing {
+		s.out.Unlock()
 		return false
 	}
 	// Output from now on is only counted. The old connection is let go
 	// before the session can be resumed, so a resume never races with
-	// tearing it down.
-	s.connDead = true
-	putBuf(s.wbuf) // unwritten bytes: the stanzas are in sm.unacked
-	s.wbuf = nil
+	// tearing it down. Unwritten bytes are dropped: the stanzas are in
+	// sm.unacked.
+	s.out.DetachLocked()
 	raw := s.raw
-	s.wmu.Unlock()
+	s.out.Unlock()
 	s.stopTimer()
 	s.srv.poller.forget(s)
 	raw.Close()
@@ -72,9 +71,9 @@ func (s *Session) hibernate(err error) bool {
 	// Logged before the session can be resumed: afterwards another
 	// goroutine owns it.
 	s.srv.log.Info("connection lost; session kept for resumption (XEP-0198)", append(s.log(), "for", s.srv.cfg.ResumeTimeout.String())...)
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.closing {
+	s.out.Lock()
+	defer s.out.Unlock()
+	if s.out.ClosingLocked() {
 		return false // closed meanwhile (conflict, shutdown): end it now
 	}
 	s.hib = true
@@ -96,8 +95,8 @@ func (s *Session) hibernationExpired(gen int) {
 // session is not hibernating, or hibernates since a later resumption (a
 // timer that fired late must not end that one).
 func (s *Session) wakeUp(gen int) bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.out.Lock()
+	defer s.out.Unlock()
 	if !s.hib || s.gen != gen {
 		return false
 	}
@@ -123,7 +122,7 @@ func (s *Session) connGone() {
 // this one's goroutine; otherwise <failed/> is sent and negotiation goes on.
 func (s *Session) resume(el *xml.Element) error {
 	fail := func(cond string) error {
-		s.writeNow(xml.Append(nil, smFailed(cond), xml.NSClient))
+		s.writeNow(smFailed(cond))
 		return nil
 	}
 	h, err := strconv.ParseUint(el.Attr("h"), 10, 32)
@@ -137,9 +136,9 @@ func (s *Session) resume(el *xml.Element) error {
 	// A connection the server still thinks alive is torn down first (§5:
 	// the client knows better that it is gone).
 	if !old.isHibernating() {
-		old.wmu.Lock()
+		old.out.Lock()
 		raw := old.raw
-		old.wmu.Unlock()
+		old.out.Unlock()
 		raw.Close()
 		go old.unpark()
 		for deadline := time.Now().Add(resumeWait); !old.isHibernating(); {
@@ -149,40 +148,40 @@ func (s *Session) resume(el *xml.Element) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	old.wmu.Lock()
+	old.out.Lock()
 	if !old.hib {
-		old.wmu.Unlock()
+		old.out.Unlock()
 		return fail("item-not-found") // expired meanwhile
 	}
 	if _, ok := old.dropAcked(uint32(h)); !ok {
 		// Acknowledges more than was sent (§4 handled-count-too-high);
 		// the session stays resumable with a correct h.
 		inH := old.sm.inH
-		old.wmu.Unlock()
+		old.out.Unlock()
 		f := smFailed("unexpected-request")
 		f.SetAttr("h", strconv.FormatUint(uint64(inH), 10))
-		s.writeNow(xml.Append(nil, f, xml.NSClient))
+		s.writeNow(f)
 		return nil
 	}
-	old.hib, old.connDead = false, false
+	old.hib = false
 	old.hibTimer.Stop()
 	oldIP := old.ip
 	old.conn, old.raw, old.rd, old.dec = s.conn, s.raw, s.rd, s.dec
 	old.tls, old.served, old.direct, old.ip, old.streamID = s.tls, s.served, s.direct, s.ip, s.streamID
 	old.gen++
-	old.gone.Store(false) // this connection's opening was counted by s
+	old.out.SetConnLocked(s.conn, s.raw) // a late write error of the old one is ignored
+	old.gone.Store(false)                // this connection's opening was counted by s
 	// <resumed/>, then everything not acknowledged, in order, then a request.
-	old.wbuf = xml.Append(getBuf(), xml.New(stream.NSSM, "resumed", "previd", old.sm.id, "h", strconv.FormatUint(uint64(old.sm.inH), 10)), xml.NSClient)
+	old.out.AppendLocked(xml.New(stream.NSSM, "resumed", "previd", old.sm.id, "h", strconv.FormatUint(uint64(old.sm.inH), 10)), xml.NSClient)
 	for _, it := range old.sm.unacked {
-		old.wbuf = xml.Append(old.wbuf, it.el, it.el.Space)
+		old.out.AppendLocked(it.el, it.el.Space)
 	}
 	old.sm.asked = false
 	if len(old.sm.unacked) > 0 {
 		old.requestAck()
 	}
-	old.kick()
 	resent := len(old.sm.unacked)
-	old.wmu.Unlock()
+	old.out.Unlock()
 
 	old.dec.SetLimits(old.srv.cfg.Limits)
 	old.rd.Deadline = time.Time{}
@@ -204,8 +203,8 @@ func (s *Session) resume(el *xml.Element) error {
 }
 
 func (s *Session) isHibernating() bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.out.Lock()
+	defer s.out.Unlock()
 	return s.hib
 }
 
@@ -243,10 +242,10 @@ func (srv *Server) addResumable(s *Session) string {
 
 // forgetResumable drops s's id: it can no longer be resumed.
 func (srv *Server) forgetResumable(s *Session) {
-	s.wmu.Lock()
+	s.out.Lock()
 	id := s.sm.id
 	s.sm.resumable = false
-	s.wmu.Unlock()
+	s.out.Unlock()
 	if id == "" {
 		return
 	}

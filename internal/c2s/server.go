@@ -191,9 +191,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
-			sess.wmu.Lock()
-			c := sess.conn // resume swaps it under wmu
-			sess.wmu.Unlock()
+			sess.out.Lock()
+			c := sess.conn // resume swaps it under the output's lock
+			sess.out.Unlock()
 			c.Close()
 			go sess.unpark() // a parked session hears of the close only this way
 		}

@@ -56,29 +56,24 @@ type Session struct {
 	authTries int
 	negTries  int // refused SASL negotiations (no password checked)
 	sm        smState
-	hib       bool        // hibernating for resumption (wmu)
-	connDead  bool        // the connection failed; output only counted (wmu)
+	hib       bool        // hibernating for resumption (out's lock)
 	hibTimer  *time.Timer // ends an unresumed hibernation
-	gen       int         // connection generation, bumped on resumption (wmu)
+	gen       int         // connection generation, bumped on resumption (out's lock)
 	gone      atomic.Bool // the connection's close was counted
 
-	// output
-	wmu     sync.Mutex
-	wbuf    []byte
-	writing bool
-	closing bool            // a close was queued: nothing more is sent
-	drained []func(ok bool) // NotifyDrained callbacks
-	hdrSent bool            // our header of the current stream went out
-	hdrFrom string          // the 'from' for a header closeLocked must still send
-	closed  bool
+	// out is the output; its lock also guards sm, hib, gen and the
+	// swaps of conn and raw. Detached: the connection failed and the
+	// session waits for a resumption; output is only counted.
+	out stream.Output
 }
 
 func newSession(s *Server, c net.Conn, ip string, direct bool) *Session {
 	sess := &Session{srv: s, raw: c, conn: c, ip: ip, direct: direct}
-	sess.hdrFrom = sess.defaultDomain()
 	if direct {
 		sess.conn = tls.Server(c, s.cfg.TLS)
 	}
+	sess.out.Init(&outputConfig, sess.conn, c, (*outEvents)(sess))
+	sess.oweHeader()
 	sess.rd = &stream.Reader{Conn: sess.conn, R: sess.conn, Deadline: time.Now().Add(s.cfg.AuthTimeout)}
 	sess.dec = xml.NewDecoder(sess.rd, s.cfg.PreAuthLimits)
 	s.track(sess)
@@ -201,7 +196,7 @@ func newID() string {
 // header are sent after our header (RFC 6120 §4.9.1.2). Our 'from' is a
 // domain we serve, never one the client chose that we do not.
 func (s *Session) openStream() error {
-	s.setHeaderSent(false)
+	s.oweHeader()
 	root, err := s.dec.ReadHeader()
 	s.streamID = newID()
 	hdr := stream.Header{NS: xml.NSClient, ID: s.streamID, Version: "1.0", Lang: "en", From: s.defaultDomain()}
@@ -237,23 +232,9 @@ func (s *Session) openStream() error {
 	return nil
 }
 
-// writeHeader sends our stream header and notes it, so that a later
-// stream error (a time-out, a shutdown) is not sent without one.
-func (s *Session) writeHeader(h stream.Header) {
-	s.writeNow(h.Append(nil))
-	s.setHeaderSent(true)
-}
-
-// setHeaderSent records whether this stream's header went out; when it
-// did not, closeLocked sends one first (RFC 6120 §4.9.1.1).
-func (s *Session) setHeaderSent(sent bool) {
-	s.wmu.Lock()
-	s.hdrSent = sent
-	if !sent {
-		s.hdrFrom = s.defaultDomain()
-	}
-	s.wmu.Unlock()
-}
+// writeHeader sends our stream header; a later stream error is then sent
+// without another.
+func (s *Session) writeHeader(h stream.Header) { _ = s.out.WriteHeaderNow(&h) }
 
 func (s *Session) defaultDomain() string {
 	if s.domain != "" {
@@ -294,7 +275,7 @@ func (s *Session) loop() {
 			case n > 0:
 				s.rd.Pending = s.one[:n]
 			case stream.IsTimeout(err):
-				if s.isClosing() {
+				if s.out.Closing() {
 					s.finish(nil)
 					return
 				}

@@ -26,7 +26,7 @@ const (
 )
 
 // smState is the session's XEP-0198 state. inH belongs to the reading
-// goroutine; the rest is guarded by Session.wmu.
+// goroutine; the rest is guarded by the output's lock.
 type smState struct {
 	on      bool
 	inH     uint32 // stanzas handled from the client (§4: modulo 2^32)
@@ -51,7 +51,7 @@ type smItem struct {
 	size int
 }
 
-var smRequest = xml.Append(nil, xml.New(stream.NSSM, "r"), xml.NSClient)
+var smRequest = xml.New(stream.NSSM, "r")
 
 // smFailed is <failed/> with a stanza error condition (§3, §5).
 func smFailed(cond string) *xml.Element {
@@ -78,11 +78,11 @@ func (s *Session) handleSM(el *xml.Element) error {
 		}
 		// Counting starts with the stanza after <enabled/>, in one step:
 		// a stanza routed in between would be counted by one side only.
-		s.wmu.Lock()
+		s.out.Lock()
 		s.sm.on = true
 		s.sm.resumable, s.sm.id = id != "", id
-		s.appendNonza(enabled)
-		s.wmu.Unlock()
+		s.out.AppendLocked(enabled, xml.NSClient)
+		s.out.Unlock()
 	case "r":
 		if s.smOn() {
 			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inH), 10)))
@@ -105,16 +105,16 @@ func (s *Session) handleSM(el *xml.Element) error {
 }
 
 func (s *Session) smOn() bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.out.Lock()
+	defer s.out.Unlock()
 	return s.sm.on
 }
 
 // ack drops the stanzas the client acknowledged. An h above what was sent
 // is a protocol error (§4, handled-count-too-high).
 func (s *Session) ack(h uint32) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.out.Lock()
+	defer s.out.Unlock()
 	n, ok := s.dropAcked(h)
 	if !ok {
 		return &stream.Error{Condition: "undefined-condition", Text: "you acknowledged more stanzas than were sent",
@@ -129,17 +129,14 @@ func (s *Session) ack(h uint32) error {
 	return nil
 }
 
-// requestAck appends <r/>; wmu is held.
+// requestAck queues <r/>; the output lock is held.
 func (s *Session) requestAck() {
-	if s.wbuf == nil {
-		s.wbuf = getBuf()
-	}
-	s.wbuf = append(s.wbuf, smRequest...)
+	s.out.AppendLocked(smRequest, xml.NSClient)
 	s.sm.asked, s.sm.sinceAsk = true, 0
 }
 
 // armAckTimer asks for an ack after ackDelay unless one is asked for
-// meanwhile; wmu is held.
+// meanwhile; the output lock is held.
 func (s *Session) armAckTimer() {
 	if s.sm.timerArmed {
 		return
@@ -153,18 +150,17 @@ func (s *Session) armAckTimer() {
 }
 
 func (s *Session) ackTimeout() {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.out.Lock()
+	defer s.out.Unlock()
 	s.sm.timerArmed = false
-	if !s.sm.on || s.closing || s.connDead || s.sm.asked || len(s.sm.unacked) == 0 {
+	if !s.sm.on || s.out.ClosingLocked() || s.out.DetachedLocked() || s.sm.asked || len(s.sm.unacked) == 0 {
 		return
 	}
 	s.requestAck()
-	s.kick()
 }
 
-// dropAcked forgets the stanzas an h from the client acknowledges; wmu is
-// held. It returns how many, or false if h is beyond what was sent.
+// dropAcked forgets the stanzas an h from the client acknowledges; the
+// output lock is held. It returns how many, or false if h is beyond what was sent.
 func (s *Session) dropAcked(h uint32) (int, bool) {
 	n := h - s.sm.ackedH
 	if int64(n) > int64(len(s.sm.unacked)) {
@@ -184,8 +180,8 @@ func (s *Session) dropAcked(h uint32) (int, bool) {
 	return int(n), true
 }
 
-// smCount records a stanza of size bytes just queued for the client; wmu
-// is held.
+// smCount records a stanza of size bytes just queued for the client; the
+// output lock is held.
 func (s *Session) smCount(el *xml.Element, size int) {
 	s.sm.outH++
 	s.sm.unacked = append(s.sm.unacked, smItem{el, size})
@@ -202,8 +198,8 @@ func (s *Session) smCount(el *xml.Element, size int) {
 // takeUnacked ends stream management and returns what the client never
 // acknowledged, for the router to deliver elsewhere.
 func (s *Session) takeUnacked() []*xml.Element {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.out.Lock()
+	defer s.out.Unlock()
 	out := make([]*xml.Element, len(s.sm.unacked))
 	for i, it := range s.sm.unacked {
 		out[i] = it.el
@@ -216,20 +212,4 @@ func (s *Session) takeUnacked() []*xml.Element {
 }
 
 // sendNonza queues a stream-level element: not a stanza, so not counted.
-func (s *Session) sendNonza(el *xml.Element) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.appendNonza(el)
-}
-
-// appendNonza is sendNonza with wmu held.
-func (s *Session) appendNonza(el *xml.Element) {
-	if s.closing || s.connDead {
-		return
-	}
-	if s.wbuf == nil {
-		s.wbuf = getBuf()
-	}
-	s.wbuf = xml.Append(s.wbuf, el, xml.NSClient)
-	s.kick()
-}
+func (s *Session) sendNonza(el *xml.Element) { s.out.Append(el, xml.NSClient) }

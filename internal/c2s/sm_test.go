@@ -12,7 +12,7 @@ import (
 // XEP-0198 §4: h counts modulo 2^32, so an ack across the wrap is still
 // the difference from the last one.
 func TestAckWrapsAround(t *testing.T) {
-	s := &Session{closing: true} // closing: no re-request is written
+	s := &Session{} // no connection: no re-request is written
 	s.sm.on = true
 	s.sm.ackedH = math.MaxUint32 - 1
 	s.sm.outH = 1
@@ -40,7 +40,7 @@ func TestAckWrapsAround(t *testing.T) {
 
 // The queue's byte count follows what is acknowledged.
 func TestAckBytes(t *testing.T) {
-	s := &Session{closing: true}
+	s := &Session{}
 	s.sm.on = true
 	for i := range 4 {
 		s.smCountForTest(xml.New(xml.NSClient, "message"), 100*(i+1))
@@ -60,6 +60,5 @@ func TestAckBytes(t *testing.T) {
 }
 
 func (s *Session) smCountForTest(el *xml.Element, size int) {
-	s.wbuf = nil
 	s.smCount(el, size)
 }

@@ -152,7 +152,7 @@ func (c *conn) saslAnswer(el *xml.Element) error {
 		c.saslDone = true
 		c.dec.Reset(c.rd)
 		c.needHeader = true
-		return c.emit(c.header(""))
+		return c.emitHeader("")
 	case "failure":
 		// XEP-0178 §3: fall back to dialback where allowed.
 		return c.startDialback()

@@ -24,8 +24,7 @@ const (
 )
 
 const (
-	writeTimeout = 30 * time.Second
-	maxOutQueue  = 8 << 20 // bytes queued for a peer that does not read
+	maxOutQueue = 8 << 20 // bytes queued for a peer that does not read
 
 	// Per-stream limits on what a peer can make us do.
 	maxPendingChecks = 4  // dialback verifications under way for one stream
@@ -37,7 +36,7 @@ const (
 type pair struct{ local, remote string }
 
 // conn is one s2s stream, inbound or outbound. One goroutine reads (run);
-// writes are queued and flushed by a short-lived goroutine, as in c2s.
+// writes go through a stream.Output, as in c2s.
 type conn struct {
 	svc    *Service
 	raw    net.Conn
@@ -59,7 +58,6 @@ type conn struct {
 
 	// Set during negotiation, read by others under mu.
 	mu        sync.Mutex
-	nc        net.Conn // the TLS conn once upgraded
 	tlsUp     bool
 	id        string // stream ID of the receiving side (ours if inbound)
 	local     string // our domain in the headers
@@ -77,22 +75,30 @@ type conn struct {
 	lastUsed  atomic.Int64 // unix nanos of the last read or write
 	stateName atomic.Value // metrics: "negotiating" | "established"
 
-	// output
-	wmu     sync.Mutex
-	wbuf    []byte
-	writing bool
-	closing bool
-	closed  bool
+	output stream.Output
+}
+
+var outputConfig = stream.OutputConfig{NS: xml.NSServer, Framing: framing{}, MaxQueued: maxOutQueue}
+
+// framing is TCP's, with dialback elements prefixed (see appendEl).
+type framing struct{ stream.TCP }
+
+func (framing) AppendElement(dst []byte, el *xml.Element, parent string) []byte {
+	if el.Space == NSDialback {
+		return appendEl(dst, el)
+	}
+	return xml.Append(dst, el, parent)
 }
 
 func newConn(s *Service, raw net.Conn, out, direct bool) *conn {
-	c := &conn{svc: s, raw: raw, nc: raw, out: out, direct: direct,
+	c := &conn{svc: s, raw: raw, out: out, direct: direct,
 		recvOK: map[pair]bool{}, sendOK: map[pair]bool{}, asked: map[pair]func(error){},
 		certCache: map[string]error{}, ready: make(chan struct{}), needHeader: true}
 	c.rd = &deadlineReader{}
 	c.rd.conn.Store(&connBox{raw})
 	c.rd.setDeadline(time.Now().Add(s.cfg.ConnectTimeout))
 	c.dec = xml.NewDecoder(c.rd, s.preAuth)
+	c.output.Init(&outputConfig, raw, raw, nil)
 	c.touch()
 	return c
 }
@@ -112,32 +118,30 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// header is our stream header for this connection.
-func (c *conn) header(id string) []byte {
+// emitHeader sends our stream header for this connection, as emitEl.
+func (c *conn) emitHeader(id string) error {
 	h := stream.Header{NS: xml.NSServer, Version: "1.0", ID: id,
 		Extra: []xml.Attr{{Name: "xmlns:db", Value: NSDialback}}}
 	h.From, h.To = c.local, c.remote
-	return h.Append(nil)
-}
-
-// emit writes negotiation output from the reading goroutine: directly
-// before TLS, when nothing else can write (the TLS switch must not race a
-// flusher), queued after.
-func (c *conn) emit(b []byte) error {
-	c.mu.Lock()
-	up := c.tlsUp
-	c.mu.Unlock()
-	if up {
-		c.sendRaw(b)
+	c.touch()
+	if c.tlsReady() {
+		c.output.AppendHeader(&h)
 		return nil
 	}
-	c.touch()
-	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err := c.raw.Write(b)
-	return err
+	return c.output.WriteHeaderNow(&h)
 }
 
-func (c *conn) emitEl(el *xml.Element) error { return c.emit(appendEl(nil, el)) }
+// emitEl writes negotiation output from the reading goroutine: directly
+// before TLS, when nothing else can write (the TLS switch must not race a
+// flusher), queued after.
+func (c *conn) emitEl(el *xml.Element) error {
+	c.touch()
+	if c.tlsReady() {
+		c.output.Append(el, xml.NSServer)
+		return nil
+	}
+	return c.output.WriteNow(el, xml.NSServer)
+}
 
 // appendEl serializes a top-level element for an s2s stream. Dialback
 // elements are written with the db: prefix the stream header declares:
@@ -231,13 +235,9 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 	return b.Read(p)
 }
 
-// send queues an element; it never blocks on the network.
+// send queues an element; it never blocks on the network. A peer that
+// does not read gets <policy-violation/> once the queue is full.
 func (c *conn) send(el *xml.Element) bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closing {
-		return false
-	}
 	// A jabber:client stanza from a local user is written relative to its
 	// own namespace, which makes it one of the stream's default,
 	// jabber:server; everything else relative to jabber:server.
@@ -245,104 +245,20 @@ func (c *conn) send(el *xml.Element) bool {
 	if el.Space == xml.NSClient || el.Space == "" {
 		parent = el.Space
 	}
-	n := len(c.wbuf)
-	if el.Space == NSDialback {
-		c.wbuf = appendEl(c.wbuf, el)
-	} else {
-		c.wbuf = xml.Append(c.wbuf, el, parent)
-	}
-	if len(c.wbuf) > maxOutQueue {
-		// Checked with the element in: it must not take the queue over.
-		c.wbuf = c.wbuf[:n]
-		c.closeLocked(stream.NewError("policy-violation", "too much unread output"))
-		return false
-	}
-	c.kick()
-	return true
-}
-
-func (c *conn) sendRaw(b []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closing {
-		return
-	}
-	c.wbuf = append(c.wbuf, b...)
-	c.kick()
-}
-
-func (c *conn) kick() {
-	if !c.writing && !c.closed {
-		c.writing = true
-		go c.flush()
-	}
-}
-
-func (c *conn) flush() {
-	for {
-		c.wmu.Lock()
-		if len(c.wbuf) == 0 || c.closed {
-			c.writing = false
-			if c.closing && !c.closed {
-				c.closed = true
-				c.raw.Close()
-			}
-			c.wmu.Unlock()
-			return
-		}
-		buf := c.wbuf
-		c.wbuf = nil
-		c.mu.Lock()
-		w := c.nc
-		c.mu.Unlock()
-		c.wmu.Unlock()
-		c.touch()
-		_ = w.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := w.Write(buf); err != nil {
-			c.wmu.Lock()
-			c.closing, c.closed, c.writing = true, true, false
-			c.wbuf = nil
-			c.wmu.Unlock()
-			c.raw.Close()
-			return
-		}
-	}
+	c.touch()
+	return c.output.Send(el, parent)
 }
 
 // close ends the stream: an optional stream error, the closing tag, then
 // the connection once they are written.
-func (c *conn) close(err *stream.Error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.closeLocked(err)
-}
+func (c *conn) close(err *stream.Error) { c.output.Close(err) }
 
-// closeLocked is close with c.wmu held.
-func (c *conn) closeLocked(err *stream.Error) {
-	if c.closing {
-		return
-	}
-	c.closing = true
-	if err != nil {
-		c.wbuf = xml.Append(c.wbuf, err.Element(), xml.NSServer)
-	}
-	c.wbuf = append(c.wbuf, stream.Close...)
-	if !c.writing && !c.closed {
-		c.writing = true
-		go c.flush()
-	}
-}
-
-func (c *conn) isClosing() bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.closing
-}
+func (c *conn) isClosing() bool { return c.output.Closing() }
 
 // upgrade swaps the connection for its TLS form.
 func (c *conn) upgrade(tc *tls.Conn) {
+	c.output.SetConn(tc, c.raw)
 	c.mu.Lock()
-	c.nc = tc
 	c.tlsUp = true
 	c.mu.Unlock()
 	c.rd.conn.Store(&connBox{tc})

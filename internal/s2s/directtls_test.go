@@ -14,9 +14,7 @@ import (
 
 // negotiatedProtocol is the ALPN protocol of c's TLS layer ("" without TLS).
 func negotiatedProtocol(c *conn) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tc, ok := c.nc.(*tls.Conn)
+	tc, ok := c.rd.conn.Load().Conn.(*tls.Conn)
 	if !ok {
 		return "", false
 	}

@@ -39,7 +39,7 @@ func (c *conn) run() {
 				c.local = s.r.Hosts()[0]
 			}
 			c.mu.Unlock()
-			_ = c.emit(c.header(newID()))
+			_ = c.emitHeader(newID())
 		}
 	}
 	var se *stream.Error
@@ -67,21 +67,8 @@ func (c *conn) run() {
 	for _, fn := range asked {
 		fn(err)
 	}
-	c.waitFlushed()
+	c.output.WaitFlushed(2 * time.Second)
 	c.raw.Close()
-}
-
-func (c *conn) waitFlushed() {
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		c.wmu.Lock()
-		done := !c.writing
-		c.wmu.Unlock()
-		if done {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func isTimeout(err error) bool {
@@ -97,7 +84,7 @@ func (c *conn) serve() error {
 		}
 	}
 	if c.out {
-		if err := c.emit(c.header("")); err != nil {
+		if err := c.emitHeader(""); err != nil {
 			return err
 		}
 	}
@@ -201,7 +188,7 @@ func (c *conn) readHeader() error {
 	id := newID()
 	if err != nil {
 		if se := stream.FromXML(err); se != nil {
-			_ = c.emit(c.header(id))
+			_ = c.emitHeader(id)
 			return se
 		}
 		c.needHeader = true // ours is still owed (run sends it before a time-out error)
@@ -231,10 +218,10 @@ func (c *conn) readHeader() error {
 		if c.local == "" {
 			c.local = s.r.Hosts()[0]
 		}
-		_ = c.emit(c.header(id))
+		_ = c.emitHeader(id)
 		return serr
 	}
-	if err := c.emit(c.header(id)); err != nil {
+	if err := c.emitHeader(id); err != nil {
 		return err
 	}
 	return c.emitEl(c.features())
@@ -368,7 +355,7 @@ func (c *conn) startTLS(el *xml.Element) error {
 	c.dec.Reset(c.rd)
 	c.needHeader = true
 	if c.out {
-		return c.emit(c.header(""))
+		return c.emitHeader("")
 	}
 	return nil
 }

@@ -359,9 +359,7 @@ func TestOutboundLimits(t *testing.T) {
 		big := xml.New(xml.NSServer, "message", "to", "bob@b.test").Append(xml.New(xml.NSServer, "body").SetText(strings.Repeat("y", 1<<20)))
 		for range 2 * maxOutQueue >> 20 {
 			ok := c.send(big)
-			c.wmu.Lock()
-			n := len(c.wbuf)
-			c.wmu.Unlock()
+			n := c.output.Backlog()
 			if n > maxOutQueue {
 				t.Fatalf("%d bytes queued, over %d", n, maxOutQueue)
 			}
