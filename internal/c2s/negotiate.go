@@ -364,10 +364,15 @@ func (s *Session) bindOrSession(ctx context.Context, el *xml.Element) (done bool
 		if s.srv.cfg.PingInterval > 0 {
 			s.rd.Idle, s.rd.Grace, s.rd.OnIdle = s.srv.cfg.PingInterval, s.srv.cfg.PingTimeout, s.ping
 		}
-		// Reply before binding: once bound, others may queue output for us.
+		// The result goes out first and only once the resource is bound:
+		// queued unflushed, then bound (whatever others send for us now
+		// queues behind it), then flushed. Written before the binding, a
+		// client could reconnect with the same resource and have this late
+		// binding replace its new session.
 		b := xml.New(stream.NSBind, "bind").Append(xml.New(stream.NSBind, "jid").SetText(j.String()))
-		reply(b, nil)
+		s.out.AppendUnflushed(stanza.Result(el, b), xml.NSClient)
 		s.srv.router.Bind(ctx, s.res)
+		s.out.Flush()
 		return true, nil
 	case p != nil && p.Space == stream.NSSession:
 		reply(nil, nil)

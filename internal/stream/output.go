@@ -110,6 +110,27 @@ func (o *Output) AppendLocked(el *xml.Element, parent string) {
 	o.kick()
 }
 
+// AppendUnflushed queues an element without starting the flusher: it
+// goes out with the next output queued, or at Flush. (c2s queues the bind
+// result so, and binds, then flushes: the client cannot act on its
+// resource before the server has it.)
+func (o *Output) AppendUnflushed(el *xml.Element, parent string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.closing && o.w != nil {
+		o.appendEl(el, parent)
+	}
+}
+
+// Flush starts writing what is queued.
+func (o *Output) Flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.queued() > 0 {
+		o.kick()
+	}
+}
+
 // AppendHeader queues our stream header.
 func (o *Output) AppendHeader(h *Header) {
 	o.mu.Lock()
@@ -217,13 +238,16 @@ func (o *Output) CloseLocked(err *Error) {
 		o.closed = true
 	} else {
 		f, b := o.framing(), o.alloc()
+		owed := o.owed()
 		if err != nil {
-			if h := o.owed(); h != nil {
-				*b = f.AppendHeader(*b, h)
+			if owed != nil {
+				*b = f.AppendHeader(*b, owed)
 			}
 			*b = f.AppendElement(*b, err.Element(), o.cfg.NS)
 		}
-		*b = f.AppendClose(*b)
+		if err != nil || owed == nil {
+			*b = f.AppendClose(*b) // not for a stream we never opened: TCP just closes
+		}
 		o.kick()
 	}
 	o.setOwed(nil)
