@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 type pair struct{ cert, key string }
@@ -311,4 +310,3 @@ func FuzzXMPPAddrs(f *testing.F) {
 		_ = XMPPAddrs(c)
 	})
 }
-
