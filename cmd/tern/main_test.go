@@ -79,8 +79,15 @@ func TestVersion(t *testing.T) {
 
 func TestConfigExample(t *testing.T) {
 	code, out, _ := tern(t, "", "config", "example")
-	if code != 0 || out != string(config.Example()) {
-		t.Fatalf("config example = %d", code)
+	// The example is the core settings then every registered module's section.
+	if want := string(config.Example()) + config.ExampleSections(); code != 0 || out != want {
+		t.Fatalf("config example = %d, output differs from config.Example()+ExampleSections()", code)
+	}
+	if !strings.Contains(out, "[vcard]") || !strings.Contains(out, "[privatexml]") {
+		t.Errorf("config example lacks the module sections:\n%s", out)
+	}
+	if _, err := config.Parse([]byte(out)); err != nil {
+		t.Errorf("config example does not load: %v", err)
 	}
 	// show round-trips through Load.
 	code, out, errOut := tern(t, "", "config", "show", "--data", "/srv/tern")
