@@ -66,6 +66,7 @@ func (store) Offline() storage.Offline           { return nil }
 func (store) VCards() storage.VCards             { return nil }
 func (store) Blocking() storage.Blocking         { return nil }
 func (store) LastActivity() storage.LastActivity { return nil }
+func (store) Archive() storage.Archive           { return nil }
 func (store) Ping(context.Context) error         { return nil }
 func (store) Close() error                       { return nil }
 

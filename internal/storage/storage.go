@@ -24,6 +24,9 @@ type Store interface {
 	Blocking() Blocking
 	LastActivity() LastActivity
 	PrivateXML() PrivateXML
+	// Archive holds every time-ordered per-owner log (offline messages,
+	// later MAM, MUC history, the Direct audit trail).
+	Archive() Archive
 	// Ping checks the backend is reachable (tern check, readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -59,7 +62,7 @@ type Users interface {
 	// SetCredentials replaces the credentials (password change); ErrNotFound if absent.
 	SetCredentials(ctx context.Context, u User) error
 	// DeleteUser removes the account and everything it owns in every
-	// aggregate (roster, pending, offline, vCard, blocking, last activity,
+	// aggregate (roster, pending, archive, vCard, blocking, last activity,
 	// private XML), in one transaction, so a re-registered name inherits
 	// nothing.
 	DeleteUser(ctx context.Context, domain, username string) error
@@ -166,4 +169,90 @@ type PrivateXML interface {
 	SetPrivate(ctx context.Context, owner, ns string, data []byte, maxNamespaces, maxBytes int) error
 	// RemovePrivate drops the fragment of ns; no error if there is none.
 	RemovePrivate(ctx context.Context, owner, ns string) error
+}
+
+// Archive names in use. An archive is a separate ordered log per owner;
+// the name only scopes quota, queries and retention.
+const (
+	ArchiveOffline = "offline" // XEP-0160 messages awaiting delivery
+)
+
+// Entry is one archived item.
+type Entry struct {
+	// Owner is whose log this is: a bare user JID or a room JID.
+	Owner string
+	// Archive names the log ("offline", "mam", "muc"...).
+	Archive string
+	// ID is assigned by Append: opaque (see EncodeID), stable, and ordered
+	// within an owner's archive in append (commit) order.
+	ID string
+	// Time is when the entry was archived; zero in Append means now. The
+	// backend keeps at least microseconds.
+	Time time.Time
+	// Peer is the bare JID of the other party, for "with" filters; may be
+	// empty.
+	Peer string
+	// Payload is opaque to the backend (a serialized stanza).
+	Payload []byte
+}
+
+// Query selects a page of one owner's archive. Zero fields do not filter.
+type Query struct {
+	// Start and End bound Time, both inclusive (XEP-0313 start/end).
+	Start, End time.Time
+	// AfterID and BeforeID bound ID, both exclusive (RSM after/before).
+	AfterID, BeforeID string
+	// Peer keeps only entries whose Peer equals it.
+	Peer string
+	// Max is the page size (0: no limit).
+	Max int
+	// Last pages from the end: the page is the last Max matching entries
+	// rather than the first (RSM <before/>, possibly with BeforeID).
+	Last bool
+}
+
+// Page is the result of a Query. Entries are always in ascending ID
+// order, whichever end Last paged from.
+type Page struct {
+	Entries []Entry
+	// Complete reports that no further matching entry lies beyond the
+	// page in the paging direction (after it, or before it with Last):
+	// XEP-0313's complete='true'.
+	Complete bool
+}
+
+// Retention is what Expire removes from one archive, across owners.
+type Retention struct {
+	// Before removes entries with Time before it (zero: no age limit).
+	Before time.Time
+	// KeepPerOwner removes, per owner, all but the newest KeepPerOwner
+	// entries (0: no count limit).
+	KeepPerOwner int
+}
+
+// Archive is the one store of ordered per-owner logs. Ids are opaque: a
+// malformed id given back returns ErrNotFound; a well-formed id of an entry
+// that is gone still orders (paging after a deleted entry works).
+type Archive interface {
+	// Append stores e (e.ID is ignored) once it is durable and returns its
+	// id. An id is above every id of the owner's archive committed before
+	// it, so DeleteUpTo(last id fetched) never removes a later entry. It
+	// returns ErrQuotaExceeded if the owner's archive already holds quota
+	// entries (0: no limit).
+	Append(ctx context.Context, e Entry, quota int) (id string, err error)
+	// Query returns a page of owner's archive.
+	Query(ctx context.Context, owner, archive string, q Query) (Page, error)
+	// Count returns how many entries owner's archive holds.
+	Count(ctx context.Context, owner, archive string) (int, error)
+	// Delete removes the entries with the given ids (absent ones are
+	// ignored).
+	Delete(ctx context.Context, owner, archive string, ids []string) error
+	// DeleteUpTo removes owner's entries with an id at or below upTo.
+	DeleteUpTo(ctx context.Context, owner, archive, upTo string) error
+	// DeleteOwner removes owner's entries of archive, or of every archive
+	// when archive is "" (a destroyed room, a deleted account).
+	DeleteOwner(ctx context.Context, owner, archive string) error
+	// Expire applies r to archive for every owner and returns how many
+	// entries it removed.
+	Expire(ctx context.Context, archive string, r Retention) (int64, error)
 }

@@ -11,7 +11,7 @@
 // a write returns once it is in the WAL on disk.
 //
 // Concurrency: writes for one owner that depend on earlier ones (roster
-// version, quotas, offline ids) are serialised per owner by a row lock or
+// version, quotas, archive ids) are serialised per owner by a row lock or
 // a transaction-scoped advisory lock, so several nodes can write at once.
 //
 // Schema: versioned migrations embedded from migrations/NNNN_*.sql, each in
@@ -21,7 +21,7 @@
 //
 // Aggregates: accounts with SCRAM credentials (RFC 5802, RFC 6120 §6),
 // rosters with versioning and pending inbound subscriptions (RFC 6121 §2,
-// §3; XEP-0237 versions), offline messages (XEP-0160), vcard-temp
+// §3; XEP-0237 versions), the archive (offline messages, XEP-0160), vcard-temp
 // (XEP-0054), blocking (XEP-0191), last activity (XEP-0012) and private
 // XML (XEP-0049).
 package postgres

@@ -51,7 +51,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 func (s *Store) Users() storage.Users               { return users{s} }
 func (s *Store) Roster() storage.Roster             { return roster{s} }
-func (s *Store) Offline() storage.Offline           { return offline{s} }
+func (s *Store) Offline() storage.Offline           { return storage.OfflineArchive(archive{s}) }
+func (s *Store) Archive() storage.Archive           { return archive{s} }
 func (s *Store) VCards() storage.VCards             { return vcards{s} }
 func (s *Store) Blocking() storage.Blocking         { return blocking{s} }
 func (s *Store) LastActivity() storage.LastActivity { return lastActivity{s} }

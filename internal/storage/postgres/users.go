@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/schema"
 )
 
 type users struct{ s *Store }
@@ -85,10 +86,9 @@ func ownerOf(domain, username string) string {
 	return username + "@" + domain
 }
 
-// ownerTables are wiped by DeleteUser (roster_groups first: it references
-// roster_items).
-var ownerTables = []string{"roster_groups", "roster_items", "roster_versions", "pending_in",
-	"offline", "vcards", "blocklist", "last_activity", "private_xml"}
+// deleteOwner wipes every table of schema.OwnerTables (roster_groups
+// first: it references roster_items).
+var deleteOwner = schema.DeleteOwner(dialect)
 
 // DeleteUser wipes the account and every aggregate of its bare JID in one
 // transaction. If there was no account it returns ErrNotFound, after
@@ -100,8 +100,8 @@ func (u users) DeleteUser(ctx context.Context, domain, username string) error {
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM users WHERE domain = $1 AND username = $2`, domain, username).
 			Exec(func(tag pgconn.CommandTag) error { existed = tag.RowsAffected() > 0; return nil })
-		for _, t := range ownerTables {
-			b.Queue(`DELETE FROM `+t+` WHERE owner = $1`, owner)
+		for _, q := range deleteOwner {
+			b.Queue(q.SQL, q.Args(owner)...)
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})

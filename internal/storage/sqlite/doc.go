@@ -13,10 +13,10 @@
 // is never upgraded to a write, the case that fails with SQLITE_BUSY
 // regardless of busy_timeout.
 //
-// Offline stores go through one committer goroutine that writes every
-// message waiting at that moment in a single transaction (group commit), so
-// concurrent sessions share commits; Store still returns only after its
-// own message is committed.
+// Archive appends (offline messages among them) go through one committer
+// goroutine that writes every entry waiting at that moment in a single
+// transaction (group commit), so concurrent sessions share commits; Append
+// still returns only after its own entry is committed.
 //
 // Schema: one set of tables for every virtual host (users carry a domain
 // column, the other tables the owner's bare JID), versioned migrations
@@ -26,7 +26,7 @@
 //
 // Aggregates: accounts with SCRAM credentials (RFC 5802, RFC 6120 §6),
 // rosters with versioning and pending inbound subscriptions (RFC 6121 §2,
-// §3; XEP-0237 versions), offline messages (XEP-0160), vcard-temp
+// §3; XEP-0237 versions), the archive (offline messages, XEP-0160), vcard-temp
 // (XEP-0054), blocking (XEP-0191), last activity (XEP-0012) and private
 // XML (XEP-0049).
 package sqlite

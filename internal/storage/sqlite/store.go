@@ -44,9 +44,9 @@ type Store struct {
 	w    *sql.DB // one connection, BEGIN IMMEDIATE
 	r    *sql.DB // query_only connections
 
-	// Offline stores go through one committer goroutine (see offline.go).
-	insertOffline *sql.Stmt
-	storeReqs     chan *storeReq
+	// Archive appends go through one committer goroutine (see archive.go).
+	insertArchive *sql.Stmt
+	appendReqs    chan *appendReq
 	quit          chan struct{}
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
@@ -143,14 +143,14 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	ins, err := prepareOffline(ctx, w)
+	ins, err := prepareArchive(ctx, w)
 	if err != nil {
 		w.Close()
 		r.Close()
-		return nil, fmt.Errorf("sqlite: prepare offline insert: %w", err)
+		return nil, fmt.Errorf("sqlite: prepare archive insert: %w", err)
 	}
-	s := &Store{path: path, w: w, r: r, insertOffline: ins,
-		storeReqs: make(chan *storeReq), quit: make(chan struct{})}
+	s := &Store{path: path, w: w, r: r, insertArchive: ins,
+		appendReqs: make(chan *appendReq), quit: make(chan struct{})}
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -158,7 +158,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 
 func (s *Store) Users() storage.Users               { return users{s} }
 func (s *Store) Roster() storage.Roster             { return roster{s} }
-func (s *Store) Offline() storage.Offline           { return offline{s} }
+func (s *Store) Offline() storage.Offline           { return storage.OfflineArchive(archive{s}) }
+func (s *Store) Archive() storage.Archive           { return archive{s} }
 func (s *Store) VCards() storage.VCards             { return vcards{s} }
 func (s *Store) Blocking() storage.Blocking         { return blocking{s} }
 func (s *Store) LastActivity() storage.LastActivity { return lastActivity{s} }
@@ -175,14 +176,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the offline committer and closes both pools. Committed data
+// Close stops the archive committer and closes both pools. Committed data
 // is already on disk; a Store racing with Close fails.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.wg.Wait()
-		err = errors.Join(s.insertOffline.Close(), s.r.Close(), s.w.Close())
+		err = errors.Join(s.insertArchive.Close(), s.r.Close(), s.w.Close())
 	})
 	return err
 }

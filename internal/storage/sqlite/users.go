@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/schema"
 )
 
 type users struct{ s *Store }
@@ -102,10 +103,10 @@ func ownerOf(domain, username string) string {
 	return username + "@" + domain
 }
 
-// ownerTables are wiped by DeleteUser. roster_groups goes by cascade, but
-// is listed so the wipe does not depend on foreign_keys being on.
-var ownerTables = []string{"roster_groups", "roster_items", "roster_versions", "pending_in",
-	"offline", "vcards", "blocklist", "last_activity", "private_xml"}
+// deleteOwner wipes every table of schema.OwnerTables. roster_groups goes
+// by cascade, but is listed so the wipe does not depend on foreign_keys
+// being on.
+var deleteOwner = schema.DeleteOwner(dialect)
 
 // DeleteUser wipes the account and every aggregate of its bare JID in one
 // transaction. If there was no account it returns ErrNotFound, after
@@ -123,8 +124,8 @@ func (u users) DeleteUser(ctx context.Context, domain, username string) error {
 			return err
 		}
 		existed = n > 0
-		for _, t := range ownerTables {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE owner = ?`, owner); err != nil {
+		for _, q := range deleteOwner {
+			if _, err := tx.ExecContext(ctx, q.SQL, q.Args(owner)...); err != nil {
 				return err
 			}
 		}

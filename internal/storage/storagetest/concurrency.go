@@ -153,6 +153,17 @@ func testCancelled(t *testing.T, s storage.Store) {
 		{"Fetch", func() error { _, err := s.Offline().Fetch(cc, o, 0); return err }},
 		{"Delete", func() error { return s.Offline().Delete(cc, o, 1<<62) }},
 		{"Count", func() error { _, err := s.Offline().Count(cc, o); return err }},
+		{"Append", func() error { _, err := s.Archive().Append(cc, storage.Entry{Owner: o, Archive: "mam"}, 0); return err }},
+		{"AppendQuota", func() error {
+			_, err := s.Archive().Append(cc, storage.Entry{Owner: o, Archive: "mam"}, 10)
+			return err
+		}},
+		{"Query", func() error { _, err := s.Archive().Query(cc, o, "mam", storage.Query{Max: 5}); return err }},
+		{"ArchiveCount", func() error { _, err := s.Archive().Count(cc, o, "mam"); return err }},
+		{"ArchiveDelete", func() error { return s.Archive().Delete(cc, o, "mam", []string{storage.EncodeID(1)}) }},
+		{"DeleteUpTo", func() error { return s.Archive().DeleteUpTo(cc, o, "mam", storage.EncodeID(1<<62)) }},
+		{"DeleteOwner", func() error { return s.Archive().DeleteOwner(cc, o, "") }},
+		{"Expire", func() error { _, err := s.Archive().Expire(cc, "mam", storage.Retention{KeepPerOwner: 1}); return err }},
 		{"GetVCard", func() error { _, err := s.VCards().GetVCard(cc, o); return err }},
 		{"SetVCard", func() error { return s.VCards().SetVCard(cc, o, []byte("<vCard/>")) }},
 		{"BlockList", func() error { _, err := s.Blocking().BlockList(cc, o); return err }},

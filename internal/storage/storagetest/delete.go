@@ -27,6 +27,8 @@ func populate(t *testing.T, s storage.Store, domain, username string) string {
 	must(t, err)
 	must(t, s.Roster().AddPendingIn(ctx(t), owner, storage.PendingIn{Contact: "stranger@x.example", Stanza: "<presence/>"}))
 	must(t, s.Offline().Store(ctx(t), owner, []byte("<message/>"), 0))
+	_, err = s.Archive().Append(ctx(t), storage.Entry{Owner: owner, Archive: "mam", Peer: "friend@x.example", Payload: []byte("<message/>")}, 0)
+	must(t, err)
 	must(t, s.VCards().SetVCard(ctx(t), owner, []byte("<vCard/>")))
 	must(t, s.Blocking().Block(ctx(t), owner, []string{"spam@x.example"}))
 	must(t, s.LastActivity().SetLast(ctx(t), owner, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "bye"))
@@ -56,6 +58,9 @@ func checkAggregates(t *testing.T, s storage.Store, domain, username string, ful
 	n, err := s.Offline().Count(ctx(t), owner)
 	must(t, err)
 	note("offline messages", n > 0)
+	n, err = s.Archive().Count(ctx(t), owner, "mam")
+	must(t, err)
+	note("archive", n > 0)
 	_, err = s.VCards().GetVCard(ctx(t), owner)
 	note("vCard", err == nil)
 	bl, err := s.Blocking().BlockList(ctx(t), owner)
@@ -129,6 +134,9 @@ func testReRegister(t *testing.T, s storage.Store) {
 	if _, err := s.PrivateXML().GetPrivate(ctx(t), owner, nsBookmarks); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("re-registered account inherits private XML: %v", err)
 	}
+	if n, err := s.Archive().Count(ctx(t), owner, "mam"); err != nil || n != 0 {
+		t.Errorf("re-registered account inherits %d archive entries (%v)", n, err)
+	}
 }
 
 func testOwnersAcrossDomains(t *testing.T, s storage.Store) {
@@ -137,6 +145,7 @@ func testOwnersAcrossDomains(t *testing.T, s storage.Store) {
 	checkAggregates(t, s, d2, "dave", false)
 	populate(t, s, d2, "dave")
 	must(t, s.Offline().Delete(ctx(t), "dave@"+d2, 1<<62))
+	must(t, s.Archive().DeleteOwner(ctx(t), "dave@"+d2, ""))
 	must(t, s.Blocking().Unblock(ctx(t), "dave@"+d2, nil))
 	must(t, s.PrivateXML().RemovePrivate(ctx(t), "dave@"+d2, nsBookmarks))
 	_, err := s.Roster().DeleteItem(ctx(t), "dave@"+d2, "friend@x.example")

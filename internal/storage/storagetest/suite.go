@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Users", userTests},
 		{"Roster", rosterTests},
 		{"Offline", offlineTests},
+		{"Archive", archiveTests},
 		{"VCards", vcardTests},
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},

@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/tern-xmpp/tern/internal/storage/migration"
+	"github.com/tern-xmpp/tern/internal/storage/schema"
+	"github.com/tern-xmpp/tern/internal/storage/storagetest"
+)
+
+// catalog lists the tables of the database and their columns.
+func catalog(t *testing.T, db *sql.DB) map[string][]string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var tbl, col string
+		if err := rows.Scan(&tbl, &col); err != nil {
+			t.Fatal(err)
+		}
+		out[tbl] = append(out[tbl], col)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOwnerTables fails when a table of the migrated schema holding
+// per-user rows is missing from schema.OwnerTables, which account
+// deletion wipes.
+func TestOwnerTables(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "tern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := schema.CheckOwnerTables(catalog(t, s.w)); err != nil {
+		t.Error(err)
+	}
+	// The check itself: a new per-user table it is not told about fails it.
+	if _, err := s.w.ExecContext(t.Context(), `CREATE TABLE bookmarks2 (owner TEXT NOT NULL, data BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.CheckOwnerTables(catalog(t, s.w)); err == nil {
+		t.Error("CheckOwnerTables accepts a per-user table missing from OwnerTables")
+	}
+}
+
+// TestMigration0003KeepsOffline starts from a database at migration 0002
+// holding offline messages and checks they are delivered in order, with
+// their times, once 0003 has moved them into the archive.
+func TestMigration0003KeepsOffline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), db, ms[:2]); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range storagetest.OfflineRows() {
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO offline (owner, stanza, stored) VALUES (?, ?, ?)`,
+			r.Owner, r.Stanza, r.Stored.UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storagetest.CheckMigratedOffline(t, s)
+}
