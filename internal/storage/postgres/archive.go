@@ -21,7 +21,6 @@ var (
 	deleteUpTo     = dialect.Bind(schema.ArchiveDeleteUpTo)
 	deleteOwnerArc = dialect.Bind(schema.ArchiveDeleteOwner)
 	deleteAll      = dialect.Bind(schema.ArchiveDeleteOwnerAll)
-	expireBefore   = dialect.Bind(schema.ArchiveExpireBefore)
 	expireKeep     = dialect.Bind(schema.ArchiveExpireKeep)
 )
 
@@ -45,7 +44,7 @@ func (a archive) Append(ctx context.Context, e storage.Entry, quota int) (string
 	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(archiveLockClass), e.Owner)
 	var id int64
 	inserted := false
-	b.Queue(insertArchive, schema.ArchiveInsertArgs(e.Owner, e.Archive, e.Time.UTC(), e.Peer, nonNil(e.Payload), quota)...).
+	b.Queue(insertArchive, e.Owner, e.Archive, e.Time.UTC(), e.Peer, nonNil(e.Payload), quota).
 		QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&id)
 			if notFound(err) {
@@ -131,7 +130,7 @@ func (a archive) Expire(ctx context.Context, name string, r storage.Retention) (
 	var total int64
 	err := a.s.inTx(ctx, "expire "+name+" archive", func(tx pgx.Tx) error {
 		if !r.Before.IsZero() {
-			tag, err := tx.Exec(ctx, expireBefore, name, r.Before.UTC())
+			tag, err := tx.Exec(ctx, dialect.Bind(schema.ArchiveExpireBefore(name)), name, r.Before.UTC())
 			if err != nil {
 				return err
 			}

@@ -14,8 +14,9 @@ import (
 
 // Store is the PostgreSQL backend over a pgx connection pool.
 type Store struct {
-	pool  *pgxpool.Pool
-	where string // host/database for error messages, never the password
+	pool    *pgxpool.Pool
+	where   string          // host/database for error messages, never the password
+	offline storage.Offline // on archive, built once: Offline() is on the hot path
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -46,12 +47,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, where: where}, nil
+	s := &Store{pool: pool, where: where}
+	s.offline = storage.OfflineArchive(archive{s})
+	return s, nil
 }
 
 func (s *Store) Users() storage.Users               { return users{s} }
 func (s *Store) Roster() storage.Roster             { return roster{s} }
-func (s *Store) Offline() storage.Offline           { return storage.OfflineArchive(archive{s}) }
+func (s *Store) Offline() storage.Offline           { return s.offline }
 func (s *Store) Archive() storage.Archive           { return archive{s} }
 func (s *Store) VCards() storage.VCards             { return vcards{s} }
 func (s *Store) Blocking() storage.Blocking         { return blocking{s} }

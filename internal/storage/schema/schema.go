@@ -16,7 +16,9 @@ type Dialect struct {
 	Time func(time.Time) any
 }
 
-// Bind rewrites the ? placeholders of q for d. The shared statements hold
+// Bind rewrites the placeholders of q for d: ? (the next argument) and ?N
+// (argument N, both dialects accept it once rewritten) become $n and $N.
+// A statement uses one style or the other, and the shared statements hold
 // no ? inside literals, so a plain scan is enough.
 func (d Dialect) Bind(q string) string {
 	if !d.Dollar {
@@ -25,13 +27,16 @@ func (d Dialect) Bind(q string) string {
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+		if q[i] != '?' {
+			b.WriteByte(q[i])
 			continue
 		}
-		b.WriteByte(q[i])
+		b.WriteByte('$')
+		if i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+			continue // ?N: keep N
+		}
+		n++
+		b.WriteString(strconv.Itoa(n))
 	}
 	return b.String()
 }

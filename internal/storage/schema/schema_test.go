@@ -13,6 +13,9 @@ func TestBind(t *testing.T) {
 	if got, want := (Dialect{Dollar: true}).Bind(q), `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`; got != want {
 		t.Errorf("Bind = %s, want %s", got, want)
 	}
+	if got, want := (Dialect{Dollar: true}).Bind(`SELECT ?1, ?2 WHERE a = ?1 LIMIT ?12`), `SELECT $1, $2 WHERE a = $1 LIMIT $12`; got != want {
+		t.Errorf("Bind = %s, want %s", got, want)
+	}
 }
 
 func TestCheckOwnerTables(t *testing.T) {

@@ -56,35 +56,40 @@ const (
 // returns once the transaction holding its entry has committed. The single
 // writer makes row ids ascend in commit order.
 func (a archive) Append(ctx context.Context, e storage.Entry, quota int) (string, error) {
-	what := "append to " + e.Archive + " archive of " + e.Owner
 	if err := ctx.Err(); err != nil {
-		return "", wrap(err, "%s", what)
+		return "", appendErr(err, &e)
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	at, err := nanos(e.Time)
 	if err != nil {
-		return "", wrap(err, "%s", what)
+		return "", appendErr(err, &e)
 	}
 	e.Payload = nonNil(e.Payload)
 	r := &appendReq{e: e, at: at, quota: quota, done: make(chan error, 1)}
 	select {
 	case a.s.appendReqs <- r:
 	case <-ctx.Done():
-		return "", wrap(ctx.Err(), "%s", what)
+		return "", appendErr(ctx.Err(), &e)
 	case <-a.s.quit:
-		return "", wrap(errClosed, "%s", what)
+		return "", appendErr(errClosed, &e)
 	}
 	select {
 	case err := <-r.done:
 		return a.result(r, err)
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqWaiting, reqAbandoned) {
-			return "", wrap(ctx.Err(), "%s", what)
+			return "", appendErr(ctx.Err(), &e)
 		}
 		return a.result(r, <-r.done) // already being written: report what happened
 	}
+}
+
+// appendErr wraps err with what Append was doing; built only on failure,
+// as the hot path allocates nothing for it.
+func appendErr(err error, e *storage.Entry) error {
+	return wrap(err, "append to %s archive of %s", e.Archive, e.Owner)
 }
 
 func (a archive) result(r *appendReq, err error) (string, error) {
@@ -136,7 +141,7 @@ func (s *Store) commitBatch(batch []*appendReq) {
 			results[i] = err
 		}
 		if results[i] != nil && !errors.Is(results[i], storage.ErrQuotaExceeded) {
-			results[i] = wrap(results[i], "append to %s archive of %s", r.e.Archive, r.e.Owner)
+			results[i] = appendErr(results[i], &r.e)
 		}
 		r.done <- results[i]
 	}
@@ -155,7 +160,7 @@ func (s *Store) appendAll(live []*appendReq, results []error) error {
 	defer tx.Rollback()
 	stmt := tx.StmtContext(ctx, s.insertArchive)
 	for i, r := range live {
-		res, err := stmt.ExecContext(ctx, schema.ArchiveInsertArgs(r.e.Owner, r.e.Archive, r.at, r.e.Peer, r.e.Payload, r.quota)...)
+		res, err := stmt.ExecContext(ctx, r.e.Owner, r.e.Archive, r.at, r.e.Peer, r.e.Payload, r.quota)
 		if err != nil {
 			return err
 		}
@@ -261,7 +266,7 @@ func (a archive) Expire(ctx context.Context, name string, r storage.Retention) (
 	var total int64
 	err := a.s.writeTx(ctx, "expire "+name+" archive", func(tx *sql.Tx) error {
 		if !r.Before.IsZero() {
-			res, err := tx.ExecContext(ctx, schema.ArchiveExpireBefore, name, clampNanos(r.Before))
+			res, err := tx.ExecContext(ctx, schema.ArchiveExpireBefore(name), name, clampNanos(r.Before))
 			if err != nil {
 				return err
 			}

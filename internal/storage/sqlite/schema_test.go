@@ -3,8 +3,11 @@ package sqlite
 import (
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/storage/migration"
 	"github.com/tern-xmpp/tern/internal/storage/schema"
 	"github.com/tern-xmpp/tern/internal/storage/storagetest"
@@ -83,4 +86,53 @@ func TestMigration0003KeepsOffline(t *testing.T) {
 	}
 	defer s.Close()
 	storagetest.CheckMigratedOffline(t, s)
+}
+
+// TestArchiveQueryPlans checks the statements use the indexes meant for
+// them, the partial time indexes included (only if a query repeats their
+// WHERE term does SQLite use them).
+func TestArchiveQueryPlans(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "tern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	plan := func(q string, args ...any) string {
+		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(detail + "; ")
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		name, index string
+		archive     string
+		q           storage.Query
+	}{
+		{"page", "archive_owner_id", "mam", storage.Query{Max: 10, AfterID: storage.EncodeID(5)}},
+		{"time range", "archive_owner_at", "mam", storage.Query{Start: at, End: at.Add(time.Hour)}},
+		{"offline fetch", "archive_owner_id", storage.ArchiveOffline, storage.Query{Max: 100}},
+	} {
+		q, args, err := dialect.ArchiveQuery("a@b.example", c.archive, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := plan(q, args...); !strings.Contains(p, c.index) {
+			t.Errorf("%s: plan %q does not use %s", c.name, p, c.index)
+		}
+	}
+	if p := plan(strings.Replace(schema.ArchiveExpireBefore("mam"), "DELETE", "SELECT id", 1), "mam", 0); !strings.Contains(p, "archive_expire") {
+		t.Errorf("expire: plan %q does not use archive_expire", p)
+	}
 }

@@ -44,6 +44,8 @@ type Store struct {
 	w    *sql.DB // one connection, BEGIN IMMEDIATE
 	r    *sql.DB // query_only connections
 
+	offline storage.Offline // on archive, built once: Offline() is on the hot path
+
 	// Archive appends go through one committer goroutine (see archive.go).
 	insertArchive *sql.Stmt
 	appendReqs    chan *appendReq
@@ -151,6 +153,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	s := &Store{path: path, w: w, r: r, insertArchive: ins,
 		appendReqs: make(chan *appendReq), quit: make(chan struct{})}
+	s.offline = storage.OfflineArchive(archive{s})
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -158,7 +161,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 
 func (s *Store) Users() storage.Users               { return users{s} }
 func (s *Store) Roster() storage.Roster             { return roster{s} }
-func (s *Store) Offline() storage.Offline           { return storage.OfflineArchive(archive{s}) }
+func (s *Store) Offline() storage.Offline           { return s.offline }
 func (s *Store) Archive() storage.Archive           { return archive{s} }
 func (s *Store) VCards() storage.VCards             { return vcards{s} }
 func (s *Store) Blocking() storage.Blocking         { return blocking{s} }
