@@ -7,7 +7,6 @@ package blocking
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	"github.com/tern-xmpp/tern/internal/jid"
 	"github.com/tern-xmpp/tern/internal/module"
@@ -39,20 +38,16 @@ type Presence interface {
 	DirectedTo(res *router.Resource) []string
 }
 
-// Service is the blocking feature, with an in-memory cache of lists so the
-// per-stanza check costs no query.
+// Service is the blocking feature. It reads the list from the store for
+// every stanza it checks: the store the server runs on caches block lists
+// (internal/storage/cache), so that costs no query.
 type Service struct {
 	r        *router.Router
 	store    storage.Blocking
 	roster   Roster
 	presence Presence
 	log      *slog.Logger
-	mu       sync.Mutex
-	cache    map[string][]jid.JID // bare JID -> list
-	gen      uint64               // bumped on every change, see list
 }
-
-const maxCache = 100000
 
 // requested marks a resource that asked for its block list (§3.2: only
 // those get pushes).
@@ -74,7 +69,7 @@ func (Module) Register(h *module.Host) error {
 	if err != nil {
 		return err
 	}
-	s := &Service{r: h.Router, store: h.Store.Blocking(), roster: rs, presence: ps, log: h.Log, cache: map[string][]jid.JID{}}
+	s := &Service{r: h.Router, store: h.Store.Blocking(), roster: rs, presence: ps, log: h.Log}
 	// §5.1: clients ask the server (not their account) whether blocking is supported.
 	h.AddFeature(router.Host, NS)
 	h.HandleIQ(router.Self, "get", NS, s.get)
@@ -82,7 +77,6 @@ func (Module) Register(h *module.Host) error {
 	h.Hook(router.EvStanzaIn, 50, s.inbound)
 	h.Hook(router.EvMessageOut, 50, s.outbound)
 	h.Hook(router.EvPresenceDirected, 50, s.outbound)
-	h.Hook(router.EvAccountDeleting, 0, func(ev *router.Event) bool { s.forget(ev.Account.String()); return false })
 	return nil
 }
 
@@ -91,42 +85,20 @@ func (s *Service) canSee(ctx context.Context, owner, contact string) bool {
 	return err == nil && ok
 }
 
+// list returns owner's block list, parsed (for the JIDs unblock-all
+// names).
 func (s *Service) list(ctx context.Context, owner string) ([]jid.JID, error) {
-	s.mu.Lock()
-	l, ok := s.cache[owner]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok {
-		return l, nil
-	}
 	raw, err := s.store.BlockList(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
-	l = make([]jid.JID, 0, len(raw))
+	l := make([]jid.JID, 0, len(raw))
 	for _, v := range raw {
 		if j, err := jid.Parse(v); err == nil {
 			l = append(l, j)
 		}
 	}
-	s.mu.Lock()
-	if len(s.cache) >= maxCache {
-		s.cache = map[string][]jid.JID{}
-	}
-	if s.gen == gen {
-		// Cache only if no list changed while we read: else a block
-		// stored meanwhile could be overwritten by the older list.
-		s.cache[owner] = l
-	}
-	s.mu.Unlock()
 	return l, nil
-}
-
-func (s *Service) forget(owner string) {
-	s.mu.Lock()
-	delete(s.cache, owner)
-	s.gen++
-	s.mu.Unlock()
 }
 
 // matches applies the JID matching of XEP-0191 §3.?/XEP-0016 §2.1: an item
@@ -145,15 +117,27 @@ func matches(item, j jid.JID) bool {
 	}
 }
 
-// Blocked reports whether owner blocks j.
+// Blocked reports whether owner blocks j. Items are stored in canonical
+// form (set stores the parsed JID's string), so matches reduces to
+// comparing each item with the forms of j an item can block: j itself
+// (full, or domain/resource), its bare JID and its domain. No item is
+// parsed on this per-stanza path.
 func (s *Service) Blocked(ctx context.Context, owner string, j jid.JID) bool {
-	l, err := s.list(ctx, owner)
+	l, err := s.store.BlockList(ctx, owner)
 	if err != nil {
 		s.log.Warn("block list unreadable; not enforcing it for this stanza", "owner", owner, "err", err)
 		return false
 	}
+	if len(l) == 0 {
+		return false
+	}
+	full, domain := j.String(), j.Domain()
+	bare := ""
+	if j.Local() != "" {
+		bare = j.Bare().String()
+	}
 	for _, it := range l {
-		if matches(it, j) {
+		if it == full || it == domain || (bare != "" && it == bare) {
 			return true
 		}
 	}
@@ -280,7 +264,6 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 		if err := s.store.Block(iq.Ctx, owner.String(), jids); err != nil {
 			return nil, err
 		}
-		s.forget(owner.String())
 		// §5.3: blocked contacts that could see the user now see it leave:
 		// subscribers at the blocked JID, and the directed-presence targets
 		// the item matches (a bare or domain item covers full JIDs).
@@ -316,7 +299,6 @@ func (s *Service) set(iq *router.IQ) (*xml.Element, error) {
 		if err := s.store.Unblock(iq.Ctx, owner.String(), jids); err != nil {
 			return nil, err
 		}
-		s.forget(owner.String())
 		// §5.4: subscribed contacts see the user's current presence again.
 		for _, j := range unblocked {
 			if !s.canSee(iq.Ctx, owner.String(), j.Bare().String()) {

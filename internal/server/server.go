@@ -29,6 +29,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/ratelimit"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/sasl"
+	"github.com/tern-xmpp/tern/internal/storage/cache"
 )
 
 // Version is set by the build (cmd/tern).
@@ -57,11 +58,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := OpenStore(ctx, cfg)
+	raw, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer raw.Close()
+	// Hot per-owner reads (block lists) are cached here, once for every
+	// feature, instead of inside the features.
+	store := cache.Wrap(raw, cache.Options{})
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret"))
 	if err != nil {
 		return err

@@ -147,7 +147,9 @@ type VCards interface {
 // Blocking holds block lists (XEP-0191) of JIDs as the user gave them
 // (bare, full or domain JIDs).
 type Blocking interface {
-	BlockList(ctx context.Context, owner string) ([]string, error) // sorted
+	// BlockList returns the list, sorted. The slice may be shared with a
+	// cache (package cache): callers must not modify it.
+	BlockList(ctx context.Context, owner string) ([]string, error)
 	Block(ctx context.Context, owner string, jids []string) error
 	// Unblock removes the given JIDs, or every JID when jids is empty.
 	Unblock(ctx context.Context, owner string, jids []string) error

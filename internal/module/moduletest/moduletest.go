@@ -23,6 +23,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/module"
 	"github.com/tern-xmpp/tern/internal/router"
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/cache"
 	"github.com/tern-xmpp/tern/internal/storage/sqlite"
 	"github.com/tern-xmpp/tern/internal/stream"
 	"github.com/tern-xmpp/tern/internal/xml"
@@ -77,14 +78,16 @@ type Harness struct {
 	lanes  router.Lanes // of the fake federation stream (FromRemote)
 }
 
-// New loads mods (in order) over a fresh SQLite store and creates the
-// accounts users (localparts). Set TERN_TEST_LOG=1 to see the log.
+// New loads mods (in order) over a fresh SQLite store, cached as the
+// server caches it, and creates the accounts users (localparts). Set
+// TERN_TEST_LOG=1 to see the log.
 func New(t T, users []string, mods ...module.Module) *Harness {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tern.db"))
+	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tern.db"))
 	if err != nil {
 		t.Fatalf("open the test store: %v", err)
 	}
+	store := cache.Wrap(raw, cache.Options{})
 	t.Cleanup(func() { store.Close() })
 	var w io.Writer = io.Discard
 	if os.Getenv("TERN_TEST_LOG") == "1" {
