@@ -16,12 +16,10 @@ type archive struct{ s *Store }
 var dialect = schema.Dialect{Dollar: true, Time: func(t time.Time) any { return t.UTC() }}
 
 var (
-	insertArchive  = dialect.Bind(schema.ArchiveInsert) + ` RETURNING id`
-	countArchive   = dialect.Bind(schema.ArchiveCount)
-	deleteUpTo     = dialect.Bind(schema.ArchiveDeleteUpTo)
-	deleteOwnerArc = dialect.Bind(schema.ArchiveDeleteOwner)
-	deleteAll      = dialect.Bind(schema.ArchiveDeleteOwnerAll)
-	expireKeep     = dialect.Bind(schema.ArchiveExpireKeep)
+	stmts = dialect.Archive()
+	// The inserts return the new id.
+	insertOffline = stmts.For(storage.ArchiveOffline).Insert + ` RETURNING id`
+	insertOther   = stmts.For("").Insert + ` RETURNING id`
 )
 
 // archiveLockClass is the first key of the two-key advisory lock taken per
@@ -44,7 +42,11 @@ func (a archive) Append(ctx context.Context, e storage.Entry, quota int) (string
 	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(archiveLockClass), e.Owner)
 	var id int64
 	inserted := false
-	b.Queue(insertArchive, e.Owner, e.Archive, e.Time.UTC(), e.Peer, nonNil(e.Payload), quota).
+	ins := insertOther
+	if e.Archive == storage.ArchiveOffline {
+		ins = insertOffline
+	}
+	b.Queue(ins, e.Owner, e.Archive, e.Time.UTC(), e.Peer, nonNil(e.Payload), quota).
 		QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&id)
 			if notFound(err) {
@@ -83,7 +85,7 @@ func (a archive) Query(ctx context.Context, owner, name string, q storage.Query)
 
 func (a archive) Count(ctx context.Context, owner, name string) (int, error) {
 	var n int
-	err := a.s.pool.QueryRow(ctx, countArchive, owner, name).Scan(&n)
+	err := a.s.pool.QueryRow(ctx, stmts.For(name).Count, owner, name).Scan(&n)
 	return n, wrap(err, "count %s archive of %s", name, owner)
 }
 
@@ -112,32 +114,37 @@ func (a archive) DeleteUpTo(ctx context.Context, owner, name, upTo string) error
 	if err != nil {
 		return storage.ErrNotFound
 	}
-	_, err = a.s.pool.Exec(ctx, deleteUpTo, owner, name, n)
+	_, err = a.s.pool.Exec(ctx, stmts.For(name).DeleteUpTo, owner, name, n)
 	return wrap(err, "delete from %s archive of %s", name, owner)
 }
 
 func (a archive) DeleteOwner(ctx context.Context, owner, name string) error {
-	var err error
-	if name == "" {
-		_, err = a.s.pool.Exec(ctx, deleteAll, owner)
-	} else {
-		_, err = a.s.pool.Exec(ctx, deleteOwnerArc, owner, name)
+	if name != "" {
+		_, err := a.s.pool.Exec(ctx, stmts.For(name).DeleteOwner, owner, name)
+		return wrap(err, "delete %s archive of %s", name, owner)
 	}
-	return wrap(err, "delete archives of %s", owner)
+	return a.s.inTx(ctx, "delete archives of "+owner, func(tx pgx.Tx) error {
+		for _, q := range stmts.DeleteOwnerAll {
+			if _, err := tx.Exec(ctx, q, owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (a archive) Expire(ctx context.Context, name string, r storage.Retention) (int64, error) {
 	var total int64
 	err := a.s.inTx(ctx, "expire "+name+" archive", func(tx pgx.Tx) error {
 		if !r.Before.IsZero() {
-			tag, err := tx.Exec(ctx, dialect.Bind(schema.ArchiveExpireBefore(name)), name, r.Before.UTC())
+			tag, err := tx.Exec(ctx, stmts.For(name).ExpireBefore, name, r.Before.UTC())
 			if err != nil {
 				return err
 			}
 			total += tag.RowsAffected()
 		}
 		if r.KeepPerOwner > 0 {
-			tag, err := tx.Exec(ctx, expireKeep, name, r.KeepPerOwner)
+			tag, err := tx.Exec(ctx, stmts.For(name).ExpireKeep, name, r.KeepPerOwner)
 			if err != nil {
 				return err
 			}

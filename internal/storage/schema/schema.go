@@ -46,20 +46,23 @@ func (d Dialect) Bind(q string) string {
 type OwnerTable struct {
 	Name    string
 	Columns []string
+	// Scopes, if set, split the wipe into one statement per WHERE term,
+	// so each uses one of the table's partial indexes.
+	Scopes []string
 }
 
 // OwnerTables are wiped by DeleteUser, in this order (roster_groups
 // before roster_items, which it references).
 var OwnerTables = []OwnerTable{
-	{"roster_groups", []string{"owner"}},
-	{"roster_items", []string{"owner"}},
-	{"roster_versions", []string{"owner"}},
-	{"pending_in", []string{"owner"}},
-	{"archive", []string{"owner"}},
-	{"vcards", []string{"owner"}},
-	{"blocklist", []string{"owner"}},
-	{"last_activity", []string{"owner"}},
-	{"private_xml", []string{"owner"}},
+	{"roster_groups", []string{"owner"}, nil},
+	{"roster_items", []string{"owner"}, nil},
+	{"roster_versions", []string{"owner"}, nil},
+	{"pending_in", []string{"owner"}, nil},
+	{"archive", []string{"owner"}, Scopes},
+	{"vcards", []string{"owner"}, nil},
+	{"blocklist", []string{"owner"}, nil},
+	{"last_activity", []string{"owner"}, nil},
+	{"private_xml", []string{"owner"}, nil},
 }
 
 // NotOwned are the tables that hold no per-owner rows, and why. Every
@@ -97,7 +100,13 @@ func DeleteOwner(d Dialect) []Delete {
 		for _, c := range t.Columns {
 			conds = append(conds, c+" = ?")
 		}
-		out = append(out, Delete{d.Bind("DELETE FROM " + t.Name + " WHERE " + strings.Join(conds, " OR ")), len(t.Columns)})
+		where := "(" + strings.Join(conds, " OR ") + ")"
+		if len(t.Scopes) == 0 {
+			out = append(out, Delete{d.Bind("DELETE FROM " + t.Name + " WHERE " + where), len(t.Columns)})
+		}
+		for _, sc := range t.Scopes {
+			out = append(out, Delete{d.Bind("DELETE FROM " + t.Name + " WHERE " + where + sc), len(t.Columns)})
+		}
 	}
 	return out
 }

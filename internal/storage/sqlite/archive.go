@@ -17,6 +17,8 @@ type archive struct{ s *Store }
 // queries, where an out-of-range bound just means "everything").
 var dialect = schema.Dialect{Time: func(t time.Time) any { return clampNanos(t) }}
 
+var stmts = dialect.Archive()
+
 func clampNanos(t time.Time) int64 {
 	switch {
 	case t.Before(minTime):
@@ -158,8 +160,20 @@ func (s *Store) appendAll(live []*appendReq, results []error) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmt := tx.StmtContext(ctx, s.insertArchive)
+	var offline, other *sql.Stmt // bound to tx when first needed
 	for i, r := range live {
+		var stmt *sql.Stmt
+		if r.e.Archive == storage.ArchiveOffline {
+			if offline == nil {
+				offline = tx.StmtContext(ctx, s.insertOffline)
+			}
+			stmt = offline
+		} else {
+			if other == nil {
+				other = tx.StmtContext(ctx, s.insertOther)
+			}
+			stmt = other
+		}
 		res, err := stmt.ExecContext(ctx, r.e.Owner, r.e.Archive, r.at, r.e.Peer, r.e.Payload, r.quota)
 		if err != nil {
 			return err
@@ -179,8 +193,17 @@ func (s *Store) appendAll(live []*appendReq, results []error) error {
 	return tx.Commit()
 }
 
-func prepareArchive(ctx context.Context, w *sql.DB) (*sql.Stmt, error) {
-	return w.PrepareContext(ctx, schema.ArchiveInsert)
+// prepareArchive prepares the inserts of the offline archive and of the
+// others (they differ in the index their quota count uses).
+func prepareArchive(ctx context.Context, w *sql.DB) (offline, other *sql.Stmt, err error) {
+	if offline, err = w.PrepareContext(ctx, stmts.For(storage.ArchiveOffline).Insert); err != nil {
+		return nil, nil, err
+	}
+	if other, err = w.PrepareContext(ctx, stmts.For("").Insert); err != nil {
+		offline.Close()
+		return nil, nil, err
+	}
+	return offline, other, nil
 }
 
 func (a archive) Query(ctx context.Context, owner, name string, q storage.Query) (storage.Page, error) {
@@ -211,7 +234,7 @@ func (a archive) Query(ctx context.Context, owner, name string, q storage.Query)
 
 func (a archive) Count(ctx context.Context, owner, name string) (int, error) {
 	var n int
-	err := a.s.r.QueryRowContext(ctx, schema.ArchiveCount, owner, name).Scan(&n)
+	err := a.s.r.QueryRowContext(ctx, stmts.For(name).Count, owner, name).Scan(&n)
 	return n, wrap(err, "count %s archive of %s", name, owner)
 }
 
@@ -248,25 +271,30 @@ func (a archive) DeleteUpTo(ctx context.Context, owner, name, upTo string) error
 	if err != nil {
 		return storage.ErrNotFound
 	}
-	_, err = a.s.w.ExecContext(ctx, schema.ArchiveDeleteUpTo, owner, name, n)
+	_, err = a.s.w.ExecContext(ctx, stmts.For(name).DeleteUpTo, owner, name, n)
 	return wrap(err, "delete from %s archive of %s", name, owner)
 }
 
 func (a archive) DeleteOwner(ctx context.Context, owner, name string) error {
-	var err error
-	if name == "" {
-		_, err = a.s.w.ExecContext(ctx, schema.ArchiveDeleteOwnerAll, owner)
-	} else {
-		_, err = a.s.w.ExecContext(ctx, schema.ArchiveDeleteOwner, owner, name)
+	if name != "" {
+		_, err := a.s.w.ExecContext(ctx, stmts.For(name).DeleteOwner, owner, name)
+		return wrap(err, "delete %s archive of %s", name, owner)
 	}
-	return wrap(err, "delete archives of %s", owner)
+	return a.s.writeTx(ctx, "delete archives of "+owner, func(tx *sql.Tx) error {
+		for _, q := range stmts.DeleteOwnerAll {
+			if _, err := tx.ExecContext(ctx, q, owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (a archive) Expire(ctx context.Context, name string, r storage.Retention) (int64, error) {
 	var total int64
 	err := a.s.writeTx(ctx, "expire "+name+" archive", func(tx *sql.Tx) error {
 		if !r.Before.IsZero() {
-			res, err := tx.ExecContext(ctx, schema.ArchiveExpireBefore(name), name, clampNanos(r.Before))
+			res, err := tx.ExecContext(ctx, stmts.For(name).ExpireBefore, name, clampNanos(r.Before))
 			if err != nil {
 				return err
 			}
@@ -274,7 +302,7 @@ func (a archive) Expire(ctx context.Context, name string, r storage.Retention) (
 			total += n
 		}
 		if r.KeepPerOwner > 0 {
-			res, err := tx.ExecContext(ctx, schema.ArchiveExpireKeep, name, r.KeepPerOwner)
+			res, err := tx.ExecContext(ctx, stmts.For(name).ExpireKeep, name, r.KeepPerOwner)
 			if err != nil {
 				return err
 			}

@@ -122,7 +122,7 @@ func TestArchiveQueryPlans(t *testing.T) {
 	}{
 		{"page", "archive_owner_id", "mam", storage.Query{Max: 10, AfterID: storage.EncodeID(5)}},
 		{"time range", "archive_owner_at", "mam", storage.Query{Start: at, End: at.Add(time.Hour)}},
-		{"offline fetch", "archive_owner_id", storage.ArchiveOffline, storage.Query{Max: 100}},
+		{"offline fetch", "archive_offline", storage.ArchiveOffline, storage.Query{Max: 100}},
 	} {
 		q, args, err := dialect.ArchiveQuery("a@b.example", c.archive, c.q)
 		if err != nil {
@@ -132,7 +132,28 @@ func TestArchiveQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan %q does not use %s", c.name, p, c.index)
 		}
 	}
-	if p := plan(strings.Replace(schema.ArchiveExpireBefore("mam"), "DELETE", "SELECT id", 1), "mam", 0); !strings.Contains(p, "archive_expire") {
-		t.Errorf("expire: plan %q does not use archive_expire", p)
+	asSelect := func(q string) string { return strings.Replace(q, "DELETE", "SELECT id", 1) }
+	for _, c := range []struct {
+		name, q, index string
+		args           []any
+	}{
+		{"offline count", stmts.For(storage.ArchiveOffline).Count, "archive_offline", []any{"a@b", storage.ArchiveOffline}},
+		{"count", stmts.For("mam").Count, "archive_owner_", []any{"a@b", "mam"}},
+		{"offline quota", strings.Replace(stmts.For(storage.ArchiveOffline).Insert, "INSERT INTO archive (owner, archive, at, peer, payload) ", "", 1), "archive_offline",
+			[]any{"a@b", storage.ArchiveOffline, 0, "", []byte{}, 10}},
+		{"offline delete up to", asSelect(stmts.For(storage.ArchiveOffline).DeleteUpTo), "archive_offline", []any{"a@b", storage.ArchiveOffline, 5}},
+		{"expire", asSelect(stmts.For("mam").ExpireBefore), "archive_expire", []any{"mam", 0}},
+		{"delete all archives 1", asSelect(stmts.DeleteOwnerAll[0]), "archive_offline", []any{"a@b"}},
+		{"delete all archives 2", asSelect(stmts.DeleteOwnerAll[1]), "archive_owner_", []any{"a@b"}},
+	} {
+		if p := plan(c.q, c.args...); !strings.Contains(p, c.index) {
+			t.Errorf("%s: plan %q does not use %s", c.name, p, c.index)
+		}
+	}
+	// Account deletion must not scan a table.
+	for _, d := range deleteOwner {
+		if p := plan(strings.Replace(d.SQL, "DELETE", "SELECT 1", 1), d.Args("a@b")...); strings.Contains(p, "SCAN") {
+			t.Errorf("%s: plan %q scans", d.SQL, p)
+		}
 	}
 }

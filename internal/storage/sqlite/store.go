@@ -47,7 +47,8 @@ type Store struct {
 	offline storage.Offline // on archive, built once: Offline() is on the hot path
 
 	// Archive appends go through one committer goroutine (see archive.go).
-	insertArchive *sql.Stmt
+	insertOffline *sql.Stmt
+	insertOther   *sql.Stmt
 	appendReqs    chan *appendReq
 	quit          chan struct{}
 	wg            sync.WaitGroup
@@ -145,13 +146,13 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	ins, err := prepareArchive(ctx, w)
+	insOffline, insOther, err := prepareArchive(ctx, w)
 	if err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("sqlite: prepare archive insert: %w", err)
 	}
-	s := &Store{path: path, w: w, r: r, insertArchive: ins,
+	s := &Store{path: path, w: w, r: r, insertOffline: insOffline, insertOther: insOther,
 		appendReqs: make(chan *appendReq), quit: make(chan struct{})}
 	s.offline = storage.OfflineArchive(archive{s})
 	s.wg.Add(1)
@@ -186,7 +187,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.wg.Wait()
-		err = errors.Join(s.insertArchive.Close(), s.r.Close(), s.w.Close())
+		err = errors.Join(s.insertOffline.Close(), s.insertOther.Close(), s.r.Close(), s.w.Close())
 	})
 	return err
 }
