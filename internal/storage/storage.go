@@ -102,6 +102,9 @@ type PendingIn struct {
 
 // Roster holds rosters with a per-owner version counter (XEP-0237 style):
 // every write returns the new version, rendered as a decimal string.
+// Items are returned sorted by contact (byte order). What Items and Item
+// return may be shared with a cache (package cache): callers must not
+// modify it (Groups included).
 type Roster interface {
 	Items(ctx context.Context, owner string) (items []RosterItem, ver string, err error)
 	Item(ctx context.Context, owner, contact string) (RosterItem, error) // ErrNotFound

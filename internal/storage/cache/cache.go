@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +22,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Wrap returns s with its block lists cached. Every other aggregate passes
-// through; Close closes s.
+// Wrap returns s with its block lists and rosters cached. Every other
+// aggregate passes through; Close closes s.
 func Wrap(s storage.Store, o Options) storage.Store {
 	if o.MaxOwners <= 0 {
 		o.MaxOwners = 100000
@@ -31,23 +33,26 @@ func Wrap(s storage.Store, o Options) storage.Store {
 	}
 	c := &store{Store: s}
 	c.blocking = &blocking{Blocking: s.Blocking(), lists: newTable[[]string](o)}
-	c.users = users{Users: s.Users(), forget: c.blocking.lists.forget}
+	c.roster = &roster{Roster: s.Roster(), rosters: newTable[rosterEntry](o)}
+	c.users = users{Users: s.Users(), forget: []func(string){c.blocking.lists.forget, c.roster.rosters.forget}}
 	return c
 }
 
 type store struct {
 	storage.Store
 	blocking *blocking
+	roster   *roster
 	users    users
 }
 
 func (s *store) Blocking() storage.Blocking { return s.blocking }
+func (s *store) Roster() storage.Roster     { return s.roster }
 func (s *store) Users() storage.Users       { return s.users }
 
 // users drops the deleted account's entries.
 type users struct {
 	storage.Users
-	forget func(owner string)
+	forget []func(owner string)
 }
 
 func (u users) DeleteUser(ctx context.Context, domain, username string) error {
@@ -57,7 +62,9 @@ func (u users) DeleteUser(ctx context.Context, domain, username string) error {
 	if username != "" {
 		owner = username + "@" + domain
 	}
-	u.forget(owner)
+	for _, f := range u.forget {
+		f(owner)
+	}
 	return err
 }
 
@@ -89,6 +96,66 @@ func (b *blocking) Block(ctx context.Context, owner string, jids []string) error
 func (b *blocking) Unblock(ctx context.Context, owner string, jids []string) error {
 	defer b.lists.forget(owner)
 	return b.Blocking.Unblock(ctx, owner, jids)
+}
+
+// roster caches Items (the whole roster and its version) per owner, and
+// answers Item and Version from it when cached. Pending subscriptions
+// pass through. The cached items are shared between callers, who only
+// read them (see storage.Roster).
+type roster struct {
+	storage.Roster
+	rosters *table[rosterEntry]
+}
+
+type rosterEntry struct {
+	items []storage.RosterItem // sorted by contact, byte order (both backends)
+	ver   string
+}
+
+func (r *roster) Items(ctx context.Context, owner string) ([]storage.RosterItem, string, error) {
+	e, ok, gen := r.rosters.get(owner)
+	if ok {
+		return e.items, e.ver, nil
+	}
+	items, ver, err := r.Roster.Items(ctx, owner)
+	if err != nil {
+		return nil, "", err
+	}
+	r.rosters.put(owner, rosterEntry{items, ver}, gen)
+	return items, ver, nil
+}
+
+// Item answers from a cached roster, else from the store without filling
+// the cache (one item does not make a roster).
+func (r *roster) Item(ctx context.Context, owner, contact string) (storage.RosterItem, error) {
+	e, ok, _ := r.rosters.get(owner)
+	if !ok {
+		return r.Roster.Item(ctx, owner, contact)
+	}
+	i, found := slices.BinarySearchFunc(e.items, contact, func(it storage.RosterItem, c string) int {
+		return strings.Compare(it.Contact, c)
+	})
+	if !found {
+		return storage.RosterItem{}, storage.ErrNotFound
+	}
+	return e.items[i], nil
+}
+
+func (r *roster) Version(ctx context.Context, owner string) (string, error) {
+	if e, ok, _ := r.rosters.get(owner); ok {
+		return e.ver, nil
+	}
+	return r.Roster.Version(ctx, owner)
+}
+
+func (r *roster) PutItem(ctx context.Context, owner string, item storage.RosterItem, maxItems int) (string, error) {
+	defer r.rosters.forget(owner)
+	return r.Roster.PutItem(ctx, owner, item, maxItems)
+}
+
+func (r *roster) DeleteItem(ctx context.Context, owner, contact string) (string, error) {
+	defer r.rosters.forget(owner)
+	return r.Roster.DeleteItem(ctx, owner, contact)
 }
 
 // table is one aggregate's cache: owner -> value.

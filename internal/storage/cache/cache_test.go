@@ -131,6 +131,97 @@ func TestWriteDuringReadNotHidden(t *testing.T) {
 	list(t, s, a, "late@y.example")
 }
 
+// countingRoster counts the roster reads that reach the store.
+type countingRoster struct {
+	storage.Store
+	reads atomic.Int64
+}
+
+func (c *countingRoster) Roster() storage.Roster { return countedRoster{c.Store.Roster(), c} }
+
+type countedRoster struct {
+	storage.Roster
+	c *countingRoster
+}
+
+func (r countedRoster) Items(ctx context.Context, owner string) ([]storage.RosterItem, string, error) {
+	r.c.reads.Add(1)
+	return r.Roster.Items(ctx, owner)
+}
+
+func (r countedRoster) Item(ctx context.Context, owner, contact string) (storage.RosterItem, error) {
+	r.c.reads.Add(1)
+	return r.Roster.Item(ctx, owner, contact)
+}
+
+func (r countedRoster) Version(ctx context.Context, owner string) (string, error) {
+	r.c.reads.Add(1)
+	return r.Roster.Version(ctx, owner)
+}
+
+func TestRosterCachedAndInvalidated(t *testing.T) {
+	raw, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingRoster{Store: raw}
+	s := Wrap(c, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	const o = "a@x.example"
+	put := func(contact string) string {
+		t.Helper()
+		v, err := s.Roster().PutItem(ctx, o, storage.RosterItem{Contact: contact, Subscription: storage.SubBoth, Groups: []string{"g"}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	put("m@y.example")
+	v := put("c@y.example")
+	items, ver, err := s.Roster().Items(ctx, o)
+	if err != nil || len(items) != 2 || ver != v {
+		t.Fatalf("Items = %v, %q, %v; want 2 items at version %q", items, ver, err, v)
+	}
+	before := c.reads.Load()
+	if it, err := s.Roster().Item(ctx, o, "m@y.example"); err != nil || it.Contact != "m@y.example" || it.Groups[0] != "g" {
+		t.Errorf("Item from the cached roster = %+v, %v", it, err)
+	}
+	if _, err := s.Roster().Item(ctx, o, "zz@y.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Item of a contact not in the cached roster: %v, want ErrNotFound", err)
+	}
+	if got, err := s.Roster().Version(ctx, o); err != nil || got != v {
+		t.Errorf("Version = %q, %v; want %q", got, err, v)
+	}
+	if _, _, err := s.Roster().Items(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.reads.Load() - before; n != 0 {
+		t.Errorf("%d roster reads reached the store with the roster cached, want 0", n)
+	}
+	v2 := put("z@y.example")
+	if items, ver, _ := s.Roster().Items(ctx, o); len(items) != 3 || ver != v2 {
+		t.Errorf("after PutItem: %d items at %q, want 3 at %q", len(items), ver, v2)
+	}
+	v3, err := s.Roster().DeleteItem(ctx, o, "c@y.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Roster().Item(ctx, o, "c@y.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Item after DeleteItem: %v, want ErrNotFound", err)
+	}
+	if got, _ := s.Roster().Version(ctx, o); got != v3 {
+		t.Errorf("Version after DeleteItem = %q, want %q", got, v3)
+	}
+	s.Roster().Items(ctx, o) // cached again
+	if err := s.Users().DeleteUser(ctx, "x.example", "a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if items, _, _ := s.Roster().Items(ctx, o); len(items) != 0 {
+		t.Errorf("after DeleteUser the roster still has %d items", len(items))
+	}
+}
+
 func TestBounded(t *testing.T) {
 	c, s := setup(t, Options{MaxOwners: 2})
 	for _, o := range []string{"a@x", "b@x", "c@x", "a@x"} {

@@ -14,6 +14,7 @@ var rosterTests = []test{
 	{"EmptyRoster", testRosterEmpty},
 	{"PutItemRoundTrip", testPutRoundTrip},
 	{"GroupsSortedUnique", testGroupsSorted},
+	{"ItemsSortedByContact", testItemsSorted},
 	{"PutReplaces", testPutReplaces},
 	{"MissingIsNotFound", testRosterMissing},
 	{"VersionsStrictlyIncrease", testVersionsIncrease},
@@ -322,5 +323,27 @@ func testPendingReplaceRemove(t *testing.T, s storage.Store) {
 	must(t, err)
 	if !slices.Equal(got, []storage.PendingIn{b}) {
 		t.Errorf("PendingIns = %+v, want [%+v]", got, b)
+	}
+}
+
+// Items come sorted by contact in byte order (the cache looks items up in
+// them by binary search), whatever the insertion order or the locale.
+func testItemsSorted(t *testing.T, s storage.Store) {
+	o := newOwner(t, newDomain(t))
+	contacts := []string{"zed@x.example", "Bob@x.example", "alice@x.example", "émile@x.example", "bob@x.example", "_@x.example"}
+	for _, c := range contacts {
+		_, err := s.Roster().PutItem(ctx(t), o, storage.RosterItem{Contact: c, Subscription: storage.SubNone}, 0)
+		must(t, err)
+	}
+	items, _, err := s.Roster().Items(ctx(t), o)
+	must(t, err)
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Contact)
+	}
+	want := slices.Clone(contacts)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Items contacts = %q, want %q (byte order)", got, want)
 	}
 }
