@@ -426,10 +426,10 @@ func (c *CA) issue(kind, subject string, names []string, tmpl *x509.Certificate,
 	}
 	base := fileName(subject)
 	if _, err := os.Stat(filepath.Join(c.Dir, "issued", base+".pem")); err == nil {
-		base = fmt.Sprintf("%s-%02x", base, serial)
+		base += "-" + SerialHex(tmpl.SerialNumber)
 	}
 	e := Entry{
-		Serial: fmt.Sprintf("%02x", serial), Kind: kind, Subject: subject, Names: names, Key: kt, Usage: u,
+		Serial: SerialHex(tmpl.SerialNumber), Kind: kind, Subject: subject, Names: names, Key: kt, Usage: u,
 		NotAfter: cert.NotAfter, CertFile: filepath.Join("issued", base+".pem"), KeyFile: filepath.Join("issued", base+".key"),
 	}
 	var pemChain []byte
@@ -587,6 +587,16 @@ func generateKey(kt KeyType) (crypto.Signer, error) {
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}
 	return nil, fmt.Errorf("unknown key type %q: use rsa or ecdsa", kt)
+}
+
+// SerialHex is how serials are written: lower-case hex, an even number
+// of digits (as openssl prints them).
+func SerialHex(n *big.Int) string {
+	s := n.Text(16)
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
 }
 
 func randomSerial() *big.Int {

@@ -232,6 +232,11 @@ func TestPKCS12OpenSSL(t *testing.T) {
 		if len(p.Chain) != 2 || !p.Chain[0].Equal(l.leaf) || !p.Chain[1].Equal(l.inter) {
 			t.Errorf("%s: chain %v", tt.name, p.Chain)
 		}
+		if tt.name == "no-encryption" {
+			if _, err := LoadPKCS12File(out, "x", time.Now()); !errors.Is(err, ErrWrongPassword) || !strings.Contains(err.Error(), "has no password") {
+				t.Errorf("%s: with a password: %v", tt.name, err)
+			}
+		}
 		if tt.password != "" {
 			_, err := LoadPKCS12File(out, "wrong", time.Now())
 			if !errors.Is(err, ErrWrongPassword) || !strings.Contains(err.Error(), out) || !strings.Contains(err.Error(), "password file") {

@@ -51,7 +51,8 @@ func (p *Pair) TLSCertificate() tls.Certificate {
 }
 
 // LoadPEMFiles reads a PEM certificate file (leaf and intermediates) and a
-// PEM key file; they may be the same file. The leaf must be valid at now.
+// PEM key file; they may be the same file. The leaf must be valid at now
+// (zero: the current time); on ErrExpired the pair is returned as well.
 func LoadPEMFiles(certFile, keyFile string, now time.Time) (*Pair, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
@@ -181,7 +182,8 @@ func asSigner(k any) (crypto.Signer, error) {
 }
 
 // LoadPKCS12File reads a PKCS#12 file (.p12/.pfx). An empty password also
-// opens files made without one. The leaf must be valid at now.
+// opens files made without one. The leaf must be valid at now (zero: the
+// current time); on ErrExpired the pair is returned as well.
 func LoadPKCS12File(file, password string, now time.Time) (*Pair, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -212,6 +214,8 @@ func parsePKCS12(name string, data []byte, password string) (*Pair, error) {
 				hint = "the file has a password: give it a password file"
 			}
 			return nil, fmt.Errorf("%s: %w: %s", name, ErrWrongPassword, hint)
+		case strings.Contains(err.Error(), "no MAC in data"):
+			return nil, fmt.Errorf("%s: %w: the file has no password (no MAC), but one was given: remove the password setting", name, ErrWrongPassword)
 		case strings.Contains(err.Error(), "certificate missing"):
 			return nil, fmt.Errorf("%s: %w: the PKCS#12 file holds no certificate: export it again with the certificate (openssl pkcs12 -export -in cert.pem -inkey key.pem)", name, ErrNoCertificate)
 		case strings.Contains(err.Error(), "private key missing"):
