@@ -68,6 +68,7 @@ type Checker struct {
 type entry struct {
 	list      *x509.RevocationList
 	revoked   map[string]*x509.RevocationListEntry // serial (decimal) -> entry
+	scope     scope
 	refreshAt time.Time
 	err       error // the last fetch failed (list may still be usable)
 	errAt     time.Time
@@ -133,6 +134,9 @@ func (c *Checker) status(e *entry, u string, cert, issuer *x509.Certificate) (St
 	}
 	if l.ThisUpdate.After(now.Add(clockSkew)) {
 		return Status{}, fmt.Errorf("the CRL's thisUpdate %s is in the future: check the clocks", l.ThisUpdate.UTC().Format(time.RFC3339))
+	}
+	if err := e.scope.covers(cert); err != nil {
+		return Status{}, err
 	}
 	st := Status{URL: u, ThisUpdate: l.ThisUpdate, NextUpdate: l.NextUpdate}
 	if r := e.revoked[cert.SerialNumber.String()]; r != nil {
@@ -256,7 +260,7 @@ func (c *Checker) load(u string, old *entry) (*entry, error) {
 	if err != nil {
 		ne := &entry{err: err, errAt: c.now()}
 		if old != nil && old.list != nil {
-			ne.list, ne.revoked, ne.refreshAt = old.list, old.revoked, old.refreshAt
+			ne.list, ne.revoked, ne.scope, ne.refreshAt = old.list, old.revoked, old.scope, old.refreshAt
 		}
 		return ne, err
 	}
@@ -268,6 +272,7 @@ func (c *Checker) load(u string, old *entry) (*entry, error) {
 
 func (c *Checker) newEntry(l *x509.RevocationList, fetched time.Time) *entry {
 	e := &entry{list: l, revoked: make(map[string]*x509.RevocationListEntry, len(l.RevokedCertificateEntries))}
+	e.scope, _ = crlScope(l) // Parse refused the CRLs it fails on
 	for i := range l.RevokedCertificateEntries {
 		r := &l.RevokedCertificateEntries[i]
 		e.revoked[r.SerialNumber.String()] = r
@@ -313,7 +318,9 @@ func (c *Checker) download(ctx context.Context, u string) ([]byte, error) {
 	return b, nil
 }
 
-// Parse decodes a CRL in DER (RFC 5280 §5) or PEM ("X509 CRL").
+// Parse decodes a CRL in DER (RFC 5280 §5) or PEM ("X509 CRL") and
+// refuses the kinds this checker cannot evaluate (delta, indirect, by
+// reason, unknown critical extensions).
 func Parse(b []byte) (*x509.RevocationList, error) {
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN")) {
 		blk, _ := pem.Decode(b)
@@ -328,6 +335,9 @@ func Parse(b []byte) (*x509.RevocationList, error) {
 	l, err := x509.ParseRevocationList(b)
 	if err != nil {
 		return nil, fmt.Errorf("malformed CRL: %v", err)
+	}
+	if _, err := crlScope(l); err != nil {
+		return nil, fmt.Errorf("unusable CRL: %v", err)
 	}
 	return l, nil
 }

@@ -12,7 +12,10 @@
 // to it. A failed URL is not fetched again for RetryAfter, so a dead
 // server costs one time-out, not one per handshake.
 //
-// Not handled: delta CRLs (§5.2.4), indirect CRLs and the issuing
-// distribution point's scope (§5.2.5), LDAP distribution points, OCSP.
-// The lab CA (package ca) issues none of those.
+// The issuing distribution point's user/CA scope (§5.2.5) is honoured.
+// Refused, as CRLs that cannot prove a certificate good: delta CRLs
+// (§5.2.4), indirect CRLs, CRLs partitioned by reason, unknown critical
+// extensions (§5.2). Not handled: matching the IDP's name against the
+// certificate's distribution point, LDAP distribution points, OCSP. The
+// lab CA (package ca) issues plain complete CRLs.
 package crl

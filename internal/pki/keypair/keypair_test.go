@@ -367,3 +367,60 @@ func TestCheckDirectDomainCertProblems(t *testing.T) {
 		t.Errorf("empty chain: %v", ps)
 	}
 }
+
+func TestSource(t *testing.T) {
+	l := newLab(t, domainTemplate("a.example"))
+	dir := t.TempDir()
+	certFile := write(t, dir, "c.pem", pemCerts(l.leaf, l.inter))
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(l.leafKy)
+	keyFile := write(t, dir, "k.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
+	if p, err := (Source{CertFile: certFile, KeyFile: keyFile}).Load(time.Time{}); err != nil || len(p.Chain) != 2 {
+		t.Errorf("PEM source: %v", err)
+	}
+	empty := write(t, dir, "empty.pw", []byte("\n"))
+	pw := write(t, dir, "pw", []byte("s3cret\r\n"))
+	if got, err := ReadPasswordFile(pw); err != nil || got != "s3cret" {
+		t.Errorf("ReadPasswordFile = %q, %v", got, err)
+	}
+	for _, tt := range []struct {
+		s    Source
+		want string
+	}{
+		{Source{}, "no certificate configured"},
+		{Source{CertFile: certFile}, "no certificate configured"},
+		{Source{CertFile: certFile, KeyFile: keyFile, PKCS12File: "x.p12"}, "not both"},
+		{Source{CertFile: certFile, KeyFile: keyFile, PasswordFile: pw}, "PEM keys must be unencrypted"},
+		{Source{PKCS12File: "x.p12", PasswordFile: empty}, "first line is empty"},
+		{Source{PKCS12File: filepath.Join(dir, "none.p12")}, "none.p12"},
+	} {
+		if _, err := tt.s.Load(time.Time{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.s, err, tt.want)
+		}
+	}
+}
+
+// FuzzParsePEM: whatever the files hold, parsing returns a pair or an
+// error, never panics. (PKCS#12 is not fuzzed here: a mutated iteration
+// count makes go-pkcs12 run PBKDF2 for minutes; its input is the
+// operator's own file, not a peer's.)
+func FuzzParsePEM(f *testing.F) {
+	// ECDSA only: RSA key generation under fuzzing instrumentation takes
+	// minutes per worker.
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tm := domainTemplate("a.example")
+	tm.KeyUsage = x509.KeyUsageDigitalSignature
+	leaf := mint(f, tm, k, nil, nil)
+	sec1, _ := x509.MarshalECPrivateKey(k)
+	key := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})
+	f.Add(pemCerts(leaf), key)
+	f.Add(leaf.Raw, []byte("-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, certPEM, keyPEM []byte) {
+		p, err := ParsePEM(certPEM, keyPEM)
+		if (p == nil) == (err == nil) {
+			t.Fatalf("ParsePEM = %v, %v", p, err)
+		}
+		if p != nil {
+			CheckDirectDomainCert(p.Chain, "a.example", []string{"groupchat"}, time.Now())
+		}
+	})
+}

@@ -300,3 +300,50 @@ func CheckValidity(file string, c *x509.Certificate, now time.Time) error {
 	}
 	return nil
 }
+
+// Source names a domain's certificate files as configured: PEM files, or
+// a PKCS#12 file with an optional password file.
+type Source struct {
+	CertFile, KeyFile string // PEM; KeyFile may equal CertFile
+	PKCS12File        string // instead of CertFile and KeyFile
+	PasswordFile      string // first line is the PKCS#12 password; "" = none
+}
+
+// Load reads the files of s; the leaf must be valid at now (zero: the
+// current time). On ErrExpired the pair is returned as well.
+func (s Source) Load(now time.Time) (*Pair, error) {
+	switch {
+	case s.PKCS12File != "" && (s.CertFile != "" || s.KeyFile != ""):
+		return nil, fmt.Errorf("%s: configure either a PKCS#12 file or PEM cert and key files, not both", s.PKCS12File)
+	case s.PKCS12File != "":
+		pw := ""
+		if s.PasswordFile != "" {
+			var err error
+			if pw, err = ReadPasswordFile(s.PasswordFile); err != nil {
+				return nil, err
+			}
+		}
+		return LoadPKCS12File(s.PKCS12File, pw, now)
+	case s.CertFile == "" || s.KeyFile == "":
+		return nil, errors.New("no certificate configured: set the cert and key files (PEM) or a PKCS#12 file")
+	case s.PasswordFile != "":
+		return nil, fmt.Errorf("%s: a password file goes with a PKCS#12 file; PEM keys must be unencrypted", s.PasswordFile)
+	}
+	return LoadPEMFiles(s.CertFile, s.KeyFile, now)
+}
+
+// ReadPasswordFile returns the first line of file, without the line end.
+// Kept in a file, not the configuration, so the configuration can be
+// shown and shared; an empty first line is an error (mistaken file).
+func ReadPasswordFile(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("password file %s: the first line is empty: write the PKCS#12 password on it, or drop the password file for a file without one", file)
+	}
+	return line, nil
+}
