@@ -84,6 +84,11 @@ type call struct {
 // must verify with issuer's key, name issuer, and be current. An error
 // (ErrNoDistributionPoint, ErrUnavailable) means the status is unknown:
 // refusing the peer then (fail closed) is the caller's policy.
+//
+// Call it after the chain to a trust anchor is verified: the URLs come
+// from the certificate, and checking an unverified one would let anyone
+// make tern fetch URLs of their choosing (and fill the cache, which holds
+// one CRL per URL seen).
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Status, error) {
 	urls := DistributionPoints(cert)
 	if len(urls) == 0 {
