@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -254,4 +255,26 @@ func asciiLower(s string) string {
 		s = a
 	}
 	return strings.ToLower(s)
+}
+
+// CheckDirectDomain loads src and lists every problem of it as the
+// certificate of the Direct domain: a load failure is one Error (its
+// text names the file and the fix), key and password files readable by
+// others are warnings, then CheckDirectDomainCert. It is what `tern
+// check` reports for a Direct domain.
+func CheckDirectDomain(src Source, domain string, services []string, now time.Time) []Problem {
+	var ps []Problem
+	p, err := src.Load(now)
+	if err != nil && !errors.Is(err, ErrExpired) {
+		return []Problem{{Error, err.Error()}}
+	}
+	for _, f := range []string{src.KeyFile, src.PKCS12File, src.PasswordFile} {
+		if f == "" {
+			continue
+		}
+		if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			ps = append(ps, Problem{Warning, fmt.Sprintf("%s is readable by other users (mode %04o): chmod 600 %s", f, fi.Mode().Perm(), f)})
+		}
+	}
+	return append(ps, CheckDirectDomainCert(p.Chain, domain, services, now)...)
 }

@@ -424,3 +424,27 @@ func FuzzParsePEM(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckDirectDomain(t *testing.T) {
+	l := newLab(t, domainTemplate("a.example"))
+	dir := t.TempDir()
+	certFile := write(t, dir, "c.pem", pemCerts(l.leaf, l.inter))
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(l.leafKy)
+	keyFile := write(t, dir, "k.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
+	src := Source{CertFile: certFile, KeyFile: keyFile}
+	if ps := CheckDirectDomain(src, "a.example", []string{"groupchat"}, time.Now()); len(ps) != 0 {
+		t.Errorf("good: %v", ps)
+	}
+	os.Chmod(keyFile, 0o644)
+	ps := CheckDirectDomain(src, "b.example", nil, time.Now())
+	if len(ps) != 2 || ps[0].Severity != Warning || !strings.Contains(ps[0].Text, "chmod 600 "+keyFile) || !strings.Contains(ps[1].Text, "lacks dNSName b.example") {
+		t.Errorf("readable key, other domain: %v", ps)
+	}
+	// Expired: loaded anyway, so every problem is listed.
+	if ps := CheckDirectDomain(src, "a.example", nil, time.Now().Add(2*365*24*time.Hour)); len(ps) < 2 || !strings.Contains(ps[1].Text, "expired on") {
+		t.Errorf("expired: %v", ps)
+	}
+	if ps := CheckDirectDomain(Source{CertFile: keyFile, KeyFile: keyFile}, "a.example", nil, time.Now()); len(ps) != 1 || !strings.Contains(ps[0].Text, "is it the key file?") {
+		t.Errorf("load error: %v", ps)
+	}
+}
