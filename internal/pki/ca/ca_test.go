@@ -293,6 +293,34 @@ func TestHandler(t *testing.T) {
 	if crl, err := x509.ParseRevocationList(body); err != nil || crl.Number.Int64() != 2 || len(crl.RevokedCertificateEntries) != 1 {
 		t.Errorf("re-published CRL not served: %v", err)
 	}
+	// A client holding the old CRL's ETag gets the new one.
+	req, _ := http.NewRequest("GET", srv.URL+"/pki/orga/crl.der", nil)
+	r1, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1.Body.Close()
+	etag := r1.Header.Get("ETag")
+	req.Header.Set("If-None-Match", etag)
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusNotModified {
+		t.Errorf("same ETag: %d", r2.StatusCode)
+	}
+	if _, err := a.PublishCRL(0); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Body.Close()
+	if r3.StatusCode != 200 || r3.Header.Get("ETag") == etag {
+		t.Errorf("after re-publish with the old ETag: %d", r3.StatusCode)
+	}
 	resp, _ := http.Post(srv.URL+"/pki/orga/crl.der", "text/plain", nil)
 	if resp.StatusCode != 405 {
 		t.Errorf("POST: %d", resp.StatusCode)

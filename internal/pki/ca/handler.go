@@ -2,6 +2,8 @@ package ca
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 )
 
 // served are the files a CA publishes and their media types (RFC 2585
@@ -65,6 +66,7 @@ type servedCA struct {
 type cachedFile struct {
 	info os.FileInfo
 	data []byte
+	etag string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +83,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	data, mod, err := ca.read(file)
+	f, err := ca.read(file)
 	if os.IsNotExist(err) {
 		http.NotFound(w, r)
 		return
@@ -92,38 +94,43 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", typ)
 	// Peers cache by nextUpdate; intermediaries should not hide a re-publish.
 	w.Header().Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, file, mod, bytes.NewReader(data))
+	// An ETag, because Last-Modified has a granularity of a second and
+	// a CRL re-published within it would be answered 304.
+	w.Header().Set("ETag", f.etag)
+	http.ServeContent(w, r, file, f.info.ModTime(), bytes.NewReader(f.data))
 }
 
 // read returns the file, from memory unless it changed on disk (another
 // inode after the atomic rename, or another size or time).
-func (s *servedCA) read(file string) ([]byte, time.Time, error) {
+func (s *servedCA) read(file string) (*cachedFile, error) {
 	p := filepath.Join(s.dir, file)
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.files[file]; c != nil && os.SameFile(c.info, fi) && c.info.Size() == fi.Size() && c.info.ModTime().Equal(fi.ModTime()) {
-		return c.data, fi.ModTime(), nil
+		return c, nil
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	defer f.Close()
 	fi, err = f.Stat() // of what we read, should it have changed since
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxServed+1))
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
 	if len(data) > maxServed {
-		return nil, time.Time{}, fmt.Errorf("%s is larger than %d bytes", p, maxServed)
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxServed)
 	}
-	s.files[file] = &cachedFile{info: fi, data: data}
-	return data, fi.ModTime(), nil
+	sum := sha256.Sum256(data)
+	c := &cachedFile{info: fi, data: data, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	s.files[file] = c
+	return c, nil
 }
