@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,6 +114,18 @@ func TestCertFlow(t *testing.T) {
 			t.Errorf("legacy=%v: %v", legacy, err)
 		}
 		run("lab-password\n", 0, "DNS:groupchat.a.example", "cert", "show", p12, "--password-file", "-")
+		// The real OpenSSL reads what we write.
+		if openssl, err := exec.LookPath("openssl"); err == nil {
+			oargs := []string{"pkcs12", "-in", p12, "-passin", "pass:lab-password", "-nokeys"}
+			if legacy {
+				oargs = append(oargs, "-legacy")
+			}
+			if b, err := exec.Command(openssl, oargs...).CombinedOutput(); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+				t.Errorf("openssl %v: %v\n%s", oargs, err, b)
+			}
+		} else if os.Getenv("CI") == "true" {
+			t.Error("openssl is not installed; CI must have it")
+		}
 		run("wrong\n", 1, "wrong PKCS#12 password", "cert", "show", p12, "--password-file", "-")
 	}
 	garbage := filepath.Join(t.TempDir(), "x.crt")

@@ -108,7 +108,7 @@ func ParseCertificatesPEM(name string, data []byte) ([]*x509.Certificate, error)
 		if b == nil {
 			break
 		}
-		if b.Type != "CERTIFICATE" && b.Type != "TRUSTED CERTIFICATE" {
+		if b.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
