@@ -171,7 +171,7 @@ func (c *Checker) Invalidate(u string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if u == "" {
-		c.cache = nil
+		clear(c.cache) // not nil: get would also drop the in-flight fetches
 		if c.CacheDir != "" {
 			files, _ := filepath.Glob(filepath.Join(c.CacheDir, "*.crl"))
 			for _, f := range files {
@@ -188,9 +188,10 @@ func (c *Checker) Invalidate(u string) {
 
 // get returns a usable cache entry for u, fetching it if it is missing or
 // due (or force), and the error of the fetch it waited for, if any; the
-// entry is nil when no CRL at all is at hand. Fetches of one URL are collapsed into one; each runs in
-// its own goroutine under its own time-out, so a caller leaves when its
-// ctx ends and a slow server delays only the callers that need it.
+// entry is nil when no CRL at all is at hand. Fetches of one URL are
+// collapsed into one; each runs in its own goroutine under its own
+// time-out, so a caller leaves when its ctx ends and a slow server delays
+// only the callers that need it.
 func (c *Checker) get(ctx context.Context, u string, force bool) (*entry, error) {
 	now := c.now()
 	c.mu.Lock()
@@ -233,9 +234,6 @@ func (c *Checker) get(ctx context.Context, u string, force bool) (*entry, error)
 func (c *Checker) fetchCall(u string, cl *call, old *entry) {
 	ne, err := c.load(u, old)
 	c.mu.Lock()
-	if c.cache == nil { // Invalidate("") meanwhile
-		c.cache = map[string]*entry{}
-	}
 	c.cache[u] = ne
 	delete(c.inflight, u)
 	c.mu.Unlock()
