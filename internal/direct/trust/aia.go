@@ -1,0 +1,182 @@
+package trust
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// AIA defaults: caIssuers are small; a slow server costs only the peer that
+// points at it.
+const (
+	DefaultAIATimeout  = 5 * time.Second
+	DefaultAIAMaxSize  = 1 << 20
+	DefaultAIATTL      = 6 * time.Hour
+	DefaultAIAErrorTTL = time.Minute
+	maxAIAFetches      = 4 // per validation
+)
+
+// AIAFetcher fetches caIssuers certificates (RFC 5280 §4.2.2.1: DER
+// certificate or a certs-only PKCS#7 ".p7c") over http or https, with a
+// time-out and a size limit, and caches answers (failures briefly) by URL.
+// Concurrent requests for one URL share one fetch. What it returns is only
+// ever used as an intermediate, never as an anchor.
+type AIAFetcher struct {
+	Client   *http.Client
+	Timeout  time.Duration // default 5 s
+	MaxSize  int64         // default 1 MiB
+	TTL      time.Duration // default 6 h
+	ErrorTTL time.Duration // default 1 min
+	Now      func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*aiaEntry
+}
+
+type aiaEntry struct {
+	done    chan struct{}
+	certs   []*x509.Certificate
+	err     error
+	expires time.Time
+}
+
+const maxAIACache = 10000
+
+// Fetch returns the certificates at a caIssuers URL.
+func (f *AIAFetcher) Fetch(ctx context.Context, rawURL string) ([]*x509.Certificate, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("caIssuers %q: only http and https URLs are fetched", rawURL)
+	}
+	now := f.now()
+	f.mu.Lock()
+	if f.cache == nil {
+		f.cache = map[string]*aiaEntry{}
+	}
+	e := f.cache[rawURL]
+	if e != nil {
+		select {
+		case <-e.done:
+			if now.After(e.expires) {
+				e = nil
+			}
+		default: // in flight: wait for it below
+		}
+	}
+	if e == nil {
+		if len(f.cache) >= maxAIACache {
+			f.cache = map[string]*aiaEntry{}
+		}
+		e = &aiaEntry{done: make(chan struct{})}
+		f.cache[rawURL] = e
+		f.mu.Unlock()
+		// The fetch is the peer's own: bounded by our time-out, not by the
+		// caller's context, so one caller giving up does not fail others.
+		fctx, cancel := context.WithTimeout(context.Background(), f.timeout())
+		data, err := httpGet(fctx, f.Client, rawURL, f.maxSize(), true)
+		if err == nil {
+			e.certs, err = parseCerts(data)
+			if err == nil && len(e.certs) == 0 {
+				err = fmt.Errorf("no certificate")
+			}
+		} else if isTimeout(fctx, err) {
+			err = fmt.Errorf("no answer within %s: %w", f.timeout(), err)
+		}
+		cancel()
+		e.err = err
+		if err != nil {
+			e.certs = nil
+			e.expires = f.now().Add(f.errorTTL())
+		} else {
+			e.expires = f.now().Add(f.ttl())
+		}
+		close(e.done)
+	} else {
+		f.mu.Unlock()
+	}
+	select {
+	case <-e.done:
+		if e.err != nil {
+			return nil, fmt.Errorf("caIssuers %s: %w", rawURL, e.err)
+		}
+		return e.certs, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("caIssuers %s: %w", rawURL, ctx.Err())
+	}
+}
+
+func (f *AIAFetcher) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+func (f *AIAFetcher) timeout() time.Duration { return orDefault(f.Timeout, DefaultAIATimeout) }
+func (f *AIAFetcher) ttl() time.Duration     { return orDefault(f.TTL, DefaultAIATTL) }
+func (f *AIAFetcher) errorTTL() time.Duration {
+	return orDefault(f.ErrorTTL, DefaultAIAErrorTTL)
+}
+func (f *AIAFetcher) maxSize() int64 {
+	if f.MaxSize > 0 {
+		return f.MaxSize
+	}
+	return DefaultAIAMaxSize
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// pathCache remembers, for one domain's generation, the chains x509.Verify
+// built for a presented chain, so re-validation and repeated handshakes
+// skip the signature checks. It dies with its generation: a new anchor set
+// starts with an empty cache. Times are re-checked on every hit.
+type pathCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]*cachedPath
+}
+
+type cachedPath struct {
+	chains [][]*x509.Certificate
+}
+
+const maxPathCache = 50000
+
+func newPathCache() *pathCache { return &pathCache{m: map[[32]byte]*cachedPath{}} }
+
+func chainKey(chain []*x509.Certificate) [32]byte {
+	h := sha256.New()
+	var n [4]byte
+	for _, c := range chain {
+		l := len(c.Raw)
+		n[0], n[1], n[2], n[3] = byte(l>>24), byte(l>>16), byte(l>>8), byte(l)
+		h.Write(n[:])
+		h.Write(c.Raw)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (p *pathCache) get(k [32]byte) *cachedPath {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[k]
+}
+
+func (p *pathCache) put(k [32]byte, c *cachedPath) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) >= maxPathCache {
+		clear(p.m)
+	}
+	p.m[k] = c
+}
