@@ -229,12 +229,19 @@ var weakDigests = []asn1.ObjectIdentifier{
 // Verify finds no other key, and no chain is built (pkcs7's
 // VerifyWithChain would accept any EKU and trust the signer's own
 // signingTime). The signing certificate must be valid now.
-func verifySigned(p7 *pkcs7.PKCS7, signer *x509.Certificate, now time.Time) (k Kind, err error) {
+func checkSignerWindow(signer *x509.Certificate, now time.Time) (Kind, error) {
 	if now.Before(signer.NotBefore) {
 		return KindInvalidSigningCert, fmt.Errorf("the signing certificate %q is not valid before %s", signer.Subject, signer.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if now.After(signer.NotAfter) {
 		return KindInvalidSigningCert, fmt.Errorf("the signing certificate %q expired %s", signer.Subject, signer.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return KindNone, nil
+}
+
+func verifySigned(p7 *pkcs7.PKCS7, signer *x509.Certificate, now time.Time) (k Kind, err error) {
+	if k, err := checkSignerWindow(signer, now); err != nil {
+		return k, err
 	}
 	for _, s := range p7.Signers {
 		for _, w := range weakDigests {

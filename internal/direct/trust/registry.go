@@ -285,6 +285,12 @@ func (r *Registry) refresh(ctx context.Context, rt *bundleRuntime) error {
 	defer r.mu.Unlock()
 	rt.lastAttempt = now
 	rt.fetches++
+	if err == nil && rt.loaded && digest == rt.digest && spec.signer != nil {
+		// Unchanged, but the signing certificate may have expired since.
+		if k, serr := checkSignerWindow(spec.signer, now); serr != nil {
+			err = &BundleError{Bundle: spec.Name, Source: spec.source(), Kind: k, Err: serr}
+		}
+	}
 	if err == nil && rt.loaded && digest == rt.digest {
 		rt.unchanged++
 		rt.lastSuccess, rt.lastErr = now, nil
