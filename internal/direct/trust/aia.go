@@ -19,6 +19,9 @@ const (
 	DefaultAIATTL      = 6 * time.Hour
 	DefaultAIAErrorTTL = time.Minute
 	maxAIAFetches      = 4 // per validation
+	// DefaultAIAInFlight bounds concurrent caIssuers downloads: peers
+	// pointing at many slow URLs get an error at once rather than piling up.
+	DefaultAIAInFlight = 64
 )
 
 // AIAFetcher fetches caIssuers certificates (RFC 5280 §4.2.2.1: DER
@@ -32,10 +35,12 @@ type AIAFetcher struct {
 	MaxSize  int64         // default 1 MiB
 	TTL      time.Duration // default 6 h
 	ErrorTTL time.Duration // default 1 min
+	InFlight int           // concurrent downloads, default 64
 	Now      func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*aiaEntry
+	mu       sync.Mutex
+	cache    map[string]*aiaEntry
+	inflight int
 }
 
 type aiaEntry struct {
@@ -69,33 +74,25 @@ func (f *AIAFetcher) Fetch(ctx context.Context, rawURL string) ([]*x509.Certific
 		}
 	}
 	if e == nil {
+		limit := f.InFlight
+		if limit <= 0 {
+			limit = DefaultAIAInFlight
+		}
+		if f.inflight >= limit {
+			f.mu.Unlock()
+			return nil, fmt.Errorf("caIssuers %s: %d downloads already in flight, not fetched", rawURL, limit)
+		}
+		f.inflight++
 		if len(f.cache) >= maxAIACache {
 			f.cache = map[string]*aiaEntry{}
 		}
 		e = &aiaEntry{done: make(chan struct{})}
 		f.cache[rawURL] = e
 		f.mu.Unlock()
-		// The fetch is the peer's own: bounded by our time-out, not by the
-		// caller's context, so one caller giving up does not fail others.
-		fctx, cancel := context.WithTimeout(context.Background(), f.timeout())
-		data, err := httpGet(fctx, f.Client, rawURL, f.maxSize(), true)
-		if err == nil {
-			e.certs, err = parseCerts(data)
-			if err == nil && len(e.certs) == 0 {
-				err = fmt.Errorf("no certificate")
-			}
-		} else if isTimeout(fctx, err) {
-			err = fmt.Errorf("no answer within %s: %w", f.timeout(), err)
-		}
-		cancel()
-		e.err = err
-		if err != nil {
-			e.certs = nil
-			e.expires = f.now().Add(f.errorTTL())
-		} else {
-			e.expires = f.now().Add(f.ttl())
-		}
-		close(e.done)
+		// The fetch belongs to the URL, not to this caller: it runs bounded
+		// by our time-out, so a caller giving up neither waits for it nor
+		// fails the others waiting on it.
+		go f.fill(e, rawURL)
 	} else {
 		f.mu.Unlock()
 	}
@@ -107,6 +104,33 @@ func (f *AIAFetcher) Fetch(ctx context.Context, rawURL string) ([]*x509.Certific
 		return e.certs, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("caIssuers %s: %w", rawURL, ctx.Err())
+	}
+}
+
+func (f *AIAFetcher) fill(e *aiaEntry, rawURL string) {
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+		close(e.done)
+	}()
+	fctx, cancel := context.WithTimeout(context.Background(), f.timeout())
+	defer cancel()
+	data, err := httpGet(fctx, f.Client, rawURL, f.maxSize(), true)
+	if err == nil {
+		e.certs, err = parseCerts(data)
+		if err == nil && len(e.certs) == 0 {
+			err = fmt.Errorf("no certificate")
+		}
+	} else if isTimeout(fctx, err) {
+		err = fmt.Errorf("no answer within %s: %w", f.timeout(), err)
+	}
+	e.err = err
+	if err != nil {
+		e.certs = nil
+		e.expires = f.now().Add(f.errorTTL())
+	} else {
+		e.expires = f.now().Add(f.ttl())
 	}
 }
 
