@@ -159,10 +159,12 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// pathCache remembers, for one domain's generation, the chains x509.Verify
+// pathCache remembers, for one domain's anchor set, the chains x509.Verify
 // built for a presented chain, so re-validation and repeated handshakes
-// skip the signature checks. It dies with its generation: a new anchor set
-// starts with an empty cache. Times are re-checked on every hit.
+// skip the signature checks. A new generation keeps the cache only if the
+// domain's anchors are exactly the same; any other anchor set starts with
+// an empty cache. Validity times are re-checked on every hit; revocation is
+// never cached here.
 type pathCache struct {
 	mu sync.Mutex
 	m  map[[32]byte]*cachedPath
@@ -176,9 +178,15 @@ const maxPathCache = 50000
 
 func newPathCache() *pathCache { return &pathCache{m: map[[32]byte]*cachedPath{}} }
 
-func chainKey(chain []*x509.Certificate) [32]byte {
+// chainKey identifies a presented chain and the key usages asked for.
+func chainKey(chain []*x509.Certificate, usages []x509.ExtKeyUsage) [32]byte {
 	h := sha256.New()
 	var n [4]byte
+	for _, u := range usages {
+		n[0], n[1], n[2], n[3] = byte(u>>24), byte(u>>16), byte(u>>8), byte(u)
+		h.Write(n[:])
+	}
+	h.Write([]byte{0xff})
 	for _, c := range chain {
 		l := len(c.Raw)
 		n[0], n[1], n[2], n[3] = byte(l>>24), byte(l>>16), byte(l>>8), byte(l)

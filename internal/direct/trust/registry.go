@@ -87,6 +87,7 @@ type domainTrust struct {
 	roots   *x509.CertPool
 	anchors map[[32]byte][]Anchor // by SHA-256 of the DER
 	count   int
+	set     [32]byte // digest of the anchor set
 	paths   *pathCache
 }
 
@@ -171,9 +172,30 @@ func (r *Registry) rebuildLocked() {
 				dt.anchors[k] = append(dt.anchors[k], a)
 			}
 		}
+		dt.set = anchorSetDigest(dt.anchors)
+		if prev := r.state.Load(); prev != nil {
+			if od := prev.domains[d]; od != nil && od.set == dt.set {
+				dt.paths = od.paths // same anchors: the built paths still hold
+			}
+		}
 		s.domains[d] = dt
 	}
 	r.state.Store(s)
+}
+
+func anchorSetDigest(m map[[32]byte][]Anchor) [32]byte {
+	keys := make([][32]byte, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return string(keys[i][:]) < string(keys[j][:]) })
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write(k[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 func newAnchor(c *x509.Certificate, circle, source string) Anchor {

@@ -131,3 +131,47 @@ func TestRevalidatorRun(t *testing.T) {
 		t.Fatal("a cancelled round closed a session")
 	}
 }
+
+// TestPathCache: built paths are reused only while the domain's anchor set
+// is the same, for the same key usages, and validity is checked on every
+// hit.
+func TestPathCache(t *testing.T) {
+	w := newWorld(t)
+	now := time.Now()
+	shortIA := w.rootA.Intermediate(t, "Short Intermediate", trusttest.Opts{NotAfter: now.Add(time.Hour), CRLDP: []string{"http://crl.invalid/a.crl"}})
+	leaf := shortIA.Leaf(t, "peer.test", trusttest.Opts{})
+	chain := chainOf(leaf, shortIA)
+	ctx := context.Background()
+	if _, err := w.v.Validate(ctx, "d1.test", "peer.test", chain, now); err != nil {
+		t.Fatal(err)
+	}
+	dt, _ := w.reg.state.Load().lookup("d1.test")
+	if len(dt.paths.m) != 1 {
+		t.Fatalf("path not cached: %d", len(dt.paths.m))
+	}
+	// A cached path whose intermediate expired is not used.
+	if r, _ := w.v.Validate(ctx, "d1.test", "peer.test", chain, now.Add(2*time.Hour)); r.Reason != ReasonChainExpired {
+		t.Fatalf("expired intermediate through the cache: %q\n%s", r.Reason, Explain(r))
+	}
+	// Other key usages do not see the cached path.
+	email := w.validator(ValidatorOptions{Revocation: w.rev, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}})
+	if r, _ := email.Validate(ctx, "d1.test", "peer.test", chain, now); r.Reason != ReasonBadUsage {
+		t.Fatalf("emailProtection validator: %q", r.Reason)
+	}
+	// Same anchors after a reload: the cache is kept; other anchors: not.
+	if err := w.reg.Apply(w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if dt2, _ := w.reg.state.Load().lookup("d1.test"); dt2.paths != dt.paths {
+		t.Fatal("reload with the same anchors dropped the path cache")
+	}
+	cfg := w.cfg
+	cfg.Circles = append([]Circle(nil), cfg.Circles...)
+	cfg.Circles[0].Anchors = append(append([]string(nil), cfg.Circles[0].Anchors...), cfg.Circles[1].Anchors...)
+	if err := w.reg.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if dt3, _ := w.reg.state.Load().lookup("d1.test"); dt3.paths == dt.paths || len(dt3.paths.m) != 0 {
+		t.Fatal("a new anchor set kept the path cache")
+	}
+}

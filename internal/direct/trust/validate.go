@@ -282,7 +282,7 @@ func listOrNone(l []string) string {
 
 // buildPath fills r.chains or returns why no path exists.
 func (v *Validator) buildPath(ctx context.Context, r *Result, dt *domainTrust, chain []*x509.Certificate, now time.Time) (Reason, string) {
-	key := chainKey(chain)
+	key := chainKey(chain, v.opts.KeyUsages)
 	if cp := dt.paths.get(key); cp != nil {
 		for _, c := range cp.chains {
 			if inWindow(c, now) {

@@ -32,7 +32,8 @@ type Opts struct {
 	NoCRLDP             bool      // leave the CRL distribution point out
 	AIA                 []string  // caIssuers URLs
 	EKU                 []x509.ExtKeyUsage
-	RSA                 bool // RSA-2048 instead of ECDSA P-256
+	RSA                 bool          // RSA-2048 instead of ECDSA P-256
+	Key                 crypto.Signer // reuse this key (many certificates, fast)
 	CommonName          string
 }
 
@@ -60,9 +61,12 @@ func nextSerial() *big.Int {
 	return big.NewInt(time.Now().UnixNano()/1000 + serial.n)
 }
 
-func newKey(tb testing.TB, useRSA bool) crypto.Signer {
+func newKey(tb testing.TB, o Opts) crypto.Signer {
 	tb.Helper()
-	if useRSA {
+	if o.Key != nil {
+		return o.Key
+	}
+	if o.RSA {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			tb.Fatal(err)
@@ -103,7 +107,7 @@ func create(tb testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey,
 // NewRoot makes a self-signed root CA.
 func NewRoot(tb testing.TB, name string, o Opts) *CA {
 	tb.Helper()
-	key := newKey(tb, o.RSA)
+	key := newKey(tb, o)
 	nb, na := window(o)
 	tmpl := &x509.Certificate{
 		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: name, Organization: []string{"tern lab"}},
@@ -116,7 +120,7 @@ func NewRoot(tb testing.TB, name string, o Opts) *CA {
 // Intermediate makes a CA issued by ca.
 func (ca *CA) Intermediate(tb testing.TB, name string, o Opts) *CA {
 	tb.Helper()
-	key := newKey(tb, o.RSA)
+	key := newKey(tb, o)
 	nb, na := window(o)
 	tmpl := &x509.Certificate{
 		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: name, Organization: []string{"tern lab"}},
@@ -134,7 +138,7 @@ func (ca *CA) Intermediate(tb testing.TB, name string, o Opts) *CA {
 // and clientAuth; digitalSignature|keyEncipherment; a CRL DP.
 func (ca *CA) Leaf(tb testing.TB, domain string, o Opts) *Leaf {
 	tb.Helper()
-	key := newKey(tb, o.RSA)
+	key := newKey(tb, o)
 	nb, na := window(o)
 	names := o.DNSNames
 	if names == nil {
