@@ -142,7 +142,7 @@ func (rv *Revalidator) RunOnce(ctx context.Context) Report {
 					continue // shutting down: nobody is closed for that
 				}
 				vctx, cancel := context.WithTimeout(ctx, timeout)
-				res, err := rv.Validator.Validate(vctx, s.Local, s.Peer, s.Chain, now())
+				res, err := rv.Validator.Recheck(vctx, s.Local, s.Peer, s.Chain, now())
 				cancel()
 				if err == nil || ctx.Err() != nil {
 					continue

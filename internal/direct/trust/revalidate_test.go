@@ -23,6 +23,9 @@ func (c *closed) closer(name string) func(*Result) {
 			c.reasons = map[string]Reason{}
 		}
 		c.reasons[name] = r.Reason
+		if n := len(r.Steps); n == 0 || r.Steps[n-1].OK || r.Steps[n-1].Detail == "" {
+			c.reasons[name] = "no failing step with a detail"
+		}
 	}
 }
 

@@ -66,6 +66,7 @@ type Result struct {
 	Warnings   []string              // e.g. the LabNoCRL switch skipped a check
 	Fetched    []*x509.Certificate   // intermediates fetched through AIA
 	chains     [][]*x509.Certificate // all chains built
+	quiet      bool
 }
 
 // UntrustedError is returned with a Result that is not trusted.
@@ -138,8 +139,20 @@ func NewValidator(reg *Registry, opts ValidatorOptions) (*Validator, error) {
 //
 // The error is nil exactly when the Result is trusted.
 func (v *Validator) Validate(ctx context.Context, local, peerDomain string, chain []*x509.Certificate, now time.Time) (*Result, error) {
+	return v.run(ctx, local, peerDomain, chain, now, false)
+}
+
+// Recheck is Validate for re-validation rounds: the same checks, but the
+// steps that pass carry no detail (the failing one does), which keeps a
+// round over many sessions cheap.
+func (v *Validator) Recheck(ctx context.Context, local, peerDomain string, chain []*x509.Certificate, now time.Time) (*Result, error) {
+	return v.run(ctx, local, peerDomain, chain, now, true)
+}
+
+func (v *Validator) run(ctx context.Context, local, peerDomain string, chain []*x509.Certificate, now time.Time, quiet bool) (*Result, error) {
 	start := time.Now()
-	r := v.validate(ctx, local, peerDomain, chain, now)
+	r := &Result{quiet: quiet}
+	v.validate(ctx, r, local, peerDomain, chain, now)
 	if v.opts.Observe != nil {
 		v.opts.Observe(r, time.Since(start))
 	}
@@ -154,6 +167,10 @@ func (v *Validator) Validate(ctx context.Context, local, peerDomain string, chai
 }
 
 func (r *Result) ok(name, format string, args ...any) {
+	if r.quiet {
+		r.Steps = append(r.Steps, Step{Name: name, OK: true})
+		return
+	}
 	r.Steps = append(r.Steps, Step{Name: name, OK: true, Detail: fmt.Sprintf(format, args...)})
 }
 
@@ -166,10 +183,10 @@ func (r *Result) fail(reason Reason, name, format string, args ...any) *Result {
 
 const day = "2006-01-02 15:04:05Z"
 
-func (v *Validator) validate(ctx context.Context, local, peerDomain string, chain []*x509.Certificate, now time.Time) *Result {
+func (v *Validator) validate(ctx context.Context, r *Result, local, peerDomain string, chain []*x509.Certificate, now time.Time) *Result {
 	s := v.reg.state.Load()
 	peer := NormalizeDomain(peerDomain)
-	r := &Result{Local: local, Peer: peer, Time: now, Generation: s.gen}
+	r.Local, r.Peer, r.Time, r.Generation = local, peer, now, s.gen
 
 	dt, d := s.lookup(local)
 	r.Domain = d
@@ -181,7 +198,7 @@ func (v *Validator) validate(ctx context.Context, local, peerDomain string, chai
 	case dt.count == 0:
 		return r.fail(ReasonUntrustedAnchor, "circles", "the circles of %q (%s) hold no anchor (bundles not loaded?): it trusts nobody", d, strings.Join(dt.circles, ", "))
 	}
-	r.ok("circles", "%q uses circles %s with %d anchors (generation %d)", d, strings.Join(dt.circles, ", "), dt.count, s.gen)
+	r.ok("circles", "%q uses circles %s with %d anchors (generation %d)", d, lazy(func() string { return strings.Join(dt.circles, ", ") }), dt.count, s.gen)
 
 	if len(chain) == 0 || chain[0] == nil {
 		return r.fail(ReasonNoCertificate, "certificate", "the peer presented no certificate")
@@ -233,7 +250,7 @@ func (v *Validator) validate(ctx context.Context, local, peerDomain string, chai
 		if reason == ReasonTrusted {
 			r.setChain(dt, c)
 			r.Warnings = append(r.Warnings, warns...)
-			r.ok("path", "%s", describeChain(r))
+			r.ok("path", "%s", lazy(func() string { return describeChain(r) }))
 			r.ok("revocation", "%s", detail)
 			r.Trusted, r.Reason = true, ReasonTrusted
 			return r
@@ -243,7 +260,7 @@ func (v *Validator) validate(ctx context.Context, local, peerDomain string, chai
 			r.setChain(dt, c)
 		}
 	}
-	r.ok("path", "%s", describeChain(r))
+	r.ok("path", "%s", lazy(func() string { return describeChain(r) }))
 	return r.fail(lastReason, "revocation", "%s", lastDetail)
 }
 
@@ -272,6 +289,11 @@ func describeChain(r *Result) string {
 	}
 	return b.String()
 }
+
+// lazy defers a costly detail to when it is formatted.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
 
 func listOrNone(l []string) string {
 	if len(l) == 0 {
