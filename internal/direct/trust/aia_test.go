@@ -50,7 +50,7 @@ func TestAIA(t *testing.T) {
 	stranger := trusttest.NewRoot(t, "Stranger Root", trusttest.Opts{})
 	files["/stranger.der"] = stranger.Cert.Raw
 
-	v := w.validator(ValidatorOptions{Revocation: w.rev, AIA: &AIAFetcher{Timeout: 500 * time.Millisecond}})
+	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: 500 * time.Millisecond}})
 	for _, tc := range []struct {
 		name    string
 		leaf    *trusttest.Leaf
@@ -97,7 +97,7 @@ func TestHostileAIA(t *testing.T) {
 	w := newWorld(t)
 	srv, _ := aiaServer(t, map[string][]byte{})
 	const timeout = 400 * time.Millisecond
-	v := w.validator(ValidatorOptions{Revocation: w.rev, AIA: &AIAFetcher{Timeout: timeout}})
+	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout}})
 	hostile := w.ia.Leaf(t, "hostile.test", trusttest.Opts{AIA: []string{srv.URL + "/hang"}})
 	good := w.ia.Leaf(t, "peer.test", trusttest.Opts{})
 
@@ -146,7 +146,7 @@ func TestHostileAIA(t *testing.T) {
 		t.Fatalf("a cancelled validation waited %v", d)
 	}
 	// Downloads in flight are bounded: beyond the cap, an error at once.
-	capped := w.validator(ValidatorOptions{Revocation: w.rev, AIA: &AIAFetcher{Timeout: timeout, InFlight: 1}})
+	capped := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout, InFlight: 1}})
 	go capped.Validate(context.Background(), "d1.test", "hostile.test", chainOf(w.ia.Leaf(t, "hostile.test", trusttest.Opts{AIA: []string{srv.URL + "/hang?3"}})), time.Now())
 	time.Sleep(20 * time.Millisecond)
 	start = time.Now()

@@ -45,7 +45,7 @@ func getBench(b *testing.B) *benchPKI {
 			b.Fatal(err)
 		}
 		w.reg = reg
-		v, err := NewValidator(reg, ValidatorOptions{Revocation: w.rev})
+		v, err := NewValidator(reg, ValidatorOptions{Revocation: adapt(w.rev)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -228,7 +228,7 @@ func TestBundleUnchangedAndInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.reg = reg
-	b.v = b.validator(ValidatorOptions{Revocation: b.rev})
+	b.v = b.validator(ValidatorOptions{Revocation: adapt(b.rev)})
 	path := writeFile(t, b.dir, "dt.p7b", trusttest.P7B(t, b.root.Cert))
 	b.apply(Bundle{Name: "dt", Path: path, Refresh: 2 * time.Hour})
 
@@ -295,7 +295,7 @@ func TestBundleHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.reg = reg
-	b.v = b.validator(ValidatorOptions{Revocation: b.rev})
+	b.v = b.validator(ValidatorOptions{Revocation: adapt(b.rev)})
 	limits := func(c *Config) { c.MaxBundleSize = 2048; c.FetchTimeout = 300 * time.Millisecond }
 
 	b.apply(Bundle{Name: "dt", URL: srv.URL + "/dt.p7b"}, limits)
@@ -353,7 +353,7 @@ func TestHostileBundleServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.reg = reg
-	b.v = b.validator(ValidatorOptions{Revocation: b.rev})
+	b.v = b.validator(ValidatorOptions{Revocation: adapt(b.rev)})
 	good := Bundle{Name: "good", Path: writeFile(t, b.dir, "g.p7b", trusttest.P7B(t, b.root.Cert))}
 	cfg := Config{FetchTimeout: 700 * time.Millisecond,
 		Circles: []Circle{{Name: "dt", Bundles: []Bundle{good, {Name: "hostile", URL: srv.URL + "/x.p7b"}}}},
@@ -518,7 +518,7 @@ func TestSigningCertExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.reg = reg
-	b.v = b.validator(ValidatorOptions{Revocation: b.rev})
+	b.v = b.validator(ValidatorOptions{Revocation: adapt(b.rev)})
 	signer := trusttest.NewRoot(t, "Short Signer", trusttest.Opts{NotAfter: time.Now().Add(time.Hour)})
 	path := writeFile(t, b.dir, "dt.p7b", trusttest.SignedBundle(t, trusttest.P7B(t, b.root.Cert), signer.Cert, signer.Key))
 	b.apply(Bundle{Name: "dt", Path: path, SigningCert: writeFile(t, b.dir, "s.pem", trusttest.PEM(signer.Cert))})

@@ -497,6 +497,30 @@ func (s Status) Problems() []string {
 	return out
 }
 
+// DomainProblems compares the trust configuration with the server's Direct
+// domains: a Direct domain the trust configuration does not name trusts
+// nobody (reported), and a trust domain that is not a Direct domain of the
+// server is most likely a typo (the integrator should refuse to start).
+func (r *Registry) DomainProblems(direct []string) (noCircle, unknown []string) {
+	s := r.state.Load()
+	want := map[string]bool{}
+	for _, d := range direct {
+		d = NormalizeDomain(d)
+		want[d] = true
+		if dt := s.domains[d]; dt == nil || len(dt.circles) == 0 {
+			noCircle = append(noCircle, d)
+		}
+	}
+	for d := range s.domains {
+		if !want[d] {
+			unknown = append(unknown, d)
+		}
+	}
+	sort.Strings(noCircle)
+	sort.Strings(unknown)
+	return noCircle, unknown
+}
+
 // CircleAnchors lists the current anchors of a circle (`tern direct trust
 // show`), or false if there is no such circle.
 func (r *Registry) CircleAnchors(name string) ([]Anchor, bool) {

@@ -157,7 +157,7 @@ func TestPathCache(t *testing.T) {
 		t.Fatalf("expired intermediate through the cache: %q\n%s", r.Reason, Explain(r))
 	}
 	// Other key usages do not see the cached path.
-	email := w.validator(ValidatorOptions{Revocation: w.rev, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}})
+	email := w.validator(ValidatorOptions{Revocation: adapt(w.rev), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}})
 	if r, _ := email.Validate(ctx, "d1.test", "peer.test", chain, now); r.Reason != ReasonBadUsage {
 		t.Fatalf("emailProtection validator: %q", r.Reason)
 	}

@@ -57,7 +57,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.reg = reg
-	w.v = w.validator(ValidatorOptions{Revocation: w.rev})
+	w.v = w.validator(ValidatorOptions{Revocation: adapt(w.rev)})
 	return w
 }
 
@@ -168,7 +168,7 @@ func TestValidateCRLUnavailable(t *testing.T) {
 	if err == nil || r.Reason != ReasonCRLUnavailable {
 		t.Fatalf("CRL unreachable: got %q, %v; want crl-unavailable\n%s", r.Reason, err, Explain(r))
 	}
-	lab := w.validator(ValidatorOptions{Revocation: w.rev, LabNoCRL: true})
+	lab := w.validator(ValidatorOptions{Revocation: adapt(w.rev), LabNoCRL: true})
 	r, err = lab.Validate(context.Background(), "d1.test", "peer.test", chainOf(good, w.ia), now)
 	if err != nil || len(r.Warnings) == 0 {
 		t.Fatalf("LabNoCRL, CRL unreachable: got %v, warnings %q; want trusted with a warning", err, r.Warnings)
@@ -213,4 +213,34 @@ func TestExplainPrint(t *testing.T) {
 	t.Log("\n" + Explain(r))
 	r, _ = w.v.Validate(context.Background(), "d2.test", "peer.test", chainOf(good, w.ia), time.Now())
 	t.Log("\n" + Explain(r))
+}
+
+func TestDomainProblems(t *testing.T) {
+	w := newWorld(t)
+	noCircle, unknown := w.reg.DomainProblems([]string{"D1.test", "d3.test", "d4.test"})
+	if strings.Join(noCircle, ",") != "d3.test,d4.test" || strings.Join(unknown, ",") != "d2.test" {
+		t.Fatalf("noCircle %q, unknown %q", noCircle, unknown)
+	}
+}
+
+func TestValidateChainLimits(t *testing.T) {
+	w := newWorld(t)
+	good := w.ia.Leaf(t, "peer.test", trusttest.Opts{})
+	long := chainOf(good)
+	for range MaxPresentedChain {
+		long = append(long, w.ia.Cert)
+	}
+	for name, chain := range map[string][]*x509.Certificate{"too long": long, "nil intermediate": {good.Cert, nil}} {
+		if r, _ := w.v.Validate(context.Background(), "d1.test", "peer.test", chain, time.Now()); r.Reason != ReasonBadChain {
+			t.Errorf("%s: %q", name, r.Reason)
+		}
+	}
+}
+
+// adapt is the one-line adapter internal/pki/crl's Checker needs too.
+func adapt(r *trusttest.Revocations) Revocation {
+	return RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (RevocationStatus, error) {
+		st, err := r.Check(ctx, c, i)
+		return RevocationStatus(st), err
+	})
 }

@@ -10,18 +10,36 @@ import (
 	"time"
 )
 
+// RevocationStatus is what a revocation check found. Its fields are those
+// of internal/pki/crl.Status, so that one converts with a plain type
+// conversion: trust.RevocationStatus(st).
+type RevocationStatus struct {
+	Revoked    bool
+	RevokedAt  time.Time
+	Reason     int // RFC 5280 §5.3.1 CRLReason
+	URL        string
+	ThisUpdate time.Time
+	NextUpdate time.Time
+}
+
 // Revocation tells whether cert, issued by issuer, is revoked. An error
 // means no valid answer could be had (no CRL obtainable): the Validator
-// then refuses, unless LabNoCRL is set. internal/pki/crl's Checker fits
-// through RevocationFunc.
+// then refuses, unless LabNoCRL is set. It is called only once the chain
+// to an anchor is verified. internal/pki/crl's Checker fits through
+// RevocationFunc:
+//
+//	trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
+//		st, err := checker.Check(ctx, c, i)
+//		return trust.RevocationStatus(st), err
+//	})
 type Revocation interface {
-	Check(ctx context.Context, cert, issuer *x509.Certificate) (revoked bool, err error)
+	Check(ctx context.Context, cert, issuer *x509.Certificate) (RevocationStatus, error)
 }
 
 // RevocationFunc adapts a function to Revocation.
-type RevocationFunc func(ctx context.Context, cert, issuer *x509.Certificate) (bool, error)
+type RevocationFunc func(ctx context.Context, cert, issuer *x509.Certificate) (RevocationStatus, error)
 
-func (f RevocationFunc) Check(ctx context.Context, cert, issuer *x509.Certificate) (bool, error) {
+func (f RevocationFunc) Check(ctx context.Context, cert, issuer *x509.Certificate) (RevocationStatus, error) {
 	return f(ctx, cert, issuer)
 }
 
@@ -98,7 +116,16 @@ type ValidatorOptions struct {
 	KeyUsages []x509.ExtKeyUsage
 	// Observe, if set, is called after every validation (metrics).
 	Observe func(r *Result, took time.Duration)
+	// Timeout bounds one validation, all its network steps (AIA, CRL)
+	// together; default 30 s. Each step has its own, shorter, time-out.
+	Timeout time.Duration
 }
+
+// DefaultValidateTimeout bounds one validation.
+const DefaultValidateTimeout = 30 * time.Second
+
+// MaxPresentedChain is the most certificates a peer may present.
+const MaxPresentedChain = 10
 
 // Validator decides whether a peer domain's certificate chain is trusted
 // by a local domain, against the registry's current state.
@@ -151,6 +178,8 @@ func (v *Validator) Recheck(ctx context.Context, local, peerDomain string, chain
 
 func (v *Validator) run(ctx context.Context, local, peerDomain string, chain []*x509.Certificate, now time.Time, quiet bool) (*Result, error) {
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, orDefault(v.opts.Timeout, DefaultValidateTimeout))
+	defer cancel()
 	r := &Result{quiet: quiet}
 	v.validate(ctx, r, local, peerDomain, chain, now)
 	if v.opts.Observe != nil {
@@ -202,6 +231,14 @@ func (v *Validator) validate(ctx context.Context, r *Result, local, peerDomain s
 
 	if len(chain) == 0 || chain[0] == nil {
 		return r.fail(ReasonNoCertificate, "certificate", "the peer presented no certificate")
+	}
+	if len(chain) > MaxPresentedChain {
+		return r.fail(ReasonBadChain, "certificate", "the peer presented %d certificates, more than %d", len(chain), MaxPresentedChain)
+	}
+	for i, c := range chain {
+		if c == nil {
+			return r.fail(ReasonBadChain, "certificate", "certificate %d of the chain is missing", i+1)
+		}
 	}
 	leaf := chain[0]
 	r.ok("certificate", "leaf %q, serial %s, issuer %q, %d certificate(s) presented", leaf.Subject, leaf.SerialNumber, leaf.Issuer, len(chain))
@@ -317,9 +354,7 @@ func (v *Validator) buildPath(ctx context.Context, r *Result, dt *domainTrust, c
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
-		if c != nil {
-			inter.AddCert(c)
-		}
+		inter.AddCert(c)
 	}
 	opts := x509.VerifyOptions{Roots: dt.roots, Intermediates: inter, CurrentTime: now, KeyUsages: v.opts.KeyUsages}
 	chains, err := chain[0].Verify(opts)
@@ -438,23 +473,48 @@ func (v *Validator) checkRevocation(ctx context.Context, chain []*x509.Certifica
 			notes = append(notes, what+": not checked (LabNoCRL)")
 			continue
 		}
-		revoked, err := v.opts.Revocation.Check(ctx, c, issuer)
+		st, err := v.opts.Revocation.Check(ctx, c, issuer)
 		switch {
-		case revoked:
-			return ReasonRevoked, fmt.Sprintf("%s serial %s is revoked by the CRL of %q", what, c.SerialNumber, issuer.Subject.String()), nil
+		case st.Revoked:
+			return ReasonRevoked, fmt.Sprintf("%s serial %s is revoked%s by the CRL of %q%s", what, c.SerialNumber, revokedAt(st), issuer.Subject.String(), crlSource(st)), nil
 		case err != nil && v.opts.LabNoCRL:
 			warns = append(warns, fmt.Sprintf("LabNoCRL: no CRL for %s (%v); accepted for a lab only", what, err))
 			notes = append(notes, what+": CRL unavailable (LabNoCRL)")
 		case err != nil:
 			return ReasonCRLUnavailable, fmt.Sprintf("no valid CRL for %s from %s: %v (fail closed)", what, strings.Join(c.CRLDistributionPoints, ", "), err), nil
 		default:
-			notes = append(notes, what+": not revoked")
+			notes = append(notes, what+": not revoked"+crlSource(st))
 		}
 	}
 	if len(notes) == 0 {
 		notes = append(notes, "the chain is the anchor alone")
 	}
 	return ReasonTrusted, strings.Join(notes, "; "), warns
+}
+
+func revokedAt(st RevocationStatus) string {
+	out := ""
+	if !st.RevokedAt.IsZero() {
+		out = " since " + st.RevokedAt.UTC().Format(time.RFC3339)
+	}
+	if st.Reason != 0 {
+		out += fmt.Sprintf(" (reason %d)", st.Reason)
+	}
+	return out
+}
+
+func crlSource(st RevocationStatus) string {
+	if st.URL == "" {
+		return ""
+	}
+	s := " (CRL " + st.URL
+	if !st.ThisUpdate.IsZero() {
+		s += ", issued " + st.ThisUpdate.UTC().Format(time.RFC3339)
+	}
+	if !st.NextUpdate.IsZero() {
+		s += ", next " + st.NextUpdate.UTC().Format(time.RFC3339)
+	}
+	return s + ")"
 }
 
 // Explain renders a Result step by step, for `tern direct trust check`.

@@ -246,12 +246,30 @@ func (r *Revocations) Calls() int {
 	return r.calls
 }
 
-func (r *Revocations) Check(ctx context.Context, c, issuer *x509.Certificate) (bool, error) {
+// Check answers like a CRL checker with a warm cache. The result converts
+// to trust.RevocationStatus (trusttest cannot import trust: use
+// trust.RevocationFunc or Revocations.Adapter in the trust package tests).
+func (r *Revocations) Check(ctx context.Context, c, issuer *x509.Certificate) (Status, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
 	if r.unavailable {
-		return false, ErrNoCRL
+		return Status{}, ErrNoCRL
 	}
-	return r.revoked[c.Issuer.String()+"/"+c.SerialNumber.String()], nil
+	st := Status{URL: "http://crl.invalid/" + issuer.Subject.CommonName + ".crl", ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(time.Hour)}
+	if r.revoked[c.Issuer.String()+"/"+c.SerialNumber.String()] {
+		st.Revoked, st.RevokedAt, st.Reason = true, time.Now().Add(-time.Minute), 1
+	}
+	return st, nil
+}
+
+// Status has the fields of trust.RevocationStatus (and of
+// internal/pki/crl.Status).
+type Status struct {
+	Revoked    bool
+	RevokedAt  time.Time
+	Reason     int
+	URL        string
+	ThisUpdate time.Time
+	NextUpdate time.Time
 }
