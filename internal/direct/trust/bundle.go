@@ -264,6 +264,11 @@ func verifySigned(p7 *pkcs7.PKCS7, signer *x509.Certificate, now time.Time) (k K
 	return KindNone, nil
 }
 
+// ParseCertificates reads certificates from PEM, DER (one or several) or a
+// certs-only PKCS#7, e.g. a chain file for `tern direct trust check
+// --chain`.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) { return parseCerts(data) }
+
 // parseCerts reads PEM certificates, or DER: one certificate, several
 // concatenated, or a PKCS#7 certs-only structure (.p7c, as AIA serves).
 func parseCerts(data []byte) ([]*x509.Certificate, error) {

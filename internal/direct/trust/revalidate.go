@@ -50,6 +50,20 @@ func (ss *Sessions) Track(s Session) (untrack func()) {
 	}
 }
 
+// TrackPair is Track in plain types, for a transport that cannot import
+// this package (internal/transport and internal/direct are neighbours; the
+// server wiring passes this method value down): closeStream is called with
+// the *UntrustedError that ends the pair.
+func (ss *Sessions) TrackPair(local, peer string, chain []*x509.Certificate, closeStream func(error)) (untrack func()) {
+	return ss.Track(Session{Local: local, Peer: peer, Chain: append([]*x509.Certificate(nil), chain...), Close: func(r *Result) {
+		detail := ""
+		if n := len(r.Steps); n > 0 {
+			detail = r.Steps[n-1].Detail
+		}
+		closeStream(&UntrustedError{Local: r.Local, Peer: r.Peer, Reason: r.Reason, Detail: detail})
+	}})
+}
+
 // List returns the live sessions.
 func (ss *Sessions) List() []Session {
 	ss.mu.Lock()

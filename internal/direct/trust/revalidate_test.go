@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -176,5 +177,37 @@ func TestPathCache(t *testing.T) {
 	}
 	if dt3, _ := w.reg.state.Load().lookup("d1.test"); dt3.paths == dt.paths || len(dt3.paths.m) != 0 {
 		t.Fatal("a new anchor set kept the path cache")
+	}
+}
+
+// TestTrackPair: the plain-typed hooks the server wiring hands to the s2s
+// transport.
+func TestTrackPair(t *testing.T) {
+	w := newWorld(t)
+	leaf := w.ia.Leaf(t, "peer.test", trusttest.Opts{})
+	chain := chainOf(leaf, w.ia)
+	var verify func(context.Context, string, string, []*x509.Certificate) error = w.v.VerifyPeer
+	if err := verify(context.Background(), "d1.test", "peer.test", chain); err != nil {
+		t.Fatal(err)
+	}
+	var ss Sessions
+	var track func(string, string, []*x509.Certificate, func(error)) func() = ss.TrackPair
+	got := make(chan error, 1)
+	untrack := track("d1.test", "peer.test", chain, func(err error) { got <- err })
+	defer untrack()
+	chain[1] = nil // the caller's slice may change; the tracked copy does not
+	w.rev.Revoke(leaf.Cert)
+	(&Revalidator{Validator: w.v, List: ss.List}).RunOnce(context.Background())
+	select {
+	case err := <-got:
+		var ue *UntrustedError
+		if !errors.As(err, &ue) || ue.Reason != ReasonRevoked {
+			t.Fatalf("closed with %v", err)
+		}
+	default:
+		t.Fatal("not closed")
+	}
+	if certs, err := ParseCertificates(trusttest.PEM(leaf.Cert, w.ia.Cert)); err != nil || len(certs) != 2 {
+		t.Fatalf("ParseCertificates: %d, %v", len(certs), err)
 	}
 }

@@ -169,6 +169,14 @@ func (v *Validator) Validate(ctx context.Context, local, peerDomain string, chai
 	return v.run(ctx, local, peerDomain, chain, now, false)
 }
 
+// VerifyPeer is Validate at the current time returning only the error (an
+// *UntrustedError), in plain types for the s2s transport's hook; log the
+// refusal with the error's Reason.
+func (v *Validator) VerifyPeer(ctx context.Context, local, peerDomain string, chain []*x509.Certificate) error {
+	_, err := v.Validate(ctx, local, peerDomain, chain, time.Now())
+	return err
+}
+
 // Recheck is Validate for re-validation rounds: the same checks, but the
 // steps that pass carry no detail (the failing one does), which keeps a
 // round over many sessions cheap.
