@@ -96,7 +96,7 @@ func TestAIA(t *testing.T) {
 func TestHostileAIA(t *testing.T) {
 	w := newWorld(t)
 	srv, _ := aiaServer(t, map[string][]byte{})
-	const timeout = 400 * time.Millisecond
+	const timeout = time.Second
 	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout}})
 	hostile := w.ia.Leaf(t, "hostile.test", trusttest.Opts{AIA: []string{srv.URL + "/hang"}})
 	good := w.ia.Leaf(t, "peer.test", trusttest.Opts{})
