@@ -542,3 +542,26 @@ func TestSigningCertExpires(t *testing.T) {
 		t.Fatal("the anchors loaded while the signer was valid were dropped")
 	}
 }
+
+func TestStatusFormat(t *testing.T) {
+	b := newBundleWorld(t)
+	b.apply(Bundle{Name: "dt", Path: writeFile(t, b.dir, "dt.p7b", trusttest.P7B(t, b.root.Cert))}, func(c *Config) {
+		c.Domains = append(c.Domains, Domain{Name: "lonely.test"})
+	})
+	b.reg.RefreshNow(context.Background(), "dt")
+	os.Remove(b.dir + "/dt.p7b")
+	b.reg.RefreshNow(context.Background(), "dt")
+	out := b.reg.Status().Format()
+	for _, want := range []string{"dt  ", "1 anchors", "LAST REFRESH FAILED", "not-found", "d1.test: circles dt", "lonely.test: circles none, 0 anchors  (trusts nobody)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Format lacks %q:\n%s", want, out)
+		}
+	}
+	anchors, ok := b.reg.CircleAnchors("dt")
+	if out := FormatAnchors("dt", anchors); !ok || !strings.Contains(out, "Bundle Root") || !strings.Contains(out, `bundle "dt"`) {
+		t.Errorf("FormatAnchors:\n%s", out)
+	}
+	if _, ok := b.reg.CircleAnchors("nope"); ok {
+		t.Error("unknown circle found")
+	}
+}

@@ -537,3 +537,51 @@ func (r *Registry) DomainCircles(local string) (circles []string, domain string,
 	}
 	return append([]string(nil), dt.circles...), dt.name, true
 }
+
+// Format renders the status for `tern direct trust list`.
+func (s Status) Format() string {
+	var b strings.Builder
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(&b, "trust state generation %d\n", s.Generation)
+	b.WriteString("bundles:\n")
+	for _, x := range s.Bundles {
+		signed := "unsigned"
+		if x.Signed {
+			signed = "signed"
+		}
+		fmt.Fprintf(&b, "  %s  %s (%s, every %s): %d anchors, last success %s, next %s\n",
+			x.Name, x.Source, signed, x.Refresh, x.Anchors, ts(x.LastSuccess), ts(x.NextRefresh))
+		if x.LastError != nil {
+			fmt.Fprintf(&b, "    LAST REFRESH FAILED at %s (%s), last good anchors kept: %v\n", ts(x.LastAttempt), x.ErrorKind, x.LastError)
+		}
+	}
+	b.WriteString("circles:\n")
+	for _, c := range s.Circles {
+		fmt.Fprintf(&b, "  %s: %d anchors; bundles %s; anchor files %s\n", c.Name, c.Anchors, listOrNone(c.Bundles), listOrNone(c.AnchorFiles))
+	}
+	b.WriteString("domains:\n")
+	for _, d := range s.Domains {
+		note := ""
+		if d.Anchors == 0 {
+			note = "  (trusts nobody)"
+		}
+		fmt.Fprintf(&b, "  %s: circles %s, %d anchors%s\n", d.Name, listOrNone(d.Circles), d.Anchors, note)
+	}
+	return b.String()
+}
+
+// FormatAnchors renders a circle's anchors for `tern direct trust show`.
+func FormatAnchors(circle string, anchors []Anchor) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "circle %s: %d anchors\n", circle, len(anchors))
+	for _, a := range anchors {
+		fmt.Fprintf(&b, "  %s\n    sha256 %s, %s, valid %s to %s\n", a.Cert.Subject, a.Fingerprint, a.Source,
+			a.Cert.NotBefore.UTC().Format(time.RFC3339), a.Cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
