@@ -565,3 +565,56 @@ func TestStatusFormat(t *testing.T) {
 		t.Error("unknown circle found")
 	}
 }
+
+// TestBundleCacheDir: the last good bundle survives a restart while its
+// source is down; a cache file that no longer verifies is ignored.
+func TestBundleCacheDir(t *testing.T) {
+	b := newBundleWorld(t)
+	cache := t.TempDir()
+	signerPath := writeFile(t, b.dir, "signer.pem", trusttest.PEM(b.signer.Cert))
+	path := writeFile(t, b.dir, "dt.p7b", trusttest.SignedBundle(t, trusttest.P7B(t, b.root.Cert), b.signer.Cert, b.signer.Key))
+	cfg := Config{
+		Circles: []Circle{{Name: "dt", Bundles: []Bundle{{Name: "dt", Path: path, SigningCert: signerPath}}}},
+		Domains: []Domain{{Name: "d1.test", Circles: []string{"dt"}}},
+	}
+	start := func() {
+		t.Helper()
+		reg, err := NewRegistry(cfg, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.reg = reg
+		b.v = b.validator(ValidatorOptions{Revocation: adapt(b.rev)})
+	}
+	start()
+	if err := b.reg.RefreshNow(context.Background(), "dt"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	start() // restart with the source gone
+	if s := b.status("dt"); !s.Loaded || !s.FromCache || s.Anchors != 1 {
+		t.Fatalf("not seeded from the cache: %+v", s)
+	}
+	if !b.trusts(b.peer, "peer.test", b.inter) {
+		t.Fatal("not trusted from the cached bundle")
+	}
+	if err := b.reg.RefreshNow(context.Background(), "dt"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("refresh: %v", err)
+	}
+	if !b.trusts(b.peer, "peer.test", b.inter) {
+		t.Fatal("cached anchors dropped after a failed refresh")
+	}
+	// Corrupt the cache: the next start ignores it.
+	files, _ := os.ReadDir(cache)
+	if len(files) != 1 {
+		t.Fatalf("cache holds %d files", len(files))
+	}
+	cf := cache + "/" + files[0].Name()
+	data, _ := os.ReadFile(cf)
+	data[len(data)-3] ^= 0xff
+	os.WriteFile(cf, data, 0o600)
+	start()
+	if s := b.status("dt"); s.Loaded || b.trusts(b.peer, "peer.test", b.inter) {
+		t.Fatalf("a corrupted cache was used: %+v", s)
+	}
+}

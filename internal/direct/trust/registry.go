@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +25,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// CacheDir, if set, keeps the last good bytes of every bundle, so that
+	// after a restart a source that is down does not empty its circle.
+	// What is read back is checked like a download.
+	CacheDir string
 }
 
 // Anchor is one trust anchor of a circle and where it came from.
@@ -63,6 +69,7 @@ type bundleRuntime struct {
 	anchors     []*x509.Certificate
 	digest      [32]byte
 	loaded      bool
+	fromCache   bool // anchors from CacheDir, not downloaded since start
 	lastAttempt time.Time
 	lastSuccess time.Time
 	lastChange  time.Time
@@ -129,7 +136,9 @@ func (r *Registry) Apply(cfg Config) error {
 			bundles[name] = old
 			continue
 		}
-		bundles[name] = &bundleRuntime{spec: spec, nextDue: now}
+		rt := &bundleRuntime{spec: spec, nextDue: now}
+		r.seedFromCache(rt, now)
+		bundles[name] = rt
 	}
 	r.cfg = c
 	r.bundles = bundles
@@ -287,45 +296,46 @@ func (r *Registry) refreshList(ctx context.Context, list []*bundleRuntime) error
 }
 
 // refresh fetches and parses one bundle; on success with new content the
-// state is swapped, on failure the last good anchors stay.
+// state is swapped, on failure the last good anchors stay. The fetch and
+// the parse run outside the registry lock; rt.fetchMu orders refreshes of
+// one bundle.
 func (r *Registry) refresh(ctx context.Context, rt *bundleRuntime) error {
 	rt.fetchMu.Lock()
 	defer rt.fetchMu.Unlock()
 	r.mu.Lock()
 	spec, f := rt.spec, r.fetcher
+	loaded, lastDigest := rt.loaded, rt.digest
 	r.mu.Unlock()
 
 	data, err := f.fetch(ctx, spec)
 	now := r.now()
 	var certs []*x509.Certificate
 	var digest [32]byte
+	unchanged := false
 	if err == nil {
 		digest = sha256.Sum256(data)
+		unchanged = loaded && digest == lastDigest
+		switch {
+		case unchanged && spec.signer != nil:
+			// Unchanged, but the signing certificate may have expired since.
+			if k, serr := checkSignerWindow(spec.signer, now); serr != nil {
+				err = &BundleError{Bundle: spec.Name, Source: spec.source(), Kind: k, Err: serr}
+			}
+		case !unchanged:
+			certs, err = ParseBundle(data, spec.signer, now)
+			if be, ok := err.(*BundleError); ok {
+				be.Bundle, be.Source = spec.Name, spec.source()
+			}
+			if err == nil {
+				r.writeCache(spec, data)
+			}
+		}
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rt.lastAttempt = now
 	rt.fetches++
-	if err == nil && rt.loaded && digest == rt.digest && spec.signer != nil {
-		// Unchanged, but the signing certificate may have expired since.
-		if k, serr := checkSignerWindow(spec.signer, now); serr != nil {
-			err = &BundleError{Bundle: spec.Name, Source: spec.source(), Kind: k, Err: serr}
-		}
-	}
-	if err == nil && rt.loaded && digest == rt.digest {
-		rt.unchanged++
-		rt.lastSuccess, rt.lastErr = now, nil
-		rt.nextDue = now.Add(spec.Refresh)
-		r.log.Debug("trust bundle unchanged", "bundle", spec.Name, "source", spec.source(), "anchors", len(rt.anchors))
-		return nil
-	}
-	if err == nil {
-		certs, err = ParseBundle(data, spec.signer, now)
-		if be, ok := err.(*BundleError); ok {
-			be.Bundle, be.Source = spec.Name, spec.source()
-		}
-	}
 	if err != nil {
 		rt.failures++
 		rt.lastErr = err
@@ -335,14 +345,73 @@ func (r *Registry) refresh(ctx context.Context, rt *bundleRuntime) error {
 			"anchors_kept", len(rt.anchors), "loaded_once", rt.loaded, "err", err)
 		return err
 	}
-	rt.anchors, rt.digest, rt.loaded = certs, digest, true
-	rt.lastSuccess, rt.lastChange, rt.lastErr = now, now, nil
+	rt.lastSuccess, rt.lastErr = now, nil
 	rt.nextDue = now.Add(spec.Refresh)
+	if unchanged {
+		rt.unchanged++
+		r.log.Debug("trust bundle unchanged", "bundle", spec.Name, "source", spec.source(), "anchors", len(rt.anchors))
+		return nil
+	}
+	rt.anchors, rt.digest, rt.loaded, rt.fromCache = certs, digest, true, false
+	rt.lastChange = now
 	if r.bundles[spec.Name] == rt { // still configured
 		r.rebuildLocked()
 	}
 	r.log.Info("trust bundle loaded", "bundle", spec.Name, "source", spec.source(), "anchors", len(certs), "sha256", hex.EncodeToString(digest[:8]))
 	return nil
+}
+
+// cachePath is where the last good bytes of a bundle source are kept.
+func (r *Registry) cachePath(spec *bundleSpec) string {
+	return filepath.Join(r.opts.CacheDir, "bundle-"+spec.key[:32]+".p7b")
+}
+
+// writeCache keeps the last good bytes of a bundle for the next start.
+func (r *Registry) writeCache(spec *bundleSpec, data []byte) {
+	if r.opts.CacheDir == "" {
+		return
+	}
+	p := r.cachePath(spec)
+	tmp, err := os.CreateTemp(r.opts.CacheDir, ".bundle-*")
+	if err == nil {
+		_, err = tmp.Write(data)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), p)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}
+	if err != nil {
+		r.log.Warn("trust bundle cache not written", "bundle", spec.Name, "path", p, "err", err)
+	}
+}
+
+// seedFromCache loads the last good bytes of a new bundle runtime, checked
+// like a download (signature, signing certificate valid now), so a source
+// that is down at start does not leave the circle empty.
+func (r *Registry) seedFromCache(rt *bundleRuntime, now time.Time) {
+	if r.opts.CacheDir == "" {
+		return
+	}
+	p := r.cachePath(rt.spec)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	certs, err := ParseBundle(data, rt.spec.signer, now)
+	if err != nil {
+		r.log.Warn("trust bundle cache ignored", "bundle", rt.spec.Name, "path", p, "err", err)
+		return
+	}
+	rt.anchors, rt.digest, rt.loaded, rt.fromCache = certs, sha256.Sum256(data), true, true
+	if fi, err := os.Stat(p); err == nil {
+		rt.lastChange = fi.ModTime()
+	}
+	r.log.Info("trust bundle loaded from the cache until the next download", "bundle", rt.spec.Name, "anchors", len(certs))
 }
 
 func kindOf(err error) Kind {
@@ -414,6 +483,7 @@ type BundleStatus struct {
 	Signed       bool // a signing certificate is configured
 	Refresh      time.Duration
 	Loaded       bool // loaded at least once
+	FromCache    bool // the anchors come from CacheDir, no download yet
 	Anchors      int  // anchors in use (the last good load)
 	Digest       string
 	LastAttempt  time.Time
@@ -448,7 +518,7 @@ func (r *Registry) Status() Status {
 	st := Status{Generation: s.gen}
 	for name, rt := range r.bundles {
 		bs := BundleStatus{Name: name, Source: rt.spec.source(), Signed: rt.spec.signer != nil, Refresh: rt.spec.Refresh,
-			Loaded: rt.loaded, Anchors: len(rt.anchors), LastAttempt: rt.lastAttempt, LastSuccess: rt.lastSuccess,
+			Loaded: rt.loaded, FromCache: rt.fromCache, Anchors: len(rt.anchors), LastAttempt: rt.lastAttempt, LastSuccess: rt.lastSuccess,
 			LastChange: rt.lastChange, NextRefresh: rt.nextDue, LastError: rt.lastErr, ErrorKind: kindOf(rt.lastErr),
 			Fetches: rt.fetches, Failures: rt.failures, Unchanged: rt.unchanged}
 		if rt.loaded {

@@ -244,3 +244,22 @@ func adapt(r *trusttest.Revocations) Revocation {
 		return RevocationStatus(st), err
 	})
 }
+
+// TestExpiredAnchor: an anchor outside its validity window anchors nothing.
+func TestExpiredAnchor(t *testing.T) {
+	w := newWorld(t)
+	now := time.Now()
+	old := trusttest.NewRoot(t, "Old Root", trusttest.Opts{NotBefore: now.Add(-72 * time.Hour), NotAfter: now.Add(time.Hour)})
+	leaf := old.Leaf(t, "peer.test", trusttest.Opts{NotAfter: now.Add(48 * time.Hour)})
+	cfg := Config{Circles: []Circle{{Name: "old", Anchors: []string{writeFile(t, w.dir, "old.pem", trusttest.PEM(old.Cert))}}},
+		Domains: []Domain{{Name: "d1.test", Circles: []string{"old"}}}}
+	if err := w.reg.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.v.Validate(context.Background(), "d1.test", "peer.test", chainOf(leaf), now); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := w.v.Validate(context.Background(), "d1.test", "peer.test", chainOf(leaf), now.Add(2*time.Hour)); r.Reason != ReasonChainExpired {
+		t.Fatalf("expired anchor: %q\n%s", r.Reason, Explain(r))
+	}
+}
