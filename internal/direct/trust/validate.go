@@ -83,8 +83,8 @@ type Result struct {
 	Steps      []Step                // in order; the last failed one is the reason
 	Warnings   []string              // e.g. the LabNoCRL switch skipped a check
 	Fetched    []*x509.Certificate   // intermediates fetched through AIA
+	Recheck    bool                  // a re-validation round (Recheck), not a handshake
 	chains     [][]*x509.Certificate // all chains built
-	quiet      bool
 }
 
 // UntrustedError is returned with a Result that is not trusted.
@@ -188,7 +188,7 @@ func (v *Validator) run(ctx context.Context, local, peerDomain string, chain []*
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, orDefault(v.opts.Timeout, DefaultValidateTimeout))
 	defer cancel()
-	r := &Result{quiet: quiet}
+	r := &Result{Recheck: quiet}
 	v.validate(ctx, r, local, peerDomain, chain, now)
 	if v.opts.Observe != nil {
 		v.opts.Observe(r, time.Since(start))
@@ -204,7 +204,7 @@ func (v *Validator) run(ctx context.Context, local, peerDomain string, chain []*
 }
 
 func (r *Result) ok(name, format string, args ...any) {
-	if r.quiet {
+	if r.Recheck {
 		r.Steps = append(r.Steps, Step{Name: name, OK: true})
 		return
 	}
