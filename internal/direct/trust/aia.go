@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -29,18 +32,26 @@ const (
 // time-out and a size limit, and caches answers (failures briefly) by URL.
 // Concurrent requests for one URL share one fetch. What it returns is only
 // ever used as an intermediate, never as an anchor.
+//
+// The URLs come from a certificate not yet verified, so by default the
+// fetcher's own client refuses to connect to loopback, private, link-local
+// and unspecified addresses (no requests into our own network on a peer's
+// say-so); AllowPrivate lifts that (labs, tests). A Client given here is
+// used as is: its dialer must do that check itself.
 type AIAFetcher struct {
-	Client   *http.Client
-	Timeout  time.Duration // default 5 s
-	MaxSize  int64         // default 1 MiB
-	TTL      time.Duration // default 6 h
-	ErrorTTL time.Duration // default 1 min
-	InFlight int           // concurrent downloads, default 64
-	Now      func() time.Time
+	Client       *http.Client
+	AllowPrivate bool
+	Timeout      time.Duration // default 5 s
+	MaxSize      int64         // default 1 MiB
+	TTL          time.Duration // default 6 h
+	ErrorTTL     time.Duration // default 1 min
+	InFlight     int           // concurrent downloads, default 64
+	Now          func() time.Time
 
 	mu       sync.Mutex
 	cache    map[string]*aiaEntry
 	inflight int
+	own      *http.Client
 }
 
 type aiaEntry struct {
@@ -116,7 +127,7 @@ func (f *AIAFetcher) fill(e *aiaEntry, rawURL string) {
 	}()
 	fctx, cancel := context.WithTimeout(context.Background(), f.timeout())
 	defer cancel()
-	data, err := httpGet(fctx, f.Client, rawURL, f.maxSize(), true)
+	data, err := httpGet(fctx, f.client(), rawURL, f.maxSize(), true)
 	if err == nil {
 		e.certs, err = parseCerts(data)
 		if err == nil && len(e.certs) == 0 {
@@ -131,6 +142,58 @@ func (f *AIAFetcher) fill(e *aiaEntry, rawURL string) {
 		e.expires = f.now().Add(f.errorTTL())
 	} else {
 		e.expires = f.now().Add(f.ttl())
+	}
+}
+
+// client is Client, or one whose dialer refuses non-public addresses.
+func (f *AIAFetcher) client() *http.Client {
+	if f.Client != nil {
+		return f.Client
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.own == nil {
+		d := &net.Dialer{Timeout: f.timeout()}
+		if !f.AllowPrivate {
+			d.Control = refuseNonPublic
+		}
+		f.own = &http.Client{Transport: &http.Transport{
+			DialContext:           d.DialContext,
+			TLSHandshakeTimeout:   f.timeout(),
+			ResponseHeaderTimeout: f.timeout(),
+			MaxIdleConns:          16,
+			IdleConnTimeout:       30 * time.Second,
+		}}
+	}
+	return f.own
+}
+
+// refuseNonPublic is a dialer Control refusing loopback, private,
+// link-local, multicast and unspecified addresses.
+func refuseNonPublic(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
+		return fmt.Errorf("caIssuers address %s is not public; refused", ip)
+	}
+	return nil
+}
+
+// CloseIdleConnections releases the fetcher's own idle connections.
+func (f *AIAFetcher) CloseIdleConnections() {
+	f.mu.Lock()
+	c := f.own
+	f.mu.Unlock()
+	if c != nil {
+		c.CloseIdleConnections()
 	}
 }
 

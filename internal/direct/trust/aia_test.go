@@ -50,7 +50,7 @@ func TestAIA(t *testing.T) {
 	stranger := trusttest.NewRoot(t, "Stranger Root", trusttest.Opts{})
 	files["/stranger.der"] = stranger.Cert.Raw
 
-	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: 500 * time.Millisecond}})
+	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: 500 * time.Millisecond, AllowPrivate: true}})
 	for _, tc := range []struct {
 		name    string
 		leaf    *trusttest.Leaf
@@ -97,7 +97,7 @@ func TestHostileAIA(t *testing.T) {
 	w := newWorld(t)
 	srv, _ := aiaServer(t, map[string][]byte{})
 	const timeout = time.Second
-	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout}})
+	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout, AllowPrivate: true}})
 	hostile := w.ia.Leaf(t, "hostile.test", trusttest.Opts{AIA: []string{srv.URL + "/hang"}})
 	good := w.ia.Leaf(t, "peer.test", trusttest.Opts{})
 
@@ -146,7 +146,7 @@ func TestHostileAIA(t *testing.T) {
 		t.Fatalf("a cancelled validation waited %v", d)
 	}
 	// Downloads in flight are bounded: beyond the cap, an error at once.
-	capped := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout, InFlight: 1}})
+	capped := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: &AIAFetcher{Timeout: timeout, InFlight: 1, AllowPrivate: true}})
 	go capped.Validate(context.Background(), "d1.test", "hostile.test", chainOf(w.ia.Leaf(t, "hostile.test", trusttest.Opts{AIA: []string{srv.URL + "/hang?3"}})), time.Now())
 	time.Sleep(20 * time.Millisecond)
 	start = time.Now()
@@ -155,4 +155,27 @@ func TestHostileAIA(t *testing.T) {
 		t.Fatalf("over the in-flight cap: waited %v\n%s", d, Explain(r))
 	}
 	time.Sleep(timeout + 100*time.Millisecond) // let the detached fetches end (goleak)
+}
+
+// TestAIANoPrivateAddresses: by default a peer's caIssuers URL cannot make
+// tern connect into its own network.
+func TestAIANoPrivateAddresses(t *testing.T) {
+	w := newWorld(t)
+	srv, hits := aiaServer(t, map[string][]byte{"/ia.der": w.ia.Cert.Raw})
+	f := &AIAFetcher{Timeout: time.Second}
+	defer f.CloseIdleConnections()
+	v := w.validator(ValidatorOptions{Revocation: adapt(w.rev), AIA: f})
+	leaf := w.ia.Leaf(t, "peer.test", trusttest.Opts{AIA: []string{srv.URL + "/ia.der", "http://[::1]:1/x", "http://10.0.0.1:1/x"}})
+	r, _ := v.Validate(context.Background(), "d1.test", "peer.test", chainOf(leaf), time.Now())
+	if r.Reason != ReasonUntrustedAnchor || hits.Load() != 0 || !strings.Contains(Explain(r), "not public") {
+		t.Fatalf("private caIssuers fetched (%d hits):\n%s", hits.Load(), Explain(r))
+	}
+	for _, a := range []string{"127.0.0.1:80", "10.1.2.3:80", "192.168.0.1:80", "169.254.169.254:80", "[::1]:80", "[fe80::1]:80", "0.0.0.0:80", "[::ffff:127.0.0.1]:80"} {
+		if refuseNonPublic("tcp", a, nil) == nil {
+			t.Errorf("%s allowed", a)
+		}
+	}
+	if err := refuseNonPublic("tcp", "192.0.2.10:80", nil); err != nil {
+		t.Errorf("public address refused: %v", err)
+	}
 }
