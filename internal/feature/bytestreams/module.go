@@ -24,7 +24,7 @@ import (
 
 // Namespaces.
 const (
-	NS        = "http://jabber.org/protocol/bytestreams"                                     // XEP-0065
+	NS        = "http://jabber.org/protocol/bytestreams"                                       // XEP-0065
 	NSCredReq = "http://standards.directtrust.org/DS2019-02/filetransfer/proxy/auth#onetimeup" // TIM+ one-time credentials
 )
 
