@@ -16,7 +16,8 @@
 //     SHA1(SID + requester JID + target JID) (§5.3.2), the requester's JID
 //     being the 'from' of the request, so only the requester can activate:
 //     item-not-found when no connection has that hash, not-allowed when only
-//     one party is connected or it is activated already, bad-request or
+//     one party is connected (once activated, the hash names no waiting
+//     bytestream: item-not-found again), bad-request or
 //     jid-malformed for a malformed request.
 //   - TIM+ (DirectTrust DS 2019-02, as its reference implementation does
 //     it): <credRequest xmlns='http://standards.directtrust.org/DS2019-02/filetransfer/proxy/auth#onetimeup'/>

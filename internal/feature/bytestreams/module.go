@@ -11,6 +11,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -276,8 +277,9 @@ func (m *Module) activate(st *router.Stanza, q *xml.Element) (*xml.Element, erro
 	if act == nil {
 		return nil, stanza.ErrBadRequest.WithText("a bytestreams set to the proxy is <activate/> with the target's JID (XEP-0065 §6.3.5)")
 	}
-	target, err := jid.Parse(act.Text())
-	if err != nil || act.Text() == "" {
+	text := strings.TrimSpace(act.Text())
+	target, err := jid.Parse(text)
+	if err != nil || text == "" {
 		return nil, stanza.ErrJIDMalformed.WithText("<activate/> must hold the target's full JID")
 	}
 	p := m.proxy()
