@@ -82,8 +82,8 @@ func TestIQ(t *testing.T) {
 				listening(t, h)
 				a := h.Login("alice", "pc")
 				for iq, want := range map[string]string{
-					"<iq type='set' id='x' to='" + service + "'><query xmlns='" + bytestreams.NS + "'><activate>bob@example.org/pc</activate></query></iq>": "bad-request",
-					"<iq type='set' id='x' to='" + service + "'><query xmlns='" + bytestreams.NS + "' sid='s'/></iq>":                                     "bad-request",
+					"<iq type='set' id='x' to='" + service + "'><query xmlns='" + bytestreams.NS + "'><activate>bob@example.org/pc</activate></query></iq>":                                        "bad-request",
+					"<iq type='set' id='x' to='" + service + "'><query xmlns='" + bytestreams.NS + "' sid='s'/></iq>":                                                                              "bad-request",
 					"<iq type='set' id='x' to='" + service + "'><query xmlns='" + bytestreams.NS + "' sid='" + strings.Repeat("s", 200) + "'><activate>bob@example.org/pc</activate></query></iq>": "bad-request",
 					activateIQ("s", "@@bad"): "jid-malformed",
 				} {
