@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -267,4 +266,3 @@ func errText(el *xml.Element) string {
 	return ""
 }
 
-var _ = strconv.Itoa

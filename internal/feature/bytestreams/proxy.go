@@ -43,9 +43,10 @@ type slot struct {
 	hash      string
 	conns     []*pconn
 	activated chan struct{}
-	done      bool         // activated (under proxy.mu)
-	bytes     atomic.Int64 // relayed so far, both ways
-	ending    atomic.Int32 // directions finished
+	over      chan struct{} // closed when both directions have ended
+	done      bool          // activated (under proxy.mu)
+	bytes     atomic.Int64  // relayed so far, both ways
+	ending    atomic.Int32  // directions finished
 	cut       atomic.Bool
 }
 
@@ -267,7 +268,7 @@ func (p *proxy) join(pc *pconn, hash string) (*slot, string) {
 	}
 	sl := p.pending[hash]
 	if sl == nil {
-		sl = &slot{hash: hash, activated: make(chan struct{})}
+		sl = &slot{hash: hash, activated: make(chan struct{}), over: make(chan struct{})}
 		p.pending[hash] = sl
 	}
 	if len(sl.conns) >= 2 {
@@ -377,10 +378,14 @@ func (p *proxy) pipe(sl *slot, dst, src *pconn) {
 		dst.Close()
 	}
 	if sl.ending.Add(1) < 2 {
+		// The other direction may still write to src: its connection stays
+		// open (the caller closes it on return) until that one ends too.
+		<-sl.over
 		return
 	}
 	src.Close()
 	dst.Close()
+	close(sl.over)
 	result := "done"
 	if sl.cut.Load() {
 		result = "cut"
