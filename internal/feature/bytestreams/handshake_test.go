@@ -106,4 +106,3 @@ func FuzzHandshake(f *testing.F) {
 		}
 	})
 }
-

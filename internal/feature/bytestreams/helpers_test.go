@@ -265,4 +265,3 @@ func errText(el *xml.Element) string {
 	}
 	return ""
 }
-

@@ -332,4 +332,3 @@ func TestStopEndsRelays(t *testing.T) {
 		t.Errorf("streamhost after stop: %s", r)
 	}
 }
-
