@@ -98,7 +98,7 @@ func TestFileTransferProxy(t *testing.T) {
 
 	items := a.iq("get", srv.domain, "<query xmlns='"+nsDiscoItems+"'/>")
 	var jids []string
-	for _, it := range items.path(nsDiscoItems + " query").children(nsDiscoItems, "item") {
+	for _, it := range items.path(nsDiscoItems+" query").children(nsDiscoItems, "item") {
 		jids = append(jids, it.attr("jid"))
 	}
 	if !slices.Contains(jids, proxy) {
