@@ -88,7 +88,7 @@ func s5bHash(sid, requester, target string) string {
 // TestFileTransferProxy: issue 13. Two clients of the real binary find
 // the proxy (disco#items), get its address and one-time credentials,
 // connect over TLS, the requester activates, a file goes through with its
-// SHA-256 intact; a spent credential is refused.
+// SHA-256 intact; Jingle IBB passes through; a spent credential is refused.
 func TestFileTransferProxy(t *testing.T) {
 	t.Parallel()
 	srv := startTern(t, ternOpts{ExtraTOML: "[bytestreams]\nlisten = \"127.0.0.1:0\"\n"})
@@ -154,6 +154,18 @@ func TestFileTransferProxy(t *testing.T) {
 	}
 	if v := metricValue(t, srv, "tern_bytestreams_bytes_total"); v < float64(len(file)) {
 		t.Errorf("tern_bytestreams_bytes_total = %v, want at least %d", v, len(file))
+	}
+
+	// Jingle IBB (XEP-0261, XEP-0047 §2): the fallback goes through as
+	// iq stanzas between the two clients, untouched.
+	a.send("<iq type='set' id='ibb1' to='" + b.jid + "'><open xmlns='http://jabber.org/protocol/ibb' block-size='4096' sid='" + sid + "' stanza='iq'/></iq>")
+	open := b.wait("the IBB open from the sender", func(e *elem) bool { return e.Local == "iq" && e.attr("id") == "ibb1" })
+	if open.attr("from") != a.jid || open.path("http://jabber.org/protocol/ibb open") == nil {
+		t.Errorf("IBB open arrived as %s", open)
+	}
+	b.send("<iq type='result' id='ibb1' to='" + a.jid + "'/>")
+	if r := a.wait("the IBB open's result", func(e *elem) bool { return e.Local == "iq" && e.attr("id") == "ibb1" }); r.attr("type") != "result" {
+		t.Errorf("IBB open's reply: %s", r)
 	}
 
 	// One-time: the requester's credential is spent.
