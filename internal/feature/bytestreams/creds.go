@@ -29,6 +29,7 @@ type creds struct {
 	bySubj  map[[sha256.Size]byte]credential
 	perUser map[string]int // outstanding credentials per owner
 	max     int            // outstanding credentials in all
+	pruned  time.Time      // last pruneLocked
 }
 
 func newCreds(now func() time.Time, max int) *creds {
@@ -107,9 +108,14 @@ func (c *creds) release(owner string) {
 	}
 }
 
-// pruneLocked forgets expired credentials. It runs on every issue, so the
-// table never holds more than the credentials of the last minute.
+// pruneLocked forgets expired credentials, at most once a second (or when
+// the table is full), so the table holds about the last minute's and an
+// issue costs no scan of it.
 func (c *creds) pruneLocked(now time.Time) {
+	if now.Sub(c.pruned) < time.Second && (c.max <= 0 || len(c.bySubj) < c.max) {
+		return
+	}
+	c.pruned = now
 	for k, cr := range c.bySubj {
 		if !now.Before(cr.expires) {
 			delete(c.bySubj, k)

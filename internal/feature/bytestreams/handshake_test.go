@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rw is a handshake's two sides in memory.
@@ -105,4 +106,26 @@ func FuzzHandshake(f *testing.F) {
 			t.Fatalf("wrote %d bytes", r.out.Len())
 		}
 	})
+}
+
+// Expired credentials leave the table (it stays about a minute's worth)
+// and give back the owner's quota.
+func TestCredsPrune(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newCreds(func() time.Time { return now }, 3)
+	for range 3 {
+		if _, _, err := c.issue("a@x", 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := c.issue("b@x", 0); err == nil {
+		t.Errorf("a fourth credential beyond max")
+	}
+	if _, _, err := c.issue("a@x", 0); err == nil {
+		t.Errorf("beyond max")
+	}
+	now = now.Add(CredentialTTL)
+	if _, _, err := c.issue("a@x", 1); err != nil || c.outstanding() != 1 {
+		t.Errorf("after expiry: %v, %d outstanding", err, c.outstanding())
+	}
 }
