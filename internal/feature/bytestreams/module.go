@@ -40,16 +40,16 @@ type Config struct {
 	Credentials bool `toml:"credentials"` // RFC 1929 one-time credentials required (TIM+); false: no authentication (plain XEP-0065)
 	Remote      bool `toml:"remote"`      // users of other domains (over authenticated s2s) may use the proxy (TIM+: the receiver asks the sender's proxy)
 
-	MaxBytes             int64 `toml:"max_bytes"`              // per transfer, both directions; 0: unbounded
-	Rate                 int64 `toml:"rate"`                   // bytes per second per user, all its transfers; 0: unbounded
-	CredentialsPerMinute int   `toml:"credentials_per_minute"` // credRequests per user
-	CredentialsPerUser   int   `toml:"credentials_per_user"`   // unused credentials outstanding per user
-	ConnsPerIP           int   `toml:"conns_per_ip"`           // concurrent proxy connections per client IP
-	ConnsPerUser         int   `toml:"conns_per_user"`         // concurrent proxy connections per user
-	MaxPending           int   `toml:"max_pending"`            // connections waiting for activation, in all
-	ActivationSeconds    int   `toml:"activation_seconds"`     // how long a connection waits for <activate/>
-	HandshakeSeconds     int   `toml:"handshake_seconds"`      // TLS and SOCKS5 handshake, together
-	IdleSeconds          int   `toml:"idle_seconds"`           // a relay direction with no data ends
+	MaxBytes             int `toml:"max_bytes"`              // per transfer, both directions; 0: unbounded
+	Rate                 int `toml:"rate"`                   // bytes per second per user, all its transfers; 0: unbounded
+	CredentialsPerMinute int `toml:"credentials_per_minute"` // credRequests per user
+	CredentialsPerUser   int `toml:"credentials_per_user"`   // unused credentials outstanding per user
+	ConnsPerIP           int `toml:"conns_per_ip"`           // concurrent proxy connections per client IP
+	ConnsPerUser         int `toml:"conns_per_user"`         // concurrent proxy connections per user
+	MaxPending           int `toml:"max_pending"`            // connections waiting for activation, in all
+	ActivationSeconds    int `toml:"activation_seconds"`     // how long a connection waits for <activate/>
+	HandshakeSeconds     int `toml:"handshake_seconds"`      // TLS and SOCKS5 handshake, together
+	IdleSeconds          int `toml:"idle_seconds"`           // a relay direction with no data ends
 }
 
 // DefaultConfig is the TIM+ profile, with the listener off.

@@ -350,7 +350,7 @@ func (p *proxy) pipe(sl *slot, dst, src *pconn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			total := sl.bytes.Add(int64(n))
-			if p.cfg.MaxBytes > 0 && total > p.cfg.MaxBytes {
+			if p.cfg.MaxBytes > 0 && total > int64(p.cfg.MaxBytes) {
 				if sl.cut.CompareAndSwap(false, true) {
 					p.log.Info("proxy transfer cut: larger than max_bytes", "hash", sl.hash, "user", src.owner, "max_bytes", p.cfg.MaxBytes)
 				}
@@ -439,7 +439,7 @@ type bucket struct {
 	last   time.Time
 }
 
-func newBucket(rate int64) *bucket {
+func newBucket(rate int) *bucket {
 	return &bucket{rate: float64(rate), tokens: float64(rate), last: time.Now()}
 }
 
