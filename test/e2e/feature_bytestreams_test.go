@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -172,5 +173,35 @@ func TestFileTransferProxy(t *testing.T) {
 	if c, err := dialProxy(addr, proxy, ac, hash); err == nil {
 		c.Close()
 		t.Errorf("a reused credential was accepted")
+	}
+
+	// Bad input (issue 13): "no authentication" gets RFC 1928's 0xFF and a
+	// log line naming the problem; a malformed credRequest a stanza error
+	// saying what is wrong.
+	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: rawTimeout}, "tcp", addr, &tls.Config{ServerName: proxy, RootCAs: ac.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(rawTimeout))
+	nc.Write([]byte{5, 1, 0})
+	if reply, _ := io.ReadAll(nc); !bytes.Equal(reply, []byte{5, 0xFF}) {
+		t.Errorf("no-auth greeting: got %x, want 05 ff (RFC 1928 §3: no acceptable methods)", reply)
+	}
+	nc.Close()
+	bad := a.iq("set", proxy, "<credRequest xmlns='"+nsCredRequest+"'/>")
+	if bad.errorCondition() != "bad-request" || bad.path("error", nsStanzaErr+" text") == nil {
+		t.Errorf("credRequest set: %s, want bad-request with a text", bad)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		log, _ := os.ReadFile(srv.logFile)
+		if bytes.Contains(log, []byte("requires username/password")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the tern log names no problem for the no-auth greeting:\n%s", tail(srv.logFile))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
