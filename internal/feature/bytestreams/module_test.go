@@ -1,6 +1,7 @@
 package bytestreams_test
 
 import (
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -214,4 +215,40 @@ func TestIQ(t *testing.T) {
 func fixtureOf(t *testing.T, h *mt.Harness) *fixture {
 	listening(t, h)
 	return &fixture{h: h, tls: true}
+}
+
+func TestRemoteOff(t *testing.T) {
+	c := &clock{t: time.Now()}
+	m := newModule(c, func(c *bytestreams.Config) { c.Remote = false })
+	h := mt.New(t, nil, m)
+	fed := h.Federate()
+	h.FromRemote("<iq type='get' id='rc' from='carol@remote.example/pc' to='" + service + "'><credRequest xmlns='" + bytestreams.NSCredReq + "'/></iq>")
+	if got := fed.Take(); len(got) != 1 || mt.ErrorCondition(got[0]) != "forbidden" || errText(got[0]) == "" {
+		t.Errorf("remote = false, a remote user: %v, want forbidden with a text", got)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		cfg  func(*bytestreams.Config)
+		want string
+	}{
+		{func(c *bytestreams.Config) { c.Listen = "7777" }, "want host:port"},
+		{func(c *bytestreams.Config) { c.Name = "" }, "name is empty"},
+	} {
+		m := newModule(&clock{}, c.cfg)
+		h := module.NewHost(mt.New(t, nil).Router, nil, slog.New(slog.DiscardHandler), nil, nil)
+		if err := h.Load([]module.Module{m}, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error saying %q", err, c.want)
+		}
+	}
+	// Off (no listen): no service, nothing provided, nothing listens.
+	m := bytestreams.New()
+	h := mt.New(t, []string{"alice"}, disco.Module{}, m)
+	if _, err := module.Depend[bytestreams.Listener](h.Host, "bytestreams"); err == nil {
+		t.Errorf("an unconfigured proxy provides a listener")
+	}
+	if r := h.Login("alice", "pc").Reply(credIQ("c")); mt.ErrorCondition(r) == "" {
+		t.Errorf("an unconfigured proxy answers: %s", r)
+	}
 }
