@@ -31,8 +31,9 @@
 // Who may use it: accounts of the served domains and, with remote = true
 // (the default, TIM+: the receiver asks the sender's proxy over s2s),
 // accounts of other domains whose stanzas arrive over authenticated
-// federation. Servers and components (JIDs without a localpart) are
-// refused with forbidden.
+// federation (s2s accepts streams to and sends stanzas from service
+// domains, router.Serves). Servers and components (JIDs without a
+// localpart) are refused with forbidden.
 //
 // SOCKS5 side, on [bytestreams] listen: TLS on the socket (the
 // certificate chosen by SNI = the service's name), then RFC 1928: the
