@@ -5,6 +5,7 @@ import (
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/feature/blocking"
+	"github.com/tern-xmpp/tern/internal/feature/bytestreams"
 	"github.com/tern-xmpp/tern/internal/feature/carbons"
 	"github.com/tern-xmpp/tern/internal/feature/csi"
 	"github.com/tern-xmpp/tern/internal/feature/disco"
@@ -43,6 +44,7 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 		csi.Module{},
 		lastactivity.Module{Started: started},
 		register.Module{Open: registrationOpen(cfg), PerIP: regLimit, Trusted: trusted, MinPassword: cfg.Limits.MinPasswordLength},
+		bytestreams.New(), // XEP-0065 proxy; its listener opens in startProxy (proxy.go)
 		module.Feature{ModuleName: "receipts", Target: router.Account, Namespaces: []string{"urn:xmpp:receipts"}}, // pass through untouched
 	}
 }

@@ -82,6 +82,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted)); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
+	stopProxy, err := startProxy(host, cm)
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
 	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 

@@ -226,7 +226,7 @@ func (c *conn) dialbackRequest(el *xml.Element) error {
 	if from == "" || to == "" {
 		return stream.NewError("improper-addressing", "<db:result/> needs 'from' and 'to'")
 	}
-	if !s.r.IsLocal(to) {
+	if !s.r.Serves(to) {
 		return stream.NewError("host-unknown", "this server does not serve "+to)
 	}
 	if domainOf(from) != from {
@@ -350,7 +350,7 @@ func (c *conn) verifyRequest(el *xml.Element) error {
 		return stream.NewError("improper-addressing", "<db:verify/> needs 'from', 'to' and 'id'")
 	}
 	typ := "invalid"
-	if s.r.IsLocal(orig) && keyValid(s.cfg.Secret, recv, orig, id, el.Text()) {
+	if s.r.Serves(orig) && keyValid(s.cfg.Secret, recv, orig, id, el.Text()) {
 		typ = "valid"
 	}
 	c.send(xml.New(NSDialback, "verify", "from", orig, "to", recv, "id", id, "type", typ))
@@ -378,7 +378,7 @@ func (c *conn) stanza(el *xml.Element) error {
 	if err != nil {
 		return stream.NewError("invalid-from", "malformed 'from'")
 	}
-	if !s.r.IsLocal(tj.Domain()) {
+	if !s.r.Serves(tj.Domain()) {
 		return stream.NewError("host-unknown", "this server does not serve "+tj.Domain())
 	}
 	c.mu.Lock()

@@ -199,7 +199,7 @@ func (c *conn) readHeader() error {
 	c.mu.Lock()
 	switch {
 	case serr != nil:
-	case to == "" || !s.r.IsLocal(to):
+	case to == "" || !s.r.Serves(to):
 		serr = stream.NewError("host-unknown", "this server does not serve "+h.To)
 	case c.local != "" && to != c.local:
 		serr = stream.NewError("host-unknown", "the domain changed during negotiation")

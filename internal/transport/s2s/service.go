@@ -268,7 +268,7 @@ func (s *Service) Serve(l net.Listener, directTLS bool) error {
 // Send implements router.Remote: it delivers st over a stream for its
 // domain pair, queueing it while one is set up.
 func (s *Service) Send(ctx context.Context, st *router.Stanza) {
-	if st.From.IsZero() || !s.r.IsLocal(st.From.Domain()) {
+	if st.From.IsZero() || !s.r.Serves(st.From.Domain()) {
 		// Only our own domains send through us; anything else would relay.
 		s.log.Debug("not relaying a stanza from a foreign domain", "from", st.From.String(), "to", st.To.String())
 		return
