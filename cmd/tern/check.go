@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/tern-xmpp/tern/internal/check"
-	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/ops/check"
+	"github.com/tern-xmpp/tern/internal/ops/config"
 )
 
 const checkHelp = `Usage: tern check [--config FILE] [--data DIR] [--no-dns]

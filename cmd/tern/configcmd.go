@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/ops/config"
 )
 
 const configHelp = `Usage: tern config <example|show> [--config FILE] [--data DIR]

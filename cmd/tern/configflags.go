@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/ops/config"
 )
 
 // configFlags are the flags every command reading the configuration takes.

@@ -22,6 +22,7 @@ Commands:
   serve      run the server (zero configuration: domain localhost, data in ./tern-data)
   user       add, delete, list accounts and change passwords
   check      check the configuration, certificates, DNS records, ports and storage
+  cert       lab PKI for Direct trust: CA, certificates, revocation, CRLs
   unban      lift a running server's refusal of an address or account after failed logins
   config     print an example configuration, or the effective one
   version    print the version, Go version and commit
@@ -53,6 +54,7 @@ func init() {
 		"serve":   {cmdServe, "run the server"},
 		"user":    {cmdUser, "manage accounts"},
 		"check":   {cmdCheck, "check the setup"},
+		"cert":    {cmdCert, "lab PKI"},
 		"unban":   {cmdUnban, "lift a login refusal"},
 		"config":  {cmdConfig, "print configuration"},
 		"version": {cmdVersion, "print the version"},

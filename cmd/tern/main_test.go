@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tern-xmpp/tern/internal/config"
+	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/storage"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/certs"
-	"github.com/tern-xmpp/tern/internal/config"
-	"github.com/tern-xmpp/tern/internal/server"
+	"github.com/tern-xmpp/tern/internal/ops/config"
+	"github.com/tern-xmpp/tern/internal/ops/server"
+	"github.com/tern-xmpp/tern/internal/pki/certs"
 )
 
 const serveHelp = `Usage: tern serve [--config FILE] [--data DIR]

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tern-xmpp/tern/internal/control"
+	"github.com/tern-xmpp/tern/internal/ops/control"
 )
 
 const unbanHelp = `Usage: tern unban ADDRESS|USER@DOMAIN|--all [--config FILE] [--data DIR]

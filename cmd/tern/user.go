@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/tern-xmpp/tern/internal/config"
-	"github.com/tern-xmpp/tern/internal/control"
-	"github.com/tern-xmpp/tern/internal/jid"
-	"github.com/tern-xmpp/tern/internal/register"
-	"github.com/tern-xmpp/tern/internal/sasl"
+	"github.com/tern-xmpp/tern/internal/auth/sasl"
+	"github.com/tern-xmpp/tern/internal/feature/register"
+	"github.com/tern-xmpp/tern/internal/ops/config"
+	"github.com/tern-xmpp/tern/internal/ops/control"
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
 )
 
 const userHelp = `Usage: tern user <add|del|passwd|list> [flags] [arguments]

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/xml"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
 // Namespaces the client needs (RFC 6120, RFC 6121, XEP-0077, XEP-0199).

@@ -15,7 +15,7 @@
 // binding (§6), resource binding (§7), the roster get and initial presence
 // a client sends after login (RFC 6121 §2.2, §4.2), ping replies
 // (XEP-0199) and chat messages (RFC 6121 §5). It parses with tern's own
-// internal/xml decoder.
+// internal/wire/xml decoder.
 //
 // Latency is one-way: each body is "SEQ TS [padding]" where TS is this
 // process's monotonic clock at the intended send time, read again by the

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/xml"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
 	"github.com/xdg-go/scram"
 )
 

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/xml"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
 type messagesResult struct {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/tern-xmpp/tern/internal/xml"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
 // nsSM is XEP-0198 stream management.

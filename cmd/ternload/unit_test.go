@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/xml"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
 func TestParseSources(t *testing.T) {

@@ -1,0 +1,210 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration. Field comments give the TOML key and
+// the default.
+type Config struct {
+	DataDir   string   `toml:"data_dir"`   // default "tern-data"; --data overrides
+	LogLevel  string   `toml:"log_level"`  // debug|info|warn|error, default info
+	LogFormat string   `toml:"log_format"` // text|json, default text
+	Domains   []Domain `toml:"domain"`     // [[domain]]; default one domain "localhost"
+	C2S       C2S      `toml:"c2s"`
+	S2S       S2S      `toml:"s2s"`
+	HTTP      HTTP     `toml:"http"`
+	Storage   Storage  `toml:"storage"`
+	Limits    Limits   `toml:"limits"`
+	// ModulesDisabled names feature modules to leave out (Prosody's
+	// modules_disabled); RegisterModule declares the names.
+	ModulesDisabled []string `toml:"modules_disabled"`
+	Path            string   `toml:"-"` // the file it was loaded from ("" for defaults)
+
+	sections *sections // the file's module sections, nil if none (modules.go)
+}
+
+type sections struct {
+	prims map[string]toml.Primitive
+	meta  toml.MetaData
+}
+
+// Domain is one virtual host.
+type Domain struct {
+	Name string `toml:"name"` // prepared JID domainpart
+	// Cert and Key are PEM files. Both empty: a self-signed certificate is
+	// generated in CertDir()/<name>.{crt,key}.
+	Cert         string              `toml:"cert"`
+	Key          string              `toml:"key"`
+	Registration bool                `toml:"registration"` // in-band registration (XEP-0077), default false
+	Admins       []string            `toml:"admins"`       // bare JIDs
+	Contacts     map[string][]string `toml:"contacts"`     // XEP-0157: admin, abuse, feedback, sales, security, status, support
+}
+
+// C2S configures client connections.
+type C2S struct {
+	Listen          []string `toml:"listen"`           // STARTTLS, default ["127.0.0.1:5222"]
+	ListenTLS       []string `toml:"listen_tls"`       // direct TLS (XEP-0368), default ["127.0.0.1:5223"]
+	RequireStartTLS bool     `toml:"require_starttls"` // default true
+	AllowPlain      bool     `toml:"allow_plain"`      // SASL PLAIN over TLS, default true
+}
+
+// S2S configures federation. With both listen lists empty (the default)
+// tern neither accepts peers nor dials them: federation is opt-in, so a
+// zero-config test server never reaches out to the Internet.
+type S2S struct {
+	Listen            []string          `toml:"listen"`              // STARTTLS, default []
+	ListenTLS         []string          `toml:"listen_tls"`          // direct TLS (XEP-0368), default []
+	Dialback          bool              `toml:"dialback"`            // default true
+	Routes            map[string]string `toml:"routes"`              // domain -> host:port, bypassing SRV
+	CAFile            string            `toml:"ca_file"`             // PEM trust anchors for peer certificates, added to the system roots
+	RequireValidCerts bool              `toml:"require_valid_certs"` // default false: true refuses dialback
+	InsecureDomains   []string          `toml:"insecure_domains"`    // peers allowed dialback even with require_valid_certs
+	ConnectTimeout    Duration          `toml:"connect_timeout"`     // TCP+TLS+authentication, default 10s
+	IdleTimeout       Duration          `toml:"idle_timeout"`        // default 10m
+	QueueMax          int               `toml:"queue_max"`           // stanzas queued per peer domain while connecting, default 1000
+	DNSServer         string            `toml:"dns_server"`          // host:port of a DNS server for SRV/A lookups; "" = system resolver
+}
+
+// Federates reports whether s2s is on (some listener configured).
+func (s S2S) Federates() bool { return len(s.Listen)+len(s.ListenTLS) > 0 }
+
+// HTTP configures the HTTP listener (metrics; later BOSH and WebSocket).
+type HTTP struct {
+	Listen string `toml:"listen"` // default "127.0.0.1:5280"; "" disables
+}
+
+// Storage selects the backend.
+type Storage struct {
+	Backend string `toml:"backend"` // sqlite|postgres, default sqlite
+	Path    string `toml:"path"`    // sqlite file, default <data_dir>/tern.db
+	DSN     string `toml:"dsn"`     // postgres connection string
+}
+
+// Limits bound what one client may cost the server.
+type Limits struct {
+	MaxStanzaBytes     int      `toml:"max_stanza_bytes"`     // default 262144
+	MaxDepth           int      `toml:"max_depth"`            // default 64
+	MaxAttrs           int      `toml:"max_attrs"`            // attributes per element, default 64
+	OfflineQuota       int      `toml:"offline_quota"`        // messages per user, default 1000; 0 no limit
+	RosterMaxItems     int      `toml:"roster_max_items"`     // default 1000; 0 no limit
+	ConnsPerIP         int      `toml:"conns_per_ip"`         // default 100; 0 no limit
+	AuthFailuresPerIP  int      `toml:"auth_failures_per_ip"` // per minute, default 10; 0 no limit
+	AuthTimeout        Duration `toml:"auth_timeout"`         // default 30s
+	PingInterval       Duration `toml:"ping_interval"`        // default 5m; 0s disables
+	PingTimeout        Duration `toml:"ping_timeout"`         // default 60s
+	RegistrationsPerIP int      `toml:"registrations_per_ip"` // in-band registrations per IP and hour, default 5; 0 no limit
+	MinPasswordLength  int      `toml:"min_password_length"`  // characters after SASLprep, default 8
+	// Addresses and CIDR prefixes exempt from the per-IP limits above
+	// (a clinic behind one NAT address); per-account limits still apply.
+	TrustedNetworks   []string `toml:"trusted_networks"`     // default []
+	MaxS2SStanzaBytes int      `toml:"max_s2s_stanza_bytes"` // default 524288: peers relay clients' largest stanzas plus wrapping
+	ResumeTimeout     Duration `toml:"resume_timeout"`       // XEP-0198 resumption window, default 5m; 0s offers none
+	ResourcesPerUser  int      `toml:"resources_per_user"`   // bound resources per account, default 50; 0 no limit
+}
+
+// Duration is a time.Duration written in TOML as a string like "30s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string ("30s", "5m", "1h30m").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultDomain is the virtual host served with zero configuration.
+const DefaultDomain = "localhost"
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	return &Config{
+		DataDir:   "tern-data",
+		LogLevel:  "info",
+		LogFormat: "text",
+		Domains:   []Domain{{Name: DefaultDomain}},
+
+		ModulesDisabled: []string{},
+		C2S: C2S{
+			Listen:          []string{"127.0.0.1:5222"},
+			ListenTLS:       []string{"127.0.0.1:5223"},
+			RequireStartTLS: true,
+			AllowPlain:      true,
+		},
+		S2S: S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true,
+			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
+		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
+		Storage: Storage{Backend: "sqlite"},
+		Limits: Limits{
+			MaxStanzaBytes:     262144,
+			MaxDepth:           64,
+			MaxAttrs:           64,
+			OfflineQuota:       1000,
+			RosterMaxItems:     1000,
+			ConnsPerIP:         100,
+			AuthFailuresPerIP:  10,
+			AuthTimeout:        Duration{30 * time.Second},
+			PingInterval:       Duration{5 * time.Minute},
+			PingTimeout:        Duration{60 * time.Second},
+			RegistrationsPerIP: 5,
+			MinPasswordLength:  8,
+			TrustedNetworks:    []string{},
+			MaxS2SStanzaBytes:  524288,
+			ResumeTimeout:      Duration{5 * time.Minute},
+			ResourcesPerUser:   50,
+		},
+	}
+}
+
+// DomainNames returns the configured virtual hosts in file order.
+func (c *Config) DomainNames() []string {
+	names := make([]string, len(c.Domains))
+	for i, d := range c.Domains {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// Domain returns the configured domain with that (prepared) name.
+func (c *Config) Domain(name string) (Domain, bool) {
+	for _, d := range c.Domains {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Domain{}, false
+}
+
+// StoragePath is the SQLite file: storage.path, or <data_dir>/tern.db.
+func (c *Config) StoragePath() string {
+	if c.Storage.Path != "" {
+		return c.Storage.Path
+	}
+	return filepath.Join(c.DataDir, "tern.db")
+}
+
+// ControlSocket is the running server's administration socket, used by
+// `tern user del` (see internal/ops/control).
+func (c *Config) ControlSocket() string { return filepath.Join(c.DataDir, "tern.sock") }
+
+// CertDir is where generated self-signed certificates live.
+func (c *Config) CertDir() string { return filepath.Join(c.DataDir, "certs") }
+
+// CertFiles returns the certificate and key files serving domain d: the
+// configured ones, or the generated pair in CertDir. generated reports the
+// latter.
+func (c *Config) CertFiles(d Domain) (cert, key string, generated bool) {
+	if d.Cert != "" || d.Key != "" {
+		return d.Cert, d.Key, false
+	}
+	return filepath.Join(c.CertDir(), d.Name+".crt"), filepath.Join(c.CertDir(), d.Name+".key"), true
+}

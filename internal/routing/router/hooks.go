@@ -1,0 +1,129 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Event names. A hook returns true when it fully handled the event, which
+// stops the chain (like Prosody's events).
+const (
+	// From a local client, before routing (blocking, carbons "sent").
+	EvMessageOut = "message/out"
+	// Presence from a local client with no 'to': broadcast (presence feature).
+	EvPresenceBroadcast = "presence/broadcast"
+	// Directed presence from a local client (to set, available/unavailable).
+	EvPresenceDirected = "presence/directed"
+	// Subscription presence from a local client (roster feature).
+	EvSubscriptionOut = "presence/subscription/out"
+	// Subscription presence for a local user (roster feature).
+	EvSubscriptionIn = "presence/subscription/in"
+	// Probe for a local user (presence feature answers).
+	EvProbeIn = "presence/probe/in"
+	// Any stanza from a local client, before anything else: holdable (see
+	// hold.go), e.g. for an outbound trust check.
+	EvStanzaOut = "stanza/out"
+	// Any stanza for a local user, before delivery (blocking): holdable,
+	// e.g. for an archive write or an inbound trust check.
+	EvStanzaIn = "stanza/in"
+	// Any stanza leaving for another domain, before federation takes it:
+	// holdable, e.g. for a check of the peer domain.
+	EvStanzaRemote = "stanza/remote"
+	// An iq get or set from a local client to another entity (not its own
+	// account, not the server).
+	EvIQOut = "iq/out"
+	// A message delivered to one resource (carbons "received").
+	EvMessageDelivered = "message/delivered"
+	// A message that no resource could take (offline storage).
+	EvMessageOffline = "message/offline"
+	// Session lifecycle.
+	EvBound       = "session/bound"       // resource bound
+	EvAvailable   = "session/available"   // first available presence (deliver offline)
+	EvUnavailable = "session/unavailable" // resource went unavailable or closed
+	EvClosed      = "session/closed"      // resource unbound
+	// A top-level element from a client that is not a stanza (CSI, ...):
+	// keyed by namespace, see HandleNonza.
+)
+
+// Event is what a hook receives.
+type Event struct {
+	Ctx    context.Context
+	Router *Router
+	Origin *Resource // the local resource that sent it, if any
+	Stanza *Stanza
+	// For EvMessageDelivered: the resources it was delivered to.
+	Targets []*Resource
+	// For EvAccountDeleting: the account.
+	Account jid.JID
+
+	step     *holdStep // set while a holdable event runs
+	held     *Held     // set by Hold
+	stepData holdStep  // step's storage: one allocation per event
+}
+
+// HookFunc handles an event; true stops the chain.
+type HookFunc func(ev *Event) bool
+
+type hook struct {
+	prio int
+	fn   HookFunc
+}
+
+type hooks struct {
+	mu sync.RWMutex
+	m  map[string][]hook
+}
+
+// Hook registers fn for the event name; higher priorities run first.
+func (r *Router) Hook(name string, prio int, fn HookFunc) {
+	r.hooks.mu.Lock()
+	defer r.hooks.mu.Unlock()
+	if r.hooks.m == nil {
+		r.hooks.m = map[string][]hook{}
+	}
+	l := append(r.hooks.m[name], hook{prio, fn})
+	sort.SliceStable(l, func(i, j int) bool { return l[i].prio > l[j].prio })
+	r.hooks.m[name] = l
+}
+
+// Fire runs the hooks of name until one returns true, and reports that.
+func (r *Router) Fire(name string, ev *Event) bool {
+	r.hooks.mu.RLock()
+	l := r.hooks.m[name]
+	r.hooks.mu.RUnlock()
+	ev.Router = r
+	for _, h := range l {
+		if h.fn(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+// NonzaFunc handles a top-level element that is not a stanza.
+type NonzaFunc func(ctx context.Context, res *Resource, el *xml.Element)
+
+// HandleNonza registers a handler for top-level elements of a namespace
+// (XEP-0352 CSI), with the stream feature to advertise (nil for none).
+// A namespace handled twice is an error.
+func (r *Router) HandleNonza(ns string, feature *xml.Element, fn NonzaFunc) error {
+	if r.nonzas[ns] != nil {
+		return fmt.Errorf("top-level elements in %s are handled twice", ns)
+	}
+	r.nonzas[ns] = fn
+	if feature != nil {
+		r.streamFeatures = append(r.streamFeatures, feature)
+	}
+	return nil
+}
+
+// Nonza returns the handler for a namespace.
+func (r *Router) Nonza(ns string) NonzaFunc { return r.nonzas[ns] }
+
+// StreamFeatures lists the features features added for bound sessions.
+func (r *Router) StreamFeatures() []*xml.Element { return r.streamFeatures }

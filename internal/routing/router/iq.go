@@ -1,0 +1,158 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/tern-xmpp/tern/internal/wire/stanza"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Target says which addresses an IQ handler answers for.
+type Target int
+
+const (
+	// Host: the server itself (to = a served domain).
+	Host Target = 1 << iota
+	// Self: a user's own account (no 'to', or 'to' = the sender's bare JID).
+	Self
+	// Account: a local account addressed by someone else (to = bare JID).
+	Account
+)
+
+// IQ is what an IQ handler receives.
+type IQ struct {
+	*Stanza
+	Ctx    context.Context
+	Origin *Resource // local sender, nil when from federation
+	Router *Router
+}
+
+// IQFunc answers an iq get/set: a payload for the result (nil for an empty
+// result) or a *stanza.Error.
+type IQFunc func(iq *IQ) (*xml.Element, error)
+
+type iqKey struct {
+	typ, ns string
+	target  Target
+}
+
+// HandleIQ registers fn for iq of type typ ("get" or "set") whose payload is
+// in namespace ns, for each target in targets. The namespace is advertised
+// in service discovery for those targets. A key registered twice is an
+// error (the second would silently win): nothing is registered then.
+func (r *Router) HandleIQ(targets Target, typ, ns string, fn IQFunc) error {
+	for t := Host; t <= Account; t <<= 1 {
+		if targets&t != 0 && r.iqs[iqKey{typ, ns, t}] != nil {
+			return fmt.Errorf("iq %s %s for %s is handled twice", typ, ns, t)
+		}
+	}
+	for t := Host; t <= Account; t <<= 1 {
+		if targets&t != 0 {
+			r.iqs[iqKey{typ, ns, t}] = fn
+			r.AddFeature(t, ns)
+		}
+	}
+	return nil
+}
+
+func (t Target) String() string {
+	switch t {
+	case Host:
+		return "the server"
+	case Self:
+		return "the user's own account"
+	case Account:
+		return "other accounts"
+	}
+	return "several targets"
+}
+
+// AddFeature advertises a disco#info feature for a target, for features
+// that are not an IQ namespace (receipts, carbons' sub-features...).
+func (r *Router) AddFeature(t Target, ns string) {
+	if t&Self != 0 || t&Account != 0 {
+		t = Account // disco on an account shows the same features to everyone
+	}
+	for _, f := range r.features[t] {
+		if f == ns {
+			return
+		}
+	}
+	r.features[t] = append(r.features[t], ns)
+	sort.Strings(r.features[t])
+}
+
+// Features returns the disco features for the host or for accounts.
+func (r *Router) Features(t Target) []string {
+	if t != Host {
+		t = Account
+	}
+	return r.features[t]
+}
+
+// Identity is a disco identity (XEP-0030 §3.1).
+type Identity struct{ Category, Type, Name string }
+
+// AddIdentity adds a disco identity for the host or for accounts.
+func (r *Router) AddIdentity(t Target, id Identity) {
+	if t != Host {
+		t = Account
+	}
+	r.identities[t] = append(r.identities[t], id)
+}
+
+// Identities returns the disco identities of a target.
+func (r *Router) Identities(t Target) []Identity {
+	if t != Host {
+		t = Account
+	}
+	return r.identities[t]
+}
+
+// FormFunc returns extended info forms (XEP-0128) for a host.
+type FormFunc func(host string) *xml.Element
+
+// AddInfoForm registers an extended disco#info form for hosts (XEP-0157).
+func (r *Router) AddInfoForm(fn FormFunc) { r.infoForms = append(r.infoForms, fn) }
+
+// InfoForms returns the extended info forms for a host.
+func (r *Router) InfoForms(host string) []*xml.Element {
+	var out []*xml.Element
+	for _, f := range r.infoForms {
+		if el := f(host); el != nil {
+			out = append(out, el)
+		}
+	}
+	return out
+}
+
+// handleIQ runs the handler for the iq and sends the reply; it reports
+// whether a handler existed.
+func (r *Router) handleIQ(ctx context.Context, origin *Resource, st *Stanza, t Target) bool {
+	if st.Type != "get" && st.Type != "set" {
+		return false
+	}
+	p := st.Payload()
+	if p == nil {
+		r.ReplyError(ctx, st, stanza.ErrBadRequest.WithText("an iq get/set needs one payload element"))
+		return true
+	}
+	fn := r.iqs[iqKey{st.Type, p.Space, t}]
+	if fn == nil {
+		return false
+	}
+	payload, err := fn(&IQ{Stanza: st, Ctx: ctx, Origin: origin, Router: r})
+	if err != nil {
+		se, ok := err.(*stanza.Error)
+		if !ok {
+			r.log.Error("iq handler failed", "ns", p.Space, "err", err)
+			se = stanza.ErrInternalServerError
+		}
+		r.ReplyError(ctx, st, se)
+		return true
+	}
+	r.Route(ctx, &Stanza{El: stanza.Result(st.El, payload), Kind: stanza.IQ, Type: "result", ID: st.ID, From: st.To, To: st.From})
+	return true
+}
