@@ -100,6 +100,7 @@ type Trust struct {
 	AIA           bool          `toml:"aia"`             // fetch missing intermediates from caIssuers, default true
 	Revalidate    Duration      `toml:"revalidate"`      // re-check live s2s streams, default 1h
 	CRLTimeout    Duration      `toml:"crl_timeout"`     // per CRL download, default 10s
+	CRLMaxAge     Duration      `toml:"crl_max_age"`     // fetch a CRL again after this even before its nextUpdate, default 1h
 	Circles       []TrustCircle `toml:"circle"`          // [[trust.circle]]
 }
 
@@ -205,7 +206,7 @@ func Default() *Config {
 			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
 		HTTP: HTTP{Listen: "127.0.0.1:5280", PKIDirs: []string{}},
 		Trust: Trust{FetchTimeout: Duration{10 * time.Second}, MaxBundleSize: 10 << 20, AIA: true,
-			Revalidate: Duration{time.Hour}, CRLTimeout: Duration{10 * time.Second}},
+			Revalidate: Duration{time.Hour}, CRLTimeout: Duration{10 * time.Second}, CRLMaxAge: Duration{time.Hour}},
 		Storage: Storage{Backend: "sqlite"},
 		Limits: Limits{
 			MaxStanzaBytes:     262144,

@@ -79,6 +79,7 @@ func (c *Config) validateDirect() []error {
 	durRange("fetch_timeout", t.FetchTimeout, time.Second, 5*time.Minute)
 	durRange("crl_timeout", t.CRLTimeout, time.Second, 5*time.Minute)
 	durRange("revalidate", t.Revalidate, time.Second, 24*time.Hour)
+	durRange("crl_max_age", t.CRLMaxAge, time.Second, 7*24*time.Hour)
 	if t.MaxBundleSize < 1024 || t.MaxBundleSize > 1<<30 {
 		add("trust.max_bundle_size = %d is out of range: use 1024..1073741824 bytes (default 10485760)", t.MaxBundleSize)
 	}

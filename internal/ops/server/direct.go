@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, lo
 		log.Warn("Direct domain with no trust circle: it trusts nobody; set circles in its [[domain]]", "domain", n)
 	}
 	d.m = m.NewDirect(d.bundleStats)
-	checker := &crl.Checker{Timeout: cfg.Trust.CRLTimeout.Duration, CacheDir: cacheDir + "/crl"}
+	checker := &crl.Checker{Timeout: cfg.Trust.CRLTimeout.Duration, MaxAge: cfg.Trust.CRLMaxAge.Duration, CacheDir: filepath.Join(cacheDir, "crl")}
 	rev := trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
 		st, err := checker.Check(ctx, c, i)
 		return trust.RevocationStatus(st), err
