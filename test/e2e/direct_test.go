@@ -121,6 +121,10 @@ anchors = ["` + filepath.Join(l.ca("orgc"), "ca.pem") + `"]
 		},
 		users: []string{"alice@a.example", "alice@a2.example"},
 	})
+	// B's certificate (leaf and intermediate) is a PKCS#12 file with a password.
+	bp12, bpass := filepath.Join(l.dir, "b.example.p12"), filepath.Join(l.dir, "b.example.pass")
+	writeFile(t, bpass, randomPassword(t)+"\n")
+	ternCert(t, "p12", "--cert", first(l.issued("orgb", "b.example")), "--key", second(l.issued("orgb", "b.example")), "--out", bp12, "--password-file", bpass)
 	// B fetches A's bundle from A's HTTP listener (/pki/orga/bundle.p7b): A is up.
 	l.b = startDirectTern(t, directOpts{
 		ip: pn.tern2, http: l.httpB, routes: map[string]string{"a.example": pn.tern, "a2.example": pn.tern},
@@ -132,7 +136,7 @@ name = "partners"
 name = "orga"
 url = "http://` + l.httpA + `/pki/orga/bundle.p7b"
 `,
-		domains: []directDomain{{name: "b.example", cert: first(l.issued("orgb", "b.example")), key: second(l.issued("orgb", "b.example")), circles: `["partners"]`}},
+		domains: []directDomain{{name: "b.example", p12: bp12, pass: bpass, circles: `["partners"]`}},
 		users:   []string{"bob@b.example"},
 	})
 	l.aliceA = dialRaw(t, &l.a.target, true)
@@ -151,7 +155,8 @@ func withDomain(p *ternProc, domain string) *target {
 	return &t
 }
 
-type directDomain struct{ name, cert, key, circles string }
+// directDomain is a Direct [[domain]]: PEM cert and key, or a PKCS#12 file and its password file.
+type directDomain struct{ name, cert, key, p12, pass, circles string }
 
 type directOpts struct {
 	ip, http string
@@ -176,7 +181,12 @@ func startDirectTern(t *testing.T, o directOpts) *ternProc {
 	fmt.Fprintf(&b, "routes = { %s }\n\n", strings.Join(routes, ", "))
 	b.WriteString("[trust]\nrevalidate = \"2s\"\ncrl_max_age = \"1s\"\ncrl_timeout = \"2s\"\n" + o.circles + "\n")
 	for _, d := range o.domains {
-		fmt.Fprintf(&b, "[[domain]]\nname = %q\ndirect = true\ncert = %q\nkey = %q\ncircles = %s\n\n", d.name, d.cert, d.key, d.circles)
+		fmt.Fprintf(&b, "[[domain]]\nname = %q\ndirect = true\ncircles = %s\n", d.name, d.circles)
+		if d.p12 != "" {
+			fmt.Fprintf(&b, "pkcs12 = %q\npassword_file = %q\n\n", d.p12, d.pass)
+		} else {
+			fmt.Fprintf(&b, "cert = %q\nkey = %q\n\n", d.cert, d.key)
+		}
 	}
 	var dirs []string
 	for _, d := range o.pkiDirs {
