@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -376,6 +377,64 @@ path = "` + filepath.Join(l.ca("orga"), "bundle.p7b") + `"
 			}
 		})
 	}
+
+	t.Run("raw-peer", func(t *testing.T) {
+		// TIM+ §6.1 on the wire: before TLS only <starttls><required/>; a peer without a
+		// client certificate gets no stream; with one, the features are SASL EXTERNAL only
+		// and a dialback request is refused.
+		ternCert(t, "issue", "--dir", l.ca("orgb"), "--domain", "raw.example", "--key", "ecdsa")
+		pair, err := tls.LoadX509KeyPair(l.issued("orgb", "raw.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := func(cert *tls.Certificate) (*rawClient, error) {
+			conn, err := net.DialTimeout("tcp", s2sAddr(l.ipA), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &rawClient{t: t, conn: conn}
+			t.Cleanup(func() { c.conn.Close() })
+			c.send(s2sHeader("raw.example", "a.example"))
+			feats := c.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)[0]
+			if !regexp.MustCompile(`^<(?:stream:)?features[^>]*><starttls xmlns=['"]urn:ietf:params:xml:ns:xmpp-tls['"]><required/></starttls></(?:stream:)?features>$`).MatchString(feats) {
+				t.Errorf("features before TLS: %s; want only <starttls><required/></starttls>", feats)
+			}
+			c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+			c.expect(`<proceed[^>]*/>|<proceed[^>]*>\s*</proceed>`)
+			cfg := &tls.Config{ServerName: "a.example", MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
+			if cert != nil {
+				cfg.Certificates = []tls.Certificate{*cert}
+			}
+			tc := tls.Client(c.conn, cfg)
+			tc.SetDeadline(time.Now().Add(rawTimeout))
+			if err := tc.Handshake(); err != nil {
+				return nil, err
+			}
+			c.conn, c.buf = tc, nil
+			c.send(s2sHeader("raw.example", "a.example"))
+			return c, nil
+		}
+		if c, err := open(nil); err == nil {
+			// TLS 1.3: the client finishes first; the server's refusal ends the connection.
+			if got, closed := c.readToEnd(); !closed || strings.Contains(got, "<success") || strings.Contains(got, "mechanism") {
+				t.Errorf("a peer without a client certificate got a stream: closed=%v %s", closed, got)
+			}
+		}
+		c, err := open(&pair)
+		if err != nil {
+			t.Fatalf("TLS with a client certificate: %v", err)
+		}
+		feats := c.expect(`(?s)<(?:stream:)?features.*?</(?:stream:)?features>`)[0]
+		if !strings.Contains(feats, "<mechanism>EXTERNAL</mechanism>") || strings.Contains(feats, "dialback") || strings.Contains(feats, "bidi") {
+			t.Errorf("features after TLS: %s; want SASL EXTERNAL only", feats)
+		}
+		c.send("<db:result from='raw.example' to='a.example'>0123456789abcdef</db:result>")
+		if m := c.expect(`(?s)<db:result[^>]*>.*?</db:result>|<db:result[^>]*/>`)[0]; !strings.Contains(m, "type=\"error\"") && !strings.Contains(m, "type='error'") || !strings.Contains(m, "not-authorized") {
+			t.Errorf("dialback request to a Direct domain: %s; want type='error' with <not-authorized/>", m)
+		}
+		c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" + b64("raw.example") + "</auth>")
+		c.expect(`<success[^>]*/>|<success[^>]*>[^<]*</success>`)
+	})
 
 	t.Run("revoked-while-open", func(t *testing.T) {
 		l.aliceA.t, bob.t = t, t
