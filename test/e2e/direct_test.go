@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -434,6 +435,46 @@ path = "` + filepath.Join(l.ca("orga"), "bundle.p7b") + `"
 		}
 		c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" + b64("raw.example") + "</auth>")
 		c.expect(`<success[^>]*/>|<success[^>]*>[^<]*</success>`)
+	})
+
+	t.Run("anchor-removed-while-open", func(t *testing.T) {
+		// a2.example trusts orgc; a peer with an orgc certificate opens a stream, then the
+		// operator replaces orgc's anchor in the "others" circle and sends SIGHUP: the live
+		// stream is closed at the next re-validation, and the peer is refused afterwards.
+		crt, key := issue("orgc")(t, "rmanchor.example")
+		peer := startDirectTern(t, directOpts{
+			ip: fmt.Sprintf("%s%d", l.netPrefix, 40), routes: map[string]string{"a.example": l.ipA, "a2.example": l.ipA},
+			circles: `[[trust.circle]]
+name = "partners"
+[[trust.circle.bundle]]
+name = "orga"
+path = "` + filepath.Join(l.ca("orga"), "bundle.p7b") + `"
+`,
+			domains: []directDomain{{name: "rmanchor.example", cert: crt, key: key, circles: `["partners"]`}},
+			users:   []string{"bob@rmanchor.example"},
+		})
+		pbob := dialRaw(t, &peer.target, true)
+		pbob.login(&peer.target, "bob@rmanchor.example")
+		pbob.send("<presence/>")
+		alice2 := dialRaw(t, &l.a.target, true)
+		alice2.login(withDomain(l.a, "a2.example"), "alice@a2.example")
+		alice2.send("<presence/>")
+		body := chatTo(t, pbob, "alice@a2.example")
+		expectWithin(alice2, regexp.QuoteMeta(body), bounceWait)
+
+		cfg, err := os.ReadFile(l.a.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgc, orgd := filepath.Join(l.ca("orgc"), "ca.pem"), filepath.Join(l.ca("orgd"), "ca.pem")
+		writeFile(t, l.a.config, strings.Replace(string(cfg), orgc, orgd, 1))
+		if err := l.a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		logHas(t, l.a, `trust reloaded.* domain=a2\.example`, rawTimeout)
+		logHas(t, l.a, `closing a stream that no longer validates.* remote=rmanchor\.example .*: untrusted-anchor:`, 30*time.Second)
+		body = chatTo(t, pbob, "alice@a2.example")
+		expectBounce(t, pbob, body)
 	})
 
 	t.Run("revoked-while-open", func(t *testing.T) {

@@ -117,6 +117,40 @@ func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, lo
 	return d, nil
 }
 
+// reload re-reads the configuration file's trust circles and the Direct
+// domains' circles on SIGHUP and applies them at once (the next
+// validation and the next re-validation round use them); anchor files are
+// read again. Anything else in the file needs a restart, and a file whose
+// Direct domains changed is refused as a whole: the old trust stays.
+func (d *directTrust) reload() {
+	if d == nil || d.cfg.Path == "" {
+		return
+	}
+	nc, err := config.Load(d.cfg.Path)
+	if err == nil {
+		nc.DataDir = d.cfg.DataDir // --data may override the file
+		err = nc.Validate()
+	}
+	if err != nil {
+		d.log.Error("trust reload failed; keeping the previous circles", "err", err)
+		return
+	}
+	if got, want := strings.Join(nc.DirectDomains(), ","), strings.Join(d.cfg.DirectDomains(), ","); got != want {
+		d.log.Error("trust reload refused: the set of Direct domains changed; restart tern to apply it", "was", want, "now", got)
+		return
+	}
+	if err := d.reg.Apply(nc.TrustConfig()); err != nil {
+		d.log.Error("trust reload failed; keeping the previous circles", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Trust.FetchTimeout.Duration)
+	defer cancel()
+	_ = d.reg.RefreshAll(ctx) // new bundles; failures keep the last good anchors and are logged
+	for _, dom := range d.reg.Status().Domains {
+		d.log.Info("trust reloaded", "domain", dom.Name, "circles", dom.Circles, "anchors", dom.Anchors)
+	}
+}
+
 // stop ends the refreshes and re-validation.
 func (d *directTrust) stop() {
 	if d == nil {

@@ -223,6 +223,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			} else {
 				log.Info("certificates reloaded")
 			}
+			dt.reload() // trust circles (direct.go)
 			continue
 		case <-ctx.Done():
 		}
