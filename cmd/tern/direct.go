@@ -8,7 +8,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/ops/control"
 )
 
-const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|check PEER-DOMAIN --for LOCAL-DOMAIN --chain FILE
+const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|check PEER-DOMAIN --for LOCAL-DOMAIN [--chain FILE]
         [--config FILE] [--data DIR]
 
 Direct trust (docs/direct-trust.md), asked of the running server through
@@ -18,14 +18,13 @@ its control socket (<data_dir>/tern.sock):
                           and Direct domain
   show CIRCLE             the anchors of a circle, with where each came from
   refresh [BUNDLE]        fetch one bundle (or all) now; unchanged content is skipped
-  check PEER --for LOCAL --chain FILE
-                          validate the PEM chain in FILE (the peer's leaf first, then
-                          any intermediates) as PEER's certificate for the Direct domain
-                          LOCAL, step by step: circles, validity, SAN, CRL distribution
-                          point, path to an anchor, revocation. (--chain is required:
-                          tern does not yet dial the peer to capture its chain; get it
-                          with: openssl s_client -connect HOST:5269 -starttls xmpp-server
-                          -xmpphost PEER -showcerts)
+  check PEER --for LOCAL [--chain FILE]
+                          validate PEER's certificate chain for the Direct domain LOCAL,
+                          step by step: circles, validity, SAN, CRL distribution point,
+                          path to an anchor, revocation. Without --chain the server
+                          connects to PEER's s2s service (static route or SRV), runs TLS
+                          as LOCAL and checks the chain PEER's server presents; with
+                          --chain, the PEM chain in FILE (leaf first, then intermediates).
 `
 
 func cmdDirect(e *env, args []string) int {
@@ -55,16 +54,16 @@ func cmdDirect(e *env, args []string) int {
 		if *local == "" {
 			return e.usageError(fs, "check needs --for LOCAL-DOMAIN, the Direct domain whose circles decide")
 		}
-		if *chainFile == "" {
-			return e.usageError(fs, "check needs --chain FILE, the peer's PEM chain (see --help for openssl s_client)")
+		req["peer"], req["for"] = rest[0], *local
+		if *chainFile != "" {
+			b, err := os.ReadFile(*chainFile)
+			if err != nil {
+				return e.fail("--chain: %v", err)
+			}
+			req["chain"] = string(b)
 		}
-		b, err := os.ReadFile(*chainFile)
-		if err != nil {
-			return e.fail("--chain: %v", err)
-		}
-		req["peer"], req["for"], req["chain"] = rest[0], *local, string(b)
 	default:
-		return e.usageError(fs, "write tern direct trust list, show CIRCLE, refresh [BUNDLE] or check PEER-DOMAIN --for LOCAL-DOMAIN --chain FILE")
+		return e.usageError(fs, "write tern direct trust list, show CIRCLE, refresh [BUNDLE] or check PEER-DOMAIN --for LOCAL-DOMAIN [--chain FILE]")
 	}
 	cfg, err := cf.load()
 	if err != nil {

@@ -282,6 +282,11 @@ func TestDirectTrust(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "TRUSTED") {
 			t.Errorf("tern direct trust check b.example --for a.example: %v\n%s", err, out)
 		}
+		// Without --chain, A connects to B's s2s port and checks what B presents.
+		out, err = exec.CommandContext(ctx, ternBin, "direct", "trust", "check", "b.example", "--for", "a.example", "--config", l.a.config).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "presented by b.example") || !strings.Contains(string(out), "TRUSTED") {
+			t.Errorf("tern direct trust check b.example --for a.example (dialling b.example): %v\n%s", err, out)
+		}
 		out, err = exec.CommandContext(ctx, ternBin, "direct", "trust", "check", "b.example", "--for", "a2.example", "--chain", chain, "--config", l.a.config).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "REFUSED (untrusted-anchor)") {
 			t.Errorf("tern direct trust check b.example --for a2.example: %v\n%s", err, out)

@@ -36,6 +36,9 @@ type directTrust struct {
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	done     chan struct{}
+	// probe captures a peer server's chain (s2s.Service.PeerChain); nil
+	// while federation is off. Set before the control socket serves.
+	probe func(ctx context.Context, local, peer string) ([]*x509.Certificate, string, error)
 }
 
 // startDirect builds the trust layer when a domain is Direct or a circle
@@ -246,12 +249,29 @@ func (d *directTrust) handle(ctl *control.Server) {
 		if !d.direct[local] && !d.direct[parentDomain(local)] {
 			return "", fmt.Errorf("%s is not a Direct domain of this server (set direct = true in its [[domain]])", local)
 		}
-		chain, err := keypair.ParseCertificatesPEM("--chain", []byte(args["chain"]))
-		if err != nil {
-			return "", fmt.Errorf("the chain: %w", err)
+		head := ""
+		var chain []*x509.Certificate
+		if args["chain"] != "" {
+			c, err := keypair.ParseCertificatesPEM("--chain", []byte(args["chain"]))
+			if err != nil {
+				return "", fmt.Errorf("the chain: %w", err)
+			}
+			chain = c
+		} else {
+			if d.probe == nil {
+				return "", errors.New("federation is off (no s2s listener), so tern cannot dial the peer: give its chain with --chain FILE")
+			}
+			pctx, cancel := context.WithTimeout(ctx, d.cfg.S2S.ConnectTimeout.Duration)
+			c, addr, err := d.probe(pctx, local, peer)
+			cancel()
+			if err != nil {
+				return "", fmt.Errorf("capturing the certificate chain of %s: %w (give it with --chain FILE)", peer, err)
+			}
+			chain = c
+			head = fmt.Sprintf("chain of %d certificate(s) presented by %s at %s\n", len(c), peer, addr)
 		}
 		r, _ := d.explain.Validate(ctx, local, peer, chain, time.Now())
-		return trust.Explain(r), nil
+		return head + trust.Explain(r), nil
 	})
 }
 

@@ -187,7 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	// Federation first: the router's Remote is set before any client
 	// session can route through it.
-	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, trusted, dt.hooks(), log)
+	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, trusted, dt, log)
 	if err != nil {
 		closeAll()
 		return err

@@ -6,9 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 
 	"github.com/tern-xmpp/tern/internal/pki/certs"
 	"github.com/tern-xmpp/tern/internal/wire/stream"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
 // Direct trust domains (TIM+, DirectTrust ANSI/DS 2019-02-100-2021 §4 and
@@ -161,4 +164,96 @@ func (c *conn) directUntrack() {
 	for _, f := range fns {
 		f()
 	}
+}
+
+// PeerChain connects to peer's s2s service as local (static route or SRV,
+// as a stream would), runs TLS presenting local's certificate, and returns
+// the chain the peer's server presented, without authenticating or
+// sending anything else: for `tern direct trust check`, which explains
+// the chain. The caller validates it.
+func (s *Service) PeerChain(ctx context.Context, local, peer string) ([]*x509.Certificate, string, error) {
+	route, _ := s.route(peer)
+	ts, err := targets(ctx, s.cfg.Resolver, route, peer)
+	if err != nil {
+		return nil, "", fmt.Errorf("finding %s: %w", peer, err)
+	}
+	var errs []error
+	for _, t := range ts {
+		chain, err := s.probeChain(ctx, local, peer, t)
+		if err == nil {
+			return chain, t.addr, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", t.addr, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, "", errors.Join(errs...)
+}
+
+func (s *Service) probeChain(ctx context.Context, local, peer string, t target) ([]*x509.Certificate, error) {
+	d := s.cfg.Dial
+	if d == nil {
+		var nd net.Dialer
+		d = nd.DialContext
+	}
+	nc, err := d(ctx, "tcp", t.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	header := func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='%s' from='%s' to='%s' version='1.0'>",
+			xml.NSStream, local, peer)
+		return err
+	}
+	if !t.direct {
+		if err := header(nc); err != nil {
+			return nil, err
+		}
+		dec := xml.NewDecoder(nc, s.preAuth)
+		if _, err := dec.ReadHeader(); err != nil {
+			return nil, fmt.Errorf("reading the stream header: %w", err)
+		}
+		f, err := dec.ReadElement()
+		if err != nil {
+			return nil, fmt.Errorf("reading the features: %w", err)
+		}
+		if f.Child(stream.NSTLS, "starttls") == nil {
+			return nil, errors.New("the peer does not offer STARTTLS")
+		}
+		if _, err := io.WriteString(nc, "<starttls xmlns='"+stream.NSTLS+"'/>"); err != nil {
+			return nil, err
+		}
+		p, err := dec.ReadElement()
+		if err != nil || p.Name != "proceed" {
+			return nil, fmt.Errorf("STARTTLS refused (%v)", err)
+		}
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: asciiDomain(peer),
+		InsecureSkipVerify: true, //nolint:gosec // the chain is only captured here; the caller validates it
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if s.cfg.Certificate != nil {
+				if c, ok := s.cfg.Certificate(local); ok {
+					return c, nil
+				}
+			}
+			return &tls.Certificate{}, nil
+		}}
+	if t.direct {
+		cfg.NextProtos = []string{"xmpp-server"}
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	chain := tc.ConnectionState().PeerCertificates
+	_, _ = io.WriteString(tc, "</stream:stream>")
+	if len(chain) == 0 {
+		return nil, errors.New("the peer's server presented no certificate")
+	}
+	return chain, nil
 }
