@@ -127,6 +127,9 @@ func (c *Config) validateDirect() []error {
 			seen[n] = true
 		}
 	}
+	if len(c.DirectDomains()) > 0 && !c.C2S.RequireStartTLS && len(c.C2S.Listen) > 0 {
+		add("c2s.require_starttls = false, but %s is a Direct domain: TIM+ requires TLS on every client stream; remove require_starttls (or set it to true)", c.DirectDomains()[0])
+	}
 	for _, dir := range c.HTTP.PKIDirs {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			add("http.pki_dirs: %q is not a directory: point it at a lab CA made with `tern cert init --dir DIR`", dir)

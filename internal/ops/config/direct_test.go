@@ -127,6 +127,14 @@ revalidate = "0s"
 		{"pki dir missing", `[http]
 pki_dirs = ["/nonexistent/lab"]
 `, "http.pki_dirs"},
+		{"no starttls with direct", `[c2s]
+require_starttls = false
+[[domain]]
+name = "a.example"
+direct = true
+cert = "a.crt"
+key = "a.key"
+`, "TIM+ requires TLS on every client stream"},
 		{"typo in direct key", `[[domain]]
 name = "a.example"
 drect = true
