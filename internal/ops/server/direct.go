@@ -174,6 +174,12 @@ func (d *directTrust) hooks() s2s.DirectHooks {
 		Track:    d.sessions.TrackPair,
 		Refused:  func(reason string) { d.m.Handshake(reason) },
 		Closed:   d.m.Closures.Inc,
+		Reason: func(err error) string {
+			if ue := (*trust.UntrustedError)(nil); errors.As(err, &ue) {
+				return string(ue.Reason)
+			}
+			return "error"
+		},
 	}
 }
 

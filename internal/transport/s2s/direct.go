@@ -45,6 +45,9 @@ type DirectHooks struct {
 	Refused func(reason string)
 	// Closed, if set, counts a live Direct stream closed by re-validation.
 	Closed func()
+	// Reason, if set, gives the short code of a Verify error for the log
+	// line's reason field (trust.UntrustedError.Reason).
+	Reason func(error) string
 }
 
 // isDirect reports whether local is a Direct domain here.
@@ -127,7 +130,11 @@ func (c *conn) directVerify(local, peer string) error {
 	}
 	c.mu.Unlock()
 	if err != nil {
-		s.log.Warn("direct: peer refused", "dir", c.dir(), "local", local, "remote", peer, "err", err)
+		reason := "no-certificate"
+		if f := s.cfg.Direct.Reason; f != nil && len(chain) > 0 {
+			reason = f(err)
+		}
+		s.log.Warn("direct: peer refused", "dir", c.dir(), "local", local, "remote", peer, "reason", reason, "err", err)
 	} else {
 		s.log.Info("direct: peer trusted", "dir", c.dir(), "local", local, "remote", peer)
 	}

@@ -2,6 +2,7 @@ package s2s
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -186,5 +187,42 @@ func TestDirectRefusesDialbackRequest(t *testing.T) {
 	}
 	if c.authenticated() {
 		t.Fatal("authenticated by dialback")
+	}
+}
+
+// TestDirectInboundTLS: the server TLS configuration requires a client
+// certificate for a Direct domain, chosen by the stream header on STARTTLS
+// and by SNI on a direct TLS port (XEP-0368), never verified by crypto/tls;
+// a plain domain keeps the requested-only client certificate.
+func TestDirectInboundTLS(t *testing.T) {
+	ca := newCA(t)
+	h := &directHooks{pool: ca.pool}
+	n := newNode(t, "d.test", issue(t, ca, "d.test"), ca.pool, h.opt("d.test"))
+	conn := func(local string) *conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		c := newConn(n.s, a, false, local == "")
+		c.local = local
+		return c
+	}
+	if got := conn("d.test").inboundTLS(); got.ClientAuth != tls.RequireAnyClientCert || got.MinVersion < tls.VersionTLS12 {
+		t.Errorf("STARTTLS to a Direct domain: ClientAuth %v, MinVersion %x", got.ClientAuth, got.MinVersion)
+	}
+	if got := conn("plain.test").inboundTLS(); got.ClientAuth != tls.RequestClientCert {
+		t.Errorf("STARTTLS to a plain domain: ClientAuth %v", got.ClientAuth)
+	}
+	direct := conn("").inboundTLS()
+	for sni, want := range map[string]tls.ClientAuthType{"d.test": tls.RequireAnyClientCert, "plain.test": tls.RequestClientCert, "": tls.RequestClientCert} {
+		cfg, err := direct.GetConfigForClient(&tls.ClientHelloInfo{ServerName: sni})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := direct.ClientAuth
+		if cfg != nil {
+			got = cfg.ClientAuth
+		}
+		if got != want {
+			t.Errorf("direct TLS, SNI %q: ClientAuth %v, want %v", sni, got, want)
+		}
 	}
 }
