@@ -13,7 +13,7 @@ import (
 // Direct domain certificate profile (keypair.CheckDirectDomain: SAN
 // dNSName, EKU, key usage, CRL distribution point, validity, key files'
 // modes), and loads that of a plain domain configured with PKCS#12.
-func directCert(d config.Domain, c *Checker) []Result {
+func directCert(cfg *config.Config, d config.Domain, c *Checker) []Result {
 	name := "cert " + d.Name
 	src := keypair.Source{CertFile: d.Cert, KeyFile: d.Key, PKCS12File: d.PKCS12, PasswordFile: d.PasswordFile}
 	if !d.Direct {
@@ -23,7 +23,7 @@ func directCert(d config.Domain, c *Checker) []Result {
 		}
 		return []Result{{OK, name, fmt.Sprintf("%s: key matches, subject %q, issuer %q", d.PKCS12, p.Leaf().Subject.CommonName, p.Leaf().Issuer.CommonName)}}
 	}
-	ps := keypair.CheckDirectDomain(src, d.Name, nil, c.now())
+	ps := keypair.CheckDirectDomain(src, d.Name, c.services(cfg), c.now())
 	var rs []Result
 	for _, p := range ps {
 		sev := Warning
@@ -36,6 +36,29 @@ func directCert(d config.Domain, c *Checker) []Result {
 		rs = append(rs, Result{OK, name, "fits the Direct domain certificate profile (SAN, EKU, key usage, CRL distribution point, validity)"})
 	}
 	return rs
+}
+
+// services are the TIM+ service names a Direct domain's certificate must
+// carry besides the domain: the file proxy's (module bytestreams, e.g.
+// ftproxystream.<domain>) when its listener is on. (Group chat, when it
+// comes, adds groupchat.)
+func (c *Checker) services(cfg *config.Config) []string {
+	if cfg == nil {
+		return nil
+	}
+	proxy := struct {
+		Name   string `toml:"name"`
+		Listen string `toml:"listen"`
+	}{Name: "ftproxystream"}
+	if err := cfg.DecodeSection("bytestreams", &proxy); err != nil || proxy.Listen == "" || proxy.Name == "" {
+		return nil
+	}
+	for _, m := range cfg.ModulesDisabled {
+		if m == "bytestreams" {
+			return nil
+		}
+	}
+	return []string{proxy.Name}
 }
 
 // Trust checks the Direct trust configuration: lab-only switches, Direct

@@ -77,3 +77,28 @@ func TestDirectChecks(t *testing.T) {
 		t.Errorf("missing Direct certificate: %s", out)
 	}
 }
+
+// TestDirectServices: with the file proxy's listener on, a Direct domain's certificate must
+// name ftproxystream.<domain> too (TIM+ §3).
+func TestDirectServices(t *testing.T) {
+	config.RegisterModule("bytestreams", &struct {
+		Name   string `toml:"name"`
+		Listen string `toml:"listen"`
+	}{Name: "ftproxystream"})
+	dir := t.TempDir()
+	lab, err := ca.Init(filepath.Join(dir, "orga"), ca.Options{Name: "orga", Key: ca.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := lab.IssueDomain("a.example", nil, ca.ECDSAP256, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte("[[domain]]\nname = \"a.example\"\ndirect = true\ncert = \"" + is.CertPath + "\"\nkey = \"" + is.KeyPath + "\"\n\n[bytestreams]\nlisten = \"127.0.0.1:7777\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := joined(Certificates(cfg, time.Now())); !strings.Contains(out, "ftproxystream.a.example") {
+		t.Errorf("want a problem naming ftproxystream.a.example:\n%s", out)
+	}
+}
