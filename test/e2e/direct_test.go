@@ -95,6 +95,7 @@ func newDirectLab(t *testing.T) *directLab {
 		"--crl-url", "http://"+net.JoinHostPort(pn.down, "80")+"/pki/orge/crl.der")
 	ternCert(t, "issue", "--dir", l.ca("orga"), "--domain", "a.example")
 	ternCert(t, "issue", "--dir", l.ca("orga"), "--domain", "a2.example")
+	ternCert(t, "issue", "--dir", l.ca("orga"), "--domain", "a3.example")
 	ternCert(t, "issue", "--dir", l.ca("orgb"), "--domain", "b.example", "--key", "ecdsa")
 
 	l.routesA["b.example"] = pn.tern2
@@ -116,12 +117,17 @@ path = "` + filepath.Join(l.ca("orge"), "bundle.p7b") + `"
 [[trust.circle]]
 name = "others"
 anchors = ["` + filepath.Join(l.ca("orgc"), "ca.pem") + `"]
+
+[[trust.circle]]
+name = "interonly"
+anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]  # orgb's issuing intermediate: Direct anchors need not be roots
 `,
 		domains: []directDomain{
 			{name: "a.example", cert: first(l.issued("orga", "a.example")), key: second(l.issued("orga", "a.example")), circles: `["partners"]`},
 			{name: "a2.example", cert: first(l.issued("orga", "a2.example")), key: second(l.issued("orga", "a2.example")), circles: `["others"]`},
+			{name: "a3.example", cert: first(l.issued("orga", "a3.example")), key: second(l.issued("orga", "a3.example")), circles: `["interonly"]`},
 		},
-		users: []string{"alice@a.example", "alice@a2.example"},
+		users: []string{"alice@a.example", "alice@a2.example", "alice@a3.example"},
 	})
 	// B's certificate (leaf and intermediate) is a PKCS#12 file with a password.
 	bp12, bpass := filepath.Join(l.dir, "b.example.p12"), filepath.Join(l.dir, "b.example.pass")
@@ -351,7 +357,7 @@ func TestDirectTrust(t *testing.T) {
 			domain := name + ".example"
 			crt, key := rc.cert(t, domain)
 			peer := startDirectTern(t, directOpts{
-				ip: l.routesA[domain], routes: map[string]string{"a.example": l.ipA, "a2.example": l.ipA},
+				ip: l.routesA[domain], routes: map[string]string{"a.example": l.ipA, "a2.example": l.ipA, "a3.example": l.ipA},
 				circles: `[[trust.circle]]
 name = "partners"
 [[trust.circle.bundle]]
@@ -380,6 +386,15 @@ path = "` + filepath.Join(l.ca("orga"), "bundle.p7b") + `"
 				alice2.send("<presence/>")
 				body := chatTo(t, pbob, "alice@a2.example")
 				expectWithin(alice2, regexp.QuoteMeta(body), bounceWait)
+			}
+			if name == "nointermediate" {
+				// The same leaf-only peer is trusted by a3.example, whose circle holds the
+				// intermediate itself as anchor (timplus.md §5 item 9).
+				alice3 := dialRaw(t, &l.a.target, true)
+				alice3.login(withDomain(l.a, "a3.example"), "alice@a3.example")
+				alice3.send("<presence/>")
+				body := chatTo(t, pbob, "alice@a3.example")
+				expectWithin(alice3, regexp.QuoteMeta(body), bounceWait)
 			}
 		})
 	}
