@@ -99,6 +99,7 @@ func newDirectLab(t *testing.T) *directLab {
 	ternCert(t, "issue", "--dir", l.ca("orgb"), "--domain", "b.example", "--key", "ecdsa")
 
 	l.routesA["b.example"] = pn.tern2
+	l.routesA["pb.example"] = pn.tern2
 	for i, c := range refusalCases {
 		l.routesA[c+".example"] = fmt.Sprintf("%s%d", l.netPrefix, 20+i)
 	}
@@ -127,7 +128,8 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]  # orgb's issuing in
 			{name: "a2.example", cert: first(l.issued("orga", "a2.example")), key: second(l.issued("orga", "a2.example")), circles: `["others"]`},
 			{name: "a3.example", cert: first(l.issued("orga", "a3.example")), key: second(l.issued("orga", "a3.example")), circles: `["interonly"]`},
 		},
-		users: []string{"alice@a.example", "alice@a2.example", "alice@a3.example"},
+		plain: []string{"pa.example"},
+		users: []string{"alice@a.example", "alice@a2.example", "alice@a3.example", "alice@pa.example"},
 	})
 	// B's certificate (leaf and intermediate) is a PKCS#12 file with a password.
 	bp12, bpass := filepath.Join(l.dir, "b.example.p12"), filepath.Join(l.dir, "b.example.pass")
@@ -135,7 +137,7 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]  # orgb's issuing in
 	ternCert(t, "p12", "--cert", first(l.issued("orgb", "b.example")), "--key", second(l.issued("orgb", "b.example")), "--out", bp12, "--password-file", bpass)
 	// B fetches A's bundle from A's HTTP listener (/pki/orga/bundle.p7b): A is up.
 	l.b = startDirectTern(t, directOpts{
-		ip: pn.tern2, http: l.httpB, routes: map[string]string{"a.example": pn.tern, "a2.example": pn.tern},
+		ip: pn.tern2, http: l.httpB, routes: map[string]string{"a.example": pn.tern, "a2.example": pn.tern, "pa.example": pn.tern},
 		pkiDirs: []string{l.ca("orgb")},
 		circles: `allow_http = true
 [[trust.circle]]
@@ -145,7 +147,8 @@ name = "orga"
 url = "http://` + l.httpA + `/pki/orga/bundle.p7b"
 `,
 		domains: []directDomain{{name: "b.example", p12: bp12, pass: bpass, circles: `["partners"]`}},
-		users:   []string{"bob@b.example"},
+		plain:   []string{"pb.example"},
+		users:   []string{"bob@b.example", "bob@pb.example"},
 	})
 	l.aliceA = dialRaw(t, &l.a.target, true)
 	l.aliceAFull = l.aliceA.login(withDomain(l.a, "a.example"), "alice@a.example")
@@ -172,6 +175,7 @@ type directOpts struct {
 	pkiDirs  []string
 	circles  string // [trust] keys and [[trust.circle]] tables
 	domains  []directDomain
+	plain    []string // plain domains beside them (self-signed certificate, dialback)
 	users    []string
 }
 
@@ -195,6 +199,9 @@ func startDirectTern(t *testing.T, o directOpts) *ternProc {
 		} else {
 			fmt.Fprintf(&b, "cert = %q\nkey = %q\n\n", d.cert, d.key)
 		}
+	}
+	for _, d := range o.plain {
+		fmt.Fprintf(&b, "[[domain]]\nname = %q\n\n", d)
 	}
 	var dirs []string
 	for _, d := range o.pkiDirs {
@@ -272,6 +279,28 @@ func TestDirectTrust(t *testing.T) {
 				t.Errorf("%s: dialback was attempted between Direct domains", p.domain)
 			}
 		}
+	})
+
+	t.Run("plain-domains-unchanged", func(t *testing.T) {
+		l.aliceA.t = t
+		// pa.example and pb.example are ordinary domains of the same two servers (self-signed
+		// certificates): they federate by dialback as before, beside the Direct domains.
+		pa := dialRaw(t, &l.a.target, true)
+		pa.login(withDomain(l.a, "pa.example"), "alice@pa.example")
+		pa.send("<presence/>")
+		pb := dialRaw(t, &l.b.target, true)
+		pb.login(withDomain(l.b, "pb.example"), "bob@pb.example")
+		pb.send("<presence/>")
+		body := chatTo(t, pa, "bob@pb.example")
+		expectWithin(pb, regexp.QuoteMeta(body), bounceWait)
+		body = chatTo(t, pb, "alice@pa.example")
+		expectWithin(pa, regexp.QuoteMeta(body), bounceWait)
+		// A plain domain cannot reach into a Direct one: bob@pb.example -> alice@a.example
+		// needs a b... -> a.example pair, which pb.example cannot authenticate by dialback.
+		body = chatTo(t, pb, "alice@a.example")
+		expectBounce(t, pb, body)
+		logHas(t, l.a, `direct: dialback refused.* local=a\.example remote=pb\.example`, rawTimeout)
+		expectNothingBefore(t, l.aliceA, l.aliceAFull, body)
 	})
 
 	t.Run("cli", func(t *testing.T) {
