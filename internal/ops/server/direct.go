@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/direct/trust"
@@ -37,9 +38,12 @@ type directTrust struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	// probe captures a peer server's chain (s2s.Service.PeerChain); nil
-	// while federation is off. Set before the control socket serves.
-	probe func(ctx context.Context, local, peer string) ([]*x509.Certificate, string, error)
+	// while federation is off. Set by startS2S while the control socket
+	// may already serve, hence atomic.
+	probe atomic.Pointer[probeFunc]
 }
+
+type probeFunc func(ctx context.Context, local, peer string) ([]*x509.Certificate, string, error)
 
 // startDirect builds the trust layer when a domain is Direct or a circle
 // is configured; nil (and no error) otherwise. A configuration the trust
@@ -264,11 +268,12 @@ func (d *directTrust) handle(ctl *control.Server) {
 			}
 			chain = c
 		} else {
-			if d.probe == nil {
+			probe := d.probe.Load()
+			if probe == nil {
 				return "", errors.New("federation is off (no s2s listener), so tern cannot dial the peer: give its chain with --chain FILE")
 			}
 			pctx, cancel := context.WithTimeout(ctx, d.cfg.S2S.ConnectTimeout.Duration)
-			c, addr, err := d.probe(pctx, local, peer)
+			c, addr, err := (*probe)(pctx, local, peer)
 			cancel()
 			if err != nil {
 				return "", fmt.Errorf("capturing the certificate chain of %s: %w (give it with --chain FILE)", peer, err)

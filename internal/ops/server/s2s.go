@@ -64,7 +64,8 @@ func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *rou
 		Direct:            dt.hooks(),
 	}, r, log)
 	if dt != nil {
-		dt.probe = svc.PeerChain // tern direct trust check without --chain
+		probe := probeFunc(svc.PeerChain) // tern direct trust check without --chain
+		dt.probe.Store(&probe)
 	}
 	type lis struct {
 		l      net.Listener
