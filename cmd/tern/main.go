@@ -23,6 +23,7 @@ Commands:
   user       add, delete, list accounts and change passwords
   check      check the configuration, certificates, DNS records, ports and storage
   cert       lab PKI for Direct trust: CA, certificates, revocation, CRLs
+  direct     Direct trust of the running server: list, show, refresh circles, check a peer
   unban      lift a running server's refusal of an address or account after failed logins
   config     print an example configuration, or the effective one
   version    print the version, Go version and commit
@@ -55,6 +56,7 @@ func init() {
 		"user":    {cmdUser, "manage accounts"},
 		"check":   {cmdCheck, "check the setup"},
 		"cert":    {cmdCert, "lab PKI"},
+		"direct":  {cmdDirect, "Direct trust circles"},
 		"unban":   {cmdUnban, "lift a login refusal"},
 		"config":  {cmdConfig, "print configuration"},
 		"version": {cmdVersion, "print the version"},

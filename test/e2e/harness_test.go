@@ -118,6 +118,8 @@ type ternOpts struct {
 	OfflineQuota int      // [limits] offline_quota; default 100
 	ExtraTOML    string   // appended verbatim (inside the [limits] table unless it opens another)
 	TopTOML      string   // top-level keys, written before the first table
+	HTTPAddr     string   // [http] listen; default a free port on the server's loopback address
+	HTTPTOML     string   // more [http] keys
 }
 
 // ternProc is a tern serve process started for one test; t.Cleanup stops it.
@@ -227,7 +229,10 @@ func startTern(t testing.TB, opts ternOpts) *ternProc {
 		dataDir: filepath.Join(dir, "data"),
 		exited:  make(chan struct{}),
 	}
-	httpAddr := net.JoinHostPort(ip, fmt.Sprint(freePort(t, ip)))
+	httpAddr := opts.HTTPAddr
+	if httpAddr == "" {
+		httpAddr = net.JoinHostPort(ip, fmt.Sprint(freePort(t, ip)))
+	}
 	p.httpURL = "http://" + httpAddr
 	writeFile(t, p.config, ternConfig(p, httpAddr, opts))
 
@@ -276,7 +281,7 @@ func ternConfig(p *ternProc, httpAddr string, opts ternOpts) string {
 		fmt.Fprintf(&b, "[[domain]]\nname = %q\nregistration = %t\n\n", d, opts.Registration)
 	}
 	fmt.Fprintf(&b, "[c2s]\nlisten = [%q]\nlisten_tls = [%q]\n\n", p.c2s, p.c2sTLS)
-	fmt.Fprintf(&b, "[http]\nlisten = %q\n\n", httpAddr)
+	fmt.Fprintf(&b, "[http]\nlisten = %q\n%s\n", httpAddr, opts.HTTPTOML)
 	fmt.Fprintf(&b, "[limits]\noffline_quota = %d\n", opts.OfflineQuota)
 	if opts.ExtraTOML != "" {
 		b.WriteString("\n" + opts.ExtraTOML + "\n")

@@ -45,7 +45,7 @@ func (p *plainSession) Step(ctx context.Context, in []byte) ([]byte, bool, error
 			return nil, false, fail(MalformedRequest, "PLAIN fields must be UTF-8 and at most 3071 octets")
 		}
 	}
-	user, ok := prepareUsername(string(f[1]), p.cfg.Domain)
+	user, ok := prepareAuthcid(string(f[1]), p.cfg.Domain)
 	if ok {
 		p.attempted = user
 	}

@@ -62,7 +62,7 @@ func (s *scramSession) first(ctx context.Context, in []byte) ([]byte, bool, erro
 	if err != nil {
 		return nil, false, fail(MalformedRequest, "invalid SCRAM client-first-message (RFC 5802 §7)")
 	}
-	user, ok := prepareUsername(c1.username, s.cfg.Domain)
+	user, ok := prepareAuthcid(c1.username, s.cfg.Domain)
 	if !ok {
 		return nil, false, badLogin()
 	}

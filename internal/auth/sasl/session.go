@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"strings"
 
 	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
@@ -105,6 +106,26 @@ func checkAuthzid(authzid, username, domain string) *Failure {
 func prepareUsername(authcid, domain string) (string, bool) {
 	j, err := jid.New(authcid, domain, "")
 	if err != nil || j.Local() == "" {
+		return "", false
+	}
+	return j.Local(), true
+}
+
+// prepareAuthcid maps a client's SASL username to a localpart: the
+// localpart itself, or the bare JID user@domain of the stream's domain
+// (TIM+ clients log in with the bare JID, as the reference server's
+// authcid; RFC 6120 §6.3.8 leaves the authcid's form to the mechanism).
+// A bare JID of another domain is refused like an unknown user.
+func prepareAuthcid(authcid, domain string) (string, bool) {
+	if !strings.Contains(authcid, "@") {
+		return prepareUsername(authcid, domain)
+	}
+	j, err := jid.Parse(authcid)
+	if err != nil || j.Local() == "" || j.Resource() != "" {
+		return "", false
+	}
+	want, err := parseDomain(domain)
+	if err != nil || j.Domain() != want {
 		return "", false
 	}
 	return j.Local(), true

@@ -24,6 +24,10 @@ const ExpiryWarning = 30 * 24 * time.Hour
 func Certificates(cfg *config.Config, now time.Time) []Result {
 	var rs []Result
 	for _, d := range cfg.Domains {
+		if d.Direct || d.PKCS12 != "" {
+			rs = append(rs, directCert(cfg, d, &Checker{Now: func() time.Time { return now }})...)
+			continue
+		}
 		rs = append(rs, Certificate(cfg, d, now)...)
 	}
 	return rs

@@ -10,9 +10,11 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/pki/certs"
+	"github.com/tern-xmpp/tern/internal/pki/keypair"
 )
 
 type listener struct {
@@ -118,7 +120,7 @@ func (c *Checker) probe(ctx context.Context, cfg *config.Config, l listener) str
 			return ""
 		}
 		st := tc.ConnectionState()
-		if certFile, _, _ := cfg.CertFiles(domain); len(st.PeerCertificates) > 0 && sameCert(certFile, st.PeerCertificates[0].Raw) {
+		if len(st.PeerCertificates) > 0 && ourCert(cfg, domain, st.PeerCertificates[0].Raw) {
 			return "tern"
 		}
 		if st.NegotiatedProtocol == l.alpn {
@@ -144,7 +146,7 @@ func (c *Checker) probe(ctx context.Context, cfg *config.Config, l listener) str
 		return "xmpp"
 	}
 	st := tc.ConnectionState()
-	if certFile, _, _ := cfg.CertFiles(domain); len(st.PeerCertificates) > 0 && sameCert(certFile, st.PeerCertificates[0].Raw) {
+	if len(st.PeerCertificates) > 0 && ourCert(cfg, domain, st.PeerCertificates[0].Raw) {
 		return "tern"
 	}
 	return "xmpp"
@@ -167,6 +169,17 @@ func readUntil(conn net.Conn, marker string) ([]byte, bool) {
 		}
 	}
 	return got, false
+}
+
+// ourCert reports whether raw is the leaf certificate configured (or
+// generated) for domain: a PEM file, or a PKCS#12 file.
+func ourCert(cfg *config.Config, domain config.Domain, raw []byte) bool {
+	if domain.PKCS12 != "" {
+		p, err := keypair.Source{PKCS12File: domain.PKCS12, PasswordFile: domain.PasswordFile}.Load(time.Time{})
+		return p != nil && (err == nil || errors.Is(err, keypair.ErrExpired)) && bytes.Equal(p.Leaf().Raw, raw)
+	}
+	certFile, _, _ := cfg.CertFiles(domain)
+	return sameCert(certFile, raw)
 }
 
 func sameCert(certFile string, raw []byte) bool {

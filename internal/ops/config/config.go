@@ -19,6 +19,7 @@ type Config struct {
 	HTTP      HTTP     `toml:"http"`
 	Storage   Storage  `toml:"storage"`
 	Limits    Limits   `toml:"limits"`
+	Trust     Trust    `toml:"trust"` // Direct trust circles (docs/direct-trust.md)
 	// ModulesDisabled names feature modules to leave out (Prosody's
 	// modules_disabled); RegisterModule declares the names.
 	ModulesDisabled []string `toml:"modules_disabled"`
@@ -37,8 +38,17 @@ type Domain struct {
 	Name string `toml:"name"` // prepared JID domainpart
 	// Cert and Key are PEM files. Both empty: a self-signed certificate is
 	// generated in CertDir()/<name>.{crt,key}.
-	Cert         string              `toml:"cert"`
-	Key          string              `toml:"key"`
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+	// PKCS12 is a PKCS#12 file (chain and key) instead of cert and key;
+	// PasswordFile holds its password on the first line ("" = none).
+	PKCS12       string `toml:"pkcs12"`
+	PasswordFile string `toml:"password_file"`
+	// Direct makes the domain a Direct trust domain (TIM+): s2s only with
+	// mutual TLS and SASL EXTERNAL against its Circles, no dialback, no
+	// in-band registration, no self-signed certificate.
+	Direct       bool                `toml:"direct"`
+	Circles      []string            `toml:"circles"`      // [[trust.circle]] names; none: trusts nobody
 	Registration bool                `toml:"registration"` // in-band registration (XEP-0077), default false
 	Admins       []string            `toml:"admins"`       // bare JIDs
 	Contacts     map[string][]string `toml:"contacts"`     // XEP-0157: admin, abuse, feedback, sales, security, status, support
@@ -75,6 +85,58 @@ func (s S2S) Federates() bool { return len(s.Listen)+len(s.ListenTLS) > 0 }
 // HTTP configures the HTTP listener (metrics; later BOSH and WebSocket).
 type HTTP struct {
 	Listen string `toml:"listen"` // default "127.0.0.1:5280"; "" disables
+	// PKIDirs are lab CA directories (tern cert init) whose CRL, CA
+	// certificate and bundle are served at /pki/<name>/.
+	PKIDirs []string `toml:"pki_dirs"`
+}
+
+// Trust configures the Direct trust circles (internal/direct/trust).
+type Trust struct {
+	FetchTimeout  Duration      `toml:"fetch_timeout"`   // per bundle download, default 10s
+	MaxBundleSize int           `toml:"max_bundle_size"` // bytes, default 10 MiB
+	CacheDir      string        `toml:"cache_dir"`       // last good bundles; default <data_dir>/trust-cache
+	AllowHTTP     bool          `toml:"allow_http"`      // lab only: plain-http bundle URLs
+	LabNoCRL      bool          `toml:"lab_no_crl"`      // lab only: accept peers without an obtainable CRL (violates TIM+)
+	AIA           bool          `toml:"aia"`             // fetch missing intermediates from caIssuers, default true
+	Revalidate    Duration      `toml:"revalidate"`      // re-check live s2s streams, default 1h
+	CRLTimeout    Duration      `toml:"crl_timeout"`     // per CRL download, default 10s
+	CRLMaxAge     Duration      `toml:"crl_max_age"`     // fetch a CRL again after this even before its nextUpdate, default 1h
+	Circles       []TrustCircle `toml:"circle"`          // [[trust.circle]]
+}
+
+// TrustCircle is a named set of bundles and loose anchor files.
+type TrustCircle struct {
+	Name    string        `toml:"name"`
+	Anchors []string      `toml:"anchors"` // PEM or DER files
+	Bundles []TrustBundle `toml:"bundle"`  // [[trust.circle.bundle]]
+}
+
+// TrustBundle is one trust bundle source: url or path.
+type TrustBundle struct {
+	Name        string   `toml:"name"`
+	URL         string   `toml:"url"`          // https (http only with allow_http)
+	Path        string   `toml:"path"`         // a local file
+	SigningCert string   `toml:"signing_cert"` // CMS signer the bundle must verify with
+	Refresh     Duration `toml:"refresh"`      // default 6h, at least 1m
+}
+
+// DirectDomains returns the names of the Direct domains.
+func (c *Config) DirectDomains() []string {
+	var out []string
+	for _, d := range c.Domains {
+		if d.Direct {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// TrustCacheDir is trust.cache_dir, or <data_dir>/trust-cache.
+func (c *Config) TrustCacheDir() string {
+	if c.Trust.CacheDir != "" {
+		return c.Trust.CacheDir
+	}
+	return filepath.Join(c.DataDir, "trust-cache")
 }
 
 // Storage selects the backend.
@@ -142,7 +204,9 @@ func Default() *Config {
 		},
 		S2S: S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true,
 			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
-		HTTP:    HTTP{Listen: "127.0.0.1:5280"},
+		HTTP: HTTP{Listen: "127.0.0.1:5280", PKIDirs: []string{}},
+		Trust: Trust{FetchTimeout: Duration{10 * time.Second}, MaxBundleSize: 10 << 20, AIA: true,
+			Revalidate: Duration{time.Hour}, CRLTimeout: Duration{10 * time.Second}, CRLMaxAge: Duration{time.Hour}},
 		Storage: Storage{Backend: "sqlite"},
 		Limits: Limits{
 			MaxStanzaBytes:     262144,
@@ -201,9 +265,10 @@ func (c *Config) CertDir() string { return filepath.Join(c.DataDir, "certs") }
 
 // CertFiles returns the certificate and key files serving domain d: the
 // configured ones, or the generated pair in CertDir. generated reports the
-// latter.
+// latter. A domain with a PKCS#12 file has none (see d.PKCS12), and a
+// Direct domain never gets a generated one.
 func (c *Config) CertFiles(d Domain) (cert, key string, generated bool) {
-	if d.Cert != "" || d.Key != "" {
+	if d.Cert != "" || d.Key != "" || d.PKCS12 != "" || d.Direct {
 		return d.Cert, d.Key, false
 	}
 	return filepath.Join(c.CertDir(), d.Name+".crt"), filepath.Join(c.CertDir(), d.Name+".key"), true

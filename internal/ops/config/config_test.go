@@ -20,6 +20,9 @@ func normalize(c *Config) *Config {
 		if len(cp.Domains[i].Contacts) == 0 {
 			cp.Domains[i].Contacts = nil
 		}
+		if len(cp.Domains[i].Circles) == 0 {
+			cp.Domains[i].Circles = nil
+		}
 	}
 	if len(cp.S2S.Listen) == 0 {
 		cp.S2S.Listen = nil

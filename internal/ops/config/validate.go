@@ -208,6 +208,7 @@ func (c *Config) Validate() error {
 	durRange("ping_interval", l.PingInterval, time.Second, 24*time.Hour, true)
 	durRange("ping_timeout", l.PingTimeout, time.Second, 10*time.Minute, false)
 	durRange("resume_timeout", l.ResumeTimeout, time.Second, time.Hour, true)
+	errs = append(errs, c.validateDirect()...)
 
 	return errors.Join(errs...)
 }

@@ -34,6 +34,7 @@ type admin struct {
 	router              *router.Router
 	authLimit, regLimit *ratelimit.Window
 	sessions            func() int
+	direct              *directTrust // nil: no Direct domain
 }
 
 // serveControl answers the CLI's operations on l; the returned stop closes
@@ -68,6 +69,7 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 	ctl.Handle("unban", func(_ context.Context, args map[string]string) (string, error) {
 		return a.unban(args["target"])
 	})
+	a.direct.handle(ctl) // tern direct trust (direct.go)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -22,7 +22,7 @@ import (
 // the router's Remote and returns its shutdown function. Without
 // listeners it returns a no-op: remote stanzas bounce with
 // remote-server-not-found, as they did before federation existed.
-func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *router.Router, m *metrics.Metrics, secret []byte, trusted ratelimit.Networks, log *slog.Logger) (func(context.Context), error) {
+func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *router.Router, m *metrics.Metrics, secret []byte, trusted ratelimit.Networks, dt *directTrust, log *slog.Logger) (func(context.Context), error) {
 	sc := cfg.S2S
 	if !sc.Federates() {
 		return func(context.Context) {}, nil
@@ -61,7 +61,12 @@ func startS2S(ctx context.Context, cfg *config.Config, cm *certs.Manager, r *rou
 		ConnsPerIP:        cfg.Limits.ConnsPerIP,
 		Trusted:           trusted,
 		Metrics:           s2s.Metrics{Streams: ms.Stream, Stanza: ms.Stanza, Bounce: ms.Bounce, StreamError: ms.StreamError},
+		Direct:            dt.hooks(),
 	}, r, log)
+	if dt != nil {
+		probe := probeFunc(svc.PeerChain) // tern direct trust check without --chain
+		dt.probe.Store(&probe)
+	}
 	type lis struct {
 		l      net.Listener
 		direct bool

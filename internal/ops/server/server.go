@@ -91,7 +91,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopProxy()
-	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount}, log)
+	dt, err := startDirect(ctx, cfg, m, log) // Direct trust (direct.go)
+	if err != nil {
+		return err
+	}
+	defer dt.stop()
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim, preLim := c2sLimits(cfg)
@@ -172,13 +177,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
+		if h, err := pkiHandler(cfg); err != nil || h != nil {
+			if err != nil {
+				closeAll()
+				hl.Close()
+				return fmt.Errorf("http.pki_dirs: %w", err)
+			}
+			mux.Handle("GET /pki/", h)
+		}
 		hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = hs.Serve(hl) }()
 		log.Info("metrics listening", "addr", hl.Addr().String(), "path", "/metrics")
 	}
 	// Federation first: the router's Remote is set before any client
 	// session can route through it.
-	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, trusted, log)
+	stopS2S, err := startS2S(ctx, cfg, cm, r, m, secret, trusted, dt, log)
 	if err != nil {
 		closeAll()
 		return err
@@ -214,6 +227,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			} else {
 				log.Info("certificates reloaded")
 			}
+			dt.reload() // trust circles (direct.go)
 			continue
 		case <-ctx.Done():
 		}

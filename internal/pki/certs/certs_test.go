@@ -165,7 +165,7 @@ func TestSNISelection(t *testing.T) {
 	dir := t.TempDir()
 	a := writePair(t, dir, "a.example")
 	b := writePair(t, dir, "b.example")
-	m, err := NewManager(nil, []Source{{"a.example", a.cert, a.key}, {"b.example", b.cert, b.key}})
+	m, err := NewManager(nil, []Source{{Domain: "a.example", CertFile: a.cert, KeyFile: a.key}, {Domain: "b.example", CertFile: b.cert, KeyFile: b.key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestSNISelection(t *testing.T) {
 func TestTLSPolicy(t *testing.T) {
 	dir := t.TempDir()
 	a := writePair(t, dir, "a.example")
-	m, err := NewManager(nil, []Source{{"a.example", a.cert, a.key}})
+	m, err := NewManager(nil, []Source{{Domain: "a.example", CertFile: a.cert, KeyFile: a.key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestTLSPolicy(t *testing.T) {
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	a := writePair(t, dir, "a.example")
-	m, err := NewManager(nil, []Source{{"a.example", a.cert, a.key}})
+	m, err := NewManager(nil, []Source{{Domain: "a.example", CertFile: a.cert, KeyFile: a.key}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestNewManagerErrors(t *testing.T) {
 	if _, err := NewManager(nil, nil); err == nil {
 		t.Error("NewManager(no sources) = nil error")
 	}
-	_, err := NewManager(nil, []Source{{"a.example", "/nonexistent/a.crt", "/nonexistent/a.key"}})
+	_, err := NewManager(nil, []Source{{Domain: "a.example", CertFile: "/nonexistent/a.crt", KeyFile: "/nonexistent/a.key"}})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/a.crt") {
 		t.Errorf("NewManager(missing) = %v", err)
 	}
@@ -280,7 +280,7 @@ func TestNewManagerErrors(t *testing.T) {
 func TestInfos(t *testing.T) {
 	dir := t.TempDir()
 	a := writePair(t, dir, "a.example")
-	m, err := NewManager(nil, []Source{{"a.example", a.cert, a.key}})
+	m, err := NewManager(nil, []Source{{Domain: "a.example", CertFile: a.cert, KeyFile: a.key}})
 	if err != nil {
 		t.Fatal(err)
 	}

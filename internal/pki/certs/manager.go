@@ -9,14 +9,25 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/pki/keypair"
 	"golang.org/x/net/idna"
 )
 
-// Source names the files of one domain's certificate.
+// Source names the files of one domain's certificate: PEM files, or a
+// PKCS#12 file (internal/pki/keypair reads both, with the whole chain).
 type Source struct {
-	Domain   string // prepared JID domain
-	CertFile string // PEM chain, leaf first
-	KeyFile  string // PEM private key
+	Domain       string // prepared JID domain
+	CertFile     string // PEM chain, leaf first
+	KeyFile      string // PEM private key
+	PKCS12File   string // instead of CertFile and KeyFile
+	PasswordFile string // the PKCS#12 password on its first line; "" = none
+}
+
+func (s Source) file() string {
+	if s.PKCS12File != "" {
+		return s.PKCS12File
+	}
+	return s.CertFile
 }
 
 // Info describes the certificate serving one domain, for logs and checks.
@@ -72,11 +83,24 @@ func (m *Manager) Reload() error {
 	}
 	var errs []error
 	for _, s := range m.sources {
-		pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+		kp, err := keypair.Source{CertFile: s.CertFile, KeyFile: s.KeyFile, PKCS12File: s.PKCS12File, PasswordFile: s.PasswordFile}.Load(time.Now())
+		if errors.Is(err, keypair.ErrExpired) && kp != nil {
+			// Served anyway, as before: peers say why they refuse it, and
+			// `tern check` reports it; a reload must not fail on it.
+			m.log.Warn("certificate outside its validity period", "domain", s.Domain, "err", err)
+			err = nil
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("certs: domain %s: loading %s and %s: %w", s.Domain, s.CertFile, s.KeyFile, err))
+			if s.PKCS12File != "" {
+				errs = append(errs, fmt.Errorf("certs: domain %s: loading %s: %w", s.Domain, s.PKCS12File, err))
+			} else {
+				errs = append(errs, fmt.Errorf("certs: domain %s: loading %s and %s: %w", s.Domain, s.CertFile, s.KeyFile, err))
+			}
 			continue
 		}
+		// The whole chain (leaf and intermediates), served as TLS server
+		// and as s2s client certificate, so peers can build the path.
+		pair := kp.TLSCertificate()
 		c := &pair
 		leaf := c.Leaf
 		st.byDomain[asciiDomain(s.Domain)] = c
@@ -97,7 +121,7 @@ func (m *Manager) Reload() error {
 		}
 		st.infos = append(st.infos, Info{
 			Domain:     s.Domain,
-			CertFile:   s.CertFile,
+			CertFile:   s.file(),
 			Subject:    leaf.Subject.String(),
 			Issuer:     leaf.Issuer.String(),
 			NotAfter:   leaf.NotAfter,

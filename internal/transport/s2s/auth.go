@@ -32,12 +32,26 @@ func (c *conn) outFeatures(el *xml.Element) error {
 			return fmt.Errorf("SASL with %s succeeded although its certificate does not verify (%v)", c.remote, c.certErr)
 		}
 		c.authorize(p, true)
+		if s.isDirect(c.local) {
+			c.directTrack(p)
+		}
 		return nil
 	}
 	if c.state != 0 {
 		return nil // features twice: ignore
 	}
 	c.state = 1
+	if s.isDirect(c.local) {
+		// TIM+ §6.1: SASL EXTERNAL with our Direct certificate, which the
+		// peer checked in the handshake; never dialback, never bidi.
+		if !offers(el, "EXTERNAL") {
+			s.directRefused("no-external")
+			return fmt.Errorf("%s does not offer SASL EXTERNAL to the Direct domain %s, which authenticates by certificate only (no dialback)", c.remote, c.local)
+		}
+		c.saslSent = true
+		c.send(xml.New(stream.NSSASL, "auth", "mechanism", "EXTERNAL").SetText("="))
+		return nil
+	}
 	s.tlsUp(p, c)
 	// XEP-0288: a bidirectional stream carries the peer's stanzas too,
 	// which only its verified certificate entitles it to; with dialback
@@ -61,6 +75,9 @@ func (c *conn) outFeatures(el *xml.Element) error {
 // a verified certificate, or a policy that accepts dialback for it.
 func (c *conn) startDialback() error {
 	s := c.svc
+	if s.isDirect(c.local) {
+		return fmt.Errorf("%s is a Direct domain: it never uses dialback with %s", c.local, c.remote)
+	}
 	if c.certErr != nil && !s.dialbackAllowed(c.remote) {
 		return fmt.Errorf("the certificate of %s does not verify (%v) and policy requires valid certificates (s2s.require_valid_certs; list the domain in s2s.insecure_domains to allow dialback)", c.remote, c.certErr)
 	}
@@ -154,6 +171,17 @@ func (c *conn) saslAnswer(el *xml.Element) error {
 		c.needHeader = true
 		return c.emitHeader("")
 	case "failure":
+		if c.svc.isDirect(c.local) {
+			why := "undefined-condition"
+			if e := el.Elements(); len(e) > 0 {
+				why = e[0].Name
+			}
+			if t := el.Child(stream.NSSASL, "text"); t != nil {
+				why += ": " + t.Text()
+			}
+			c.svc.directRefused("external-refused")
+			return fmt.Errorf("%s refused SASL EXTERNAL for the Direct domain %s (%s): it does not trust our certificate", c.remote, c.local, why)
+		}
 		// XEP-0178 §3: fall back to dialback where allowed.
 		return c.startDialback()
 	}
@@ -199,7 +227,15 @@ func (c *conn) saslExternal(el *xml.Element) error {
 		c.send(saslFailure("invalid-authzid", "the authorization identity must be the stream's 'from' domain"))
 		return nil
 	}
-	if err := c.certFor(remote); err != nil {
+	direct := c.svc.isDirect(c.local)
+	if direct {
+		// TIM+ §4.3: the chain must validate for the local domain's
+		// circles; a refusal ends the stream (RFC 6120 §6.4.5, §4.9.3.12).
+		if err := c.directVerify(c.local, remote); err != nil {
+			c.send(saslFailure("not-authorized", err.Error()))
+			return stream.NewError("not-authorized", err.Error())
+		}
+	} else if err := c.certFor(remote); err != nil {
 		c.send(saslFailure("not-authorized", err.Error()))
 		return nil
 	}
@@ -209,6 +245,9 @@ func (c *conn) saslExternal(el *xml.Element) error {
 	c.send(xml.New(stream.NSSASL, "success"))
 	c.saslDone = true
 	c.authorize(pair{c.local, remote}, false)
+	if direct {
+		c.directTrack(pair{c.local, remote})
+	}
 	c.dec.Reset(c.rd)
 	c.needHeader = true
 	return nil
@@ -228,6 +267,13 @@ func (c *conn) dialbackRequest(el *xml.Element) error {
 	}
 	if !s.r.Serves(to) {
 		return stream.NewError("host-unknown", "this server does not serve "+to)
+	}
+	if s.isDirect(to) || s.isDirect(c.local) {
+		// TIM+ §6.1: Direct domains authenticate servers by certificate
+		// only; dialback, piggybacked or not, is refused.
+		s.directRefused("dialback")
+		s.log.Warn("direct: dialback refused", "local", to, "remote", from, "stream_local", c.local)
+		return c.dialbackError(el, stanza.ErrNotAuthorized.WithText(to+" is a Direct domain: authenticate with a certificate its trust circles accept and SASL EXTERNAL; dialback is not used"))
 	}
 	if domainOf(from) != from {
 		return stream.NewError("invalid-from", "'from' is not a domain")
@@ -350,7 +396,7 @@ func (c *conn) verifyRequest(el *xml.Element) error {
 		return stream.NewError("improper-addressing", "<db:verify/> needs 'from', 'to' and 'id'")
 	}
 	typ := "invalid"
-	if s.r.Serves(orig) && keyValid(s.cfg.Secret, recv, orig, id, el.Text()) {
+	if s.r.Serves(orig) && !s.isDirect(orig) && keyValid(s.cfg.Secret, recv, orig, id, el.Text()) {
 		typ = "valid"
 	}
 	c.send(xml.New(NSDialback, "verify", "from", orig, "to", recv, "id", id, "type", typ))

@@ -68,6 +68,8 @@ type conn struct {
 	sendOK    map[pair]bool        // pairs we may send stanzas on
 	asked     map[pair]func(error) // dialback requests we sent, awaiting <db:result type=.../>
 	certCache map[string]error     // inbound: VerifyPeer per claimed domain (at most maxCertCache)
+	directRes map[string]error     // Direct trust check per peer domain (direct.go)
+	untrack   []func()             // Direct pairs tracked for re-validation
 	checks    int                  // inbound: dialback verifications under way
 	ready     chan struct{}        // closed when the first pair is authenticated (outbound)
 	readyErr  error                // why negotiation failed
@@ -93,7 +95,7 @@ func (framing) AppendElement(dst []byte, el *xml.Element, parent string) []byte 
 func newConn(s *Service, raw net.Conn, out, direct bool) *conn {
 	c := &conn{svc: s, raw: raw, out: out, direct: direct,
 		recvOK: map[pair]bool{}, sendOK: map[pair]bool{}, asked: map[pair]func(error){},
-		certCache: map[string]error{}, ready: make(chan struct{}), needHeader: true}
+		certCache: map[string]error{}, directRes: map[string]error{}, ready: make(chan struct{}), needHeader: true}
 	c.rd = &deadlineReader{}
 	c.rd.conn.Store(&connBox{raw})
 	c.rd.setDeadline(time.Now().Add(s.cfg.ConnectTimeout))

@@ -27,4 +27,9 @@
 //     authentication (not-authorized), only stanzas (unsupported-stanza-type).
 //   - RFC 6120 §8.3.3.15/16 bounces: remote-server-not-found and
 //     remote-server-timeout, never for an error stanza.
+//   - Direct trust domains (TIM+, DirectTrust ANSI/DS 2019-02-100-2021 §4,
+//     §6.1; direct.go): mutual TLS 1.2+, the peer's chain validated by the
+//     trust layer's hook for the local domain's circles before SASL
+//     EXTERNAL, never dialback or bidi, live pairs re-validated and closed
+//     with <policy-violation/> (RFC 6120 §4.9.3.12) when they fail.
 package s2s

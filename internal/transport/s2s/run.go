@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/pki/certs"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stream"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
@@ -138,7 +137,7 @@ func (c *conn) handshake() error {
 		if s.cfg.ServerTLS == nil {
 			return stream.NewError("internal-server-error", "TLS is not configured")
 		}
-		tc = tls.Server(c.raw, certs.ForDomain(s.cfg.ServerTLS, c.local))
+		tc = tls.Server(c.raw, c.inboundTLS())
 	}
 	dl := time.Now().Add(s.cfg.ConnectTimeout)
 	if n := c.rd.deadline.Load(); n != 0 && time.Unix(0, n).Before(dl) {
@@ -153,6 +152,18 @@ func (c *conn) handshake() error {
 	c.mu.Lock()
 	c.peerCerts = cs.PeerCertificates
 	c.mu.Unlock()
+	if c.out && s.isDirect(c.local) {
+		// InsecureSkipVerify above is replaced by the trust check of the
+		// local domain's circles, before anything is sent over TLS.
+		c.upgrade(tc)
+		if err := c.directVerify(c.local, c.remote); err != nil {
+			c.certErr = err
+			// A stream error needs our header first (RFC 6120 §4.9.1.1).
+			_ = c.emitHeader("")
+			return stream.NewError("policy-violation", err.Error())
+		}
+		return nil
+	}
 	if c.out {
 		c.certErr = VerifyPeer(cs.PeerCertificates, c.remote, s.cfg.Roots, s.cfg.Now())
 	}
@@ -248,6 +259,9 @@ func (c *conn) features() *xml.Element {
 	switch {
 	case !up:
 		f.Append(xml.New(stream.NSTLS, "starttls").Append(xml.New(stream.NSTLS, "required")))
+	case !c.saslDone && s.isDirect(c.local):
+		// TIM+: SASL EXTERNAL only; the trust check runs on <auth/>.
+		f.Append(xml.New(stream.NSSASL, "mechanisms").Append(xml.New(stream.NSSASL, "mechanism").SetText("EXTERNAL")))
 	case !c.saslDone:
 		if remote != "" && c.certFor(remote) == nil {
 			f.Append(xml.New(stream.NSSASL, "mechanisms").Append(xml.New(stream.NSSASL, "mechanism").SetText("EXTERNAL")))
@@ -304,6 +318,9 @@ func (c *conn) handle(el *xml.Element) error {
 		// XEP-0288 §2.2: before authentication, never after.
 		if c.saslDone || c.authenticated() {
 			return stream.NewError("policy-violation", "<bidi/> must come before authentication")
+		}
+		if c.svc.isDirect(c.local) {
+			return nil // not offered to Direct peers: each side opens its own stream
 		}
 		c.mu.Lock()
 		c.bidi = true

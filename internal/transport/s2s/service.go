@@ -54,6 +54,9 @@ type Config struct {
 	Trusted    ratelimit.Networks
 	Metrics    Metrics
 	Now        func() time.Time // certificate checks; nil: time.Now
+	// Direct names the Direct trust domains and their trust checks
+	// (direct.go); zero: no local domain is Direct.
+	Direct DirectHooks
 }
 
 // Metrics are hooks the server package connects to Prometheus; nil
@@ -212,6 +215,7 @@ func (s *Service) setState(c *conn, state string) {
 
 // untrack forgets a finished stream and every route through it.
 func (s *Service) untrack(c *conn) {
+	c.directUntrack()
 	s.mu.Lock()
 	delete(s.conns, c)
 	if c.ip != "" {
@@ -402,10 +406,13 @@ func (s *Service) connect(rt *route) {
 // piggyback authenticates p on an outbound stream that already carries
 // another of our domains to the same peer (XEP-0220 §2.5, XEP-0344).
 func (s *Service) piggyback(ctx context.Context, p pair) (*conn, error) {
+	if s.isDirect(p.local) {
+		return nil, nil // piggybacking is dialback: never for a Direct domain
+	}
 	s.mu.Lock()
 	var host *conn
 	for _, rt := range s.routes {
-		if rt.p.remote == p.remote && rt.p.local != p.local && rt.conn != nil && rt.conn.out && !rt.conn.isClosing() {
+		if rt.p.remote == p.remote && rt.p.local != p.local && rt.conn != nil && rt.conn.out && !rt.conn.isClosing() && !s.isDirect(rt.p.local) {
 			host = rt.conn
 			break
 		}
