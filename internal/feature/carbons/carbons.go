@@ -104,7 +104,8 @@ func eligible(el *xml.Element, typ string) bool {
 }
 
 func copyTo(r *router.Router, owner jid.JID, msg *xml.Element, kind string, skip func(*router.Resource) bool) {
-	for _, res := range r.Resources(owner) {
+	var buf [8]*router.Resource
+	for _, res := range r.AppendResources(buf[:0], owner) {
 		if skip(res) || !enabled.Of(res) {
 			continue
 		}

@@ -64,7 +64,20 @@ func enqueue(ctx context.Context, q queued) bool {
 // context (no allocation per stanza) while its callers pass the context
 // they passed first; a step already under way in ctx is joined instead.
 func (r *Router) begin(ctx context.Context, l *Lanes) (context.Context, *routeState) {
-	if rs := stateOf(ctx); rs != nil {
+	if l != nil {
+		// The common case, a stream passing its own context again: no
+		// ctx.Value walk (through a WithoutCancel it allocates).
+		rs := &l.state
+		rs.mu.Lock()
+		if l.baseClean && !rs.active && l.base == ctx {
+			rs.active = true
+			rs.mu.Unlock()
+			return l.ctx, rs
+		}
+		rs.mu.Unlock()
+	}
+	outer := stateOf(ctx)
+	if rs := outer; rs != nil {
 		rs.mu.Lock()
 		active := rs.active
 		rs.mu.Unlock()
@@ -82,6 +95,7 @@ func (r *Router) begin(ctx context.Context, l *Lanes) (context.Context, *routeSt
 	rs.mu.Lock()
 	if l.base == nil {
 		l.base, l.ctx, rs.lanes = ctx, context.WithValue(ctx, stateKey{}, rs), l
+		l.baseClean = outer == nil
 	}
 	if rs.active || l.base != ctx {
 		// Busy on another goroutine, or another base: a state of its own.

@@ -40,6 +40,7 @@ type Lanes struct {
 	// base and ctx too.
 	state     routeState
 	base, ctx context.Context
+	baseClean bool // base carries no routing state: begin may skip ctx.Value
 }
 
 type laneKey struct{ from, to string } // sender's full JID, recipient's bare JID
@@ -55,6 +56,15 @@ type holdStep struct {
 	next  int32 // the next hook to run
 	then  int8  // thenFromClient...: routing once every hook let it pass
 	inq   bool  // counted in lanes.n (held or waiting)
+	held  *Held // set by Hold during the hook that holds
+}
+
+// holdEvent is a holdable event and its step in one allocation; events
+// that cannot be held do not carry a step (a smaller Event for every
+// message/out and message/delivered).
+type holdEvent struct {
+	ev   Event
+	step holdStep
 }
 
 // key is the step's lane: its sender and recipient.
@@ -85,8 +95,11 @@ type Held struct {
 // stanza is bounced with onTimeout (nil: internal-server-error). Hold
 // returns nil on an event that cannot be held.
 func (ev *Event) Hold(timeout time.Duration, onTimeout *stanza.Error) *Held {
-	if ev.step == nil || ev.held != nil {
-		return ev.held
+	if ev.step == nil {
+		return nil
+	}
+	if ev.step.held != nil {
+		return ev.step.held
 	}
 	if timeout <= 0 {
 		timeout = DefaultHoldTimeout
@@ -94,8 +107,8 @@ func (ev *Event) Hold(timeout time.Duration, onTimeout *stanza.Error) *Held {
 	if onTimeout == nil {
 		onTimeout = stanza.ErrInternalServerError.WithText("a check on this stanza did not finish in time")
 	}
-	ev.held = &Held{r: ev.Router, step: ev.step, timeout: timeout, onTimeout: onTimeout}
-	return ev.held
+	ev.step.held = &Held{r: ev.Router, step: ev.step, timeout: timeout, onTimeout: onTimeout}
+	return ev.step.held
 }
 
 // Resume lets the stanza go on: the remaining hooks, then routing.
@@ -183,9 +196,9 @@ func (r *Router) fireHold(ctx context.Context, name string, origin *Resource, st
 		r.then(ctx, then, origin, st) // the common case: nothing to run
 		return
 	}
-	ev := &Event{Ctx: ctx, Origin: origin, Stanza: st}
-	step := &ev.stepData
-	*step = holdStep{name: name, ev: ev, then: then, lanes: l}
+	he := &holdEvent{ev: Event{Ctx: ctx, Origin: origin, Stanza: st}}
+	step := &he.step
+	*step = holdStep{name: name, ev: &he.ev, then: then, lanes: l}
 	if l.n.Load() > 0 {
 		l.mu.Lock()
 		if ln := l.m[step.key()]; ln != nil {
@@ -211,9 +224,9 @@ func (r *Router) runStep(ctx context.Context, step *holdStep) bool {
 	ev := step.ev
 	ev.Ctx, ev.Router, ev.step = ctx, r, step
 	for i := int(step.next); i < len(l); i++ {
-		ev.held = nil
+		step.held = nil
 		handled := l[i].fn(ev)
-		if h := ev.held; h != nil {
+		if h := step.held; h != nil {
 			step.next = int32(i + 1)
 			r.park(step)
 			h.armed()

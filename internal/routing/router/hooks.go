@@ -61,9 +61,7 @@ type Event struct {
 	// For EvAccountDeleting: the account.
 	Account jid.JID
 
-	step     *holdStep // set while a holdable event runs
-	held     *Held     // set by Hold
-	stepData holdStep  // step's storage: one allocation per event
+	step *holdStep // set while a holdable event runs (hold.go)
 }
 
 // HookFunc handles an event; true stops the chain.

@@ -60,6 +60,21 @@ func (g *registry) unbind(r *Resource) bool {
 	return false
 }
 
+// countOf is the number of the bare JID's resources (no snapshot to copy).
+func (g *registry) countOf(bare jid.JID) int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.users[bare.Bare().String()])
+}
+
+// resourcesInto appends the bare JID's resources to buf: a caller that
+// only iterates passes a stack array and allocates nothing.
+func (g *registry) resourcesInto(buf []*Resource, bare jid.JID) []*Resource {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return append(buf, g.users[bare.Bare().String()]...)
+}
+
 // resources returns a snapshot of the bare JID's resources.
 func (g *registry) resources(bare jid.JID) []*Resource {
 	g.mu.RLock()

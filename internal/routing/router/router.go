@@ -119,6 +119,13 @@ func (r *Router) Deleted(bare jid.JID) { r.reg.setGone(bare.String(), false) }
 // Resources returns the bound resources of a bare JID.
 func (r *Router) Resources(bare jid.JID) []*Resource { return r.reg.resources(bare) }
 
+// AppendResources appends the bare JID's bound resources to buf, for a
+// caller on a per-stanza path that iterates a stack array and keeps no
+// reference (carbons).
+func (r *Router) AppendResources(buf []*Resource, bare jid.JID) []*Resource {
+	return r.reg.resourcesInto(buf, bare)
+}
+
 // Resource returns the resource bound to a full JID, or nil.
 func (r *Router) Resource(full jid.JID) *Resource { return r.reg.resource(full) }
 
@@ -134,7 +141,7 @@ func (r *Router) UserExists(ctx context.Context, bare jid.JID) bool {
 	if r.reg.isGone(bare.String()) {
 		return false
 	}
-	if len(r.reg.resources(bare)) > 0 {
+	if r.reg.countOf(bare) > 0 {
 		return true
 	}
 	_, err := r.users.GetUser(ctx, bare.Domain(), bare.Local())
@@ -291,7 +298,7 @@ func (r *Router) originOf(st *Stanza) *Resource {
 // toUser applies RFC 6121 §8.5 to a stanza for a local account.
 func (r *Router) toUser(ctx context.Context, st *Stanza) {
 	bare := st.To.Bare()
-	if st.IsAvailability() && len(r.reg.resources(bare)) == 0 {
+	if st.IsAvailability() && r.reg.countOf(bare) == 0 {
 		// Availability for a user with no session goes nowhere (RFC 6121
 		// §4.6.3 delivers it to available resources only): no lookups.
 		return
@@ -359,7 +366,8 @@ func (r *Router) presenceToUser(ctx context.Context, st *Stanza) {
 			}
 			return
 		}
-		for _, res := range r.reg.resources(st.To) {
+		var buf [8]*Resource
+		for _, res := range r.reg.resourcesInto(buf[:0], st.To) {
 			if res.Available() {
 				res.Session.Send(st.El)
 			}
@@ -392,7 +400,8 @@ func (r *Router) messageToUser(ctx context.Context, st *Stanza) {
 	}
 	var targets []*Resource
 	best := 0
-	for _, res := range r.reg.resources(st.To.Bare()) {
+	var buf [8]*Resource
+	for _, res := range r.reg.resourcesInto(buf[:0], st.To.Bare()) {
 		p, prio := res.Presence()
 		if p == nil || prio < 0 {
 			continue
