@@ -12,7 +12,7 @@
 //
 // value direct when a session took it (router.EvMessageDelivered), stored
 // when offline storage kept it (router.EvMessageStored). Chat-state-only
-// messages, messages without a body or id, errors and messages from a
+// messages, messages without a body or an id, errors and messages from a
 // server get none. Groupchat: the hook takes any message whose type the
 // module lists (notifiable); a MUC service routes the occupants' copies
 // to their real JIDs, and TIM+ wants one notice per occupant to the

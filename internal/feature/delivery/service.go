@@ -162,9 +162,10 @@ func (s *service) commit(batch []op) []result {
 // message lacks.
 func hasBody(el *xml.Element) bool { return el.Child(el.Space, "body") != nil }
 
-// notifiable: a message that earns its sender a deliver notice.
+// notifiable: a message that earns its sender a deliver notice. One
+// without an id gets none: nothing could correlate it.
 func notifiable(st *router.Stanza) bool {
-	return (st.Type == "chat" || st.Type == "groupchat") && !st.From.IsZero() && st.From.Local() != "" &&
+	return (st.Type == "chat" || st.Type == "groupchat") && st.ID != "" && !st.From.IsZero() && st.From.Local() != "" &&
 		!st.From.Bare().Equal(st.To.Bare()) && hasBody(st.El)
 }
 
