@@ -36,8 +36,8 @@ type row struct {
 func testConfig() delivery.Config {
 	c := delivery.DefaultConfig
 	c.Domains = []string{mt.Domain}
-	c.Timeout = delivery.Duration{Duration: 300 * time.Millisecond}
-	c.ScanInterval = delivery.Duration{Duration: 20 * time.Millisecond}
+	c.Timeout = "300ms"
+	c.ScanInterval = "20ms"
 	return c
 }
 
@@ -318,7 +318,7 @@ func TestDelivery(t *testing.T) {
 				}
 			}},
 		{name: "quota", rule: "tern: max_pending bounds a user's tracked messages; past it a message still goes, untracked",
-			cfg: func(c *delivery.Config) { c.MaxPending = 2; c.Timeout = delivery.Duration{Duration: time.Hour} },
+			cfg: func(c *delivery.Config) { c.MaxPending = 2; c.Timeout = "1h" },
 			run: func(t *testing.T, h *mt.Harness, m *delivery.Module) {
 				fed := h.Federate()
 				a := h.Online("alice", "phone")
@@ -424,7 +424,7 @@ func mustStanza(t *testing.T, s string) *router.Stanza {
 // errors of messages the old one tracked; an offline sender finds it
 // stored.
 func TestSurvivesRestart(t *testing.T) {
-	h, m := newHarness(t, func(c *delivery.Config) { c.Timeout = delivery.Duration{Duration: 200 * time.Millisecond} })
+	h, m := newHarness(t, func(c *delivery.Config) { c.Timeout = "200ms" })
 	fed := h.Federate()
 	a := h.Online("alice", "phone")
 	a.Send(chat(romeo, "K1", "before the crash"))

@@ -17,22 +17,6 @@ const (
 	ModeOff    = "off"
 )
 
-// Duration is a time.Duration written as "1h", "90s" in the section.
-type Duration struct{ time.Duration }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"1h\" or \"90s\"", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText implements encoding.TextMarshaler (tern config example).
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
 // Config is the section [delivery].
 type Config struct {
 	// Notify says for which local recipients' domains the server sends
@@ -43,20 +27,21 @@ type Config struct {
 	// Domains are the local domains "direct-domains" means, until the
 	// domains' own direct flag replaces the list.
 	Domains []string `toml:"domains"`
-	// Timeout is how long the monitor waits for a notice or an error.
-	Timeout Duration `toml:"timeout"`
+	// Timeout is how long the monitor waits for a notice or an error: a
+	// duration with a unit ("1h", "90s").
+	Timeout string `toml:"timeout"`
 	// MaxPending bounds each user's tracked messages (0: no bound).
 	MaxPending int `toml:"max_pending"`
 	// ScanInterval is how often due entries are looked for (0: a tenth
 	// of the timeout, at most 10s).
-	ScanInterval Duration `toml:"scan_interval"`
+	ScanInterval string `toml:"scan_interval"`
 }
 
 // DefaultConfig: TIM+ behaviour on the listed (Direct) domains, none
 // elsewhere, the TIM+ default time-out of an hour.
 var DefaultConfig = Config{
 	Notify: ModeDirect, Track: ModeDirect, Domains: []string{},
-	Timeout: Duration{time.Hour}, MaxPending: 10000,
+	Timeout: "1h", ScanInterval: "", MaxPending: 10000,
 }
 
 // Module is delivery tracking (see the package doc).
@@ -86,6 +71,18 @@ func (*Module) Name() string { return "delivery" }
 // Config implements module.Configurable.
 func (m *Module) Config() any { return &m.Cfg }
 
+// duration parses a duration key ("" is 0).
+func duration(key, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("[delivery] %s = %q: not a duration with a unit, such as \"1h\" or \"90s\"", key, v)
+	}
+	return d, nil
+}
+
 func checkMode(key, v string) error {
 	switch v {
 	case ModeDirect, ModeAll, ModeOff:
@@ -103,8 +100,16 @@ func (m *Module) Register(h *module.Host) error {
 	if err := checkMode("track", c.Track); err != nil {
 		return err
 	}
-	if c.Timeout.Duration <= 0 {
-		return fmt.Errorf("[delivery] timeout = %q: must be positive", c.Timeout.String())
+	timeout, err := duration("timeout", c.Timeout)
+	if err != nil {
+		return err
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("[delivery] timeout = %q: must be positive", c.Timeout)
+	}
+	scan, err := duration("scan_interval", c.ScanInterval)
+	if err != nil {
+		return err
 	}
 	if c.MaxPending < 0 {
 		return fmt.Errorf("[delivery] max_pending = %d: must be 0 (no bound) or more", c.MaxPending)
@@ -114,12 +119,11 @@ func (m *Module) Register(h *module.Host) error {
 			return fmt.Errorf("[delivery] domains: %q is not a domain this server serves", d)
 		}
 	}
-	scan := c.ScanInterval.Duration
 	if scan <= 0 {
-		scan = min(c.Timeout.Duration/10, 10*time.Second)
+		scan = min(timeout/10, 10*time.Second)
 	}
 	scan = max(scan, time.Millisecond)
-	s := newService(h, m, scan)
+	s := newService(h, m, timeout, scan)
 	m.mu.Lock()
 	m.svc = s
 	m.mu.Unlock()

@@ -51,11 +51,11 @@ type op struct {
 	done func(ok bool, err error)
 }
 
-func newService(h *module.Host, m *Module, scan time.Duration) *service {
+func newService(h *module.Host, m *Module, timeout, scan time.Duration) *service {
 	return &service{
 		r: h.Router, m: m, store: h.Store.Tracking(), offline: h.Store.Offline(), log: h.Log, now: h.Now,
-		met: newMetrics(h.Metrics), timeout: m.Cfg.Timeout.Duration, scan: scan, offlineQuota: m.OfflineQuota,
-		timeoutText: "No delivery notice from the recipient within " + m.Cfg.Timeout.Duration.String(),
+		met: newMetrics(h.Metrics), timeout: timeout, scan: scan, offlineQuota: m.OfflineQuota,
+		timeoutText: "No delivery notice from the recipient within " + timeout.String(),
 		ops:         make(chan op, 4*maxBatch), quit: make(chan struct{}),
 	}
 }
