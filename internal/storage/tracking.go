@@ -26,6 +26,10 @@ type TrackKey struct{ Owner, ID, Recipient string }
 // once durable (they survive kill -9) and take a batch, in one transaction,
 // so a busy server commits many messages at once.
 type Tracking interface {
+	// Apply adds the entries and completes the keys in one transaction
+	// (adds first), with the results of Add and Complete: the module's
+	// writer commits what waits at one moment with one commit.
+	Apply(ctx context.Context, quota int, add []Tracked, complete []TrackKey) (stored, done []bool, err error)
 	// Add stores the entries. An entry whose owner already holds quota
 	// pending entries is not stored (0: no limit); stored[i] reports
 	// entry i. An entry with the key of a pending one replaces it (its

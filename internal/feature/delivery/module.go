@@ -54,8 +54,26 @@ type Module struct {
 	// for "direct-domains" as the listed ones do.
 	Direct func(domain string) bool
 
+	// Linger is how long the writer waits for more writes before a
+	// commit (0: DefaultLinger; negative: none).
+	Linger time.Duration
+
 	mu  sync.Mutex
 	svc *service
+}
+
+// DefaultLinger: a tracked message waits at most this long for company
+// in its commit.
+const DefaultLinger = time.Millisecond
+
+func (m *Module) linger() time.Duration {
+	switch {
+	case m.Linger == 0:
+		return DefaultLinger
+	case m.Linger < 0:
+		return 0
+	}
+	return m.Linger
 }
 
 // New returns the module with the default section.

@@ -36,8 +36,10 @@ type service struct {
 	timeout      time.Duration
 	scan         time.Duration
 	timeoutText  string
+	linger       time.Duration
 	offlineQuota int
 
+	pending  pending
 	ops      chan op
 	quit     chan struct{}
 	stopOnce sync.Once
@@ -57,6 +59,8 @@ func newService(h *module.Host, m *Module, timeout, scan time.Duration) *service
 		met: newMetrics(h.Metrics), timeout: timeout, scan: scan, offlineQuota: m.OfflineQuota,
 		timeoutText: "No delivery notice from the recipient within " + timeout.String(),
 		ops:         make(chan op, 4*maxBatch), quit: make(chan struct{}),
+		pending: pending{max: m.Cfg.MaxPending, n: map[string]int{}},
+		linger:  m.linger(),
 	}
 }
 
@@ -84,6 +88,8 @@ func (s *service) enqueue(o op) {
 // goroutine of their own so the next batch can commit meanwhile.
 func (s *service) writer() {
 	defer s.wg.Done()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		var batch []op
 		select {
@@ -99,13 +105,22 @@ func (s *service) writer() {
 				}
 			}
 		}
+		// Wait up to linger for more: a commit (its WAL writes) costs far
+		// more than a row, and the message waits less than a millisecond.
+		linger.Reset(s.linger)
 	more:
 		for len(batch) < maxBatch {
 			select {
 			case o := <-s.ops:
 				batch = append(batch, o)
-			default:
+			case <-linger.C:
 				break more
+			}
+		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
 			}
 		}
 		results := s.commit(batch)
@@ -129,33 +144,87 @@ func (s *service) commit(batch []op) []result {
 	var addAt, keyAt []int
 	var keys []storage.TrackKey
 	for i, o := range batch {
-		if o.add != nil {
-			adds, addAt = append(adds, *o.add), append(addAt, i)
-		} else {
+		switch {
+		case o.add == nil:
 			keys, keyAt = append(keys, o.key), append(keyAt, i)
+		case s.pending.take(ctx, s, o.add.Owner):
+			adds, addAt = append(adds, *o.add), append(addAt, i)
+		default: // the owner has max_pending entries: res[i].ok stays false
 		}
 	}
-	if len(adds) > 0 {
-		stored, err := s.store.Add(ctx, s.m.Cfg.MaxPending, adds)
-		for j, i := range addAt {
-			if err != nil {
-				res[i].err = err
-			} else {
-				res[i].ok = stored[j]
-			}
+	stored, done, err := s.store.Apply(ctx, 0, adds, keys)
+	for j, i := range addAt {
+		if err != nil {
+			res[i].err = err
+			s.pending.release(batch[i].add.Owner, 1)
+		} else {
+			res[i].ok = stored[j]
 		}
 	}
-	if len(keys) > 0 {
-		done, err := s.store.Complete(ctx, keys)
-		for j, i := range keyAt {
-			if err != nil {
-				res[i].err = err
-			} else {
-				res[i].ok = done[j]
-			}
+	for j, i := range keyAt {
+		if err != nil {
+			res[i].err = err
+		} else if res[i].ok = done[j]; res[i].ok {
+			s.pending.release(batch[i].key.Owner, 1)
 		}
 	}
 	return res
+}
+
+// pending counts each sender's entries for max_pending, so an insert
+// never counts rows: an owner's count is read from the store the first
+// time it is needed and again whenever it reaches the bound (a resent id
+// replaces its entry but counts twice here until then); it is forgotten
+// at zero. With several servers on one database each bounds what it
+// added: max_pending is a bound on a user's entries, not an exact count.
+type pending struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+// take reserves a place for one entry of owner; false when it has max.
+func (p *pending) take(ctx context.Context, s *service, owner string) bool {
+	if p.max <= 0 {
+		return true
+	}
+	p.mu.Lock()
+	n, known := p.n[owner]
+	p.mu.Unlock()
+	if !known || n >= p.max {
+		c, err := s.store.Count(ctx, owner)
+		if err != nil {
+			s.log.Warn("tracked messages not counted; max_pending not applied to this message", "owner", owner, "err", err)
+			return true
+		}
+		n = c
+	}
+	if n >= p.max {
+		p.mu.Lock()
+		p.n[owner] = n
+		p.mu.Unlock()
+		return false
+	}
+	p.mu.Lock()
+	p.n[owner] = n + 1
+	p.mu.Unlock()
+	return true
+}
+
+// release gives back k places of owner.
+func (p *pending) release(owner string, k int) {
+	if p.max <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n, ok := p.n[owner]; ok {
+		if n -= k; n <= 0 {
+			delete(p.n, owner)
+		} else {
+			p.n[owner] = n
+		}
+	}
 }
 
 // hasBody: a <body/> of the stanza's namespace, which a chat-state-only
@@ -353,6 +422,7 @@ func (s *service) sweep() {
 		}
 		for i, e := range due {
 			if done[i] { // else a notice completed it meanwhile
+				s.pending.release(e.Owner, 1)
 				s.timedOut(ctx, e)
 			}
 		}

@@ -14,62 +14,56 @@ var trackStmts = dialect.Tracking()
 
 type tracking struct{ s *Store }
 
-// Add sends the batch in one round trip and one transaction. The quota
-// is checked per statement without an owner lock: concurrent batches of
-// one owner may pass it by a batch at most (it bounds a user's entries,
-// it is no exact count).
 func (t tracking) Add(ctx context.Context, quota int, entries []storage.Tracked) ([]bool, error) {
-	stored := make([]bool, len(entries))
-	if len(entries) == 0 {
-		return stored, nil
-	}
-	err := t.s.inTx(ctx, "track messages", func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, e := range entries {
-			b.Queue(trackStmts.Insert, e.Owner, e.ID, e.Recipient, e.Sender, e.Deadline.UTC(), quota)
-		}
-		br := tx.SendBatch(ctx, b)
-		for i := range entries {
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return err
-			}
-			stored[i] = tag.RowsAffected() > 0
-		}
-		return br.Close()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return stored, nil
+	stored, _, err := t.Apply(ctx, quota, entries, nil)
+	return stored, err
 }
 
 func (t tracking) Complete(ctx context.Context, keys []storage.TrackKey) ([]bool, error) {
-	done := make([]bool, len(keys))
-	if len(keys) == 0 {
-		return done, nil
+	_, done, err := t.Apply(ctx, 0, nil, keys)
+	return done, err
+}
+
+// Apply sends the batch in one round trip and one transaction. The quota
+// is checked per statement without an owner lock: concurrent batches of
+// one owner may pass it by a batch at most (it bounds a user's entries,
+// it is no exact count).
+func (t tracking) Apply(ctx context.Context, quota int, add []storage.Tracked, complete []storage.TrackKey) ([]bool, []bool, error) {
+	stored, done := make([]bool, len(add)), make([]bool, len(complete))
+	if len(add) == 0 && len(complete) == 0 {
+		return stored, done, nil
 	}
-	err := t.s.inTx(ctx, "complete tracked messages", func(tx pgx.Tx) error {
+	err := t.s.inTx(ctx, "track messages", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		for _, k := range keys {
+		for _, e := range add {
+			if quota > 0 {
+				b.Queue(trackStmts.Insert, e.Owner, e.ID, e.Recipient, e.Sender, e.Deadline.UTC(), quota)
+			} else {
+				b.Queue(trackStmts.Upsert, e.Owner, e.ID, e.Recipient, e.Sender, e.Deadline.UTC())
+			}
+		}
+		for _, k := range complete {
 			b.Queue(trackStmts.Complete, k.Owner, k.ID, k.Recipient)
 		}
 		br := tx.SendBatch(ctx, b)
-		for i := range keys {
+		for i := range len(add) + len(complete) {
 			tag, err := br.Exec()
 			if err != nil {
 				br.Close()
 				return err
 			}
-			done[i] = tag.RowsAffected() > 0
+			if i < len(add) {
+				stored[i] = tag.RowsAffected() > 0
+			} else {
+				done[i-len(add)] = tag.RowsAffected() > 0
+			}
 		}
 		return br.Close()
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return done, nil
+	return stored, done, nil
 }
 
 func (t tracking) Due(ctx context.Context, now time.Time, limit int) ([]storage.Tracked, error) {

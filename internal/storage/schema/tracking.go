@@ -11,6 +11,10 @@ type TrackingStatements struct {
 	// reached: owner, id, recipient, sender, deadline, quota (numbered).
 	// No row affected means the quota was full.
 	Insert string
+	// Upsert adds or replaces one entry with no quota: owner, id,
+	// recipient, sender, deadline. (SQLite evaluates Insert's count
+	// even when the quota is 0.)
+	Upsert string
 	// Complete removes one entry: owner, id, recipient.
 	Complete string
 	// Due lists entries at or past a deadline, earliest first: deadline, limit.
@@ -28,6 +32,8 @@ func (d Dialect) Tracking() *TrackingStatements {
 	WHERE ?6 <= 0
 		OR EXISTS (SELECT 1 FROM tracking WHERE owner = ?1 AND id = ?2 AND recipient = ?3)
 		OR (SELECT count(*) FROM (SELECT 1 FROM tracking WHERE owner = ?1 LIMIT ?6) AS q) < ?6
+	ON CONFLICT (owner, id, recipient) DO UPDATE SET sender = excluded.sender, deadline = excluded.deadline`),
+		Upsert: d.Bind(`INSERT INTO tracking (owner, id, recipient, sender, deadline) VALUES (?, ?, ?, ?, ?)
 	ON CONFLICT (owner, id, recipient) DO UPDATE SET sender = excluded.sender, deadline = excluded.deadline`),
 		Complete:    d.Bind(`DELETE FROM tracking WHERE owner = ? AND id = ? AND recipient = ?`),
 		Due:         d.Bind(`SELECT owner, id, recipient, sender, deadline FROM tracking WHERE deadline <= ? ORDER BY deadline LIMIT ?`),

@@ -49,6 +49,7 @@ type Store struct {
 	// Archive appends go through one committer goroutine (see archive.go).
 	insertOffline *sql.Stmt
 	insertOther   *sql.Stmt
+	track         *trackPrepared
 	appendReqs    chan *appendReq
 	quit          chan struct{}
 	wg            sync.WaitGroup
@@ -152,7 +153,15 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: prepare archive insert: %w", err)
 	}
-	s := &Store{path: path, w: w, r: r, insertOffline: insOffline, insertOther: insOther,
+	track, err := prepareTracking(ctx, w)
+	if err != nil {
+		insOffline.Close()
+		insOther.Close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: prepare tracking statements: %w", err)
+	}
+	s := &Store{path: path, w: w, r: r, insertOffline: insOffline, insertOther: insOther, track: track,
 		appendReqs: make(chan *appendReq), quit: make(chan struct{})}
 	s.offline = storage.OfflineArchive(archive{s})
 	s.wg.Add(1)
@@ -188,7 +197,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.wg.Wait()
-		err = errors.Join(s.insertOffline.Close(), s.insertOther.Close(), s.r.Close(), s.w.Close())
+		err = errors.Join(s.insertOffline.Close(), s.insertOther.Close(), s.track.close(), s.r.Close(), s.w.Close())
 	})
 	return err
 }

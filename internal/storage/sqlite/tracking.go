@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-
+	"errors"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -14,66 +14,92 @@ var trackStmts = dialect.Tracking()
 
 type tracking struct{ s *Store }
 
-// Add writes the batch in one transaction of the single writer: one commit
-// for every entry.
-func (t tracking) Add(ctx context.Context, quota int, entries []storage.Tracked) ([]bool, error) {
-	stored := make([]bool, len(entries))
-	if len(entries) == 0 {
-		return stored, nil
-	}
-	err := t.s.writeTx(ctx, "track messages", func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, trackStmts.Insert)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for i, e := range entries {
-			res, err := st.ExecContext(ctx, e.Owner, e.ID, e.Recipient, e.Sender, clampNanos(e.Deadline), quota)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			stored[i] = n > 0
-		}
-		return nil
-	})
+// trackPrepared are the write statements, prepared once on the writer
+// connection (preparing the insert costs more than running it).
+type trackPrepared struct{ insert, upsert, complete *sql.Stmt }
+
+func prepareTracking(ctx context.Context, w *sql.DB) (*trackPrepared, error) {
+	ins, err := w.PrepareContext(ctx, trackStmts.Insert)
 	if err != nil {
 		return nil, err
 	}
-	return stored, nil
+	up, err := w.PrepareContext(ctx, trackStmts.Upsert)
+	if err != nil {
+		ins.Close()
+		return nil, err
+	}
+	done, err := w.PrepareContext(ctx, trackStmts.Complete)
+	if err != nil {
+		ins.Close()
+		up.Close()
+		return nil, err
+	}
+	return &trackPrepared{ins, up, done}, nil
+}
+
+func (p *trackPrepared) close() error {
+	return errors.Join(p.insert.Close(), p.upsert.Close(), p.complete.Close())
+}
+
+func (t tracking) Add(ctx context.Context, quota int, entries []storage.Tracked) ([]bool, error) {
+	stored, _, err := t.Apply(ctx, quota, entries, nil)
+	return stored, err
 }
 
 func (t tracking) Complete(ctx context.Context, keys []storage.TrackKey) ([]bool, error) {
-	done := make([]bool, len(keys))
-	if len(keys) == 0 {
-		return done, nil
+	_, done, err := t.Apply(ctx, 0, nil, keys)
+	return done, err
+}
+
+// Apply writes the batch in one transaction of the single writer: one
+// commit for every entry and key.
+func (t tracking) Apply(ctx context.Context, quota int, add []storage.Tracked, complete []storage.TrackKey) ([]bool, []bool, error) {
+	stored, done := make([]bool, len(add)), make([]bool, len(complete))
+	if len(add) == 0 && len(complete) == 0 {
+		return stored, done, nil
 	}
-	err := t.s.writeTx(ctx, "complete tracked messages", func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, trackStmts.Complete)
-		if err != nil {
-			return err
+	err := t.s.writeTx(ctx, "track messages", func(tx *sql.Tx) error {
+		if len(add) > 0 {
+			var st *sql.Stmt
+			args := []any{nil, nil, nil, nil, nil}
+			if quota > 0 {
+				st, args = tx.StmtContext(ctx, t.s.track.insert), append(args, quota)
+			} else {
+				st = tx.StmtContext(ctx, t.s.track.upsert)
+			}
+			for i, e := range add {
+				args[0], args[1], args[2], args[3], args[4] = e.Owner, e.ID, e.Recipient, e.Sender, clampNanos(e.Deadline)
+				res, err := st.ExecContext(ctx, args...)
+				if err != nil {
+					return err
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				stored[i] = n > 0
+			}
 		}
-		defer st.Close()
-		for i, k := range keys {
-			res, err := st.ExecContext(ctx, k.Owner, k.ID, k.Recipient)
-			if err != nil {
-				return err
+		if len(complete) > 0 {
+			st := tx.StmtContext(ctx, t.s.track.complete)
+			for i, k := range complete {
+				res, err := st.ExecContext(ctx, k.Owner, k.ID, k.Recipient)
+				if err != nil {
+					return err
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				done[i] = n > 0
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			done[i] = n > 0
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return done, nil
+	return stored, done, nil
 }
 
 func (t tracking) Due(ctx context.Context, now time.Time, limit int) ([]storage.Tracked, error) {

@@ -95,6 +95,36 @@ var trackingTests = []test{
 			t.Errorf("Due with limit 1 returned %d entries", len(lim))
 		}
 	}},
+	{"ApplyAddsThenCompletes", func(t *testing.T, s storage.Store) {
+		o := newOwner(t, newDomain(t))
+		at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		old := storage.Tracked{Owner: o, ID: "old", Recipient: "b@x.example", Sender: o + "/r", Deadline: at}
+		_, err := s.Tracking().Add(ctx(t), 0, []storage.Tracked{old})
+		must(t, err)
+		quick := storage.Tracked{Owner: o, ID: "quick", Recipient: "b@x.example", Sender: o + "/r", Deadline: at}
+		slow := storage.Tracked{Owner: o, ID: "slow", Recipient: "b@x.example", Sender: o + "/r", Deadline: at}
+		stored, done, err := s.Tracking().Apply(ctx(t), 0, []storage.Tracked{quick, slow}, []storage.TrackKey{quick.Key(), old.Key(), {Owner: o, ID: "never", Recipient: "b@x.example"}})
+		must(t, err)
+		if !slices.Equal(stored, []bool{true, true}) || !slices.Equal(done, []bool{true, true, false}) {
+			t.Errorf("Apply = %v, %v; want both stored, then quick and old completed (adds come first), never not", stored, done)
+		}
+		wantTracked(t, s, o, 1)
+	}},
+	{"NoQuotaReplaces", func(t *testing.T, s storage.Store) {
+		o := newOwner(t, newDomain(t))
+		e := storage.Tracked{Owner: o, ID: "m", Recipient: "b@x.example", Sender: o + "/a", Deadline: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)}
+		_, err := s.Tracking().Add(ctx(t), 0, []storage.Tracked{e})
+		must(t, err)
+		e.Sender, e.Deadline = o+"/b", time.Date(2001, 1, 2, 0, 0, 0, 0, time.UTC)
+		stored, err := s.Tracking().Add(ctx(t), 0, []storage.Tracked{e})
+		must(t, err)
+		if !stored[0] {
+			t.Error("a resent message with no quota: not stored")
+		}
+		if due := dueOf(t, s, o, time.Date(2001, 1, 3, 0, 0, 0, 0, time.UTC)); len(due) != 1 || due[0] != e {
+			t.Errorf("due %+v; want the one entry, replaced", due)
+		}
+	}},
 	{"DeleteOwner", func(t *testing.T, s storage.Store) {
 		o, keep := newOwner(t, newDomain(t)), newOwner(t, newDomain(t))
 		at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
