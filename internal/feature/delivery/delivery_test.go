@@ -255,6 +255,29 @@ func TestDelivery(t *testing.T) {
 				}
 				waitTracked(t, h, alice, 0)
 			}},
+		{name: "local-no-notice", rule: "TIM+ checklist 17 for a local recipient: with notices off for its domain nothing answers, and the sender gets the time-out error",
+			cfg: func(c *delivery.Config) { c.Notify = delivery.ModeOff },
+			run: func(t *testing.T, h *mt.Harness, m *delivery.Module) {
+				a, b := h.Online("alice", "phone"), h.Online("bob", "pc")
+				a.Take()
+				a.Send(chat(bob, "L1", "hi"))
+				collect(b, 2, 200*time.Millisecond)
+				got := collect(a, 1, 3*time.Second)
+				if len(got) != 1 || !isTimeout(got[0]) || got[0].Attr("from") != bob {
+					t.Fatalf("alice got %v; want the time-out error from %s", got, bob)
+				}
+			}},
+		{name: "local-unknown-user", rule: "TIM+ checklist 18 for a local recipient: service-unavailable for an account that does not exist (RFC 6121 §8.5.1) completes it: no time-out error follows",
+			run: func(t *testing.T, h *mt.Harness, m *delivery.Module) {
+				a := h.Online("alice", "phone")
+				a.Take()
+				a.Send(chat("nobody@example.org", "L2", "hi"))
+				got := collect(a, 2, time.Second)
+				if len(got) != 1 || mt.ErrorCondition(got[0]) != "service-unavailable" {
+					t.Fatalf("alice got %v; want service-unavailable once", got)
+				}
+				waitTracked(t, h, alice, 0)
+			}},
 		{name: "notice-completes-remote", rule: "TIM+ checklist 14 (sender side): a notice from the recipient's server with the id completes the entry; the sender gets the notice",
 			run: func(t *testing.T, h *mt.Harness, m *delivery.Module) {
 				fed := h.Federate()

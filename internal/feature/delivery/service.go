@@ -140,16 +140,36 @@ type result struct {
 func (s *service) commit(batch []op) []result {
 	ctx := context.Background()
 	res := make([]result, len(batch))
-	var adds []storage.Tracked
-	var addAt, keyAt []int
+	// An entry completed in its own batch (a local recipient's notice
+	// follows its message within the linger) is never written: its
+	// completion still runs, as a delete that finds nothing and so
+	// writes no page, unless a resent id left an older row.
+	canceled := make([]bool, len(batch))
+	var inBatch map[storage.TrackKey]int
+	var keyAt []int
 	var keys []storage.TrackKey
 	for i, o := range batch {
 		switch {
 		case o.add == nil:
 			keys, keyAt = append(keys, o.key), append(keyAt, i)
+			if j, ok := inBatch[o.key]; ok {
+				canceled[j], res[j].ok, res[i].ok = true, true, true
+				delete(inBatch, o.key)
+			}
 		case s.pending.take(ctx, s, o.add.Owner):
-			adds, addAt = append(adds, *o.add), append(addAt, i)
+			if inBatch == nil {
+				inBatch = map[storage.TrackKey]int{}
+			}
+			inBatch[o.add.Key()] = i
 		default: // the owner has max_pending entries: res[i].ok stays false
+			canceled[i] = true
+		}
+	}
+	var adds []storage.Tracked
+	var addAt []int
+	for i, o := range batch {
+		if o.add != nil && !canceled[i] {
+			adds, addAt = append(adds, *o.add), append(addAt, i)
 		}
 	}
 	stored, done, err := s.store.Apply(ctx, 0, adds, keys)
@@ -162,9 +182,13 @@ func (s *service) commit(batch []op) []result {
 		}
 	}
 	for j, i := range keyAt {
-		if err != nil {
+		switch {
+		case res[i].ok: // completed in the batch
+			s.pending.release(batch[i].key.Owner, 1)
+		case err != nil:
 			res[i].err = err
-		} else if res[i].ok = done[j]; res[i].ok {
+		case done[j]:
+			res[i].ok = true
 			s.pending.release(batch[i].key.Owner, 1)
 		}
 	}
@@ -174,9 +198,9 @@ func (s *service) commit(batch []op) []result {
 // pending counts each sender's entries for max_pending, so an insert
 // never counts rows: an owner's count is read from the store the first
 // time it is needed and again whenever it reaches the bound (a resent id
-// replaces its entry but counts twice here until then); it is forgotten
-// at zero. With several servers on one database each bounds what it
-// added: max_pending is a bound on a user's entries, not an exact count.
+// replaces its entry but counts twice here until then). With several
+// servers on one database each bounds what it added: max_pending is a
+// bound on a user's entries, not an exact count.
 type pending struct {
 	max int
 	mu  sync.Mutex
@@ -211,7 +235,8 @@ func (p *pending) take(ctx context.Context, s *service, owner string) bool {
 	return true
 }
 
-// release gives back k places of owner.
+// release gives back k places of owner. A count at zero stays (the next
+// message needs no read) until prune.
 func (p *pending) release(owner string, k int) {
 	if p.max <= 0 {
 		return
@@ -219,13 +244,26 @@ func (p *pending) release(owner string, k int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n, ok := p.n[owner]; ok {
-		if n -= k; n <= 0 {
-			delete(p.n, owner)
-		} else {
-			p.n[owner] = n
+		p.n[owner] = max(n-k, 0)
+	}
+}
+
+// prune forgets the owners at zero once there are many (each scan).
+func (p *pending) prune() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.n) < pruneAbove {
+		return
+	}
+	for o, n := range p.n {
+		if n == 0 {
+			delete(p.n, o)
 		}
 	}
 }
+
+// pruneAbove is how many senders' counts are kept before the zeros go.
+const pruneAbove = 10000
 
 // hasBody: a <body/> of the stanza's namespace, which a chat-state-only
 // message lacks.
@@ -290,9 +328,16 @@ func (s *service) outgoing(ev *router.Event) bool {
 	}
 	e := &storage.Tracked{Owner: st.From.Bare().String(), ID: st.ID, Recipient: st.To.Bare().String(),
 		Sender: st.From.String(), Deadline: s.now().Add(s.timeout)}
-	held := ev.Hold(holdFor, stanza.ErrInternalServerError.WithText("the message could not be tracked in time"))
-	if held == nil {
-		return false
+	// A message for a remote recipient leaves the server only once its
+	// entry is durable. One for a local recipient goes on at once: its
+	// delivery and its notice (or error) happen in this process, within
+	// the writer's linger, so the entry is usually completed before it
+	// is written, and never costs a write (see commit).
+	var held *router.Held
+	if !s.r.IsLocal(st.To.Domain()) {
+		if held = ev.Hold(holdFor, stanza.ErrInternalServerError.WithText("the message could not be tracked in time")); held == nil {
+			return false
+		}
 	}
 	s.enqueue(op{add: e, done: func(ok bool, err error) {
 		switch {
@@ -305,7 +350,9 @@ func (s *service) outgoing(ev *router.Event) bool {
 		default:
 			s.met.tracked.Inc()
 		}
-		held.Resume()
+		if held != nil {
+			held.Resume()
+		}
 	}})
 	return false
 }
@@ -328,6 +375,19 @@ func (s *service) incoming(ev *router.Event) bool {
 		by = "notice"
 	}
 	key := storage.TrackKey{Owner: st.To.Bare().String(), ID: st.ID, Recipient: st.From.Bare().String()}
+	if by == "notice" && s.r.IsLocal(st.From.Domain()) {
+		// A local recipient's notice: its message went on without
+		// waiting for its entry (outgoing), and the notice does not wait
+		// for the completion either; both usually meet in one batch.
+		s.enqueue(op{key: key, done: func(ok bool, err error) {
+			if err != nil {
+				s.log.Error("delivery notice not recorded: storage failed; the sender may get a time-out error too", "owner", key.Owner, "id", key.ID, "from", key.Recipient, "err", err)
+			} else if ok {
+				s.met.completed.WithLabelValues(by).Inc()
+			}
+		}})
+		return false
+	}
 	held := ev.Hold(holdFor, stanza.ErrInternalServerError.WithText("the delivery notice could not be recorded in time"))
 	if held == nil {
 		return false
@@ -387,6 +447,7 @@ func (s *service) scanner() {
 	defer t.Stop()
 	for {
 		s.sweep()
+		s.pending.prune()
 		select {
 		case <-t.C:
 		case <-s.quit:
