@@ -21,17 +21,31 @@
 // Sender side (the TIM+ message monitor): every chat message with a body
 // and an id that a local client sends to another user is tracked by
 // (sender bare JID, id, recipient bare JID) in the database
-// (storage.Tracking) before it leaves: the stanza is held (router.Held)
-// until its entry is committed, in a batch with the others of the moment,
-// so tracking survives restarts and kill -9. A notice or an error message
-// from that recipient with that id completes the entry; at the deadline
-// (timeout, default 1h) the sender gets a remote-server-timeout (wait)
-// error from the recipient, once. A message without an id is not tracked:
-// TIM+ correlates by id, and stamping one would change what the client
-// sent (XEP-0079 §2.1.2 requires an id of messages carrying rules). The
-// due entries are found by one scan on a timer (scan_interval), not a
-// timer per message. Each user may have max_pending entries; past that a
-// message goes untracked, which is logged and counted.
+// (storage.Tracking). One writer goroutine commits what waits at one
+// moment (up to 1 ms, Module.Linger) in one transaction, so tracking
+// survives restarts and kill -9:
+//
+//   - a message for a remote recipient is held (router.Held) until its
+//     entry is committed: it never leaves the server untracked; the
+//     notice or error that completes it waits for the completion too;
+//   - a message for a local recipient goes on at once: its delivery and
+//     its notice or error happen in this process, in the same routing
+//     step, so its entry and the completion meet in one batch and
+//     neither is written (a delete that finds nothing writes no page).
+//     Only kill -9 within that millisecond loses such an entry, when the
+//     outcome is lost with the process too. With notices off for the
+//     recipient's domain the entry is written and times out as any.
+//
+// A notice or an error message from that recipient with that id completes
+// the entry; at the deadline (timeout, default 1h) the sender gets a
+// remote-server-timeout (wait) error from the recipient, once. A message
+// without an id is not tracked: TIM+ correlates by id, and stamping one
+// would change what the client sent (XEP-0079 §2.1.2 requires an id of
+// messages carrying rules). The due entries are found by one scan on a
+// timer (scan_interval), not a timer per message; the first scan at
+// start-up sends what fell due while the server was down. Each user may
+// have max_pending entries; past that a message goes untracked, which is
+// logged and counted.
 //
 // Notices and errors for an offline sender: a notice is a normal message,
 // which offline storage keeps as any other. An error message is not

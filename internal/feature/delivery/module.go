@@ -83,6 +83,15 @@ func New(offlineQuota int) *Module {
 	return &Module{Cfg: c, OfflineQuota: offlineQuota}
 }
 
+// WithDirect sets Direct (the domains marked direct = true count for
+// "direct-domains") and returns m, for the server's module list:
+//
+//	delivery.New(cfg.Limits.OfflineQuota).WithDirect(func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Direct }),
+func (m *Module) WithDirect(direct func(domain string) bool) *Module {
+	m.Direct = direct
+	return m
+}
+
 // Name implements module.Module.
 func (*Module) Name() string { return "delivery" }
 
