@@ -83,9 +83,9 @@ func (s *service) enqueue(o op) {
 	}
 }
 
-// writer commits what is waiting in one transaction per kind (adds, then
-// completions), then lets the stanzas waiting for it go on, on a
-// goroutine of their own so the next batch can commit meanwhile.
+// writer commits what is waiting, up to linger after the first, in one
+// transaction (Tracking.Apply), then lets the stanzas waiting for it go
+// on, on a goroutine of their own so the next batch can commit meanwhile.
 func (s *service) writer() {
 	defer s.wg.Done()
 	linger := time.NewTimer(time.Hour)
