@@ -99,3 +99,72 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkChatRemote: 32 local senders to users of another domain
+// (moduletest's fake federation); the benchmark answers each message that
+// reaches federation with the peer's deliver notice, as a TIM+ peer does.
+// With the module each message waits for its entry's commit before it
+// leaves and each notice for its completion's; without it the same
+// messages and notices only pass.
+func BenchmarkChatRemote(b *testing.B) {
+	const pairs = 32
+	for _, on := range []bool{false, true} {
+		name := "absent"
+		if on {
+			name = "all"
+		}
+		b.Run(name, func(b *testing.B) {
+			mods := []module.Module{roster.Module{}, presence.Module{}, offline.Module{Quota: 100}}
+			if on {
+				m := delivery.New(100)
+				m.Cfg.Notify, m.Cfg.Track = delivery.ModeAll, delivery.ModeAll
+				mods = append(mods, m)
+				b.Cleanup(m.Close)
+			}
+			var users []string
+			for i := range pairs {
+				users = append(users, "u"+strconv.Itoa(i))
+			}
+			h := mt.New(b, users, mods...)
+			fed := h.Federate()
+			var from []*mt.Session
+			for i := range pairs {
+				from = append(from, h.Online("u"+strconv.Itoa(i), "r"))
+			}
+			take := func() (n int) {
+				for _, s := range from {
+					n += len(mt.Filter(s.Take(), "message"))
+				}
+				return n
+			}
+			answer := func() (n int) {
+				for _, m := range fed.Take() {
+					h.FromRemote("<message id='" + m.Attr("id") + "' from='" + m.Attr("to") + "' to='" + m.Attr("from") + "'><amp xmlns='http://jabber.org/protocol/amp' status='notify'><rule action='notify' condition='deliver' value='direct'/></amp></message>")
+					n++
+				}
+				return n
+			}
+			sent, out, back := 0, 0, 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				i := sent % pairs
+				sent++
+				from[i].Send("<message type='chat' id='m" + strconv.Itoa(sent) + "' to='p" + strconv.Itoa(i) + "@remote.example'><body>a typical chat line of about forty bytes</body></message>")
+				if sent%256 == 0 {
+					out += answer()
+					back += take()
+				}
+			}
+			for deadline := time.Now().Add(60 * time.Second); out < sent || back < sent; time.Sleep(100 * time.Microsecond) {
+				out += answer()
+				back += take()
+				if time.Now().After(deadline) {
+					b.Fatalf("%d of %d messages left, %d notices arrived", out, sent, back)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(sent), "cpu-µs/msg")
+		})
+	}
+}
