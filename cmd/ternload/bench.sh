@@ -15,6 +15,8 @@
 #   DUR=10s MAXDUR=8s IP_TERN=127.0.9.2 IP_PROSODY=127.0.9.1 IP_EJABBERD=127.0.9.3 OUT=dir
 #   MSGFLAGS="-sm" (extra flags for the message steps: -sm enables XEP-0198 on every session;
 #   the Prosody and ejabberd configs here do not offer it)
+#   TERN_TOML (lines appended to tern's config, after its [limits] table: e.g.
+#   TERN_TOML=$'[delivery]\nnotify = "all"\ntrack = "all"' for delivery tracking on)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -81,6 +83,7 @@ listen = ""
 [limits]
 conns_per_ip = 0
 auth_failures_per_ip = 0
+${TERN_TOML:-}
 EOF
   taskset -c 0 "$run/tern" serve --config "$run/tern.toml" >"$run/stdout.log" 2>&1 &
   PID=$!

@@ -27,6 +27,8 @@ type Store interface {
 	// Archive holds every time-ordered per-owner log (offline messages,
 	// later MAM, MUC history, the Direct audit trail).
 	Archive() Archive
+	// Tracking holds the message monitor's pending delivery notices.
+	Tracking() Tracking
 	// Ping checks the backend is reachable (tern check, readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -63,7 +65,7 @@ type Users interface {
 	SetCredentials(ctx context.Context, u User) error
 	// DeleteUser removes the account and everything it owns in every
 	// aggregate (roster, pending, archive, vCard, blocking, last activity,
-	// private XML), in one transaction, so a re-registered name inherits
+	// private XML, tracked messages), in one transaction, so a re-registered name inherits
 	// nothing.
 	DeleteUser(ctx context.Context, domain, username string) error
 	// ListUsers returns the usernames of a domain, sorted.

@@ -81,6 +81,8 @@ func (s *Service) storeMessage(ev *router.Event) bool {
 	owner := st.To.Bare().String()
 	err := s.store.Store(ev.Ctx, owner, xml.Append(nil, el, el.Space), s.quota)
 	switch {
+	case err == nil:
+		s.r.Fire(router.EvMessageStored, &router.Event{Ctx: ev.Ctx, Stanza: st})
 	case errors.Is(err, storage.ErrQuotaExceeded):
 		s.r.ReplyError(ev.Ctx, st, stanza.ErrServiceUnavailable.WithText("the recipient's offline storage is full"))
 	case err != nil:

@@ -8,6 +8,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/feature/bytestreams"
 	"github.com/tern-xmpp/tern/internal/feature/carbons"
 	"github.com/tern-xmpp/tern/internal/feature/csi"
+	"github.com/tern-xmpp/tern/internal/feature/delivery"
 	"github.com/tern-xmpp/tern/internal/feature/disco"
 	"github.com/tern-xmpp/tern/internal/feature/lastactivity"
 	"github.com/tern-xmpp/tern/internal/feature/offline"
@@ -37,6 +38,7 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 		roster.Module{MaxItems: cfg.Limits.RosterMaxItems},
 		presence.Module{},
 		offline.Module{Quota: cfg.Limits.OfflineQuota},
+		delivery.New(cfg.Limits.OfflineQuota).WithDirect(func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Direct }), // XEP-0079 deliver notices and the TIM+ message monitor; section [delivery]
 		&vcard.Module{MaxBytes: vcard.DefaultMaxBytes},
 		&privatexml.Module{Limits: privatexml.DefaultLimits},
 		blocking.Module{},

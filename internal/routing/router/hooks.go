@@ -41,6 +41,9 @@ const (
 	EvMessageDelivered = "message/delivered"
 	// A message that no resource could take (offline storage).
 	EvMessageOffline = "message/offline"
+	// A message offline storage kept, once durable (fired by the offline
+	// feature): delivery tracking sends its "stored" notice.
+	EvMessageStored = "message/stored"
 	// Session lifecycle.
 	EvBound       = "session/bound"       // resource bound
 	EvAvailable   = "session/available"   // first available presence (deliver offline)

@@ -63,6 +63,7 @@ var OwnerTables = []OwnerTable{
 	{"blocklist", []string{"owner"}, nil},
 	{"last_activity", []string{"owner"}, nil},
 	{"private_xml", []string{"owner"}, nil},
+	{"tracking", []string{"owner"}, nil},
 }
 
 // NotOwned are the tables that hold no per-owner rows, and why. Every

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -37,4 +38,12 @@ func BenchmarkRosterPutItem(b *testing.B) {
 
 func BenchmarkGetUser(b *testing.B) {
 	storagetest.BenchGetUser(b, benchStore(b, Options{}))
+}
+
+func BenchmarkTracking(b *testing.B) {
+	for _, q := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("quota=%d", q), func(b *testing.B) {
+			storagetest.BenchTracking(b, benchStore(b, Options{}), q)
+		})
+	}
 }

@@ -49,6 +49,7 @@ type Store struct {
 	// Archive appends go through one committer goroutine (see archive.go).
 	insertOffline *sql.Stmt
 	insertOther   *sql.Stmt
+	track         *trackPrepared
 	appendReqs    chan *appendReq
 	quit          chan struct{}
 	wg            sync.WaitGroup
@@ -152,7 +153,15 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: prepare archive insert: %w", err)
 	}
-	s := &Store{path: path, w: w, r: r, insertOffline: insOffline, insertOther: insOther,
+	track, err := prepareTracking(ctx, w)
+	if err != nil {
+		insOffline.Close()
+		insOther.Close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: prepare tracking statements: %w", err)
+	}
+	s := &Store{path: path, w: w, r: r, insertOffline: insOffline, insertOther: insOther, track: track,
 		appendReqs: make(chan *appendReq), quit: make(chan struct{})}
 	s.offline = storage.OfflineArchive(archive{s})
 	s.wg.Add(1)
@@ -168,6 +177,7 @@ func (s *Store) VCards() storage.VCards             { return vcards{s} }
 func (s *Store) Blocking() storage.Blocking         { return blocking{s} }
 func (s *Store) LastActivity() storage.LastActivity { return lastActivity{s} }
 func (s *Store) PrivateXML() storage.PrivateXML     { return privateXML{s} }
+func (s *Store) Tracking() storage.Tracking         { return tracking{s} }
 
 // Ping checks both pools can reach the file.
 func (s *Store) Ping(ctx context.Context) error {
@@ -187,7 +197,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.wg.Wait()
-		err = errors.Join(s.insertOffline.Close(), s.insertOther.Close(), s.r.Close(), s.w.Close())
+		err = errors.Join(s.insertOffline.Close(), s.insertOther.Close(), s.track.close(), s.r.Close(), s.w.Close())
 	})
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
 )
@@ -79,4 +80,31 @@ func BenchGetUser(b *testing.B, s storage.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchTracking measures the message monitor's writes: per iteration, a
+// batch of 32 entries (32 senders, one message each) is added with quota,
+// then completed, as the module commits them; it reports µs per entry
+// (its add plus its completion).
+func BenchTracking(b *testing.B, s storage.Store, quota int) {
+	const batch = 32
+	deadline := time.Now().Add(time.Hour)
+	es := make([]storage.Tracked, batch)
+	keys := make([]storage.TrackKey, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		for j := range es {
+			owner := fmt.Sprintf("track%d-%d@bench.example", b.N, j)
+			es[j] = storage.Tracked{Owner: owner, ID: fmt.Sprintf("m%d", i), Recipient: "peer@remote.example", Sender: owner + "/r", Deadline: deadline}
+			keys[j] = es[j].Key()
+		}
+		if _, err := s.Tracking().Add(context.Background(), quota, es); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Tracking().Complete(context.Background(), keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N*batch), "µs/entry")
 }

@@ -33,6 +33,8 @@ func populate(t *testing.T, s storage.Store, domain, username string) string {
 	must(t, s.Blocking().Block(ctx(t), owner, []string{"spam@x.example"}))
 	must(t, s.LastActivity().SetLast(ctx(t), owner, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "bye"))
 	must(t, s.PrivateXML().SetPrivate(ctx(t), owner, nsBookmarks, []byte("<storage xmlns='storage:bookmarks'/>"), 0, 0))
+	_, err = s.Tracking().Add(ctx(t), 0, []storage.Tracked{{Owner: owner, ID: "m1", Recipient: "friend@x.example", Sender: owner + "/r", Deadline: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)}})
+	must(t, err)
 	return owner
 }
 
@@ -70,6 +72,9 @@ func checkAggregates(t *testing.T, s storage.Store, domain, username string, ful
 	note("last activity", err == nil)
 	_, err = s.PrivateXML().GetPrivate(ctx(t), owner, nsBookmarks)
 	note("private XML", err == nil)
+	n, err = s.Tracking().Count(ctx(t), owner)
+	must(t, err)
+	note("tracked messages", n > 0)
 	if len(problems) > 0 {
 		state := "missing"
 		if !full {

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},
 		{"PrivateXML", privateTests},
+		{"Tracking", trackingTests},
 		{"DeleteUser", deleteTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
