@@ -188,15 +188,14 @@ func (r *Router) then(ctx context.Context, then int8, origin *Resource, st *Stan
 // a hook handled the stanza. It queues the stanza behind a held one of the
 // same sender and recipient.
 func (r *Router) fireHold(ctx context.Context, name string, origin *Resource, st *Stanza, then int8) {
-	r.hooks.mu.RLock()
-	hooked := len(r.hooks.m[name]) > 0
-	r.hooks.mu.RUnlock()
+	hooked := len(r.hooks.of(name)) > 0
 	l := r.lanesOf(ctx)
 	if !hooked && l.n.Load() == 0 {
 		r.then(ctx, then, origin, st) // the common case: nothing to run
 		return
 	}
-	he := &holdEvent{ev: Event{Ctx: ctx, Origin: origin, Stanza: st}}
+	he := holdEvents.Get().(*holdEvent)
+	he.ev = Event{Ctx: ctx, Origin: origin, Stanza: st}
 	step := &he.step
 	*step = holdStep{name: name, ev: &he.ev, then: then, lanes: l}
 	if l.n.Load() > 0 {
@@ -211,16 +210,27 @@ func (r *Router) fireHold(ctx context.Context, name string, origin *Resource, st
 		l.mu.Unlock()
 	}
 	if r.runStep(ctx, step) {
+		if !step.inq {
+			// Done here, never held or queued: nothing refers to it
+			// any more (hooks may not keep the *Event past their
+			// return unless they Hold it).
+			*he = holdEvent{}
+			holdEvents.Put(he)
+			return
+		}
 		r.finish(step)
 	}
 }
 
+// holdEvents recycles the events of stanzas that no hook held: two per
+// message otherwise (stanza/out and stanza/in), the largest allocation
+// on the message path.
+var holdEvents = sync.Pool{New: func() any { return new(holdEvent) }}
+
 // runStep runs the hooks from step.next on; it reports whether the stanza
 // is done (handled or routed), false when a hook holds it.
 func (r *Router) runStep(ctx context.Context, step *holdStep) bool {
-	r.hooks.mu.RLock()
-	l := r.hooks.m[step.name]
-	r.hooks.mu.RUnlock()
+	l := r.hooks.of(step.name)
 	ev := step.ev
 	ev.Ctx, ev.Router, ev.step = ctx, r, step
 	for i := int(step.next); i < len(l); i++ {

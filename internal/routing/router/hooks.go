@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
@@ -67,7 +68,9 @@ type Event struct {
 	step *holdStep // set while a holdable event runs (hold.go)
 }
 
-// HookFunc handles an event; true stops the chain.
+// HookFunc handles an event; true stops the chain. The *Event is the
+// router's: a hook must not keep it past its return (it is reused), except
+// through the Held that Hold returns.
 type HookFunc func(ev *Event) bool
 
 type hook struct {
@@ -75,28 +78,41 @@ type hook struct {
 	fn   HookFunc
 }
 
+// hooks is copied on write: hooks are registered at start-up and read for
+// every stanza, so readers load a snapshot without a lock.
 type hooks struct {
-	mu sync.RWMutex
-	m  map[string][]hook
+	mu   sync.Mutex // serialises writers
+	snap atomic.Pointer[map[string][]hook]
+}
+
+// of returns the hooks of name, highest priority first.
+func (h *hooks) of(name string) []hook {
+	if m := h.snap.Load(); m != nil {
+		return (*m)[name]
+	}
+	return nil
 }
 
 // Hook registers fn for the event name; higher priorities run first.
 func (r *Router) Hook(name string, prio int, fn HookFunc) {
 	r.hooks.mu.Lock()
 	defer r.hooks.mu.Unlock()
-	if r.hooks.m == nil {
-		r.hooks.m = map[string][]hook{}
+	m := map[string][]hook{}
+	if old := r.hooks.snap.Load(); old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
 	}
-	l := append(r.hooks.m[name], hook{prio, fn})
+	// A new slice: a reader may hold the old one.
+	l := append(append([]hook(nil), m[name]...), hook{prio, fn})
 	sort.SliceStable(l, func(i, j int) bool { return l[i].prio > l[j].prio })
-	r.hooks.m[name] = l
+	m[name] = l
+	r.hooks.snap.Store(&m)
 }
 
 // Fire runs the hooks of name until one returns true, and reports that.
 func (r *Router) Fire(name string, ev *Event) bool {
-	r.hooks.mu.RLock()
-	l := r.hooks.m[name]
-	r.hooks.mu.RUnlock()
+	l := r.hooks.of(name)
 	ev.Router = r
 	for _, h := range l {
 		if h.fn(ev) {
