@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -99,9 +100,7 @@ func (r *Router) Hook(name string, prio int, fn HookFunc) {
 	defer r.hooks.mu.Unlock()
 	m := map[string][]hook{}
 	if old := r.hooks.snap.Load(); old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
+		maps.Copy(m, *old)
 	}
 	// A new slice: a reader may hold the old one.
 	l := append(append([]hook(nil), m[name]...), hook{prio, fn})
