@@ -59,3 +59,22 @@ func Known(v string, known ...string) string {
 	}
 	return "other"
 }
+
+// ByKind counts into vec by stanza kind (message, presence, iq; anything
+// else as "other"), with the three counters looked up once: a label lookup
+// hashes its values, and these run several times for every stanza.
+func ByKind(vec *prometheus.CounterVec) func(kind string) {
+	msg, pres, iq := vec.WithLabelValues("message"), vec.WithLabelValues("presence"), vec.WithLabelValues("iq")
+	return func(kind string) {
+		switch kind {
+		case "message":
+			msg.Inc()
+		case "presence":
+			pres.Inc()
+		case "iq":
+			iq.Inc()
+		default:
+			vec.WithLabelValues("other").Inc()
+		}
+	}
+}

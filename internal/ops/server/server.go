@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	r := router.New(log, cfg.DomainNames(), store.Users())
 	m := metrics.New(r.SessionCount)
-	r.Metrics.Routed = func(kind string) { m.Routed.WithLabelValues(kind).Inc() }
+	r.Metrics.Routed = metrics.ByKind(m.Routed)
 
 	trusted, err := ratelimit.ParseNetworks(cfg.Limits.TrustedNetworks)
 	if err != nil {
@@ -129,8 +129,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PreAuthIQ:        host.PreAuthIQ,
 		PreAuthFeatures:  host.PreAuthFeatures,
 		Metrics: c2s.Metrics{
-			StanzaIn:      func(k string) { m.StanzasIn.WithLabelValues(k).Inc() },
-			StanzaOut:     func(k string) { m.StanzasOut.WithLabelValues(metrics.Known(k, "message", "presence", "iq")).Inc() },
+			StanzaIn:      metrics.ByKind(m.StanzasIn),
+			StanzaOut:     metrics.ByKind(m.StanzasOut),
 			AuthFailure:   func(mech string) { m.AuthFailures.WithLabelValues(metrics.Known(mech, allMechanisms...)).Inc() },
 			AuthSuccess:   func(mech string) { m.AuthSuccess.WithLabelValues(metrics.Known(mech, allMechanisms...)).Inc() },
 			StreamError:   func(c string) { m.StreamErrors.WithLabelValues(c).Inc() },
