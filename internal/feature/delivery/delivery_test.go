@@ -30,6 +30,7 @@ const (
 type row struct {
 	name, rule string
 	cfg        func(c *delivery.Config)
+	setup      func(m *delivery.Module) // before Register, as the server does
 	run        func(t *testing.T, h *mt.Harness, m *delivery.Module)
 }
 
@@ -41,11 +42,16 @@ func testConfig() delivery.Config {
 	return c
 }
 
-func newHarness(t *testing.T, cfg func(c *delivery.Config)) (*mt.Harness, *delivery.Module) {
+func newHarness(t *testing.T, cfg func(c *delivery.Config), setup ...func(m *delivery.Module)) (*mt.Harness, *delivery.Module) {
 	m := delivery.New(100)
 	m.Cfg = testConfig()
 	if cfg != nil {
 		cfg(&m.Cfg)
+	}
+	for _, f := range setup {
+		if f != nil {
+			f(m)
+		}
 	}
 	h := mt.New(t, []string{"alice", "bob"}, disco.Module{}, roster.Module{}, presence.Module{}, offline.Module{Quota: 100}, m)
 	t.Cleanup(m.Close) // before the store closes (clean-ups run last first)
@@ -57,7 +63,7 @@ func runRows(t *testing.T, rows []row) {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
 			t.Logf("checks %s", r.rule)
-			h, m := newHarness(t, r.cfg)
+			h, m := newHarness(t, r.cfg, r.setup)
 			r.run(t, h, m)
 		})
 	}
@@ -370,10 +376,9 @@ func TestDelivery(t *testing.T) {
 				}
 			}},
 		{name: "direct-flag", rule: "tern: Module.Direct (the domains' direct flag) counts for direct-domains",
-			cfg: func(c *delivery.Config) { c.Domains = nil },
+			cfg:   func(c *delivery.Config) { c.Domains = nil },
+			setup: func(m *delivery.Module) { m.Direct = func(d string) bool { return d == mt.Domain } },
 			run: func(t *testing.T, h *mt.Harness, m *delivery.Module) {
-				// Direct is read per message: set after Register, as the server sets it before.
-				m.Direct = func(d string) bool { return d == mt.Domain }
 				a, b := h.Online("alice", "phone"), h.Online("bob", "pc")
 				a.Take()
 				a.Send(chat(bob, "D2", "direct"))
@@ -392,41 +397,47 @@ func TestDelivery(t *testing.T) {
 				}
 			}},
 		{name: "client-rules", rule: "XEP-0079 §2.2.1: unsupported actions get <unsupported-actions/>, unsupported conditions <unsupported-conditions/>, malformed rules bad-request naming the problem; a supported rule passes",
-			run: func(t *testing.T, h *mt.Harness, m *delivery.Module) {
-				a, b := h.Online("alice", "phone"), h.Online("bob", "pc")
-				a.Take()
-				b.Take()
-				send := func(id, amp string) {
-					a.Send("<message type='chat' id='" + id + "' to='" + bob + "'><body>b</body><amp xmlns='http://jabber.org/protocol/amp'>" + amp + "</amp></message>")
-				}
-				cases := []struct{ id, amp, app, text string }{
-					{"r1", "<rule action='alert' condition='deliver' value='stored'/>", "unsupported-actions", "action alert"},
-					{"r2", "<rule action='notify' condition='expire-at' value='2030-01-01T00:00:00Z'/>", "unsupported-conditions", "expire-at"},
-					{"r3", "<rule action='notify' condition='deliver'/>", "invalid-rules", "rule 1 (condition deliver) has no value"},
-					{"r4", "", "invalid-rules", "no <rule/>"},
-					{"r5", "<rule action='notify' condition='deliver' value='sideways'/>", "invalid-rules", `"sideways" is not a value of condition deliver`},
-				}
-				for _, c := range cases {
-					send(c.id, c.amp)
-					got := collect(a, 1, time.Second)
-					if len(got) != 1 || mt.ErrorCondition(got[0]) != "bad-request" || got[0].Attr("from") != "example.org" {
-						t.Errorf("%s: got %v; want bad-request from the server", c.id, got)
-						continue
-					}
-					e := got[0].Child("", "error")
-					if e.Child(delivery.NS, c.app) == nil || !strings.Contains(e.ChildText("", "text"), c.text) {
-						t.Errorf("%s: error %s; want <%s/> and a text with %q", c.id, e, c.app, c.text)
-					}
-				}
-				if got := collect(b, 1, 200*time.Millisecond); len(got) != 0 {
-					t.Errorf("bob got refused messages %v", got)
-				}
-				send("ok", "<rule action='notify' condition='deliver' value='direct'/>")
-				if got := collect(b, 1, time.Second); len(got) != 1 {
-					t.Errorf("a supported rule: bob got %v; want the message", got)
-				}
-			}},
+			run: clientRules},
+		{name: "client-rules-untracked", rule: "XEP-0079 §2.2.1 as above where nothing is tracked or notified (the rules are checked on message/out then)",
+			cfg: func(c *delivery.Config) { c.Domains, c.Track, c.Notify = nil, delivery.ModeOff, delivery.ModeOff },
+			run: clientRules},
 	})
+}
+
+// clientRules sends rules the server cannot honour and one it can.
+func clientRules(t *testing.T, h *mt.Harness, m *delivery.Module) {
+	a, b := h.Online("alice", "phone"), h.Online("bob", "pc")
+	a.Take()
+	b.Take()
+	send := func(id, amp string) {
+		a.Send("<message type='chat' id='" + id + "' to='" + bob + "'><body>b</body><amp xmlns='http://jabber.org/protocol/amp'>" + amp + "</amp></message>")
+	}
+	cases := []struct{ id, amp, app, text string }{
+		{"r1", "<rule action='alert' condition='deliver' value='stored'/>", "unsupported-actions", "action alert"},
+		{"r2", "<rule action='notify' condition='expire-at' value='2030-01-01T00:00:00Z'/>", "unsupported-conditions", "expire-at"},
+		{"r3", "<rule action='notify' condition='deliver'/>", "invalid-rules", "rule 1 (condition deliver) has no value"},
+		{"r4", "", "invalid-rules", "no <rule/>"},
+		{"r5", "<rule action='notify' condition='deliver' value='sideways'/>", "invalid-rules", `"sideways" is not a value of condition deliver`},
+	}
+	for _, c := range cases {
+		send(c.id, c.amp)
+		got := collect(a, 1, time.Second)
+		if len(got) != 1 || mt.ErrorCondition(got[0]) != "bad-request" || got[0].Attr("from") != "example.org" {
+			t.Errorf("%s: got %v; want bad-request from the server", c.id, got)
+			continue
+		}
+		e := got[0].Child("", "error")
+		if e.Child(delivery.NS, c.app) == nil || !strings.Contains(e.ChildText("", "text"), c.text) {
+			t.Errorf("%s: error %s; want <%s/> and a text with %q", c.id, e, c.app, c.text)
+		}
+	}
+	if got := collect(b, 1, 200*time.Millisecond); len(got) != 0 {
+		t.Errorf("bob got refused messages %v", got)
+	}
+	send("ok", "<rule action='notify' condition='deliver' value='direct'/>")
+	if got := collect(b, 1, time.Second); len(got) != 1 {
+		t.Errorf("a supported rule: bob got %v; want the message", got)
+	}
 }
 
 func mustStanza(t *testing.T, s string) *router.Stanza {

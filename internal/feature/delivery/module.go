@@ -51,7 +51,7 @@ type Module struct {
 	// stores for offline senders (0: none).
 	OfflineQuota int
 	// Direct, if set, reports the local domains marked Direct; they count
-	// for "direct-domains" as the listed ones do.
+	// for "direct-domains" as the listed ones do. Register reads it once.
 	Direct func(domain string) bool
 
 	// Linger is how long the writer waits for more writes before a
@@ -158,10 +158,31 @@ func (m *Module) Register(h *module.Host) error {
 	h.AddFeature(router.Host, NS)
 	h.AddFeature(router.Host, FeatureNotify)
 	h.AddFeature(router.Host, FeatureDeliver)
-	h.Hook(router.EvStanzaOut, 0, s.outgoing)
+	// The modes resolve per local domain once (the domains and their
+	// direct flag are fixed for the process), and a hook that no domain
+	// needs is not registered: with nothing tracked, a client's message
+	// only has its AMP rules checked, on the cheaper message/out event
+	// (stanza/out is holdable, and unhooked it costs nothing).
+	for _, d := range h.Router.Hosts() {
+		if m.enabled(c.Notify, d) {
+			s.notifyOn[d] = true
+		}
+		if m.enabled(c.Track, d) {
+			s.trackOn[d] = true
+		}
+	}
+	if len(s.trackOn) > 0 {
+		h.Hook(router.EvStanzaOut, 0, s.outgoing)
+	} else {
+		h.Hook(router.EvMessageOut, 100, s.checkRules)
+	}
+	// Always: an entry tracked before a restart that turned tracking off
+	// is still completed by its notice rather than timing out.
 	h.Hook(router.EvStanzaIn, 200, s.incoming)
-	h.Hook(router.EvMessageDelivered, -10, s.delivered)
-	h.Hook(router.EvMessageStored, 0, s.stored)
+	if len(s.notifyOn) > 0 {
+		h.Hook(router.EvMessageDelivered, -10, s.delivered)
+		h.Hook(router.EvMessageStored, 0, s.stored)
+	}
 	s.start()
 	return nil
 }

@@ -38,6 +38,8 @@ type service struct {
 	timeoutText  string
 	linger       time.Duration
 	offlineQuota int
+	// The local domains notify and track apply to (see Register).
+	notifyOn, trackOn map[string]bool
 
 	pending  pending
 	ops      chan op
@@ -59,8 +61,9 @@ func newService(h *module.Host, m *Module, timeout, scan time.Duration) *service
 		met: newMetrics(h.Metrics), timeout: timeout, scan: scan, offlineQuota: m.OfflineQuota,
 		timeoutText: "No delivery notice from the recipient within " + timeout.String(),
 		ops:         make(chan op, 4*maxBatch), quit: make(chan struct{}),
-		pending: pending{max: m.Cfg.MaxPending, n: map[string]int{}},
-		linger:  m.linger(),
+		pending:  pending{max: m.Cfg.MaxPending, n: map[string]int{}},
+		linger:   m.linger(),
+		notifyOn: map[string]bool{}, trackOn: map[string]bool{},
 	}
 }
 
@@ -291,7 +294,7 @@ func (s *service) stored(ev *router.Event) bool {
 }
 
 func (s *service) notify(ctx context.Context, st *router.Stanza, value string) {
-	if st.Kind != stanza.Message || !notifiable(st) || !s.m.enabled(s.m.Cfg.Notify, st.To.Domain()) {
+	if st.Kind != stanza.Message || !notifiable(st) || !s.notifyOn[st.To.Domain()] {
 		return
 	}
 	to := st.From.Bare()
@@ -304,7 +307,7 @@ func (s *service) notify(ctx context.Context, st *router.Stanza, value string) {
 // tracked domain to another user.
 func (s *service) trackable(st *router.Stanza) bool {
 	return st.Type == "chat" && st.ID != "" && !st.To.IsZero() && st.To.Local() != "" &&
-		!st.To.Bare().Equal(st.From.Bare()) && hasBody(st.El) && s.m.enabled(s.m.Cfg.Track, st.From.Domain())
+		!st.To.Bare().Equal(st.From.Bare()) && hasBody(st.El) && s.trackOn[st.From.Domain()]
 }
 
 // outgoing checks a client's AMP rules, then tracks the message: it is
@@ -314,14 +317,8 @@ func (s *service) outgoing(ev *router.Event) bool {
 	if st.Kind != stanza.Message || ev.Origin == nil || st.Type == "error" {
 		return false
 	}
-	if a := st.El.Child(NS, "amp"); a != nil {
-		if e := checkClientRules(st, a); e != nil {
-			if el := stanza.ErrorReply(st.El, e); el != nil {
-				el.SetAttr("from", st.From.Domain())
-				s.r.Route(ev.Ctx, &router.Stanza{El: el, Kind: stanza.Message, Type: "error", ID: st.ID, From: jid.MustParse(st.From.Domain()), To: st.From})
-			}
-			return true
-		}
+	if s.refused(ev) {
+		return true
 	}
 	if !s.trackable(st) {
 		return false
@@ -355,6 +352,34 @@ func (s *service) outgoing(ev *router.Event) bool {
 		}
 	}})
 	return false
+}
+
+// checkRules checks a client's AMP rules where nothing is tracked
+// (router.EvMessageOut).
+func (s *service) checkRules(ev *router.Event) bool {
+	if ev.Stanza.Type == "error" || ev.Origin == nil {
+		return false
+	}
+	return s.refused(ev)
+}
+
+// refused answers a message whose AMP rules this server cannot honour
+// with the error XEP-0079 §2.2.1 gives, and reports that it did.
+func (s *service) refused(ev *router.Event) bool {
+	st := ev.Stanza
+	a := st.El.Child(NS, "amp")
+	if a == nil {
+		return false
+	}
+	e := checkClientRules(st, a)
+	if e == nil {
+		return false
+	}
+	if el := stanza.ErrorReply(st.El, e); el != nil {
+		el.SetAttr("from", st.From.Domain())
+		s.r.Route(ev.Ctx, &router.Stanza{El: el, Kind: stanza.Message, Type: "error", ID: st.ID, From: jid.MustParse(st.From.Domain()), To: st.From})
+	}
+	return true
 }
 
 // incoming completes tracked messages: a deliver notice or an error
