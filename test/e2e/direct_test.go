@@ -396,7 +396,20 @@ path = "` + filepath.Join(l.ca("orga"), "bundle.p7b") + `"
 				domains: []directDomain{{name: domain, cert: crt, key: key, circles: `["partners"]`}},
 				users:   []string{"bob@" + domain},
 			})
-			pbob := dialRaw(t, &peer.target, true)
+			tlsTo := peer.target
+			if name == "wrongsan" {
+				// The peer serves its own name only with a certificate that carries
+				// it (timplus.md §5 item 2): its user's TLS names the plain domain.
+				tlsTo.domain = "localhost"
+				conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", peer.target.c2sTLS,
+					&tls.Config{ServerName: domain, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+				if err == nil {
+					conn.Close()
+					t.Errorf("TLS with SNI %s succeeded, though no certificate of the peer carries that name", domain)
+				}
+				logHas(t, peer, `TLS handshake refused.*no certificate has SAN dNSName `+domain, rawTimeout)
+			}
+			pbob := dialRaw(t, &tlsTo, true)
 			pbobFull := pbob.login(&peer.target, "bob@"+domain)
 			pbob.send("<presence/>")
 			// A -> peer: A's check of the peer's server certificate refuses it.

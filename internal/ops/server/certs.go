@@ -29,7 +29,7 @@ func Certificates(cfg *config.Config, log *slog.Logger) (*certs.Manager, error) 
 					"domain", d.Name, "cert", cert, "key", key)
 			}
 		}
-		sources = append(sources, certs.Source{Domain: d.Name, CertFile: cert, KeyFile: key, PKCS12File: d.PKCS12, PasswordFile: d.PasswordFile})
+		sources = append(sources, certs.Source{Domain: d.Name, CertFile: cert, KeyFile: key, PKCS12File: d.PKCS12, PasswordFile: d.PasswordFile, Direct: d.Direct})
 	}
 	return certs.NewManager(log, sources)
 }

@@ -3,10 +3,14 @@ package certs
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -309,4 +313,93 @@ func FuzzXMPPAddrs(f *testing.F) {
 		}
 		_ = XMPPAddrs(c)
 	})
+}
+
+// writeNamed writes a self-signed pair for cn carrying exactly the given
+// SAN dNSNames.
+func writeNamed(t *testing.T, dir, cn string, names ...string) pair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pair{filepath.Join(dir, cn+".crt"), filepath.Join(dir, cn+".key")}
+	if err := os.WriteFile(p.cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestDirectSNI: TIM+ (timplus.md §5 item 2) serves a Direct domain's
+// names (the domain, groupchat.<d>, ftproxystream.<d>) only with a
+// certificate whose SAN dNSName is that name exactly; none: no handshake
+// (no wildcard, no default certificate). Plain domains keep the fallbacks.
+func TestDirectSNI(t *testing.T) {
+	dir := t.TempDir()
+	plain := writePair(t, dir, "plain.example") // plain.example and *.plain.example
+	d := writeNamed(t, dir, "d.example", "d.example", "ftproxystream.d.example", "*.d.example")
+	bad := writeNamed(t, dir, "bad.example", "other.example", "*.bad.example")
+	sub := writePair(t, dir, "chat.d.example") // a plain domain under the Direct one
+	m, err := NewManager(nil, []Source{
+		{Domain: "plain.example", CertFile: plain.cert, KeyFile: plain.key},
+		{Domain: "d.example", CertFile: d.cert, KeyFile: d.key, Direct: true},
+		{Domain: "bad.example", CertFile: bad.cert, KeyFile: bad.key, Direct: true},
+		{Domain: "chat.d.example", CertFile: sub.cert, KeyFile: sub.key},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ sni, want string }{ // want: the CN served, "" = refused
+		{"d.example", "d.example"},
+		{"FTProxyStream.d.example", "d.example"},
+		{"groupchat.d.example", ""}, // only the wildcard covers it
+		{"a.b.d.example", ""},
+		{"bad.example", ""}, // its own certificate lacks the name
+		{"ftproxystream.bad.example", ""},
+		{"chat.d.example", "chat.d.example"},     // plain: its own certificate
+		{"muc.chat.d.example", "chat.d.example"}, // plain: wildcard
+		{"muc.plain.example", "plain.example"},   // plain: wildcard
+		{"unknown.example", "plain.example"},     // plain: default
+	} {
+		c, err := m.GetCertificate(&tls.ClientHelloInfo{ServerName: tt.sni})
+		switch {
+		case tt.want == "" && err == nil:
+			t.Errorf("SNI %s: served %s; want no certificate", tt.sni, c.Leaf.Subject.CommonName)
+		case tt.want == "" && !strings.Contains(err.Error(), "SAN dNSName "+strings.ToLower(tt.sni)):
+			t.Errorf("SNI %s: error %q does not name the missing SAN", tt.sni, err)
+		case tt.want != "" && err != nil:
+			t.Errorf("SNI %s: %v; want %s", tt.sni, err, tt.want)
+		case tt.want != "" && c.Leaf.Subject.CommonName != tt.want:
+			t.Errorf("SNI %s: served %s; want %s", tt.sni, c.Leaf.Subject.CommonName, tt.want)
+		}
+	}
+	// Through a real handshake: refused, the client sees an alert.
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	go func() { _ = tls.Server(c1, ServerTLSConfig(m)).Handshake(); c1.Close() }()
+	if err := tls.Client(c2, &tls.Config{ServerName: "groupchat.d.example", InsecureSkipVerify: true}).Handshake(); err == nil {
+		t.Error("handshake with SNI groupchat.d.example succeeded; want a failure")
+	}
+	// The s2s client certificate of a service name: the certificate that carries it.
+	if c, ok := m.Certificate("ftproxystream.d.example"); !ok || c.Leaf.Subject.CommonName != "d.example" {
+		t.Errorf("Certificate(ftproxystream.d.example) = %v, %v; want d.example's", c, ok)
+	}
+	if _, ok := m.Certificate("groupchat.d.example"); ok {
+		t.Error("Certificate(groupchat.d.example) found one; no certificate carries it")
+	}
 }

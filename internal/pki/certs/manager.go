@@ -21,6 +21,11 @@ type Source struct {
 	KeyFile      string // PEM private key
 	PKCS12File   string // instead of CertFile and KeyFile
 	PasswordFile string // the PKCS#12 password on its first line; "" = none
+	// Direct: a TLS client naming this domain or a name under it
+	// (groupchat.<domain>, ftproxystream.<domain>) gets a certificate with
+	// that exact SAN dNSName or no handshake (TIM+): never a wildcard or
+	// the default certificate.
+	Direct bool
 }
 
 func (s Source) file() string {
@@ -47,12 +52,15 @@ type Manager struct {
 	log     *slog.Logger
 	sources []Source
 	state   atomic.Pointer[state]
+
+	refusedLog atomic.Int64 // unix ns of the last refusal logged
 }
 
 type state struct {
 	byDomain map[string]*tls.Certificate // A-label domain -> cert
 	byName   map[string]*tls.Certificate // exact DNS SAN -> cert
 	wild     map[string]*tls.Certificate // "example.org" for SAN "*.example.org"
+	direct   map[string]bool             // A-label domain -> Direct (see Source.Direct)
 	def      *tls.Certificate
 	infos    []Info
 }
@@ -80,8 +88,12 @@ func (m *Manager) Reload() error {
 		byDomain: map[string]*tls.Certificate{},
 		byName:   map[string]*tls.Certificate{},
 		wild:     map[string]*tls.Certificate{},
+		direct:   map[string]bool{},
 	}
 	var errs []error
+	for _, s := range m.sources {
+		st.direct[asciiDomain(s.Domain)] = s.Direct
+	}
 	for _, s := range m.sources {
 		kp, err := keypair.Source{CertFile: s.CertFile, KeyFile: s.KeyFile, PKCS12File: s.PKCS12File, PasswordFile: s.PasswordFile}.Load(time.Now())
 		if errors.Is(err, keypair.ErrExpired) && kp != nil {
@@ -145,12 +157,31 @@ func (m *Manager) Reload() error {
 
 // GetCertificate chooses by SNI: a domain's own certificate, then any
 // certificate naming the host exactly, then one with a matching wildcard,
-// then the first domain's certificate. Use it as tls.Config.GetCertificate.
+// then the first domain's certificate. A name of a Direct domain (or under
+// one) takes only a certificate with that exact SAN dNSName, else the
+// handshake fails (TIM+, timplus.md §5 item 2). Use it as
+// tls.Config.GetCertificate.
 func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	st := m.state.Load()
 	name := asciiDomain(hello.ServerName)
 	if name == "" {
 		return st.def, nil
+	}
+	if st.strict(name) {
+		if c, ok := st.byDomain[name]; ok && hasDNSName(c, name) {
+			return c, nil
+		}
+		if c, ok := st.byName[name]; ok {
+			return c, nil
+		}
+		err := fmt.Errorf("certs: no certificate has SAN dNSName %s, which a Direct domain's name needs exactly; add it to the domain's certificate", name)
+		// A misconfiguration the operator must see, but any client can
+		// send such names: at most one line a minute.
+		if now := time.Now().UnixNano(); now-m.refusedLog.Load() > int64(time.Minute) {
+			m.refusedLog.Store(now)
+			m.log.Warn("TLS handshake refused", "sni", name, "err", err)
+		}
+		return nil, err
 	}
 	if c, ok := st.byDomain[name]; ok {
 		return c, nil
@@ -166,9 +197,44 @@ func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	return st.def, nil
 }
 
-// Certificate returns the certificate of a configured domain.
+// strict: name is a Direct domain or under one (and not itself a plain
+// domain served here).
+func (st *state) strict(name string) bool {
+	if d, ok := st.direct[name]; ok {
+		return d
+	}
+	for rest := name; ; {
+		_, after, ok := strings.Cut(rest, ".")
+		if !ok {
+			return false
+		}
+		if d, ok := st.direct[after]; ok {
+			return d // the nearest served domain decides
+		}
+		rest = after
+	}
+}
+
+func hasDNSName(c *tls.Certificate, name string) bool {
+	for _, n := range c.Leaf.DNSNames {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Certificate returns the certificate of a configured domain, or for
+// another local name (a service such as ftproxystream.<domain>) the one
+// whose SAN carries it exactly: the s2s client certificate of a stream
+// from that name.
 func (m *Manager) Certificate(domain string) (*tls.Certificate, bool) {
-	c, ok := m.state.Load().byDomain[asciiDomain(domain)]
+	st := m.state.Load()
+	name := asciiDomain(domain)
+	if c, ok := st.byDomain[name]; ok {
+		return c, true
+	}
+	c, ok := st.byName[name]
 	return c, ok
 }
 
