@@ -1,5 +1,5 @@
 #!/bin/bash
-# Paired closed-loop A/B of two tern binaries on this box:
+# Paired A/B of two tern binaries (or two configs) on this box:
 #
 #   cmd/ternload/ab.sh BEFORE-BINARY AFTER-BINARY
 #
@@ -8,9 +8,13 @@
 # the other (order alternating per round) with `ternload messages -pairs 100 -rate 0 -window 16
 # -duration 4s` on CPU 1. Prints msgs/s per run and the median of the per-round after/before
 # ratios: this box drifts by a third between minutes, so compare rounds, not single runs.
-# Knobs (env): N=10 (rounds) OUT=dir. Stops both servers by PID. About 15 s per round.
+# Knobs (env): N=10 (rounds) OUT=dir; LOAD="-rate 0 -window 16 -duration 4s" (the load's
+# ternload messages flags) and FIELD=recv_per_sec (the figure compared, any number in its JSON
+# line, e.g. LOAD="-rate 8000 -duration 6s" FIELD=server_cpu_pct); TOML_BEFORE, TOML_AFTER:
+# extra config for each server (the same binary twice compares two configs). Stops both
+# servers by PID. About 15 s per round.
 set -u
-[ $# -eq 2 ] || { sed -n 2,10p "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n 2,15p "$0" >&2; exit 2; }
 A=$(realpath "$1") B=$(realpath "$2")
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${N:-10}
@@ -42,6 +46,7 @@ listen = ""
 conns_per_ip = 0
 auth_failures_per_ip = 0
 T
+  if [ $v = before ]; then printf '%s\n' "${TOML_BEFORE:-}"; else printf '%s\n' "${TOML_AFTER:-}"; fi >> "$v/tern.toml"
   taskset -c 0 "${BIN[$v]}" serve --config "$v/tern.toml" >"$v/log" 2>&1 &
   PID[$v]=$!
   echo $! > "$v/pid"
@@ -57,13 +62,13 @@ for r in $(seq 1 "$N"); do
   order="before after"; [ $((r % 2)) = 0 ] && order="after before"
   for v in $order; do
     x=$(taskset -c 1 env GOMAXPROCS=1 ./ternload messages -server "${IP[$v]}:5222" -sources 127.0.0.10-127.0.0.29 \
-      -pairs 100 -rate 0 -window 16 -duration 4s -domain bench.test -password benchpass -pid "${PID[$v]}" 2>/dev/null |
-      grep -o '"recv_per_sec":[0-9.]*' | cut -d: -f2)
+      -pairs 100 ${LOAD:--rate 0 -window 16 -duration 4s} -domain bench.test -password benchpass -pid "${PID[$v]}" 2>/dev/null |
+      grep -o "\"${FIELD:-recv_per_sec}\":[0-9.]*" | cut -d: -f2)
     echo "round $r $v ${x:-failed}" | tee -a res.txt
     sleep 1
   done
 done
-/usr/bin/python3 - res.txt <<'P'
+/usr/bin/python3 - res.txt "${FIELD:-recv_per_sec}" <<'P'
 import statistics as s, sys
 d = {'before': {}, 'after': {}}
 for l in open(sys.argv[1]):
@@ -72,6 +77,6 @@ for l in open(sys.argv[1]):
 b, a = d['before'], d['after']
 rounds = [r for r in b if r in a]
 if not rounds: sys.exit('no round completed on both')
-print(f"before median {s.median(b.values()):,.0f} msgs/s, after median {s.median(a.values()):,.0f} msgs/s")
+print(f"before median {s.median(b.values()):,.1f}, after median {s.median(a.values()):,.1f} ({sys.argv[2]})")
 print(f"after/before per round: median {s.median(a[r]/b[r] for r in rounds):.3f} over {len(rounds)} rounds")
 P
