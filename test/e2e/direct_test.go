@@ -99,6 +99,7 @@ func newDirectLab(t *testing.T) *directLab {
 	ternCert(t, "issue", "--dir", l.ca("orgb"), "--domain", "b.example", "--key", "ecdsa")
 
 	l.routesA["b.example"] = pn.tern2
+	l.routesA["ftproxystream.b.example"] = pn.tern2
 	l.routesA["pb.example"] = pn.tern2
 	for i, c := range refusalCases {
 		l.routesA[c+".example"] = fmt.Sprintf("%s%d", l.netPrefix, 20+i)
@@ -149,6 +150,8 @@ url = "http://` + l.httpA + `/pki/orga/bundle.p7b"
 		domains: []directDomain{{name: "b.example", p12: bp12, pass: bpass, circles: `["partners"]`}},
 		plain:   []string{"pb.example"},
 		users:   []string{"bob@b.example", "bob@pb.example"},
+		// B's file proxy, ftproxystream.b.example: its name is in B's certificate.
+		extra: "[bytestreams]\nlisten = \"" + net.JoinHostPort(pn.tern2, "0") + "\"\n",
 	})
 	l.aliceA = dialRaw(t, &l.a.target, true)
 	l.aliceAFull = l.aliceA.login(withDomain(l.a, "a.example"), "alice@a.example")
@@ -177,6 +180,7 @@ type directOpts struct {
 	domains  []directDomain
 	plain    []string // plain domains beside them (self-signed certificate, dialback)
 	users    []string
+	extra    string // more TOML (sections of their own)
 }
 
 // startDirectTern starts tern with Direct domains, s2s on ip:5269 with static routes, dialback
@@ -203,6 +207,7 @@ func startDirectTern(t *testing.T, o directOpts) *ternProc {
 	for _, d := range o.plain {
 		fmt.Fprintf(&b, "[[domain]]\nname = %q\n\n", d)
 	}
+	b.WriteString(o.extra + "\n")
 	var dirs []string
 	for _, d := range o.pkiDirs {
 		dirs = append(dirs, fmt.Sprintf("%q", d))
@@ -279,6 +284,20 @@ func TestDirectTrust(t *testing.T) {
 				t.Errorf("%s: dialback was attempted between Direct domains", p.domain)
 			}
 		}
+	})
+
+	t.Run("service-domain", func(t *testing.T) {
+		// A Direct domain's service (B's file proxy) over s2s both ways without bidi:
+		// A -> ftproxystream.b.example (B serves that SNI with the certificate carrying it
+		// exactly), and the answer on B's own stream from ftproxystream.b.example, whose
+		// client certificate B finds by that SAN (timplus.md §5 items 2, 23).
+		l.aliceA.t = t
+		l.aliceA.send("<iq type='get' id='px1' to='ftproxystream.b.example'><query xmlns='http://jabber.org/protocol/bytestreams'/></iq>")
+		r := expectWithin(l.aliceA, `(?s)<iq[^>]*\bid=['"]px1['"].*?</iq>|<iq[^>]*\bid=['"]px1['"][^>]*/>`, bounceWait)[0]
+		if !regexp.MustCompile(`type=['"]result['"]`).MatchString(r) || !strings.Contains(r, `jid="ftproxystream.b.example"`) && !strings.Contains(r, `jid='ftproxystream.b.example'`) {
+			t.Fatalf("streamhost query to B's proxy: got\n%s\nwant a result naming the streamhost ftproxystream.b.example", r)
+		}
+		logHas(t, l.a, `direct: peer trusted.*ftproxystream.b.example`, rawTimeout)
 	})
 
 	t.Run("plain-domains-unchanged", func(t *testing.T) {
