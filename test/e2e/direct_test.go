@@ -616,8 +616,27 @@ func TestDirectC2S(t *testing.T) {
 	crt, key := l.issued("orga", "a.example")
 	pn := nextPeerNet()
 	a := startDirectTern(t, directOpts{ip: pn.tern, domains: []directDomain{{name: "a.example", cert: crt, key: key, circles: "[]"}},
-		users: []string{"alice@a.example"}})
+		users: []string{"alice@a.example"}, extra: "[bytestreams]\nlisten = \"" + net.JoinHostPort(pn.tern, "0") + "\"\n"})
 	tgt := withDomain(a, "a.example")
+
+	// TIM+ items 13 and 26 (timplus.md §5) through the binary: the server's features and
+	// services in disco, and a client's vCard set refused on a Direct domain.
+	s := dialRaw(t, tgt, true)
+	s.login(tgt, "alice@a.example")
+	iqTo := func(id, typ, to, payload string) *elem {
+		s.send("<iq type='" + typ + "' id='" + id + "' to='" + to + "'>" + payload + "</iq>")
+		return parseElem(t, s.expect(`(?s)<iq[^>]*\bid=['"]` + id + `['"][^>]*?(?:/>|>.*?</iq>)`)[0])
+	}
+	info := iqTo("di", "get", "a.example", "<query xmlns='http://jabber.org/protocol/disco#info'/>").String()
+	for _, f := range []string{"urn:xmpp:blocking", "urn:xmpp:ping", "vcard-temp", "jabber:iq:version", "urn:xmpp:time", "jabber:iq:last"} {
+		if !strings.Contains(info, `var="`+f+`"`) {
+			t.Errorf("TIM+ item 13: disco#info of a.example lacks %s:\n%s", f, info)
+		}
+	}
+	if items := iqTo("dt", "get", "a.example", "<query xmlns='http://jabber.org/protocol/disco#items'/>").String(); !strings.Contains(items, `jid="ftproxystream.a.example"`) {
+		t.Errorf("TIM+ item 13: disco#items of a.example lacks ftproxystream.a.example:\n%s", items)
+	}
+	wantCondition(t, "TIM+ item 26: a client's vCard set on a Direct domain", iqTo("vs", "set", "alice@a.example", "<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>"), "not-allowed")
 
 	plain := func(authcid string) string {
 		c := dialRaw(t, tgt, true)

@@ -1,5 +1,7 @@
 // Package vcard stores and serves vcard-temp (XEP-0054): a user sets its
 // own vCard, anyone may read it. Size is bounded (avatars live in vCards).
+// On Direct domains clients may not set theirs unless configured (TIM+,
+// timplus.md §5 item 26: the organisation's directory owns the names).
 package vcard
 
 import (
@@ -15,9 +17,14 @@ import (
 // NS is vcard-temp.
 const NS = "vcard-temp"
 
-// Module is vcard-temp; its section [vcard] sets max_bytes.
+// Module is vcard-temp; its section [vcard] sets max_bytes and
+// direct_client_set.
 type Module struct {
 	MaxBytes int `toml:"max_bytes"` // a stored vCard (avatars live in vCards); 0: no limit
+	// DirectClientSet lets users of Direct domains set their own vCard.
+	DirectClientSet bool `toml:"direct_client_set"`
+	// Direct reports the local domains marked Direct (nil: none).
+	Direct func(domain string) bool `toml:"-"`
 }
 
 // DefaultMaxBytes is Module.MaxBytes unless configured.
@@ -58,6 +65,9 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	h.HandleIQ(router.Self|router.Account, "get", NS, get)
 	h.HandleIQ(router.Self, "set", NS, func(iq *router.IQ) (*xml.Element, error) {
+		if !m.DirectClientSet && m.Direct != nil && m.Direct(iq.From.Domain()) {
+			return nil, stanza.ErrNotAllowed.WithText("vCards of this Direct domain are managed by its administrators ([vcard] direct_client_set = true lets users set theirs)")
+		}
 		p := iq.Payload()
 		if p.Name != "vCard" {
 			return nil, stanza.ErrBadRequest.WithText("expected <vCard xmlns='vcard-temp'/>")

@@ -113,3 +113,41 @@ func TestVCard(t *testing.T) {
 			}},
 	})
 }
+
+// TestVCardDirect: TIM+ (timplus.md §5 item 26): on a Direct domain a
+// client's vCard set is refused (not-allowed, naming the setting) unless
+// direct_client_set allows it; reading is unchanged.
+func TestVCardDirect(t *testing.T) {
+	direct := func(d string) bool { return d == mt.Domain }
+	for _, allow := range []bool{false, true} {
+		mods := func() []module.Module {
+			return []module.Module{&vcard.Module{MaxBytes: maxBytes, Direct: direct, DirectClientSet: allow}}
+		}
+		name := "set-refused"
+		if allow {
+			name = "set-allowed"
+		}
+		mt.Rules(t, []string{"alice", "bob"}, mods, []mt.Rule{
+			{Name: name, Rule: "TIM+ item 26: vCard set by a client of a Direct domain refused unless allowed by config",
+				Run: func(t *testing.T, h *mt.Harness) {
+					a := h.Login("alice", "phone")
+					r := a.Reply(iq("set", "", card))
+					if allow {
+						if r.Attr("type") != "result" {
+							t.Fatalf("direct_client_set = true: set got %s; want a result", r)
+						}
+						if v := h.Login("bob", "pc").Reply(iq("get", alice, get)).Child(vcard.NS, "vCard"); v == nil || len(v.Children) == 0 {
+							t.Errorf("bob reads %v; want alice's vCard", v)
+						}
+						return
+					}
+					if mt.ErrorCondition(r) != "not-allowed" || !strings.Contains(r.String(), "direct_client_set") {
+						t.Errorf("set got %s; want not-allowed naming direct_client_set", r)
+					}
+					if v := a.Reply(iq("get", "", get)).Child(vcard.NS, "vCard"); v == nil || len(v.Children) != 0 {
+						t.Errorf("after a refused set, own get %v; want the empty vCard", v)
+					}
+				}},
+		})
+	}
+}

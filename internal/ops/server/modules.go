@@ -38,8 +38,8 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 		roster.Module{MaxItems: cfg.Limits.RosterMaxItems},
 		presence.Module{},
 		offline.Module{Quota: cfg.Limits.OfflineQuota},
-		delivery.New(cfg.Limits.OfflineQuota).WithDirect(func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Direct }), // XEP-0079 deliver notices and the TIM+ message monitor; section [delivery]
-		&vcard.Module{MaxBytes: vcard.DefaultMaxBytes},
+		delivery.New(cfg.Limits.OfflineQuota).WithDirect(isDirect(cfg)),       // XEP-0079 deliver notices and the TIM+ message monitor; section [delivery]
+		&vcard.Module{MaxBytes: vcard.DefaultMaxBytes, Direct: isDirect(cfg)}, // section [vcard]
 		&privatexml.Module{Limits: privatexml.DefaultLimits},
 		blocking.Module{},
 		carbons.Module{},
@@ -82,4 +82,9 @@ func loadModules(host *module.Host, cfg *config.Config, mods []module.Module) er
 
 func registrationOpen(cfg *config.Config) func(string) bool {
 	return func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Registration }
+}
+
+// isDirect reports the local domains marked direct = true.
+func isDirect(cfg *config.Config) func(domain string) bool {
+	return func(d string) bool { dom, ok := cfg.Domain(d); return ok && dom.Direct }
 }
