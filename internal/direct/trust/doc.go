@@ -38,4 +38,13 @@
 // A Revalidator re-runs Validate over the live s2s sessions on an interval
 // (TIM+ §4.2.1, hourly by default) with the whole presented chain, and
 // closes those that expired, were revoked or lost their anchor.
+//
+// ValidateFor runs the same steps on a certificate found for a Direct
+// address (certificate discovery: DNS CERT, LDAP, peer introduction),
+// against the sender domain's circles: bound to the address (SAN
+// rfc822Name) or else its domain (SAN dNSName) (Direct Applicability
+// Statement §4.2), a key usage for the purpose (encrypt: keyEncipherment
+// for RSA, keyAgreement for EC; verify: digitalSignature; an extended key
+// usage, if any, must allow emailProtection), and the path built for
+// emailProtection.
 package trust

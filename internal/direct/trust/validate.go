@@ -84,6 +84,7 @@ type Result struct {
 	Warnings   []string              // e.g. the LabNoCRL switch skipped a check
 	Fetched    []*x509.Certificate   // intermediates fetched through AIA
 	Recheck    bool                  // a re-validation round (Recheck), not a handshake
+	Bound      Bound                 // ValidateFor: how the leaf is bound to the address
 	chains     [][]*x509.Certificate // all chains built
 }
 
@@ -185,11 +186,31 @@ func (v *Validator) Recheck(ctx context.Context, local, peerDomain string, chain
 }
 
 func (v *Validator) run(ctx context.Context, local, peerDomain string, chain []*x509.Certificate, now time.Time, quiet bool) (*Result, error) {
+	return v.runFor(ctx, local, binding{domain: peerDomain, eku: v.opts.KeyUsages}, chain, now, quiet)
+}
+
+// binding is what a leaf must be bound to: a peer server's domain (s2s),
+// or a Direct address or its domain for a purpose (discovery).
+type binding struct {
+	domain  string             // SAN dNSName, exactly
+	address string             // SAN rfc822Name, if set: the domain-bound form is the fallback
+	purpose Purpose            // "" (s2s: no key-usage step)
+	eku     []x509.ExtKeyUsage // for the path
+}
+
+func (b binding) subject() string {
+	if b.address != "" {
+		return b.address
+	}
+	return b.domain
+}
+
+func (v *Validator) runFor(ctx context.Context, local string, b binding, chain []*x509.Certificate, now time.Time, quiet bool) (*Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, orDefault(v.opts.Timeout, DefaultValidateTimeout))
 	defer cancel()
 	r := &Result{Recheck: quiet}
-	v.validate(ctx, r, local, peerDomain, chain, now)
+	v.validate(ctx, r, local, b, chain, now)
 	if v.opts.Observe != nil {
 		v.opts.Observe(r, time.Since(start))
 	}
@@ -200,7 +221,7 @@ func (v *Validator) run(ctx context.Context, local, peerDomain string, chain []*
 	if n := len(r.Steps); n > 0 {
 		detail = r.Steps[n-1].Detail
 	}
-	return r, &UntrustedError{Local: local, Peer: peerDomain, Reason: r.Reason, Detail: detail}
+	return r, &UntrustedError{Local: local, Peer: b.subject(), Reason: r.Reason, Detail: detail}
 }
 
 func (r *Result) ok(name, format string, args ...any) {
@@ -220,10 +241,14 @@ func (r *Result) fail(reason Reason, name, format string, args ...any) *Result {
 
 const day = "2006-01-02 15:04:05Z"
 
-func (v *Validator) validate(ctx context.Context, r *Result, local, peerDomain string, chain []*x509.Certificate, now time.Time) *Result {
+func (v *Validator) validate(ctx context.Context, r *Result, local string, b binding, chain []*x509.Certificate, now time.Time) *Result {
 	s := v.reg.state.Load()
+	peerDomain := b.domain
 	peer := NormalizeDomain(peerDomain)
 	r.Local, r.Peer, r.Time, r.Generation = local, peer, now, s.gen
+	if b.address != "" {
+		r.Peer = b.address
+	}
 
 	dt, d := s.lookup(local)
 	r.Domain = d
@@ -262,17 +287,28 @@ func (v *Validator) validate(ctx context.Context, r *Result, local, peerDomain s
 	if peer == "" || strings.ContainsAny(peer, "*?") {
 		return r.fail(ReasonSANMismatch, "san", "peer domain %q is not a host name", peerDomain)
 	}
-	matched := false
-	for _, n := range leaf.DNSNames {
-		if NormalizeDomain(n) == peer {
-			matched = true
-			break
+	if b.address != "" && hasEmail(leaf, b.address) {
+		r.Bound = BoundAddress
+		r.ok("san", "SAN rfc822Name %q (address-bound)", b.address)
+	} else if hasDNSName(leaf, peer) {
+		if b.address != "" {
+			r.Bound = BoundDomain
+			r.ok("san", "SAN dNSName %q (domain-bound)", peer)
+		} else {
+			r.ok("san", "SAN dNSName %q", peer)
 		}
-	}
-	if !matched {
+	} else if b.address != "" {
+		return r.fail(ReasonSANMismatch, "san", "bound to neither %q (SAN rfc822Names: %s) nor %q (SAN dNSNames: %s)", b.address, listOrNone(leaf.EmailAddresses), peer, listOrNone(leaf.DNSNames))
+	} else {
 		return r.fail(ReasonSANMismatch, "san", "no SAN dNSName equals %q exactly (SAN dNSNames: %s; CN and wildcards are not used)", peer, listOrNone(leaf.DNSNames))
 	}
-	r.ok("san", "SAN dNSName %q", peer)
+	if b.purpose != "" {
+		detail, ok := b.purpose.allows(leaf)
+		if !ok {
+			return r.fail(ReasonBadUsage, "key-usage", "%s", detail)
+		}
+		r.ok("key-usage", "%s", detail)
+	}
 
 	if len(leaf.CRLDistributionPoints) == 0 {
 		if !v.opts.LabNoCRL {
@@ -284,7 +320,7 @@ func (v *Validator) validate(ctx context.Context, r *Result, local, peerDomain s
 		r.ok("crl-dp", "%s", strings.Join(leaf.CRLDistributionPoints, ", "))
 	}
 
-	if reason, detail := v.buildPath(ctx, r, dt, chain, now); reason != ReasonTrusted {
+	if reason, detail := v.buildPath(ctx, r, dt, chain, b.eku, now); reason != ReasonTrusted {
 		return r.fail(reason, "path", "%s", detail)
 	}
 
@@ -348,8 +384,8 @@ func listOrNone(l []string) string {
 }
 
 // buildPath fills r.chains or returns why no path exists.
-func (v *Validator) buildPath(ctx context.Context, r *Result, dt *domainTrust, chain []*x509.Certificate, now time.Time) (Reason, string) {
-	key := chainKey(chain, v.opts.KeyUsages)
+func (v *Validator) buildPath(ctx context.Context, r *Result, dt *domainTrust, chain []*x509.Certificate, eku []x509.ExtKeyUsage, now time.Time) (Reason, string) {
+	key := chainKey(chain, eku)
 	if cp := dt.paths.get(key); cp != nil {
 		for _, c := range cp.chains {
 			if inWindow(c, now) {
@@ -364,7 +400,7 @@ func (v *Validator) buildPath(ctx context.Context, r *Result, dt *domainTrust, c
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	opts := x509.VerifyOptions{Roots: dt.roots, Intermediates: inter, CurrentTime: now, KeyUsages: v.opts.KeyUsages}
+	opts := x509.VerifyOptions{Roots: dt.roots, Intermediates: inter, CurrentTime: now, KeyUsages: eku}
 	chains, err := chain[0].Verify(opts)
 	if err != nil && v.opts.AIA != nil && isUnknownAuthority(err) {
 		chains, err = v.viaAIA(ctx, r, chain, opts)

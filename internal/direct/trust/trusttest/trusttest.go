@@ -26,14 +26,17 @@ import (
 
 // Opts shape a certificate; zero values give sensible defaults.
 type Opts struct {
-	NotBefore, NotAfter time.Time // default: 1 h ago, in 30 days
-	DNSNames            []string  // leaf SANs; default: the domain, groupchat. and ftproxystream.
-	CRLDP               []string  // default for leaves: http://crl.invalid/<issuer>.crl
-	NoCRLDP             bool      // leave the CRL distribution point out
-	AIA                 []string  // caIssuers URLs
-	EKU                 []x509.ExtKeyUsage
-	RSA                 bool          // RSA-2048 instead of ECDSA P-256
-	Key                 crypto.Signer // reuse this key (many certificates, fast)
+	NotBefore, NotAfter time.Time          // default: 1 h ago, in 30 days
+	DNSNames            []string           // leaf SANs; default: the domain, groupchat. and ftproxystream.
+	CRLDP               []string           // default for leaves: http://crl.invalid/<issuer>.crl
+	NoCRLDP             bool               // leave the CRL distribution point out
+	AIA                 []string           // caIssuers URLs
+	EKU                 []x509.ExtKeyUsage // nil: serverAuth and clientAuth
+	NoEKU               bool               // leave the extended key usage out
+	Emails              []string           // SAN rfc822Names (address-bound certificates)
+	KeyUsage            x509.KeyUsage      // 0: digitalSignature and keyEncipherment
+	RSA                 bool               // RSA-2048 instead of ECDSA P-256
+	Key                 crypto.Signer      // reuse this key (many certificates, fast)
 	CommonName          string
 }
 
@@ -145,8 +148,12 @@ func (ca *CA) Leaf(tb testing.TB, domain string, o Opts) *Leaf {
 		names = []string{domain, "groupchat." + domain, "ftproxystream." + domain}
 	}
 	eku := o.EKU
-	if eku == nil {
+	if eku == nil && !o.NoEKU {
 		eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	}
+	ku := o.KeyUsage
+	if ku == 0 {
+		ku = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	}
 	cn := o.CommonName
 	if cn == "" {
@@ -154,8 +161,8 @@ func (ca *CA) Leaf(tb testing.TB, domain string, o Opts) *Leaf {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn}, NotBefore: nb, NotAfter: na,
-		DNSNames: names, ExtKeyUsage: eku, BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		DNSNames: names, EmailAddresses: o.Emails, ExtKeyUsage: eku, BasicConstraintsValid: true,
+		KeyUsage:              ku,
 		IssuingCertificateURL: o.AIA,
 	}
 	if !o.NoCRLDP {
