@@ -36,6 +36,7 @@ type Opts struct {
 	Emails              []string           // SAN rfc822Names (address-bound certificates)
 	KeyUsage            x509.KeyUsage      // 0: digitalSignature and keyEncipherment
 	RSA                 bool               // RSA-2048 instead of ECDSA P-256
+	Bits                int                // with RSA: the key size (0: 2048)
 	Key                 crypto.Signer      // reuse this key (many certificates, fast)
 	CommonName          string
 }
@@ -70,7 +71,11 @@ func newKey(tb testing.TB, o Opts) crypto.Signer {
 		return o.Key
 	}
 	if o.RSA {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		bits := o.Bits
+		if bits == 0 {
+			bits = 2048
+		}
+		k, err := rsa.GenerateKey(rand.Reader, bits)
 		if err != nil {
 			tb.Fatal(err)
 		}

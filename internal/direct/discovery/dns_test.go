@@ -1,0 +1,317 @@
+package discovery
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
+)
+
+// zone is an authoritative test server (UDP and TCP, miekg/dns) answering
+// CERT queries from records; UDP answers over the client's EDNS0 size are
+// truncated, as a real server's are.
+type zone struct {
+	mu       sync.Mutex
+	records  map[string][]dns.RR // by lower-case FQDN
+	udp, tcp atomic.Int32        // queries seen
+	addr     string
+	noEDNS   bool // answer over UDP in 512 bytes whatever the client offers
+}
+
+func newZone(t *testing.T) *zone {
+	t.Helper()
+	z := &zone{records: map[string][]dns.RR{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.addr = pc.LocalAddr().String()
+	for _, s := range []*dns.Server{{PacketConn: pc, Handler: z}, {Listener: ln, Handler: z}} {
+		go s.ActivateAndServe()
+		t.Cleanup(func() { s.Shutdown() })
+	}
+	return z
+}
+
+func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	udp := w.LocalAddr().Network() == "udp"
+	if udp {
+		z.udp.Add(1)
+	} else {
+		z.tcp.Add(1)
+	}
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Authoritative = true
+	q := req.Question[0]
+	z.mu.Lock()
+	rrs, ok := z.records[strings.ToLower(q.Name)]
+	z.mu.Unlock()
+	switch {
+	case !ok:
+		m.Rcode = dns.RcodeNameError
+		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "test.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300}, Ns: "ns.test.", Mbox: "admin.test.", Minttl: 30}}
+	case q.Qtype == dns.TypeCERT:
+		m.Answer = rrs
+	}
+	if udp {
+		size := 512
+		if o := req.IsEdns0(); o != nil && !z.noEDNS {
+			size = int(o.UDPSize())
+		}
+		m.Truncate(size)
+	}
+	w.WriteMsg(m)
+}
+
+func (z *zone) add(name string, ttl uint32, typ uint16, der []byte) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	name = dns.Fqdn(strings.ToLower(name))
+	z.records[name] = append(z.records[name], &dns.CERT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCERT, Class: dns.ClassINET, Ttl: ttl},
+		Type: typ, Certificate: base64.StdEncoding.EncodeToString(der)})
+}
+
+// lab: a sender domain a.test trusting root (with an issuing
+// intermediate), and a revocation checker.
+type lab struct {
+	root, ia *trusttest.CA
+	rev      *trusttest.Revocations
+	v        *trust.Validator
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	l := &lab{rev: &trusttest.Revocations{}}
+	l.root = trusttest.NewRoot(t, "Discovery Root", trusttest.Opts{})
+	l.ia = l.root.Intermediate(t, "Discovery Issuing CA", trusttest.Opts{CRLDP: []string{"http://crl.invalid/root.crl"}})
+	anchor := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(anchor, trusttest.PEM(l.root.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := trust.NewRegistry(trust.Config{Circles: []trust.Circle{{Name: "c", Anchors: []string{anchor}}},
+		Domains: []trust.Domain{{Name: "a.test", Circles: []string{"c"}}}}, trust.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.v, err = trust.NewValidator(reg, trust.ValidatorOptions{Revocation: trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
+		st, err := l.rev.Check(ctx, c, i)
+		return trust.RevocationStatus(st), err
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+var email = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+
+// addr and dom issue an address-bound or domain-bound S/MIME certificate
+// (RSA: it encrypts by key transport), valid unless o says otherwise.
+func (l *lab) addr(t *testing.T, address string, o trusttest.Opts) *x509.Certificate {
+	o.RSA, o.Emails, o.DNSNames, o.EKU = true, []string{address}, []string{}, email
+	return l.root.Leaf(t, address, o).Cert
+}
+
+func (l *lab) dom(t *testing.T, domain string, o trusttest.Opts) *x509.Certificate {
+	o.RSA, o.DNSNames, o.EKU = true, []string{domain}, email
+	return l.root.Leaf(t, domain, o).Cert
+}
+
+var expired = trusttest.Opts{NotBefore: time.Now().Add(-72 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}
+
+// TestDNSDiscovery rebuilds the DNS cases of DCDT (direct.md §2) against a
+// real DNS server: address-bound over domain-bound, expired and revoked
+// certificates skipped and reported, nothing valid found with the reason,
+// a 4096-bit certificate over TCP, records that are not certificates.
+func TestDNSDiscovery(t *testing.T) {
+	l := newLab(t)
+	z := newZone(t)
+	z.noEDNS = true // as DCDT's server: larger answers need TCP
+	// One sub-domain per case, all under test.
+	const n = "nurse@"
+	d1 := "d1.test" // D1: valid address cert, expired domain cert
+	z.add("nurse.d1.test", 300, certPKIX, l.addr(t, n+d1, trusttest.Opts{}).Raw)
+	z.add(d1, 300, certPKIX, l.dom(t, d1, expired).Raw)
+	d2 := "d2.test" // D2: only a valid domain cert
+	z.add(d2, 300, certPKIX, l.dom(t, d2, trusttest.Opts{}).Raw)
+	d5 := "d5.test" // D5 (neg): only an expired address cert
+	z.add("nurse.d5.test", 300, certPKIX, l.addr(t, n+d5, expired).Raw)
+	d6 := "d6.test" // D6 (neg): only an expired domain cert
+	z.add(d6, 300, certPKIX, l.dom(t, d6, expired).Raw)
+	d9 := "d9.test" // D9: two address certs, one expired
+	z.add("nurse.d9.test", 300, certPKIX, l.addr(t, n+d9, expired).Raw)
+	good9 := l.addr(t, n+d9, trusttest.Opts{})
+	z.add("nurse.d9.test", 300, certPKIX, good9.Raw)
+	d11 := "d11.test" // D11 (neg): no CERT at all
+	d14 := "d14.test" // D14: a 4096-bit certificate: over TCP
+	big := l.root.Leaf(t, n+d14, trusttest.Opts{RSA: true, Bits: 4096, Emails: []string{n + d14}, DNSNames: []string{}, EKU: email}).Cert
+	z.add("nurse.d14.test", 300, certPKIX, big.Raw)
+	d17 := "d17.test" // D17: two revoked address certs and a valid one
+	for range 2 {
+		c := l.addr(t, n+d17, trusttest.Opts{})
+		l.rev.Revoke(c)
+		z.add("nurse.d17.test", 300, certPKIX, c.Raw)
+	}
+	good17 := l.addr(t, n+d17, trusttest.Opts{})
+	z.add("nurse.d17.test", 300, certPKIX, good17.Raw)
+	bad := "bad.test" // not certificates, and a URL record
+	z.add("nurse.bad.test", 300, certPKIX, []byte("not DER"))
+	z.add("nurse.bad.test", 300, certIPKIX, []byte("http://certs.invalid/nurse.cer"))
+	z.add("nurse.bad.test", 300, 7, []byte{1, 2, 3})
+	wrong := "wrong.test" // a valid certificate for somebody else
+	z.add("nurse.wrong.test", 300, certPKIX, l.addr(t, "doctor@wrong.test", trusttest.Opts{}).Raw)
+
+	disc := &Discoverer{DNS: &DNS{Server: z.addr, Timeout: 2 * time.Second}, Validator: l.v}
+	for _, c := range []struct {
+		name, domain string
+		bound        trust.Bound // "": nothing usable
+		reasons      []trust.Reason
+		want         *x509.Certificate
+	}{
+		{"D1", d1, trust.BoundAddress, nil, nil},
+		{"D2", d2, trust.BoundDomain, nil, nil},
+		{"D5", d5, "", []trust.Reason{trust.ReasonExpired}, nil},
+		{"D6", d6, "", []trust.Reason{trust.ReasonExpired}, nil},
+		{"D9", d9, trust.BoundAddress, []trust.Reason{trust.ReasonExpired}, good9},
+		{"D11", d11, "", nil, nil},
+		{"D14", d14, trust.BoundAddress, nil, big},
+		{"D17", d17, trust.BoundAddress, []trust.Reason{trust.ReasonRevoked, trust.ReasonRevoked}, good17},
+		{"wrong-binding", wrong, "", []trust.Reason{trust.ReasonSANMismatch}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tcp := z.tcp.Load()
+			rep, err := disc.Discover(context.Background(), "a.test", n+c.domain, trust.PurposeEncrypt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.bound == "" {
+				if len(rep.Usable) != 0 {
+					t.Fatalf("usable %v; want none (tried %v)", rep.Usable, rep.Tried)
+				}
+			} else {
+				if len(rep.Usable) != 1 || rep.Usable[0].Result.Bound != c.bound {
+					for _, cand := range rep.All {
+						t.Logf("candidate: %v", cand.Err)
+					}
+					t.Fatalf("usable %d, tried %v; want one %s-bound", len(rep.Usable), rep.Tried, c.bound)
+				}
+				if c.want != nil && !rep.Usable[0].Cert.Equal(c.want) {
+					t.Errorf("usable certificate %s; want %s", rep.Usable[0].Cert.SerialNumber, c.want.SerialNumber)
+				}
+			}
+			var got []trust.Reason
+			for _, cand := range rep.All {
+				if !cand.Usable() && cand.Result != nil {
+					got = append(got, cand.Result.Reason)
+				}
+			}
+			if strings.Join(reasons(got), ",") != strings.Join(reasons(c.reasons), ",") {
+				t.Errorf("refused with %v; want %v", got, c.reasons)
+			}
+			if c.name == "D11" && (len(rep.Tried) != 2 || !strings.Contains(rep.Tried[1], "no CERT record")) {
+				t.Errorf("tried %v; want both names, the domain's with no CERT record", rep.Tried)
+			}
+			if c.name == "D14" && z.tcp.Load() == tcp {
+				t.Error("the 4096-bit certificate came without a TCP query")
+			}
+		})
+	}
+	t.Run("bad-records", func(t *testing.T) {
+		rep, err := disc.Discover(context.Background(), "a.test", n+bad, trust.PurposeEncrypt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errs []string
+		for _, cand := range rep.All {
+			if cand.Cert == nil && cand.Err != nil {
+				errs = append(errs, cand.Err.Error())
+			}
+		}
+		all := strings.Join(errs, "; ")
+		for _, want := range []string{"not an X.509 certificate", "IPKIX", "type 7 is not PKIX"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("record errors %q lack %q", all, want)
+			}
+		}
+		if len(rep.Usable) != 0 {
+			t.Errorf("usable %v from bad records", rep.Usable)
+		}
+	})
+}
+
+func reasons(rs []trust.Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// TestDNSCache: answers are kept within their TTL (asked once), asked
+// again after it, and a missing name is kept only briefly.
+func TestDNSCache(t *testing.T) {
+	l := newLab(t)
+	z := newZone(t)
+	z.add("nurse.c.test", 60, certPKIX, l.addr(t, "nurse@c.test", trusttest.Opts{}).Raw)
+	now := time.Now()
+	d := &DNS{Server: z.addr, now: func() time.Time { return now }}
+	ask := func(name string) {
+		if _, err := d.Lookup(context.Background(), name); err != nil && err != ErrNoRecords {
+			t.Fatal(err)
+		}
+	}
+	ask("nurse.c.test")
+	ask("nurse.c.test")
+	if n := z.udp.Load(); n != 1 {
+		t.Fatalf("%d queries within the TTL; want 1", n)
+	}
+	now = now.Add(61 * time.Second)
+	ask("nurse.c.test")
+	if n := z.udp.Load(); n != 2 {
+		t.Fatalf("%d queries after the TTL; want 2", n)
+	}
+	ask("none.c.test")
+	now = now.Add(31 * time.Second) // the SOA minimum is 30 s
+	ask("none.c.test")
+	if n := z.udp.Load(); n != 4 {
+		t.Fatalf("%d queries; want the missing name asked again after the SOA minimum", n)
+	}
+}
+
+// TestDNSErrors: an unreachable resolver and a malformed address are
+// errors naming the problem, within the time-out.
+func TestDNSErrors(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // answers nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	d := &DNS{Server: pc.LocalAddr().String(), Timeout: 300 * time.Millisecond}
+	start := time.Now()
+	_, err = d.Lookup(context.Background(), "nurse.x.test")
+	if err == nil || !strings.Contains(err.Error(), "nurse.x.test") || time.Since(start) > 5*time.Second {
+		t.Errorf("silent resolver: %v after %s; want an error naming the name within the time-out", err, time.Since(start))
+	}
+	disc := &Discoverer{DNS: d}
+	for _, a := range []string{"nurse", "@x.test", "nurse@"} {
+		if _, err := disc.Discover(context.Background(), "a.test", a, trust.PurposeEncrypt); err == nil || !strings.Contains(err.Error(), "not a Direct address") {
+			t.Errorf("Discover(%q): %v; want not a Direct address", a, err)
+		}
+	}
+}
