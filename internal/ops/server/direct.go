@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/ops/control"
@@ -30,7 +31,8 @@ type directTrust struct {
 	cfg      *config.Config
 	reg      *trust.Registry
 	val      *trust.Validator
-	explain  *trust.Validator // for `tern direct trust check`: not counted in metrics
+	explain  *trust.Validator      // for `tern direct trust check`: not counted in metrics
+	disc     *discovery.Discoverer // certificate discovery (DNS CERT), its cache shared
 	sessions *trust.Sessions
 	direct   map[string]bool
 	m        *metrics.Direct
@@ -93,6 +95,7 @@ func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, lo
 	if d.explain, err = trust.NewValidator(reg, opts); err != nil {
 		return nil, err
 	}
+	d.disc = &discovery.Discoverer{DNS: &discovery.DNS{}, Validator: d.explain}
 	opts.Observe = func(r *trust.Result, _ time.Duration) {
 		if r.Recheck {
 			d.m.Revalidation(string(r.Reason))
@@ -217,6 +220,7 @@ func pkiHandler(cfg *config.Config) (http.Handler, error) {
 // handleDirect adds the `tern direct trust` operations to the control
 // socket.
 func (d *directTrust) handle(ctl *control.Server) {
+	d.handleDiscover(ctl)
 	ctl.Handle("direct.trust.list", func(context.Context, map[string]string) (string, error) {
 		if d == nil {
 			return "", errNoDirect

@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestDirectDiscoverDNS: `tern direct discover` through the running binary
+// (issue 14): the server asks a DNS server (miekg/dns, UDP and TCP) for
+// nurse@b.example's CERT records at nurse.b.example, checks each against
+// a.example's circles, prefers the valid address-bound certificate and says
+// why the expired one is not usable; an address with nothing published
+// exits 1 naming both names asked.
+func TestDirectDiscoverDNS(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	l := &directLab{dir: t.TempDir()}
+	pn := nextPeerNet()
+	http := net.JoinHostPort(pn.tern, fmt.Sprint(freePort(t, pn.tern)))
+	ternCert(t, "init", "--dir", l.ca("orga"), "--name", "orga")
+	ternCert(t, "issue", "--dir", l.ca("orga"), "--domain", "a.example")
+	ternCert(t, "init", "--dir", l.ca("orgb"), "--name", "orgb", "--key", "rsa", "--url", "http://"+http)
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--address", "nurse@b.example", "--key", "rsa", "--days", "-1")
+	expiredPEM, _ := l.issued("orgb", "nurse@b.example")
+	expired := readDER(t, expiredPEM)
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--address", "nurse@b.example", "--key", "rsa")
+	validPEM, _ := l.issued("orgb", "nurse@b.example-02") // a second one is not written over the first
+	valid := readDER(t, validPEM)
+
+	// The zone: two CERT records at nurse.b.example, nothing for anyone else.
+	records := map[string][]dns.RR{}
+	for _, der := range [][]byte{expired, valid} {
+		records["nurse.b.example."] = append(records["nurse.b.example."], &dns.CERT{
+			Hdr:  dns.RR_Header{Name: "nurse.b.example.", Rrtype: dns.TypeCERT, Class: dns.ClassINET, Ttl: 300},
+			Type: 1, Certificate: base64.StdEncoding.EncodeToString(der)})
+	}
+	dnsAddr := serveZone(t, pn.tern2, records)
+
+	crt, key := l.issued("orga", "a.example")
+	a := startDirectTern(t, directOpts{ip: pn.tern, http: http, pkiDirs: []string{l.ca("orgb")},
+		circles: `[[trust.circle]]
+name = "partners"
+anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
+`,
+		domains: []directDomain{{name: "a.example", cert: crt, key: key, circles: `["partners"]`}}})
+
+	discover := func(args ...string) (string, int) {
+		cmd := exec.Command(ternBin, append([]string{"direct", "discover", "--config", a.config, "--for", "a.example", "--dns", dnsAddr}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := discover("nurse@b.example")
+	if code != 0 || !strings.Contains(out, "usable, address-bound") || !strings.Contains(out, "NOT USABLE (expired)") {
+		t.Errorf("discover nurse@b.example: exit %d\n%s\nwant exit 0, the valid certificate usable (address-bound), the expired one not", code, out)
+	}
+	out, code = discover("--json", "nurse@b.example")
+	var rep struct {
+		Usable     int `json:"usable"`
+		Candidates []struct {
+			Usable bool   `json:"usable"`
+			Bound  string `json:"bound"`
+			Reason string `json:"reason"`
+			Where  string `json:"where"`
+		} `json:"candidates"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("--json: exit %d, %v\n%s", code, err, out)
+	}
+	if rep.Usable != 1 || len(rep.Candidates) != 2 {
+		t.Errorf("--json: %+v; want 2 candidates, 1 usable", rep)
+	}
+	for _, c := range rep.Candidates {
+		if c.Where != "nurse.b.example" || c.Usable == (c.Reason == "expired") || (c.Usable && c.Bound != "address") {
+			t.Errorf("candidate %+v", c)
+		}
+	}
+	out, code = discover("nobody@b.example")
+	if code != 1 || !strings.Contains(out, "nobody.b.example: no CERT record") || !strings.Contains(out, "b.example: no CERT record") || !strings.Contains(out, "no usable certificate") {
+		t.Errorf("discover nobody@b.example: exit %d\n%s\nwant exit 1, both names asked, no usable certificate", code, out)
+	}
+	if out, code := discover("not-an-address"); code == 0 || !strings.Contains(out, "not a Direct address") {
+		t.Errorf("discover not-an-address: exit %d\n%s", code, out)
+	}
+}
+
+func readDER(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM", file)
+	}
+	return blk.Bytes
+}
+
+// serveZone runs an authoritative DNS server for records on ip (UDP and
+// TCP, one port) and returns its address; other names are NXDOMAIN.
+func serveZone(t *testing.T, ip string, records map[string][]dns.RR) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.Authoritative = true
+		q := req.Question[0]
+		if rrs, ok := records[strings.ToLower(q.Name)]; !ok {
+			m.Rcode = dns.RcodeNameError
+		} else if q.Qtype == dns.TypeCERT {
+			m.Answer = rrs
+		}
+		if w.LocalAddr().Network() == "udp" {
+			size := 512
+			if o := req.IsEdns0(); o != nil {
+				size = int(o.UDPSize())
+			}
+			m.Truncate(size)
+		}
+		w.WriteMsg(m)
+	})
+	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		go s.ActivateAndServe()
+		t.Cleanup(func() { s.Shutdown() })
+	}
+	return pc.LocalAddr().String()
+}
