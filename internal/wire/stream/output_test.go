@@ -216,7 +216,7 @@ func TestOutputCloseAfterFlush(t *testing.T) {
 			}
 			o.Close(tc.err)
 			o.Close(NewError("conflict", "")) // a second close changes nothing
-			if c.isClosed() {
+			if tc.want != "" && c.isClosed() { // with nothing to write, closing at once is the final flush
 				t.Fatal("closed before the final flush")
 			}
 			close(c.gate)
