@@ -215,7 +215,7 @@ func TestOutputCloseAfterFlush(t *testing.T) {
 				t.Fatal("Send refused")
 			}
 			o.Close(tc.err)
-			o.Close(NewError("conflict", "")) // a second close changes nothing
+			o.Close(NewError("conflict", ""))  // a second close changes nothing
 			if tc.want != "" && c.isClosed() { // with nothing to write, closing at once is the final flush
 				t.Fatal("closed before the final flush")
 			}
