@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -53,7 +54,8 @@ func TestDirectDiscoverDNS(t *testing.T) {
 name = "partners"
 anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 `,
-		domains: []directDomain{{name: "a.example", cert: crt, key: key, circles: `["partners"]`}}})
+		domains: []directDomain{{name: "a.example", cert: crt, key: key, circles: `["partners"]`}},
+		extra:   "[dns]\nlisten = \"" + net.JoinHostPort(pn.tern, fmt.Sprint(freeUDPPort(t, pn.tern))) + "\"\nhost = \"xmpp.a.example\"\nhost_ips = [\"" + pn.tern + "\"]\n"})
 
 	discover := func(args ...string) (string, int) {
 		cmd := exec.Command(ternBin, append([]string{"direct", "discover", "--config", a.config, "--for", "a.example", "--dns", dnsAddr}, args...)...)
@@ -98,6 +100,73 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 	if out, code := discover("not-an-address"); code == 0 || !strings.Contains(out, "not a Direct address") {
 		t.Errorf("discover not-an-address: exit %d\n%s", code, out)
 	}
+
+	// A publishes its SRV records with its own responder ([dns] listen), read with dig;
+	// its TLS-only domain certificate is not published as a CERT record.
+	dig, err := exec.LookPath("dig")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("dig not installed (bind9-dnsutils); .ci/run installs it")
+		}
+		t.Skip("dig not installed (apt-get install bind9-dnsutils)")
+	}
+	m := regexp.MustCompile(`DNS responder listening.*addr=(\S+)`).FindStringSubmatch(logWait(t, a, "DNS responder listening"))
+	if m == nil {
+		t.Fatal("no DNS responder address in the log")
+	}
+	host, port, _ := net.SplitHostPort(m[1])
+	digOut := func(args ...string) string {
+		out, err := exec.Command(dig, append([]string{"@" + host, "-p", port, "+time=2", "+tries=1", "+short"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("dig %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := digOut("_xmpp-server._tcp.a.example", "SRV"); got != "0 0 5269 xmpp.a.example." {
+		t.Errorf("dig _xmpp-server._tcp.a.example SRV: %q; want 0 0 5269 xmpp.a.example.", got)
+	}
+	if got := digOut("xmpp.a.example", "A"); got != pn.tern {
+		t.Errorf("dig xmpp.a.example A: %q; want %s", got, pn.tern)
+	}
+	if got := digOut("a.example", "CERT"); got != "" {
+		t.Errorf("dig a.example CERT: %q; want nothing (a TLS-only certificate)", got)
+	}
+	logHas(t, a, `not published as a DNS CERT record`, rawTimeout)
+	if v := metricValue(t, a, `tern_dns_queries_total{outcome="answer"}`); v < 3 {
+		t.Errorf("tern_dns_queries_total{outcome=\"answer\"} = %v; want at least 3", v)
+	}
+}
+
+// freeUDPPort is a UDP port free on ip now (and, for the responder, its TCP twin).
+func freeUDPPort(t *testing.T, ip string) int {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
+		if ln, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(p))); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	t.Fatal("no free UDP+TCP port")
+	return 0
+}
+
+// logWait waits until p's log has a line matching pattern and returns it.
+func logWait(t *testing.T, p *ternProc, pattern string) string {
+	t.Helper()
+	logHas(t, p, pattern, rawTimeout)
+	b, _ := os.ReadFile(p.logFile)
+	for _, l := range strings.Split(string(b), "\n") {
+		if regexp.MustCompile(pattern).MatchString(l) {
+			return l
+		}
+	}
+	return ""
 }
 
 func readDER(t *testing.T, file string) []byte {

@@ -20,6 +20,7 @@ type Config struct {
 	Storage   Storage  `toml:"storage"`
 	Limits    Limits   `toml:"limits"`
 	Trust     Trust    `toml:"trust"` // Direct trust circles (docs/direct-trust.md)
+	DNS       DNS      `toml:"dns"`   // Direct DNS: the responder that publishes, the resolver discovery asks
 	// ModulesDisabled names feature modules to leave out (Prosody's
 	// modules_disabled); RegisterModule declares the names.
 	ModulesDisabled []string `toml:"modules_disabled"`
@@ -102,6 +103,17 @@ type Trust struct {
 	CRLTimeout    Duration      `toml:"crl_timeout"`     // per CRL download, default 10s
 	CRLMaxAge     Duration      `toml:"crl_max_age"`     // fetch a CRL again after this even before its nextUpdate, default 1h
 	Circles       []TrustCircle `toml:"circle"`          // [[trust.circle]]
+}
+
+// DNS configures the Direct DNS: tern's authoritative responder for its
+// Direct domains (internal/direct/publish) and the resolver certificate
+// discovery asks (internal/direct/discovery).
+type DNS struct {
+	Listen   string   `toml:"listen"`   // host:port, UDP and TCP; "" = no responder
+	Host     string   `toml:"host"`     // the SRV records' target; "" = each domain itself
+	HostIPs  []string `toml:"host_ips"` // A/AAAA of host when it is in a Direct domain
+	TTL      Duration `toml:"ttl"`      // of every published record, default 1h
+	Resolver string   `toml:"resolver"` // host:port discovery asks; "" = /etc/resolv.conf
 }
 
 // TrustCircle is a named set of bundles and loose anchor files.
@@ -205,6 +217,7 @@ func Default() *Config {
 		S2S: S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true,
 			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
 		HTTP: HTTP{Listen: "127.0.0.1:5280", PKIDirs: []string{}},
+		DNS:  DNS{TTL: Duration{time.Hour}, HostIPs: []string{}},
 		Trust: Trust{FetchTimeout: Duration{10 * time.Second}, MaxBundleSize: 10 << 20, AIA: true,
 			Revalidate: Duration{time.Hour}, CRLTimeout: Duration{10 * time.Second}, CRLMaxAge: Duration{time.Hour}},
 		Storage: Storage{Backend: "sqlite"},

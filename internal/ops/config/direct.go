@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -134,6 +135,36 @@ func (c *Config) validateDirect() []error {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			add("http.pki_dirs: %q is not a directory: point it at a lab CA made with `tern cert init --dir DIR`", dir)
 		}
+	}
+	return errs
+}
+
+// validateDNS checks [dns].
+func (c *Config) validateDNS() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	d := c.DNS
+	for key, v := range map[string]string{"dns.listen": d.Listen, "dns.resolver": d.Resolver} {
+		if v == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			add("%s = %q: write host:port, e.g. \"0.0.0.0:53\" (%v)", key, v, err)
+		}
+	}
+	for _, ip := range d.HostIPs {
+		if net.ParseIP(ip) == nil {
+			add("dns.host_ips: %q is not an IP address", ip)
+		}
+	}
+	if len(d.HostIPs) > 0 && d.Host == "" {
+		add("dns.host_ips is set but dns.host is empty: name the host these addresses are of")
+	}
+	if d.TTL.Duration <= 0 {
+		add("dns.ttl = %q: must be positive, e.g. \"1h\"", d.TTL.String())
+	}
+	if d.Listen != "" && len(c.DirectDomains()) == 0 {
+		add("dns.listen is set but no [[domain]] has direct = true: the responder would have nothing to publish; remove listen or mark the Direct domains")
 	}
 	return errs
 }

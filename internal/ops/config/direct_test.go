@@ -90,6 +90,12 @@ circles = ["partners"]
 name = "partners"
 anchors = ["ca.pem"]
 `, "set direct = true"},
+		{"dns listen without direct", "[dns]\nlisten = \"127.0.0.1:5353\"\n", "no [[domain]] has direct = true"},
+		{"dns listen without port", "[dns]\nlisten = \"127.0.0.1\"\n", `dns.listen = "127.0.0.1": write host:port`},
+		{"dns resolver without port", "[dns]\nresolver = \"9.9.9.9\"\n", `dns.resolver = "9.9.9.9": write host:port`},
+		{"dns bad host ip", "[dns]\nhost = \"xmpp.a.example\"\nhost_ips = [\"10.0.0.300\"]\n", `"10.0.0.300" is not an IP address`},
+		{"dns host ips without host", "[dns]\nhost_ips = [\"10.0.0.3\"]\n", "dns.host is empty"},
+		{"dns zero ttl", "[dns]\nttl = \"0s\"\n", "dns.ttl"},
 		{"registration on direct", `[[domain]]
 name = "a.example"
 direct = true

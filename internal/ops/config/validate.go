@@ -209,6 +209,7 @@ func (c *Config) Validate() error {
 	durRange("ping_timeout", l.PingTimeout, time.Second, 10*time.Minute, false)
 	durRange("resume_timeout", l.ResumeTimeout, time.Second, time.Hour, true)
 	errs = append(errs, c.validateDirect()...)
+	errs = append(errs, c.validateDNS()...)
 
 	return errors.Join(errs...)
 }

@@ -96,6 +96,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer dt.stop()
+	stopDNS, err := startDNS(cfg, cm, m.Registry, log) // Direct DNS responder (dns.go)
+	if err != nil {
+		return err
+	}
+	defer stopDNS()
 	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
