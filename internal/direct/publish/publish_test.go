@@ -3,14 +3,8 @@ package publish
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -20,35 +14,13 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/tern-xmpp/tern/internal/direct/discovery"
+	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
 )
 
-func cert(t *testing.T, cn string, rsaBits int, dnsNames, emails []string) *x509.Certificate {
+// cert issues a certificate (any issuer will do: only its bytes are published).
+func cert(t *testing.T, ca *trusttest.CA, cn string, rsaBits int, dnsNames, emails []string) *x509.Certificate {
 	t.Helper()
-	var pub, priv any
-	if rsaBits > 0 {
-		k, err := rsa.GenerateKey(rand.Reader, rsaBits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, priv = &k.PublicKey, k
-	} else {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, priv = &k.PublicKey, k
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: dnsNames, EmailAddresses: emails}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return ca.Leaf(t, cn, trusttest.Opts{RSA: rsaBits > 0, Bits: rsaBits, DNSNames: dnsNames, Emails: emails}).Cert
 }
 
 type fixture struct {
@@ -61,8 +33,9 @@ type fixture struct {
 
 func serve(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{dom: cert(t, "b.test", 0, []string{"b.test"}, nil), nurse: cert(t, "nurse", 0, nil, []string{"nurse@b.test"}),
-		big: cert(t, "big", 4096, nil, []string{"big@b.test"})}
+	ca := trusttest.NewRoot(t, "Publish CA", trusttest.Opts{})
+	f := &fixture{dom: cert(t, ca, "b.test", 0, []string{"b.test"}, nil), nurse: cert(t, ca, "nurse", 0, []string{}, []string{"nurse@b.test"}),
+		big: cert(t, ca, "big", 4096, []string{}, []string{"big@b.test"})}
 	z, err := Build([]Domain{{Name: "B.test", Certs: []*x509.Certificate{f.dom},
 		Addresses: map[string][]*x509.Certificate{"nurse@b.test": {f.nurse}, "big@b.test": {f.big}, "deep@sub.b.test": {f.nurse}},
 		Host:      "xmpp.b.test", HostIPs: []net.IP{net.ParseIP("127.0.0.5"), net.ParseIP("::1")}, C2SPort: 5222, S2SPort: 5269}}, 300*time.Second)
@@ -132,7 +105,7 @@ func TestResponder(t *testing.T) {
 			}
 		}
 	}
-	r := ask(t, f.addr, "b.test", dns.TypeCERT, "udp", 0)
+	r := ask(t, f.addr, "b.test", dns.TypeCERT, "tcp", 0)
 	c := r.Answer[0].(*dns.CERT)
 	if der, _ := base64.StdEncoding.DecodeString(c.Certificate); c.Type != 1 || !bytes.Equal(der, f.dom.Raw) {
 		t.Errorf("domain CERT: type %d, not the domain's certificate", c.Type)
@@ -165,7 +138,7 @@ func TestResponderBadQueries(t *testing.T) {
 	if r, _, err := new(dns.Client).Exchange(u, f.addr); err != nil || r.Rcode != dns.RcodeNotImplemented {
 		t.Errorf("update: %v %v; want NOTIMP", r, err)
 	}
-	if r := ask(t, f.addr, "b.test", dns.TypeCERT, "udp", 0); len(r.Answer) != 1 {
+	if r := ask(t, f.addr, "b.test", dns.TypeCERT, "tcp", 0); len(r.Answer) != 1 {
 		t.Error("the server stopped answering after bad queries")
 	}
 }

@@ -49,7 +49,7 @@ func (v *Validator) ValidateFor(ctx context.Context, local, address string, purp
 
 // allows reports whether leaf's key may serve p, with the reason.
 func (p Purpose) allows(leaf *x509.Certificate) (string, bool) {
-	if !smimeEKU(leaf) {
+	if !SMIMEUsable(leaf) {
 		return "the extended key usage does not allow S/MIME (emailProtection)", false
 	}
 	if leaf.KeyUsage == 0 {
@@ -81,8 +81,9 @@ func (p Purpose) allows(leaf *x509.Certificate) (string, bool) {
 	return "unknown purpose " + string(p), false
 }
 
-// smimeEKU: no extended key usage, or one that allows emailProtection.
-func smimeEKU(c *x509.Certificate) bool {
+// SMIMEUsable: c has no extended key usage, or one that allows
+// emailProtection (RFC 5280 §4.2.1.12): it may serve S/MIME.
+func SMIMEUsable(c *x509.Certificate) bool {
 	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
 		return true
 	}

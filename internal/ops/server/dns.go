@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tern-xmpp/tern/internal/direct/publish"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/pki/certs"
 )
@@ -33,7 +34,7 @@ func startDNS(cfg *config.Config, cm *certs.Manager, reg prometheus.Registerer, 
 		// The domain's TLS certificate is a CERT record only if it may
 		// serve S/MIME too: a discoverer would skip a serverAuth-only one.
 		if c, ok := cm.Certificate(name); ok && c.Leaf != nil {
-			if smime(c.Leaf) {
+			if trust.SMIMEUsable(c.Leaf) {
 				d.Certs = []*x509.Certificate{c.Leaf}
 			} else {
 				log.Info("domain certificate not published as a DNS CERT record: its extended key usage does not allow S/MIME (emailProtection)", "component", "dns", "domain", name)
@@ -67,18 +68,6 @@ func startDNS(cfg *config.Config, cm *certs.Manager, reg prometheus.Registerer, 
 		defer cancel()
 		srv.Close(ctx)
 	}, nil
-}
-
-func smime(c *x509.Certificate) bool {
-	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
-		return true
-	}
-	for _, u := range c.ExtKeyUsage {
-		if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
-			return true
-		}
-	}
-	return false
 }
 
 // firstPort is the port of the first host:port in l (0: none).
