@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ type Validator interface {
 // reported, not fatal.
 type Discoverer struct {
 	DNS       *DNS
+	LDAP      *LDAP // after DNS; nil: none
 	Validator Validator
 	Now       func() time.Time
 }
@@ -77,6 +79,16 @@ func (d *Discoverer) Discover(ctx context.Context, local, address string, purpos
 			rep.Tried = append(rep.Tried, tried(SourceDNS, name, cands, err))
 			d.check(ctx, rep, local, cands, now())
 			if len(rep.Usable) > 0 {
+				return rep, nil
+			}
+		}
+	}
+	if d.LDAP != nil {
+		for _, who := range []string{address, domain} {
+			cands, err := d.LDAP.Lookup(ctx, domain, who)
+			rep.Tried = append(rep.Tried, tried(SourceLDAP, "mail="+who, cands, err))
+			d.check(ctx, rep, local, cands, now())
+			if len(rep.Usable) > 0 || errors.Is(err, ErrNoLDAP) {
 				return rep, nil
 			}
 		}

@@ -106,14 +106,50 @@ func (d *DNS) server() (string, error) {
 	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
 }
 
-// query asks for name's CERT records: UDP first, TCP if truncated.
+// SRV returns the SRV records of name (not cached: a directory is looked
+// for once per discovery that reaches it).
+func (d *DNS) SRV(ctx context.Context, name string) ([]*dns.SRV, error) {
+	name = dns.Fqdn(strings.ToLower(name))
+	r, srv, err := d.exchange(ctx, name, dns.TypeSRV)
+	if err != nil {
+		return nil, err
+	}
+	switch r.Rcode {
+	case dns.RcodeSuccess:
+	case dns.RcodeNameError:
+		return nil, ErrNoRecords
+	default:
+		return nil, fmt.Errorf("dns: SRV %s at %s: %s", name, srv, dns.RcodeToString[r.Rcode])
+	}
+	var out []*dns.SRV
+	for _, rr := range r.Answer {
+		if s, ok := rr.(*dns.SRV); ok && strings.EqualFold(s.Hdr.Name, name) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, ErrNoRecords
+	}
+	return out, nil
+}
+
+// query asks for name's CERT records.
 func (d *DNS) query(ctx context.Context, name string) ([]Candidate, time.Duration, error) {
-	srv, err := d.server()
+	r, srv, err := d.exchange(ctx, name, dns.TypeCERT)
 	if err != nil {
 		return nil, 0, err
 	}
+	return certsFrom(r, name, srv)
+}
+
+// exchange asks the resolver: UDP first, TCP if truncated.
+func (d *DNS) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, string, error) {
+	srv, err := d.server()
+	if err != nil {
+		return nil, "", err
+	}
 	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeCERT)
+	m.SetQuestion(name, qtype)
 	m.SetEdns0(udpSize, false)
 	timeout := d.Timeout
 	if timeout <= 0 {
@@ -126,16 +162,16 @@ func (d *DNS) query(ctx context.Context, name string) ([]Candidate, time.Duratio
 		r, _, err = c.ExchangeContext(qctx, m, srv)
 		cancel()
 		if err != nil {
-			return nil, 0, fmt.Errorf("dns: CERT %s at %s over %s: %w", name, srv, network, err)
+			return nil, srv, fmt.Errorf("dns: %s %s at %s over %s: %w", dns.TypeToString[qtype], name, srv, network, err)
 		}
 		if !r.Truncated {
 			break
 		}
 	}
 	if r.Truncated {
-		return nil, 0, fmt.Errorf("dns: CERT %s at %s: truncated even over TCP", name, srv)
+		return nil, srv, fmt.Errorf("dns: %s %s at %s: truncated even over TCP", dns.TypeToString[qtype], name, srv)
 	}
-	return certsFrom(r, name, srv)
+	return r, srv, nil
 }
 
 // certsFrom reads the CERT records of name from an answer.

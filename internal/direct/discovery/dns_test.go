@@ -66,8 +66,12 @@ func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	case !ok:
 		m.Rcode = dns.RcodeNameError
 		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "test.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300}, Ns: "ns.test.", Mbox: "admin.test.", Minttl: 30}}
-	case q.Qtype == dns.TypeCERT:
-		m.Answer = rrs
+	default:
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == q.Qtype {
+				m.Answer = append(m.Answer, rr)
+			}
+		}
 	}
 	if udp {
 		size := 512

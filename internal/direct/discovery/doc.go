@@ -1,7 +1,9 @@
 // Package discovery finds the certificates of a Direct address (Direct
 // Applicability Statement §5.3, "Direct Certificate Discovery and Provider
 // Directory Implementation Guidance" 2012): in DNS CERT records (RFC 4398,
-// type PKIX) at the address's name and then its domain's, with LDAP and
+// type PKIX) at the address's name and then its domain's, then in the
+// domain's LDAP directory (found by _ldap._tcp SRV, RFC 2782; anonymous
+// bind, RootDSE namingContexts, mail= search, RFC 2798 attributes), with
 // peer introduction over XMPP to follow (issue 14). Every certificate found
 // is checked by trust.Validator.ValidateFor for the sender's domain
 // (binding, validity, key usage, revocation, path to one of its anchors);

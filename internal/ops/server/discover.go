@@ -58,7 +58,8 @@ func (d *directTrust) handleDiscover(ctl *control.Server) {
 		}
 		disc := d.disc
 		if s := args["dns"]; s != "" {
-			disc = &discovery.Discoverer{DNS: &discovery.DNS{Server: s}, Validator: d.explain}
+			res := &discovery.DNS{Server: s}
+			disc = &discovery.Discoverer{DNS: res, LDAP: &discovery.LDAP{DNS: res}, Validator: d.explain}
 		}
 		rep, err := disc.Discover(ctx, local, address, purpose)
 		if err != nil {
