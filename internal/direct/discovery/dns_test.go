@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +98,7 @@ func (z *zone) add(name string, ttl uint32, typ uint16, der []byte) {
 type lab struct {
 	root, ia *trusttest.CA
 	rev      *trusttest.Revocations
+	reg      *trust.Registry
 	v        *trust.Validator
 }
 
@@ -113,14 +116,22 @@ func newLab(t *testing.T) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.v, err = trust.NewValidator(reg, trust.ValidatorOptions{Revocation: trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
+	l.reg = reg
+	l.v = l.validator(t, nil)
+	return l
+}
+
+// validator checks against the lab's circles and CRLs, with aia if set.
+func (l *lab) validator(t *testing.T, aia *trust.AIAFetcher) *trust.Validator {
+	t.Helper()
+	v, err := trust.NewValidator(l.reg, trust.ValidatorOptions{AIA: aia, Revocation: trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
 		st, err := l.rev.Check(ctx, c, i)
 		return trust.RevocationStatus(st), err
 	})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l
+	return v
 }
 
 var email = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
@@ -257,6 +268,32 @@ func TestDNSDiscovery(t *testing.T) {
 			t.Errorf("usable %v from bad records", rep.Usable)
 		}
 	})
+}
+
+// TestDNSDiscoveryAIA: DCDT D18: the certificate in DNS is issued by an
+// intermediate that only its AIA caIssuers URL (HTTP) gives; discovery
+// builds the chain through it, and refuses without the fetch.
+func TestDNSDiscoveryAIA(t *testing.T) {
+	l := newLab(t)
+	z := newZone(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		w.Write(l.ia.Cert.Raw)
+	}))
+	defer srv.Close()
+	leaf := l.ia.Leaf(t, "nurse@d18.test", trusttest.Opts{RSA: true, Emails: []string{"nurse@d18.test"}, DNSNames: []string{}, EKU: email, AIA: []string{srv.URL + "/ia.cer"}}).Cert
+	z.add("nurse.d18.test", 300, certPKIX, leaf.Raw)
+	res := &DNS{Server: z.addr}
+	with := &Discoverer{DNS: res, Validator: l.validator(t, &trust.AIAFetcher{AllowPrivate: true})}
+	rep, err := with.Discover(context.Background(), "a.test", "nurse@d18.test", trust.PurposeEncrypt)
+	if err != nil || len(rep.Usable) != 1 || len(rep.Usable[0].Result.Fetched) != 1 {
+		t.Fatalf("with AIA: %v, %+v; want the certificate usable through the fetched intermediate", err, rep.Tried)
+	}
+	without := &Discoverer{DNS: res, Validator: l.v}
+	rep, err = without.Discover(context.Background(), "a.test", "nurse@d18.test", trust.PurposeEncrypt)
+	if err != nil || len(rep.Usable) != 0 || rep.All[0].Result.Reason != trust.ReasonUntrustedAnchor {
+		t.Fatalf("without AIA: %v, usable %d; want untrusted-anchor", err, len(rep.Usable))
+	}
 }
 
 func reasons(rs []trust.Reason) []string {
