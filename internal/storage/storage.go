@@ -29,6 +29,8 @@ type Store interface {
 	Archive() Archive
 	// Tracking holds the message monitor's pending delivery notices.
 	Tracking() Tracking
+	// DirectCerts holds the certificates of local Direct addresses.
+	DirectCerts() DirectCerts
 	// Ping checks the backend is reachable (tern check, readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -262,4 +264,30 @@ type Archive interface {
 	// Expire applies r to archive for every owner and returns how many
 	// entries it removed.
 	Expire(ctx context.Context, archive string, r Retention) (int64, error)
+}
+
+// DirectCert is a certificate of a local Direct address (address-bound)
+// or domain (domain-bound: Address is the domain), published by DNS and
+// peer introduction, with its private key sealed by the server (nil when
+// only the certificate is held).
+type DirectCert struct {
+	Address string // nurse@b.example, or b.example
+	SHA256  string // hex of the DER: the certificate's key in the table
+	DER     []byte
+	Key     []byte // sealed private key, or nil
+	Added   time.Time
+}
+
+// DirectCerts holds DirectCert rows. The owner of an address's rows is
+// the address (deleted with the account); a domain's have the domain.
+type DirectCerts interface {
+	// PutCert adds or replaces (same Address and SHA256) a certificate.
+	PutCert(ctx context.Context, c DirectCert) error
+	// Certs lists an address's (or domain's) certificates, oldest first.
+	Certs(ctx context.Context, address string) ([]DirectCert, error)
+	// DomainCerts lists every certificate of a domain and its addresses.
+	DomainCerts(ctx context.Context, domain string) ([]DirectCert, error)
+	// RemoveCert deletes an address's certificates whose SHA256 starts
+	// with prefix ("" = all) and reports how many.
+	RemoveCert(ctx context.Context, address, prefix string) (int, error)
 }

@@ -61,6 +61,7 @@ func (s *Store) Blocking() storage.Blocking         { return blocking{s} }
 func (s *Store) LastActivity() storage.LastActivity { return lastActivity{s} }
 func (s *Store) PrivateXML() storage.PrivateXML     { return privateXML{s} }
 func (s *Store) Tracking() storage.Tracking         { return tracking{s} }
+func (s *Store) DirectCerts() storage.DirectCerts   { return directCerts{s} }
 
 // Ping checks the server answers.
 func (s *Store) Ping(ctx context.Context) error {

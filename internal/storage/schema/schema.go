@@ -64,6 +64,7 @@ var OwnerTables = []OwnerTable{
 	{"last_activity", []string{"owner"}, nil},
 	{"private_xml", []string{"owner"}, nil},
 	{"tracking", []string{"owner"}, nil},
+	{"direct_certs", []string{"owner"}, nil},
 }
 
 // NotOwned are the tables that hold no per-owner rows, and why. Every

@@ -35,6 +35,7 @@ func populate(t *testing.T, s storage.Store, domain, username string) string {
 	must(t, s.PrivateXML().SetPrivate(ctx(t), owner, nsBookmarks, []byte("<storage xmlns='storage:bookmarks'/>"), 0, 0))
 	_, err = s.Tracking().Add(ctx(t), 0, []storage.Tracked{{Owner: owner, ID: "m1", Recipient: "friend@x.example", Sender: owner + "/r", Deadline: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)}})
 	must(t, err)
+	must(t, s.DirectCerts().PutCert(ctx(t), storage.DirectCert{Address: owner, SHA256: "ab12", DER: []byte{0x30, 0}, Added: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}))
 	return owner
 }
 
@@ -75,6 +76,9 @@ func checkAggregates(t *testing.T, s storage.Store, domain, username string, ful
 	n, err = s.Tracking().Count(ctx(t), owner)
 	must(t, err)
 	note("tracked messages", n > 0)
+	cs, err := s.DirectCerts().Certs(ctx(t), owner)
+	must(t, err)
+	note("Direct certificates", len(cs) > 0)
 	if len(problems) > 0 {
 		state := "missing"
 		if !full {

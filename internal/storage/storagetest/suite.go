@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"LastActivity", lastTests},
 		{"PrivateXML", privateTests},
 		{"Tracking", trackingTests},
+		{"DirectCerts", directCertTests},
 		{"DeleteUser", deleteTests},
 		{"Isolation", isolationTests},
 		{"Concurrency", concurrencyTests},
