@@ -132,6 +132,57 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 		t.Errorf("dig a.example CERT: %q; want nothing (a TLS-only certificate)", got)
 	}
 	logHas(t, a, `not published as a DNS CERT record`, rawTimeout)
+
+	// tern direct cert: an address certificate stored, published at once (DCDT H1 through
+	// the binary: dig reads it, tern's discovery finds it usable), listed, removed.
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--address", "nurse@a.example", "--key", "rsa")
+	nurseCrt, nurseKey := l.issued("orgb", "nurse@a.example")
+	cert := func(args ...string) (string, int) {
+		out, err := exec.Command(ternBin, append([]string{"direct", "cert", "--config", a.config}, args...)...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	if out, code := cert("add", "nurse@a.example", "--cert", nurseCrt, "--key", nurseKey); code != 0 || !strings.Contains(out, "private key sealed") || !strings.Contains(out, "publishes the stored certificates now") {
+		t.Fatalf("cert add: exit %d\n%s", code, out)
+	}
+	if out, code := cert("add", "nurse@a.example", "--cert", validPEM); code == 0 || !strings.Contains(out, "not bound to nurse@a.example") {
+		t.Errorf("cert add of another address's certificate: exit %d\n%s", code, out)
+	}
+	if out, code := cert("add", "nurse@b.example", "--cert", validPEM); code == 0 || !strings.Contains(out, "not a Direct domain of this server") {
+		t.Errorf("cert add for another server's domain: exit %d\n%s", code, out)
+	}
+	if out, code := cert("add", "a.example", "--cert", crt); code == 0 || !strings.Contains(out, "does not allow S/MIME") {
+		t.Errorf("cert add of the TLS certificate: exit %d\n%s", code, out)
+	}
+	if got := digOut("nurse.a.example", "CERT"); !strings.HasPrefix(got, "PKIX 0 0 ") {
+		t.Errorf("dig nurse.a.example CERT after cert add: %q", got)
+	}
+	cmd := exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--dns", m[1], "nurse@a.example")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "usable, address-bound") {
+		t.Errorf("discover nurse@a.example through A's own responder: %v\n%s", err, out)
+	}
+	if out, code := cert("list", "a.example"); code != 0 || !strings.Contains(out, "nurse@a.example") || !strings.Contains(out, "key sealed") || !strings.Contains(out, "1 certificate(s)") {
+		t.Errorf("cert list: exit %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(nurseKey); len(b) > 0 {
+		der, _ := pem.Decode(b)
+		db, _ := os.ReadFile(filepath.Join(a.dataDir, "tern.db"))
+		wal, _ := os.ReadFile(filepath.Join(a.dataDir, "tern.db-wal")) // where a fresh write usually is
+		db = append(db, wal...)
+		if der != nil && strings.Contains(string(db), string(der.Bytes[len(der.Bytes)-64:])) {
+			t.Error("the private key is in the database in the clear")
+		}
+	}
+	if out, code := cert("remove", "nurse@a.example"); code != 0 || !strings.Contains(out, "removed 1") {
+		t.Errorf("cert remove: exit %d\n%s", code, out)
+	}
+	if got := digOut("nurse.a.example", "CERT"); got != "" {
+		t.Errorf("dig nurse.a.example CERT after cert remove: %q", got)
+	}
 	if v := metricValue(t, a, `tern_dns_queries_total{outcome="answer"}`); v < 3 {
 		t.Errorf("tern_dns_queries_total{outcome=\"answer\"} = %v; want at least 3", v)
 	}

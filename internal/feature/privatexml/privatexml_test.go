@@ -68,6 +68,7 @@ func (store) Blocking() storage.Blocking         { return nil }
 func (store) LastActivity() storage.LastActivity { return nil }
 func (store) Archive() storage.Archive           { return nil }
 func (store) Tracking() storage.Tracking         { return nil }
+func (store) DirectCerts() storage.DirectCerts   { return nil }
 func (store) Ping(context.Context) error         { return nil }
 func (store) Close() error                       { return nil }
 

@@ -34,7 +34,8 @@ type admin struct {
 	router              *router.Router
 	authLimit, regLimit *ratelimit.Window
 	sessions            func() int
-	direct              *directTrust // nil: no Direct domain
+	direct              *directTrust  // nil: no Direct domain
+	dns                 *dnsPublisher // nil: no DNS responder
 }
 
 // serveControl answers the CLI's operations on l; the returned stop closes
@@ -70,6 +71,8 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 		return a.unban(args["target"])
 	})
 	a.direct.handle(ctl) // tern direct trust (direct.go)
+	// tern direct cert add/remove: the responder publishes the change now.
+	ctl.Handle("direct.certs.changed", func(ctx context.Context, _ map[string]string) (string, error) { return a.dns.reload(ctx) })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

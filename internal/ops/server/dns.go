@@ -14,40 +14,33 @@ import (
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/pki/certs"
+	"github.com/tern-xmpp/tern/internal/storage"
 )
 
+// dnsPublisher is the running Direct DNS responder and what it needs to
+// rebuild its zone when certificates change (tern direct cert add).
+type dnsPublisher struct {
+	cfg   *config.Config
+	cm    *certs.Manager
+	store storage.DirectCerts
+	srv   *publish.Server
+	log   *slog.Logger
+}
+
 // startDNS runs the Direct DNS responder ([dns] listen): CERT records of
-// each Direct domain's certificate and the SRV records of its XMPP
-// services, on the ports tern listens on.
-func startDNS(cfg *config.Config, cm *certs.Manager, reg prometheus.Registerer, log *slog.Logger) (stop func(), err error) {
+// each Direct domain's S/MIME certificates and of its addresses' (from
+// storage), and the SRV records of its XMPP services, on the ports tern
+// listens on. nil when [dns] listen is empty.
+func startDNS(ctx context.Context, cfg *config.Config, cm *certs.Manager, store storage.DirectCerts, reg prometheus.Registerer, log *slog.Logger) (*dnsPublisher, error) {
 	if cfg.DNS.Listen == "" {
-		return func() {}, nil
+		return nil, nil
 	}
-	var ips []net.IP
-	for _, s := range cfg.DNS.HostIPs {
-		ips = append(ips, net.ParseIP(s))
-	}
-	c2s, s2s := firstPort(cfg.C2S.Listen), firstPort(cfg.S2S.Listen)
-	var domains []publish.Domain
-	for _, name := range cfg.DirectDomains() {
-		d := publish.Domain{Name: name, Host: cfg.DNS.Host, HostIPs: ips, C2SPort: c2s, S2SPort: s2s}
-		// The domain's TLS certificate is a CERT record only if it may
-		// serve S/MIME too: a discoverer would skip a serverAuth-only one.
-		if c, ok := cm.Certificate(name); ok && c.Leaf != nil {
-			if trust.SMIMEUsable(c.Leaf) {
-				d.Certs = []*x509.Certificate{c.Leaf}
-			} else {
-				log.Info("domain certificate not published as a DNS CERT record: its extended key usage does not allow S/MIME (emailProtection)", "component", "dns", "domain", name)
-			}
-		}
-		domains = append(domains, d)
-	}
-	z, err := publish.Build(domains, cfg.DNS.TTL.Duration)
+	p := &dnsPublisher{cfg: cfg, cm: cm, store: store, log: log.With("component", "dns")}
+	z, err := p.zone(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dns: %w", err)
+		return nil, err
 	}
-	log = log.With("component", "dns")
-	srv := publish.NewServer(z, log)
+	p.srv = publish.NewServer(z, p.log)
 	queries := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tern_dns_queries_total",
 		Help: "Queries the Direct DNS responder answered, by outcome (answer, nxdomain, refused)."}, []string{"outcome"})
 	if err := reg.Register(queries); err != nil {
@@ -57,17 +50,80 @@ func startDNS(cfg *config.Config, cm *certs.Manager, reg prometheus.Registerer, 
 	for _, o := range []string{"answer", "nxdomain", "refused"} {
 		byOutcome[o] = queries.WithLabelValues(o)
 	}
-	srv.Queries = func(o string) { byOutcome[o].Inc() }
-	addr, err := srv.Listen(cfg.DNS.Listen)
+	p.srv.Queries = func(o string) { byOutcome[o].Inc() }
+	addr, err := p.srv.Listen(cfg.DNS.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("dns: cannot listen on %s: %w (change [dns] listen, or set it to \"\")", cfg.DNS.Listen, err)
 	}
-	log.Info("DNS responder listening", "addr", addr.String(), "domains", cfg.DirectDomains(), "ttl", cfg.DNS.TTL.String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	}, nil
+	p.log.Info("DNS responder listening", "addr", addr.String(), "domains", cfg.DirectDomains(), "ttl", cfg.DNS.TTL.String())
+	return p, nil
+}
+
+// stop closes the responder.
+func (p *dnsPublisher) stop() {
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	p.srv.Close(ctx)
+}
+
+// reload rebuilds the zone from the configuration and storage.
+func (p *dnsPublisher) reload(ctx context.Context) (string, error) {
+	if p == nil {
+		return "no DNS responder runs ([dns] listen is empty): nothing to publish", nil
+	}
+	z, err := p.zone(ctx)
+	if err != nil {
+		return "", err
+	}
+	p.srv.SetZone(z)
+	return "the DNS responder publishes the stored certificates now", nil
+}
+
+func (p *dnsPublisher) zone(ctx context.Context) (*publish.Zone, error) {
+	cfg := p.cfg
+	var ips []net.IP
+	for _, s := range cfg.DNS.HostIPs {
+		ips = append(ips, net.ParseIP(s))
+	}
+	c2s, s2s := firstPort(cfg.C2S.Listen), firstPort(cfg.S2S.Listen)
+	var domains []publish.Domain
+	for _, name := range cfg.DirectDomains() {
+		d := publish.Domain{Name: name, Host: cfg.DNS.Host, HostIPs: ips, C2SPort: c2s, S2SPort: s2s, Addresses: map[string][]*x509.Certificate{}}
+		// The domain's TLS certificate is a CERT record only if it may
+		// serve S/MIME too: a discoverer would skip a serverAuth-only one.
+		if c, ok := p.cm.Certificate(name); ok && c.Leaf != nil {
+			if trust.SMIMEUsable(c.Leaf) {
+				d.Certs = []*x509.Certificate{c.Leaf}
+			} else {
+				p.log.Info("domain TLS certificate not published as a DNS CERT record: its extended key usage does not allow S/MIME (emailProtection)", "domain", name)
+			}
+		}
+		rows, err := p.store.DomainCerts(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("dns: the certificates of %s: %w", name, err)
+		}
+		for _, r := range rows {
+			c, err := x509.ParseCertificate(r.DER)
+			if err != nil {
+				p.log.Warn("stored certificate not published: it does not parse", "address", r.Address, "sha256", r.SHA256, "err", err)
+				continue
+			}
+			if r.Address == name {
+				d.Certs = append(d.Certs, c)
+			} else {
+				d.Addresses[r.Address] = append(d.Addresses[r.Address], c)
+			}
+		}
+		domains = append(domains, d)
+	}
+	z, err := publish.Build(domains, cfg.DNS.TTL.Duration)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return z, nil
 }
 
 // firstPort is the port of the first host:port in l (0: none).

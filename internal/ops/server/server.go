@@ -96,12 +96,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer dt.stop()
-	stopDNS, err := startDNS(cfg, cm, m.Registry, log) // Direct DNS responder (dns.go)
+	pub, err := startDNS(ctx, cfg, cm, store.DirectCerts(), m.Registry, log) // Direct DNS responder (dns.go)
 	if err != nil {
 		return err
 	}
-	defer stopDNS()
-	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt}, log)
+	defer pub.stop()
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt, dns: pub}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim, preLim := c2sLimits(cfg)
@@ -259,6 +259,12 @@ func contacts(cfg *config.Config) map[string]map[string][]string {
 		}
 	}
 	return out
+}
+
+// Secret is the server's secret (<data_dir>/secret), created if missing:
+// the CLI seals Direct private keys with it as the server does.
+func Secret(cfg *config.Config) ([]byte, error) {
+	return loadSecret(filepath.Join(cfg.DataDir, "secret"))
 }
 
 // loadSecret reads or creates the per-server secret (SCRAM fake salts for
