@@ -14,6 +14,7 @@ import (
 const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|check PEER-DOMAIN --for LOCAL-DOMAIN [--chain FILE]
        tern direct discover ADDRESS --for LOCAL-DOMAIN [--purpose encrypt|verify] [--dns HOST:PORT] [--json]
        tern direct cert add|list|remove ...   (tern direct cert --help)
+       tern direct export-ldif [DOMAIN] [--base DN] [--out FILE]
         [--config FILE] [--data DIR]
 
 Direct trust (docs/direct-trust.md), asked of the running server through
@@ -46,6 +47,9 @@ Certificate discovery (Direct Applicability Statement §5.3), run by the server:
 func cmdDirect(e *env, args []string) int {
 	if len(args) > 0 && args[0] == "cert" {
 		return cmdDirectCert(e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "export-ldif" {
+		return cmdExportLDIF(e, args[1:])
 	}
 	fs := e.flags("direct", directHelp)
 	var cf configFlags

@@ -10,10 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/tern-xmpp/tern/internal/direct/discovery/ldaptest"
 )
 
 // TestDirectDiscoverDNS: `tern direct discover` through the running binary
@@ -177,6 +180,27 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 			t.Error("the private key is in the database in the clear")
 		}
 	}
+	// DCDT H3: the same certificate exported as LDIF, loaded into Debian's slapd, found by
+	// tern's LDAP discovery (SRV _ldap._tcp.a.example -> slapd).
+	ldifFile := filepath.Join(t.TempDir(), "a.ldif")
+	if out, code := cert("--help"); code != 0 || !strings.Contains(out, "tern direct cert add") {
+		t.Errorf("cert --help: exit %d\n%s", code, out)
+	}
+	exported, err := exec.Command(ternBin, "direct", "export-ldif", "a.example", "--base", "dc=test", "--out", ldifFile, "--config", a.config).CombinedOutput()
+	if err != nil || !strings.Contains(string(exported), "wrote 1 entries") {
+		t.Fatalf("export-ldif: %v\n%s", err, exported)
+	}
+	ldif, _ := os.ReadFile(ldifFile)
+	ldapAddr := ldaptest.Slapd(t, string(ldif))
+	lhost, lport, _ := net.SplitHostPort(ldapAddr)
+	p, _ := strconv.Atoi(lport)
+	zone2 := serveZone(t, pn.tern2, map[string][]dns.RR{"_ldap._tcp.a.example.": {&dns.SRV{
+		Hdr: dns.RR_Header{Name: "_ldap._tcp.a.example.", Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 60}, Port: uint16(p), Target: lhost + "."}}})
+	cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--dns", zone2, "nurse@a.example")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "from ldap") || !strings.Contains(string(out), "usable, address-bound") {
+		t.Errorf("discover nurse@a.example in the exported directory: %v\n%s", err, out)
+	}
+
 	if out, code := cert("remove", "nurse@a.example"); code != 0 || !strings.Contains(out, "removed 1") {
 		t.Errorf("cert remove: exit %d\n%s", code, out)
 	}
@@ -252,8 +276,12 @@ func serveZone(t *testing.T, ip string, records map[string][]dns.RR) string {
 		q := req.Question[0]
 		if rrs, ok := records[strings.ToLower(q.Name)]; !ok {
 			m.Rcode = dns.RcodeNameError
-		} else if q.Qtype == dns.TypeCERT {
-			m.Answer = rrs
+		} else {
+			for _, rr := range rrs {
+				if rr.Header().Rrtype == q.Qtype {
+					m.Answer = append(m.Answer, rr)
+				}
+			}
 		}
 		if w.LocalAddr().Network() == "udp" {
 			size := 512
