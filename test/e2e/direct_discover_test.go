@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -10,12 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/miekg/dns"
-
+	"github.com/tern-xmpp/tern/internal/direct/discovery/dnstest"
 	"github.com/tern-xmpp/tern/internal/direct/discovery/ldaptest"
 )
 
@@ -43,13 +40,10 @@ func TestDirectDiscoverDNS(t *testing.T) {
 	valid := readDER(t, validPEM)
 
 	// The zone: two CERT records at nurse.b.example, nothing for anyone else.
-	records := map[string][]dns.RR{}
-	for _, der := range [][]byte{expired, valid} {
-		records["nurse.b.example."] = append(records["nurse.b.example."], &dns.CERT{
-			Hdr:  dns.RR_Header{Name: "nurse.b.example.", Rrtype: dns.TypeCERT, Class: dns.ClassINET, Ttl: 300},
-			Type: 1, Certificate: base64.StdEncoding.EncodeToString(der)})
-	}
-	dnsAddr := serveZone(t, pn.tern2, records)
+	zone := dnstest.New(t, pn.tern2)
+	zone.Add("nurse.b.example", 300, 1, expired)
+	zone.Add("nurse.b.example", 300, 1, valid)
+	dnsAddr := zone.Addr
 
 	crt, key := l.issued("orga", "a.example")
 	a := startDirectTern(t, directOpts{ip: pn.tern, http: http, pkiDirs: []string{l.ca("orgb")},
@@ -192,11 +186,9 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 	}
 	ldif, _ := os.ReadFile(ldifFile)
 	ldapAddr := ldaptest.Slapd(t, string(ldif))
-	lhost, lport, _ := net.SplitHostPort(ldapAddr)
-	p, _ := strconv.Atoi(lport)
-	zone2 := serveZone(t, pn.tern2, map[string][]dns.RR{"_ldap._tcp.a.example.": {&dns.SRV{
-		Hdr: dns.RR_Header{Name: "_ldap._tcp.a.example.", Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 60}, Port: uint16(p), Target: lhost + "."}}})
-	cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--dns", zone2, "nurse@a.example")
+	zone2 := dnstest.New(t, pn.tern2)
+	zone2.AddSRV("_ldap._tcp.a.example", 0, 0, ldapAddr)
+	cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--dns", zone2.Addr, "nurse@a.example")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "from ldap") || !strings.Contains(string(out), "usable, address-bound") {
 		t.Errorf("discover nurse@a.example in the exported directory: %v\n%s", err, out)
 	}
@@ -255,46 +247,4 @@ func readDER(t *testing.T, file string) []byte {
 		t.Fatalf("%s: no PEM", file)
 	}
 	return blk.Bytes
-}
-
-// serveZone runs an authoritative DNS server for records on ip (UDP and
-// TCP, one port) and returns its address; other names are NXDOMAIN.
-func serveZone(t *testing.T, ip string, records map[string][]dns.RR) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		q := req.Question[0]
-		if rrs, ok := records[strings.ToLower(q.Name)]; !ok {
-			m.Rcode = dns.RcodeNameError
-		} else {
-			for _, rr := range rrs {
-				if rr.Header().Rrtype == q.Qtype {
-					m.Answer = append(m.Answer, rr)
-				}
-			}
-		}
-		if w.LocalAddr().Network() == "udp" {
-			size := 512
-			if o := req.IsEdns0(); o != nil {
-				size = int(o.UDPSize())
-			}
-			m.Truncate(size)
-		}
-		w.WriteMsg(m)
-	})
-	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		go s.ActivateAndServe()
-		t.Cleanup(func() { s.Shutdown() })
-	}
-	return pc.LocalAddr().String()
 }

@@ -3,95 +3,21 @@ package discovery
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/tern-xmpp/tern/internal/direct/discovery/dnstest"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
 )
 
-// zone is an authoritative test server (UDP and TCP, miekg/dns) answering
-// CERT queries from records; UDP answers over the client's EDNS0 size are
-// truncated, as a real server's are.
-type zone struct {
-	mu       sync.Mutex
-	records  map[string][]dns.RR // by lower-case FQDN
-	udp, tcp atomic.Int32        // queries seen
-	addr     string
-	noEDNS   bool // answer over UDP in 512 bytes whatever the client offers
-}
-
-func newZone(t *testing.T) *zone {
-	t.Helper()
-	z := &zone{records: map[string][]dns.RR{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	z.addr = pc.LocalAddr().String()
-	for _, s := range []*dns.Server{{PacketConn: pc, Handler: z}, {Listener: ln, Handler: z}} {
-		go s.ActivateAndServe()
-		t.Cleanup(func() { s.Shutdown() })
-	}
-	return z
-}
-
-func (z *zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	udp := w.LocalAddr().Network() == "udp"
-	if udp {
-		z.udp.Add(1)
-	} else {
-		z.tcp.Add(1)
-	}
-	m := new(dns.Msg)
-	m.SetReply(req)
-	m.Authoritative = true
-	q := req.Question[0]
-	z.mu.Lock()
-	rrs, ok := z.records[strings.ToLower(q.Name)]
-	z.mu.Unlock()
-	switch {
-	case !ok:
-		m.Rcode = dns.RcodeNameError
-		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "test.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300}, Ns: "ns.test.", Mbox: "admin.test.", Minttl: 30}}
-	default:
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, rr)
-			}
-		}
-	}
-	if udp {
-		size := 512
-		if o := req.IsEdns0(); o != nil && !z.noEDNS {
-			size = int(o.UDPSize())
-		}
-		m.Truncate(size)
-	}
-	w.WriteMsg(m)
-}
-
-func (z *zone) add(name string, ttl uint32, typ uint16, der []byte) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	name = dns.Fqdn(strings.ToLower(name))
-	z.records[name] = append(z.records[name], &dns.CERT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCERT, Class: dns.ClassINET, Ttl: ttl},
-		Type: typ, Certificate: base64.StdEncoding.EncodeToString(der)})
-}
+func newZone(t *testing.T) *dnstest.Zone { return dnstest.New(t, "") }
 
 // lab: a sender domain a.test trusting root (with an issuing
 // intermediate), and a revocation checker.
@@ -157,42 +83,42 @@ var expired = trusttest.Opts{NotBefore: time.Now().Add(-72 * time.Hour), NotAfte
 func TestDNSDiscovery(t *testing.T) {
 	l := newLab(t)
 	z := newZone(t)
-	z.noEDNS = true // as DCDT's server: larger answers need TCP
+	z.NoEDNS = true // as DCDT's server: larger answers need TCP
 	// One sub-domain per case, all under test.
 	const n = "nurse@"
 	d1 := "d1.test" // D1: valid address cert, expired domain cert
-	z.add("nurse.d1.test", 300, certPKIX, l.addr(t, n+d1, trusttest.Opts{}).Raw)
-	z.add(d1, 300, certPKIX, l.dom(t, d1, expired).Raw)
+	z.Add("nurse.d1.test", 300, certPKIX, l.addr(t, n+d1, trusttest.Opts{}).Raw)
+	z.Add(d1, 300, certPKIX, l.dom(t, d1, expired).Raw)
 	d2 := "d2.test" // D2: only a valid domain cert
-	z.add(d2, 300, certPKIX, l.dom(t, d2, trusttest.Opts{}).Raw)
+	z.Add(d2, 300, certPKIX, l.dom(t, d2, trusttest.Opts{}).Raw)
 	d5 := "d5.test" // D5 (neg): only an expired address cert
-	z.add("nurse.d5.test", 300, certPKIX, l.addr(t, n+d5, expired).Raw)
+	z.Add("nurse.d5.test", 300, certPKIX, l.addr(t, n+d5, expired).Raw)
 	d6 := "d6.test" // D6 (neg): only an expired domain cert
-	z.add(d6, 300, certPKIX, l.dom(t, d6, expired).Raw)
+	z.Add(d6, 300, certPKIX, l.dom(t, d6, expired).Raw)
 	d9 := "d9.test" // D9: two address certs, one expired
-	z.add("nurse.d9.test", 300, certPKIX, l.addr(t, n+d9, expired).Raw)
+	z.Add("nurse.d9.test", 300, certPKIX, l.addr(t, n+d9, expired).Raw)
 	good9 := l.addr(t, n+d9, trusttest.Opts{})
-	z.add("nurse.d9.test", 300, certPKIX, good9.Raw)
+	z.Add("nurse.d9.test", 300, certPKIX, good9.Raw)
 	d11 := "d11.test" // D11 (neg): no CERT at all
 	d14 := "d14.test" // D14: a 4096-bit certificate: over TCP
 	big := l.root.Leaf(t, n+d14, trusttest.Opts{RSA: true, Bits: 4096, Emails: []string{n + d14}, DNSNames: []string{}, EKU: email}).Cert
-	z.add("nurse.d14.test", 300, certPKIX, big.Raw)
+	z.Add("nurse.d14.test", 300, certPKIX, big.Raw)
 	d17 := "d17.test" // D17: two revoked address certs and a valid one
 	for range 2 {
 		c := l.addr(t, n+d17, trusttest.Opts{})
 		l.rev.Revoke(c)
-		z.add("nurse.d17.test", 300, certPKIX, c.Raw)
+		z.Add("nurse.d17.test", 300, certPKIX, c.Raw)
 	}
 	good17 := l.addr(t, n+d17, trusttest.Opts{})
-	z.add("nurse.d17.test", 300, certPKIX, good17.Raw)
+	z.Add("nurse.d17.test", 300, certPKIX, good17.Raw)
 	bad := "bad.test" // not certificates, and a URL record
-	z.add("nurse.bad.test", 300, certPKIX, []byte("not DER"))
-	z.add("nurse.bad.test", 300, certIPKIX, []byte("http://certs.invalid/nurse.cer"))
-	z.add("nurse.bad.test", 300, 7, []byte{1, 2, 3})
+	z.Add("nurse.bad.test", 300, certPKIX, []byte("not DER"))
+	z.Add("nurse.bad.test", 300, certIPKIX, []byte("http://certs.invalid/nurse.cer"))
+	z.Add("nurse.bad.test", 300, 7, []byte{1, 2, 3})
 	wrong := "wrong.test" // a valid certificate for somebody else
-	z.add("nurse.wrong.test", 300, certPKIX, l.addr(t, "doctor@wrong.test", trusttest.Opts{}).Raw)
+	z.Add("nurse.wrong.test", 300, certPKIX, l.addr(t, "doctor@wrong.test", trusttest.Opts{}).Raw)
 
-	disc := &Discoverer{DNS: &DNS{Server: z.addr, Timeout: 2 * time.Second}, Validator: l.v}
+	disc := &Discoverer{DNS: &DNS{Server: z.Addr, Timeout: 2 * time.Second}, Validator: l.v}
 	for _, c := range []struct {
 		name, domain string
 		bound        trust.Bound // "": nothing usable
@@ -210,7 +136,7 @@ func TestDNSDiscovery(t *testing.T) {
 		{"wrong-binding", wrong, "", []trust.Reason{trust.ReasonSANMismatch}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tcp := z.tcp.Load()
+			tcp := z.TCP.Load()
 			rep, err := disc.Discover(context.Background(), "a.test", n+c.domain, trust.PurposeEncrypt)
 			if err != nil {
 				t.Fatal(err)
@@ -242,7 +168,7 @@ func TestDNSDiscovery(t *testing.T) {
 			if c.name == "D11" && (len(rep.Tried) != 2 || !strings.Contains(rep.Tried[1], "no CERT record")) {
 				t.Errorf("tried %v; want both names, the domain's with no CERT record", rep.Tried)
 			}
-			if c.name == "D14" && z.tcp.Load() == tcp {
+			if c.name == "D14" && z.TCP.Load() == tcp {
 				t.Error("the 4096-bit certificate came without a TCP query")
 			}
 		})
@@ -282,8 +208,8 @@ func TestDNSDiscoveryAIA(t *testing.T) {
 	}))
 	defer srv.Close()
 	leaf := l.ia.Leaf(t, "nurse@d18.test", trusttest.Opts{RSA: true, Emails: []string{"nurse@d18.test"}, DNSNames: []string{}, EKU: email, AIA: []string{srv.URL + "/ia.cer"}}).Cert
-	z.add("nurse.d18.test", 300, certPKIX, leaf.Raw)
-	res := &DNS{Server: z.addr}
+	z.Add("nurse.d18.test", 300, certPKIX, leaf.Raw)
+	res := &DNS{Server: z.Addr}
 	with := &Discoverer{DNS: res, Validator: l.validator(t, &trust.AIAFetcher{AllowPrivate: true})}
 	rep, err := with.Discover(context.Background(), "a.test", "nurse@d18.test", trust.PurposeEncrypt)
 	if err != nil || len(rep.Usable) != 1 || len(rep.Usable[0].Result.Fetched) != 1 {
@@ -309,9 +235,9 @@ func reasons(rs []trust.Reason) []string {
 func TestDNSCache(t *testing.T) {
 	l := newLab(t)
 	z := newZone(t)
-	z.add("nurse.c.test", 60, certPKIX, l.addr(t, "nurse@c.test", trusttest.Opts{}).Raw)
+	z.Add("nurse.c.test", 60, certPKIX, l.addr(t, "nurse@c.test", trusttest.Opts{}).Raw)
 	now := time.Now()
-	d := &DNS{Server: z.addr, now: func() time.Time { return now }}
+	d := &DNS{Server: z.Addr, now: func() time.Time { return now }}
 	ask := func(name string) {
 		if _, err := d.Lookup(context.Background(), name); err != nil && err != ErrNoRecords {
 			t.Fatal(err)
@@ -319,18 +245,18 @@ func TestDNSCache(t *testing.T) {
 	}
 	ask("nurse.c.test")
 	ask("nurse.c.test")
-	if n := z.udp.Load(); n != 1 {
+	if n := z.UDP.Load(); n != 1 {
 		t.Fatalf("%d queries within the TTL; want 1", n)
 	}
 	now = now.Add(61 * time.Second)
 	ask("nurse.c.test")
-	if n := z.udp.Load(); n != 2 {
+	if n := z.UDP.Load(); n != 2 {
 		t.Fatalf("%d queries after the TTL; want 2", n)
 	}
 	ask("none.c.test")
 	now = now.Add(31 * time.Second) // the SOA minimum is 30 s
 	ask("none.c.test")
-	if n := z.udp.Load(); n != 4 {
+	if n := z.UDP.Load(); n != 4 {
 		t.Fatalf("%d queries; want the missing name asked again after the SOA minimum", n)
 	}
 }

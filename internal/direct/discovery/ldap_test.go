@@ -32,16 +32,6 @@ func entry(cn, mail string, certs ...*x509.Certificate) string {
 	return b.String() + "\n"
 }
 
-func (z *zone) addSRV(name string, prio, weight uint16, addr string) {
-	host, port, _ := net.SplitHostPort(addr)
-	p, _ := strconv.Atoi(port)
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	name = dns.Fqdn(strings.ToLower(name))
-	z.records[name] = append(z.records[name], &dns.SRV{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 60},
-		Priority: prio, Weight: weight, Port: uint16(p), Target: host + "."})
-}
-
 // TestLDAPDiscovery rebuilds DCDT's LDAP cases (direct.md §2) against
 // Debian's slapd: found by SRV, anonymous bind, RootDSE base, mail= search.
 func TestLDAPDiscovery(t *testing.T) {
@@ -65,20 +55,20 @@ func TestLDAPDiscovery(t *testing.T) {
 	other := slapd(t, entry("d15x", "nurse@d15.test", l.addr(t, "nurse@d15.test", expired))+
 		entry("d16x", "nurse@d16.test", l.addr(t, "nurse@d16.test", expired)))
 	down := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeTCPPort(t))) // nothing listens
-	z.addSRV("_ldap._tcp.d3.test", 0, 0, main)
-	z.addSRV("_ldap._tcp.d4.test", 0, 0, main)
-	z.addSRV("_ldap._tcp.d7.test", 0, 0, main)
-	z.addSRV("_ldap._tcp.d10.test", 0, 0, down)
-	z.addSRV("_ldap._tcp.d10.test", 1, 0, main)
-	z.addSRV("_ldap._tcp.d12.test", 0, 0, down)
-	z.addSRV("_ldap._tcp.d13.test", 0, 0, main)
-	z.addSRV("_ldap._tcp.d15.test", 0, 0, main)
-	z.addSRV("_ldap._tcp.d15.test", 1, 0, other)
-	z.addSRV("_ldap._tcp.d16.test", 5, 0, other)
-	z.addSRV("_ldap._tcp.d16.test", 5, 100, main)
-	z.addSRV("_ldap._tcp.l1.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d3.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d4.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d7.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d10.test", 0, 0, down)
+	z.AddSRV("_ldap._tcp.d10.test", 1, 0, main)
+	z.AddSRV("_ldap._tcp.d12.test", 0, 0, down)
+	z.AddSRV("_ldap._tcp.d13.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d15.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d15.test", 1, 0, other)
+	z.AddSRV("_ldap._tcp.d16.test", 5, 0, other)
+	z.AddSRV("_ldap._tcp.d16.test", 5, 100, main)
+	z.AddSRV("_ldap._tcp.l1.test", 0, 0, main)
 
-	res := &DNS{Server: z.addr, Timeout: 2 * time.Second}
+	res := &DNS{Server: z.Addr, Timeout: 2 * time.Second}
 	disc := &Discoverer{DNS: res, LDAP: &LDAP{DNS: res, Timeout: 2 * time.Second}, Validator: l.v}
 	for _, c := range []struct {
 		name, address string
