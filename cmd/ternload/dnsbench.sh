@@ -37,6 +37,7 @@ listen = ""
 listen = "127.0.9.71:5353"
 host = "xmpp.a.example"
 host_ips = ["127.0.9.71"]
+rate_per_ip = 0
 T
 taskset -c 0 "$TERN" serve --config tern.toml > tern.log 2>&1 & echo $! > tern.pid
 cat > a.example.zone <<Z

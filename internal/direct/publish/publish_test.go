@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
 )
@@ -198,5 +199,33 @@ func TestDig(t *testing.T) {
 	}
 	if out := run("example.com", "A"); !strings.Contains(out, "status: REFUSED") {
 		t.Errorf("dig example.com: not REFUSED\n%s", out)
+	}
+}
+
+// TestResponderRateLimit: past the per-address bound, UDP queries get an
+// empty truncated answer every other time (a resolver retries over TCP,
+// which is not limited) and otherwise none.
+func TestResponderRateLimit(t *testing.T) {
+	f := serve(t)
+	f.srv.PerIP = ratelimit.NewWindow(5, time.Hour)
+	answered, truncated, silent := 0, 0, 0
+	for range 20 {
+		m := new(dns.Msg)
+		m.SetQuestion("b.test.", dns.TypeSOA)
+		r, _, err := (&dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}).Exchange(m, f.addr)
+		switch {
+		case err != nil:
+			silent++
+		case r.Truncated && len(r.Answer) == 0:
+			truncated++
+		case len(r.Answer) == 1:
+			answered++
+		}
+	}
+	if answered != 5 || truncated != 7 || silent != 8 {
+		t.Errorf("answered %d, truncated %d, silent %d; want 5, 7, 8", answered, truncated, silent)
+	}
+	if r := ask(t, f.addr, "b.test", dns.TypeSOA, "tcp", 0); len(r.Answer) != 1 {
+		t.Error("TCP was limited too")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 )
 
 // Server answers DNS queries for a Zone over UDP and TCP on one address.
@@ -19,6 +21,13 @@ type Server struct {
 	tcp  *dns.Server
 	// Queries counts answered queries by outcome, if set (metrics).
 	Queries func(outcome string)
+	// PerIP bounds the UDP queries answered per source address (nil: no
+	// bound). Past it, every other query gets an empty truncated answer,
+	// so a real resolver retries over TCP (not limited: no spoofing
+	// there), and the rest get none: a spoofed flood is not reflected.
+	PerIP *ratelimit.Window
+
+	slip atomic.Uint32
 }
 
 // NewServer serves z; SetZone swaps it.
@@ -77,6 +86,22 @@ func (s *Server) Close(ctx context.Context) {
 }
 
 func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
+	udp := w.LocalAddr().Network() == "udp"
+	if udp && s.PerIP != nil {
+		ip, _, _ := net.SplitHostPort(w.RemoteAddr().String())
+		if !s.PerIP.Add(ip) {
+			if s.Queries != nil {
+				s.Queries("limited")
+			}
+			if s.slip.Add(1)%2 == 0 && !req.Response && len(req.Question) == 1 {
+				m := new(dns.Msg)
+				m.SetReply(req)
+				m.Truncated = true
+				_ = w.WriteMsg(m)
+			}
+			return
+		}
+	}
 	m := new(dns.Msg)
 	outcome := "answer"
 	switch {
@@ -99,7 +124,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		size = min(max(int(o.UDPSize()), dns.MinMsgSize), maxUDP)
 		m.SetEdns0(uint16(size), false)
 	}
-	if w.LocalAddr().Network() == "udp" {
+	if udp {
 		m.Truncate(size) // the client asks again over TCP
 	}
 	if s.Queries != nil {

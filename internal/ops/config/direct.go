@@ -160,6 +160,9 @@ func (c *Config) validateDNS() []error {
 	if len(d.HostIPs) > 0 && d.Host == "" {
 		add("dns.host_ips is set but dns.host is empty: name the host these addresses are of")
 	}
+	if d.RatePerIP < 0 {
+		add("dns.rate_per_ip = %d: must be 0 (no bound) or more, e.g. 200", d.RatePerIP)
+	}
 	if d.TTL.Duration <= 0 {
 		add("dns.ttl = %q: must be positive, e.g. \"1h\"", d.TTL.String())
 	}

@@ -42,6 +42,7 @@ var hints = map[string]hint{
 	"dns.host":                         {what: "the host name the SRV records point to", eg: `"xmpp.b.example"`},
 	"dns.host_ips":                     {what: "IP addresses of dns.host", eg: `["192.0.2.10"]`},
 	"dns.ttl":                          {what: "a duration with a unit", eg: `"1h"`},
+	"dns.rate_per_ip":                  {what: "a number of queries per second (0: no bound)", eg: `200`},
 	"dns.resolver":                     {what: "a DNS resolver host:port", eg: `"127.0.0.1:53"`},
 	"domain.admins":                    {what: "bare JIDs", eg: `["admin@example.org"]`},
 	"domain.contacts":                  {what: "URI lists by kind", eg: `{ admin = ["xmpp:admin@example.org"], abuse = ["mailto:abuse@example.org"] }`},

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/direct/publish"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
@@ -42,15 +44,18 @@ func startDNS(ctx context.Context, cfg *config.Config, cm *certs.Manager, store 
 	}
 	p.srv = publish.NewServer(z, p.log)
 	queries := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tern_dns_queries_total",
-		Help: "Queries the Direct DNS responder answered, by outcome (answer, nxdomain, refused)."}, []string{"outcome"})
+		Help: "Queries to the Direct DNS responder, by outcome (answer, nxdomain, refused, limited: over dns.rate_per_ip)."}, []string{"outcome"})
 	if err := reg.Register(queries); err != nil {
 		return nil, err
 	}
 	byOutcome := map[string]prometheus.Counter{}
-	for _, o := range []string{"answer", "nxdomain", "refused"} {
+	for _, o := range []string{"answer", "nxdomain", "refused", "limited"} {
 		byOutcome[o] = queries.WithLabelValues(o)
 	}
 	p.srv.Queries = func(o string) { byOutcome[o].Inc() }
+	if n := cfg.DNS.RatePerIP; n > 0 {
+		p.srv.PerIP = ratelimit.NewWindow(n, time.Second)
+	}
 	addr, err := p.srv.Listen(cfg.DNS.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("dns: cannot listen on %s: %w (change [dns] listen, or set it to \"\")", cfg.DNS.Listen, err)
