@@ -109,11 +109,12 @@ type Trust struct {
 // Direct domains (internal/direct/publish) and the resolver certificate
 // discovery asks (internal/direct/discovery).
 type DNS struct {
-	Listen   string   `toml:"listen"`   // host:port, UDP and TCP; "" = no responder
-	Host     string   `toml:"host"`     // the SRV records' target; "" = each domain itself
-	HostIPs  []string `toml:"host_ips"` // A/AAAA of host when it is in a Direct domain
-	TTL      Duration `toml:"ttl"`      // of every published record, default 1h
-	Resolver string   `toml:"resolver"` // host:port discovery asks; "" = /etc/resolv.conf
+	Listen    string   `toml:"listen"`      // host:port, UDP and TCP; "" = no responder
+	Host      string   `toml:"host"`        // the SRV records' target; "" = each domain itself
+	HostIPs   []string `toml:"host_ips"`    // A/AAAA of host when it is in a Direct domain
+	TTL       Duration `toml:"ttl"`         // of every published record, default 1h
+	RatePerIP int      `toml:"rate_per_ip"` // UDP queries answered per source address and second, default 200; 0 = no bound
+	Resolver  string   `toml:"resolver"`    // host:port discovery asks; "" = /etc/resolv.conf
 }
 
 // TrustCircle is a named set of bundles and loose anchor files.
@@ -217,7 +218,7 @@ func Default() *Config {
 		S2S: S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true,
 			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
 		HTTP: HTTP{Listen: "127.0.0.1:5280", PKIDirs: []string{}},
-		DNS:  DNS{TTL: Duration{time.Hour}, HostIPs: []string{}},
+		DNS:  DNS{TTL: Duration{time.Hour}, HostIPs: []string{}, RatePerIP: 200},
 		Trust: Trust{FetchTimeout: Duration{10 * time.Second}, MaxBundleSize: 10 << 20, AIA: true,
 			Revalidate: Duration{time.Hour}, CRLTimeout: Duration{10 * time.Second}, CRLMaxAge: Duration{time.Hour}},
 		Storage: Storage{Backend: "sqlite"},
