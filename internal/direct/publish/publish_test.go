@@ -32,7 +32,7 @@ type fixture struct {
 	udpQ, answers int
 }
 
-func serve(t *testing.T) *fixture {
+func serve(t *testing.T, opts ...func(*Server)) *fixture {
 	t.Helper()
 	ca := trusttest.NewRoot(t, "Publish CA", trusttest.Opts{})
 	f := &fixture{dom: cert(t, ca, "b.test", 0, []string{"b.test"}, nil), nurse: cert(t, ca, "nurse", 0, []string{}, []string{"nurse@b.test"}),
@@ -44,6 +44,9 @@ func serve(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.srv = NewServer(z, nil)
+	for _, o := range opts {
+		o(f.srv) // before Listen: the server's goroutines read its fields
+	}
 	a, err := f.srv.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -206,8 +209,7 @@ func TestDig(t *testing.T) {
 // empty truncated answer every other time (a resolver retries over TCP,
 // which is not limited) and otherwise none.
 func TestResponderRateLimit(t *testing.T) {
-	f := serve(t)
-	f.srv.PerIP = ratelimit.NewWindow(5, time.Hour)
+	f := serve(t, func(s *Server) { s.PerIP = ratelimit.NewWindow(5, time.Hour) })
 	answered, truncated, silent := 0, 0, 0
 	for range 20 {
 		m := new(dns.Msg)

@@ -341,13 +341,13 @@ func TestHostileBundleServer(t *testing.T) {
 	b := newBundleWorld(t)
 	release := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
+		// Hang until the test ends, even after the client gave up: had the
+		// handler returned on the client's cancellation, a client could read
+		// its empty 200 before its own deadline fired (seen under -race).
+		<-release
 	}))
 	defer srv.Close()
-	defer close(release)
+	defer close(release) // before srv.Close, which waits for handlers
 	reg, err := NewRegistry(Config{}, Options{HTTPClient: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
