@@ -184,11 +184,15 @@ func readDirectCert(cfg *config.Config, who, certFile, keyFile, p12, pwFile stri
 		return storage.DirectCert{}, errors.New("add needs --cert FILE (and --key FILE) or --p12 FILE")
 	}
 	leaf := chain[0]
+	// An address's own certificate names it; a domain's names the domain.
+	want := trust.BoundDomain
 	if strings.Contains(who, "@") {
-		if !hasFold(leaf.EmailAddresses, who) {
+		want = trust.BoundAddress
+	}
+	if trust.BoundTo(leaf, who) != want {
+		if want == trust.BoundAddress {
 			return storage.DirectCert{}, fmt.Errorf("the certificate is not bound to %s: its SAN rfc822Names are %v (Direct: the address must be one)", who, leaf.EmailAddresses)
 		}
-	} else if !hasFold(leaf.DNSNames, who) {
 		return storage.DirectCert{}, fmt.Errorf("the certificate is not bound to %s: its SAN dNSNames are %v", who, leaf.DNSNames)
 	}
 	if !trust.SMIMEUsable(leaf) {
@@ -213,15 +217,6 @@ func readDirectCert(cfg *config.Config, who, certFile, keyFile, p12, pwFile stri
 		}
 	}
 	return c, nil
-}
-
-func hasFold(l []string, s string) bool {
-	for _, x := range l {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // notifyServer tells a running server to publish the stored certificates.

@@ -60,6 +60,13 @@ type Discoverer struct {
 	Now       func() time.Time
 }
 
+// New is the usual Discoverer: DNS CERT at resolver ("" = the system's),
+// then LDAP found through the same resolver.
+func New(resolver string, v Validator) *Discoverer {
+	res := &DNS{Server: resolver}
+	return &Discoverer{DNS: res, LDAP: &LDAP{DNS: res}, Validator: v}
+}
+
 // Discover finds the certificates of address usable for purpose by local
 // (the sender's domain, whose circles decide trust).
 func (d *Discoverer) Discover(ctx context.Context, local, address string, purpose trust.Purpose) (*Report, error) {

@@ -36,6 +36,10 @@ type DNS struct {
 	mu    sync.Mutex
 	cache map[string]dnsEntry
 	now   func() time.Time
+
+	sys     sync.Once // the system resolver, read once
+	sysAddr string
+	sysErr  error
 }
 
 type dnsEntry struct {
@@ -99,11 +103,15 @@ func (d *DNS) server() (string, error) {
 	if d.Server != "" {
 		return d.Server, nil
 	}
-	cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
-	if err != nil || len(cc.Servers) == 0 {
-		return "", fmt.Errorf("dns: no resolver configured and none in /etc/resolv.conf: %v", err)
-	}
-	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
+	d.sys.Do(func() {
+		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil || len(cc.Servers) == 0 {
+			d.sysErr = fmt.Errorf("dns: no resolver configured and none in /etc/resolv.conf: %v", err)
+			return
+		}
+		d.sysAddr = net.JoinHostPort(cc.Servers[0], cc.Port)
+	})
+	return d.sysAddr, d.sysErr
 }
 
 // SRV returns the SRV records of name (not cached: a directory is looked

@@ -181,7 +181,7 @@ func entryCerts(server string, e *ldap.Entry) []Candidate {
 	where := "ldap://" + server + "/" + e.DN
 	var out []Candidate
 	for _, a := range e.Attributes {
-		name := strings.ToLower(strings.TrimSuffix(strings.ToLower(a.Name), ";binary"))
+		name := strings.TrimSuffix(strings.ToLower(a.Name), ";binary")
 		for _, v := range a.ByteValues {
 			switch name {
 			case "usercertificate":

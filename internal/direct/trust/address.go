@@ -95,6 +95,25 @@ func SMIMEUsable(c *x509.Certificate) bool {
 	return false
 }
 
+// BoundTo is how leaf is bound to who (an address, or a domain as such):
+// BoundAddress, BoundDomain, or "" when it names neither (CN unused).
+func BoundTo(leaf *x509.Certificate, who string) Bound {
+	who = strings.ToLower(who)
+	if _, domain, ok := strings.Cut(who, "@"); ok {
+		if hasEmail(leaf, who) {
+			return BoundAddress
+		}
+		if hasDNSName(leaf, NormalizeDomain(domain)) {
+			return BoundDomain
+		}
+		return ""
+	}
+	if hasDNSName(leaf, NormalizeDomain(who)) {
+		return BoundDomain
+	}
+	return ""
+}
+
 func hasEmail(c *x509.Certificate, address string) bool {
 	for _, e := range c.EmailAddresses {
 		if strings.EqualFold(e, address) {

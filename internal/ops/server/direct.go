@@ -95,8 +95,7 @@ func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, lo
 	if d.explain, err = trust.NewValidator(reg, opts); err != nil {
 		return nil, err
 	}
-	res := &discovery.DNS{Server: cfg.DNS.Resolver}
-	d.disc = &discovery.Discoverer{DNS: res, LDAP: &discovery.LDAP{DNS: res}, Validator: d.explain}
+	d.disc = discovery.New(cfg.DNS.Resolver, d.explain)
 	opts.Observe = func(r *trust.Result, _ time.Duration) {
 		if r.Recheck {
 			d.m.Revalidation(string(r.Reason))

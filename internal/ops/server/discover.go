@@ -58,8 +58,7 @@ func (d *directTrust) handleDiscover(ctl *control.Server) {
 		}
 		disc := d.disc
 		if s := args["dns"]; s != "" {
-			res := &discovery.DNS{Server: s}
-			disc = &discovery.Discoverer{DNS: res, LDAP: &discovery.LDAP{DNS: res}, Validator: d.explain}
+			disc = discovery.New(s, d.explain) // its own cache: another resolver
 		}
 		rep, err := disc.Discover(ctx, local, address, purpose)
 		if err != nil {
