@@ -128,7 +128,7 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 	if got := digOut("a.example", "CERT"); got != "" {
 		t.Errorf("dig a.example CERT: %q; want nothing (a TLS-only certificate)", got)
 	}
-	logHas(t, a, `not published as a DNS CERT record`, rawTimeout)
+	logHas(t, a, `not published \(DNS CERT, peer introduction\)`, rawTimeout)
 
 	// tern direct cert: an address certificate stored, published at once (DCDT H1 through
 	// the binary: dig reads it, tern's discovery finds it usable), listed, removed.

@@ -49,15 +49,45 @@ type Validator interface {
 	ValidateFor(ctx context.Context, local, address string, purpose trust.Purpose, chain []*x509.Certificate, now time.Time) (*trust.Result, error)
 }
 
+// Peer asks the address's own server for its certificates (peer
+// introduction over s2s, docs/direct-introduction.md) as local.
+type Peer interface {
+	Introduce(ctx context.Context, local, address string) ([]Candidate, error)
+}
+
+// DefaultOrder is the sources' order unless configured: the address's own
+// server first (it knows best, over a stream both sides authenticated),
+// then DNS CERT, then LDAP.
+var DefaultOrder = []string{SourcePeer, SourceDNS, SourceLDAP}
+
 // Discoverer runs the sources in order until one gives a usable
 // certificate, as the DCDT steps do: DNS at the address's name, DNS at
 // the domain, then the next source. Invalid certificates are skipped and
-// reported, not fatal.
+// reported, not fatal. A nil source is skipped.
 type Discoverer struct {
 	DNS       *DNS
-	LDAP      *LDAP // after DNS; nil: none
+	LDAP      *LDAP
+	Peer      Peer
+	Order     []string // of SourcePeer, SourceDNS, SourceLDAP; nil: DefaultOrder
 	Validator Validator
 	Now       func() time.Time
+}
+
+// CheckOrder validates a configured source order.
+func CheckOrder(order []string) error {
+	seen := map[string]bool{}
+	for _, s := range order {
+		switch s {
+		case SourcePeer, SourceDNS, SourceLDAP:
+		default:
+			return fmt.Errorf("unknown discovery source %q: use %q, %q or %q", s, SourcePeer, SourceDNS, SourceLDAP)
+		}
+		if seen[s] {
+			return fmt.Errorf("discovery source %q named twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
 }
 
 // New is the usual Discoverer: DNS CERT at resolver ("" = the system's),
@@ -80,27 +110,46 @@ func (d *Discoverer) Discover(ctx context.Context, local, address string, purpos
 	if d.Now != nil {
 		now = d.Now
 	}
-	if d.DNS != nil {
+	order := d.Order
+	if order == nil {
+		order = DefaultOrder
+	}
+	for _, src := range order {
+		if d.source(ctx, src, rep, local, domain, now) {
+			break
+		}
+	}
+	return rep, nil
+}
+
+// source asks one source; true when it gave a usable certificate.
+func (d *Discoverer) source(ctx context.Context, src string, rep *Report, local, domain string, now func() time.Time) bool {
+	address := rep.Address
+	switch {
+	case src == SourcePeer && d.Peer != nil:
+		cands, err := d.Peer.Introduce(ctx, local, address)
+		rep.Tried = append(rep.Tried, tried(SourcePeer, domain, cands, err))
+		d.check(ctx, rep, local, cands, now())
+	case src == SourceDNS && d.DNS != nil:
 		for _, name := range []string{Name(address), domain} {
 			cands, err := d.DNS.Lookup(ctx, name)
 			rep.Tried = append(rep.Tried, tried(SourceDNS, name, cands, err))
 			d.check(ctx, rep, local, cands, now())
 			if len(rep.Usable) > 0 {
-				return rep, nil
+				return true
 			}
 		}
-	}
-	if d.LDAP != nil {
+	case src == SourceLDAP && d.LDAP != nil:
 		for _, who := range []string{address, domain} {
 			cands, err := d.LDAP.Lookup(ctx, domain, who)
 			rep.Tried = append(rep.Tried, tried(SourceLDAP, "mail="+who, cands, err))
 			d.check(ctx, rep, local, cands, now())
 			if len(rep.Usable) > 0 || errors.Is(err, ErrNoLDAP) {
-				return rep, nil
+				return len(rep.Usable) > 0
 			}
 		}
 	}
-	return rep, nil
+	return len(rep.Usable) > 0
 }
 
 func tried(source, name string, cands []Candidate, err error) string {

@@ -68,7 +68,7 @@ func info(iq *router.IQ, t router.Target) (*xml.Element, error) {
 		e.SetAttr("name", id.Name)
 		q.Append(e)
 	}
-	for _, f := range iq.Router.Features(t) {
+	for _, f := range iq.Router.FeaturesOn(t, iq.To.Domain()) {
 		q.Append(xml.New(NSInfo, "feature", "var", f))
 	}
 	if t == router.Host {

@@ -10,17 +10,18 @@ import (
 // Config is the whole configuration. Field comments give the TOML key and
 // the default.
 type Config struct {
-	DataDir   string   `toml:"data_dir"`   // default "tern-data"; --data overrides
-	LogLevel  string   `toml:"log_level"`  // debug|info|warn|error, default info
-	LogFormat string   `toml:"log_format"` // text|json, default text
-	Domains   []Domain `toml:"domain"`     // [[domain]]; default one domain "localhost"
-	C2S       C2S      `toml:"c2s"`
-	S2S       S2S      `toml:"s2s"`
-	HTTP      HTTP     `toml:"http"`
-	Storage   Storage  `toml:"storage"`
-	Limits    Limits   `toml:"limits"`
-	Trust     Trust    `toml:"trust"` // Direct trust circles (docs/direct-trust.md)
-	DNS       DNS      `toml:"dns"`   // Direct DNS: the responder that publishes, the resolver discovery asks
+	DataDir   string    `toml:"data_dir"`   // default "tern-data"; --data overrides
+	LogLevel  string    `toml:"log_level"`  // debug|info|warn|error, default info
+	LogFormat string    `toml:"log_format"` // text|json, default text
+	Domains   []Domain  `toml:"domain"`     // [[domain]]; default one domain "localhost"
+	C2S       C2S       `toml:"c2s"`
+	S2S       S2S       `toml:"s2s"`
+	HTTP      HTTP      `toml:"http"`
+	Storage   Storage   `toml:"storage"`
+	Limits    Limits    `toml:"limits"`
+	Trust     Trust     `toml:"trust"`     // Direct trust circles (docs/direct-trust.md)
+	DNS       DNS       `toml:"dns"`       // Direct DNS: the responder that publishes, the resolver discovery asks
+	Discovery Discovery `toml:"discovery"` // Direct certificate discovery: sources and their order
 	// ModulesDisabled names feature modules to leave out (Prosody's
 	// modules_disabled); RegisterModule declares the names.
 	ModulesDisabled []string `toml:"modules_disabled"`
@@ -115,6 +116,14 @@ type DNS struct {
 	TTL       Duration `toml:"ttl"`         // of every published record, default 1h
 	RatePerIP int      `toml:"rate_per_ip"` // UDP queries answered per source address and second, default 200; 0 = no bound
 	Resolver  string   `toml:"resolver"`    // host:port discovery asks; "" = /etc/resolv.conf
+}
+
+// Discovery configures Direct certificate discovery
+// (internal/direct/discovery): which sources are asked, in which order.
+type Discovery struct {
+	Order       []string `toml:"order"`        // of "peer", "dns", "ldap"; default all three in that order
+	PeerTimeout Duration `toml:"peer_timeout"` // one peer introduction, the s2s connection included, default 10s
+	PeerCache   Duration `toml:"peer_cache"`   // how long a peer's answer is kept, default 10m
 }
 
 // TrustCircle is a named set of bundles and loose anchor files.
@@ -217,8 +226,9 @@ func Default() *Config {
 		},
 		S2S: S2S{Listen: []string{}, ListenTLS: []string{}, Dialback: true,
 			ConnectTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{10 * time.Minute}, QueueMax: 1000},
-		HTTP: HTTP{Listen: "127.0.0.1:5280", PKIDirs: []string{}},
-		DNS:  DNS{TTL: Duration{time.Hour}, HostIPs: []string{}, RatePerIP: 200},
+		HTTP:      HTTP{Listen: "127.0.0.1:5280", PKIDirs: []string{}},
+		DNS:       DNS{TTL: Duration{time.Hour}, HostIPs: []string{}, RatePerIP: 200},
+		Discovery: Discovery{Order: []string{"peer", "dns", "ldap"}, PeerTimeout: Duration{10 * time.Second}, PeerCache: Duration{10 * time.Minute}},
 		Trust: Trust{FetchTimeout: Duration{10 * time.Second}, MaxBundleSize: 10 << 20, AIA: true,
 			Revalidate: Duration{time.Hour}, CRLTimeout: Duration{10 * time.Second}, CRLMaxAge: Duration{time.Hour}},
 		Storage: Storage{Backend: "sqlite"},

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/discovery"
 )
 
 // validateDirect checks the Direct domains and [trust] (TIM+: a Direct
@@ -168,6 +170,17 @@ func (c *Config) validateDNS() []error {
 	}
 	if d.Listen != "" && len(c.DirectDomains()) == 0 {
 		add("dns.listen is set but no [[domain]] has direct = true: the responder would have nothing to publish; remove listen or mark the Direct domains")
+	}
+	if err := discovery.CheckOrder(c.Discovery.Order); err != nil {
+		add("discovery.order: %v, e.g. [\"peer\", \"dns\", \"ldap\"]", err)
+	}
+	if len(c.Discovery.Order) == 0 {
+		add("discovery.order is empty: discovery would find nothing; name one source at least, e.g. [\"peer\", \"dns\", \"ldap\"]")
+	}
+	for key, v := range map[string]Duration{"discovery.peer_timeout": c.Discovery.PeerTimeout, "discovery.peer_cache": c.Discovery.PeerCache} {
+		if v.Duration <= 0 {
+			add("%s = %q: must be positive, e.g. \"10s\"", key, v.String())
+		}
 	}
 	return errs
 }

@@ -36,6 +36,7 @@ type admin struct {
 	sessions            func() int
 	direct              *directTrust  // nil: no Direct domain
 	dns                 *dnsPublisher // nil: no DNS responder
+	directory           *directory    // what peer introduction answers
 }
 
 // serveControl answers the CLI's operations on l; the returned stop closes
@@ -71,8 +72,13 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 		return a.unban(args["target"])
 	})
 	a.direct.handle(ctl) // tern direct trust (direct.go)
-	// tern direct cert add/remove: the responder publishes the change now.
-	ctl.Handle("direct.certs.changed", func(ctx context.Context, _ map[string]string) (string, error) { return a.dns.reload(ctx) })
+	// tern direct cert add/remove: peer introduction and the responder publish the change now.
+	ctl.Handle("direct.certs.changed", func(ctx context.Context, _ map[string]string) (string, error) {
+		if err := a.directory.load(ctx); err != nil {
+			return "", err
+		}
+		return a.dns.reload(ctx)
+	})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -32,7 +32,8 @@ type directTrust struct {
 	reg      *trust.Registry
 	val      *trust.Validator
 	explain  *trust.Validator      // for `tern direct trust check`: not counted in metrics
-	disc     *discovery.Discoverer // certificate discovery (DNS CERT), its cache shared
+	disc     *discovery.Discoverer // certificate discovery, its caches shared
+	peer     discovery.Peer        // peer introduction over s2s
 	sessions *trust.Sessions
 	direct   map[string]bool
 	m        *metrics.Direct
@@ -51,7 +52,7 @@ type probeFunc func(ctx context.Context, local, peer string) ([]*x509.Certificat
 // is configured; nil (and no error) otherwise. A configuration the trust
 // layer refuses (unreadable anchor, bad signing certificate) fails the
 // start: a Direct domain never runs with part of its trust missing.
-func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (*directTrust, error) {
+func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, peer discovery.Peer, log *slog.Logger) (*directTrust, error) {
 	names := cfg.DirectDomains()
 	if len(names) == 0 && len(cfg.Trust.Circles) == 0 {
 		return nil, nil
@@ -95,7 +96,8 @@ func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, lo
 	if d.explain, err = trust.NewValidator(reg, opts); err != nil {
 		return nil, err
 	}
-	d.disc = discovery.New(cfg.DNS.Resolver, d.explain)
+	d.peer = peer
+	d.disc = d.discoverer(cfg.DNS.Resolver)
 	opts.Observe = func(r *trust.Result, _ time.Duration) {
 		if r.Recheck {
 			d.m.Revalidation(string(r.Reason))
@@ -125,6 +127,14 @@ func startDirect(ctx context.Context, cfg *config.Config, m *metrics.Metrics, lo
 		log.Info("Direct domain", "domain", dom.Name, "circles", dom.Circles, "anchors", dom.Anchors)
 	}
 	return d, nil
+}
+
+// discoverer is discovery for the server's Direct domains: the
+// configured sources in order, DNS CERT at resolver.
+func (d *directTrust) discoverer(resolver string) *discovery.Discoverer {
+	disc := discovery.New(resolver, d.explain)
+	disc.Peer, disc.Order = d.peer, d.cfg.Discovery.Order
+	return disc
 }
 
 // reload re-reads the configuration file's trust circles and the Direct

@@ -54,7 +54,7 @@ func TestDirectTrustLayer(t *testing.T) {
 	}
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	dt, err := startDirect(context.Background(), cfg, metrics.New(func() int { return 0 }), log)
+	dt, err := startDirect(context.Background(), cfg, metrics.New(func() int { return 0 }), nil, log)
 	if err != nil || dt == nil {
 		t.Fatalf("startDirect: %v %v", dt, err)
 	}
@@ -87,7 +87,7 @@ func TestDirectTrustLayer(t *testing.T) {
 
 	plain := config.Default()
 	plain.DataDir = t.TempDir()
-	if dt, err := startDirect(context.Background(), plain, metrics.New(func() int { return 0 }), log); dt != nil || err != nil {
+	if dt, err := startDirect(context.Background(), plain, metrics.New(func() int { return 0 }), nil, log); dt != nil || err != nil {
 		t.Errorf("no Direct domain: %v %v", dt, err)
 	}
 	if got := (*directTrust)(nil).hooks(); got.IsDirect != nil {

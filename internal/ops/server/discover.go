@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/control"
 )
@@ -58,7 +57,7 @@ func (d *directTrust) handleDiscover(ctl *control.Server) {
 		}
 		disc := d.disc
 		if s := args["dns"]; s != "" {
-			disc = discovery.New(s, d.explain) // its own cache: another resolver
+			disc = d.discoverer(s) // its own DNS cache: another resolver
 		}
 		rep, err := disc.Discover(ctx, local, address, purpose)
 		if err != nil {

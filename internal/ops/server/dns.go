@@ -13,7 +13,6 @@ import (
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/direct/publish"
-	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/pki/certs"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -93,33 +92,21 @@ func (p *dnsPublisher) zone(ctx context.Context) (*publish.Zone, error) {
 	for _, s := range cfg.DNS.HostIPs {
 		ips = append(ips, net.ParseIP(s))
 	}
+	// What is not published is logged once, by the introduction directory.
+	pub, err := collectPublished(ctx, cfg, p.cm, p.store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
 	c2s, s2s := firstPort(cfg.C2S.Listen), firstPort(cfg.S2S.Listen)
 	var domains []publish.Domain
-	for _, name := range cfg.DirectDomains() {
-		d := publish.Domain{Name: name, Host: cfg.DNS.Host, HostIPs: ips, C2SPort: c2s, S2SPort: s2s, Addresses: map[string][]*x509.Certificate{}}
-		// The domain's TLS certificate is a CERT record only if it may
-		// serve S/MIME too: a discoverer would skip a serverAuth-only one.
-		if c, ok := p.cm.Certificate(name); ok && c.Leaf != nil {
-			if trust.SMIMEUsable(c.Leaf) {
-				d.Certs = []*x509.Certificate{c.Leaf}
-			} else {
-				p.log.Info("domain TLS certificate not published as a DNS CERT record: its extended key usage does not allow S/MIME (emailProtection)", "domain", name)
-			}
+	for _, pd := range pub {
+		d := publish.Domain{Name: pd.name, Host: cfg.DNS.Host, HostIPs: ips, C2SPort: c2s, S2SPort: s2s, Addresses: map[string][]*x509.Certificate{}}
+		for _, c := range pd.domain {
+			d.Certs = append(d.Certs, c[0])
 		}
-		rows, err := p.store.DomainCerts(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("dns: the certificates of %s: %w", name, err)
-		}
-		for _, r := range rows {
-			c, err := x509.ParseCertificate(r.DER)
-			if err != nil {
-				p.log.Warn("stored certificate not published: it does not parse", "address", r.Address, "sha256", r.SHA256, "err", err)
-				continue
-			}
-			if r.Address == name {
-				d.Certs = append(d.Certs, c)
-			} else {
-				d.Addresses[r.Address] = append(d.Addresses[r.Address], c)
+		for a, chains := range pd.addrs {
+			for _, c := range chains {
+				d.Addresses[a] = append(d.Addresses[a], c[0])
 			}
 		}
 		domains = append(domains, d)

@@ -23,6 +23,9 @@ import (
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/auth/sasl"
+	"github.com/tern-xmpp/tern/internal/direct/discovery"
+	"github.com/tern-xmpp/tern/internal/direct/introduce"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/ops/metrics"
 	"github.com/tern-xmpp/tern/internal/pki/certs"
@@ -81,9 +84,25 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	regLimit := ratelimit.NewWindow(cfg.Limits.RegistrationsPerIP, time.Hour)
 	authLimit := ratelimit.NewWindow(cfg.Limits.AuthFailuresPerIP, time.Minute)
+	// Peer introduction (published.go): what the Direct domains introduce,
+	// and the discoverer's peer source, which asks over s2s.
+	dir := &directory{cfg: cfg, cm: cm, store: store.DirectCerts(), log: log.With("component", "direct")}
+	if err := dir.load(ctx); err != nil {
+		return err
+	}
+	asker := &introduce.Asker{Router: r, Timeout: cfg.Discovery.PeerTimeout.Duration, TTL: cfg.Discovery.PeerCache.Duration}
+	var dt *directTrust // started below; clients' questions wait for it
+	intro := introduce.New()
+	intro.Direct, intro.Directory, intro.Asker = isDirect(cfg), dir.get, asker
+	intro.Discover = func(ctx context.Context, local, address string, p trust.Purpose) (*discovery.Report, error) {
+		if dt == nil {
+			return nil, errNoDirect
+		}
+		return dt.disc.Discover(ctx, local, address, p)
+	}
 	// Features: the one list in modules.go. Disco collects what they register.
 	host := module.NewHost(r, store, log, m.Registry, time.Now)
-	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted)); err != nil {
+	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted, intro)); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	stopProxy, err := startProxy(host, cm)
@@ -91,7 +110,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopProxy()
-	dt, err := startDirect(ctx, cfg, m, log) // Direct trust (direct.go)
+	dt, err = startDirect(ctx, cfg, m, asker, log) // Direct trust (direct.go)
 	if err != nil {
 		return err
 	}
@@ -101,7 +120,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer pub.stop()
-	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt, dns: pub}, log)
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt, dns: pub, directory: dir}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim, preLim := c2sLimits(cfg)

@@ -104,12 +104,18 @@ func (h *Host) fail(err error) {
 // HandleIQ answers iq get or set in namespace ns for targets
 // (router.HandleIQ); the namespace goes into disco#info.
 func (h *Host) HandleIQ(targets router.Target, typ, ns string, fn router.IQFunc) {
+	h.HandleIQOn(targets, typ, ns, nil, fn)
+}
+
+// HandleIQOn is HandleIQ for a feature only some domains offer
+// (router.HandleIQOn): disco lists it where on is true.
+func (h *Host) HandleIQOn(targets router.Target, typ, ns string, on func(domain string) bool, fn router.IQFunc) {
 	for t := router.Host; t <= router.Account; t <<= 1 {
 		if targets&t != 0 && !h.claim(fmt.Sprintf("iq %s %s for %s", typ, ns, t)) {
 			return
 		}
 	}
-	h.fail(h.Router.HandleIQ(targets, typ, ns, fn))
+	h.fail(h.Router.HandleIQOn(targets, typ, ns, on, fn))
 }
 
 // Hook runs fn on an event (router.Hook); higher priorities run first.

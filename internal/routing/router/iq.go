@@ -43,6 +43,13 @@ type iqKey struct {
 // in service discovery for those targets. A key registered twice is an
 // error (the second would silently win): nothing is registered then.
 func (r *Router) HandleIQ(targets Target, typ, ns string, fn IQFunc) error {
+	return r.HandleIQOn(targets, typ, ns, nil, fn)
+}
+
+// HandleIQOn is HandleIQ for a feature some domains offer: disco#info
+// lists ns only on the domains on reports true for (nil: all). fn still
+// receives the iq on every domain and answers for the others itself.
+func (r *Router) HandleIQOn(targets Target, typ, ns string, on func(domain string) bool, fn IQFunc) error {
 	for t := Host; t <= Account; t <<= 1 {
 		if targets&t != 0 && r.iqs[iqKey{typ, ns, t}] != nil {
 			return fmt.Errorf("iq %s %s for %s is handled twice", typ, ns, t)
@@ -53,6 +60,12 @@ func (r *Router) HandleIQ(targets Target, typ, ns string, fn IQFunc) error {
 			r.iqs[iqKey{typ, ns, t}] = fn
 			r.AddFeature(t, ns)
 		}
+	}
+	if on != nil {
+		if r.featureOn == nil {
+			r.featureOn = map[string]func(string) bool{}
+		}
+		r.featureOn[ns] = on
 	}
 	return nil
 }
@@ -90,6 +103,22 @@ func (r *Router) Features(t Target) []string {
 		t = Account
 	}
 	return r.features[t]
+}
+
+// FeaturesOn returns the disco features of the host or of accounts at a
+// domain: Features without those HandleIQOn keeps to other domains.
+func (r *Router) FeaturesOn(t Target, domain string) []string {
+	all := r.Features(t)
+	if len(r.featureOn) == 0 {
+		return all
+	}
+	out := make([]string, 0, len(all))
+	for _, f := range all {
+		if on := r.featureOn[f]; on == nil || on(domain) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Identity is a disco identity (XEP-0030 §3.1).
@@ -144,6 +173,9 @@ func (r *Router) handleIQ(ctx context.Context, origin *Resource, st *Stanza, t T
 		return false
 	}
 	payload, err := fn(&IQ{Stanza: st, Ctx: ctx, Origin: origin, Router: r})
+	if err == ErrLater {
+		return true
+	}
 	if err != nil {
 		se, ok := err.(*stanza.Error)
 		if !ok {

@@ -29,12 +29,14 @@ type Router struct {
 	remote Remote
 
 	features       map[Target][]string
+	featureOn      map[string]func(domain string) bool // features of some domains only (HandleIQOn)
 	identities     map[Target][]Identity
 	infoForms      []FormFunc
 	streamFeatures []*xml.Element
 	services       map[string]*Service // by domain
 	serviceOrder   []string
-	lanes          Lanes // stanzas the server generates on its own
+	lanes          Lanes    // stanzas the server generates on its own
+	reqs           requests // the server's own iq requests awaiting answers (request.go)
 
 	Metrics Metrics
 }
@@ -275,7 +277,7 @@ func (r *Router) route(ctx context.Context, st *Stanza) {
 func (r *Router) toHost(ctx context.Context, st *Stanza) {
 	switch st.Kind {
 	case stanza.IQ:
-		if st.To.Resource() == "" && r.handleIQ(ctx, r.originOf(st), st, Host) {
+		if st.To.Resource() == "" && (r.answered(st) || r.handleIQ(ctx, r.originOf(st), st, Host)) {
 			return
 		}
 		r.unhandledIQ(ctx, st)
