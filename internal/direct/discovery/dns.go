@@ -33,19 +33,12 @@ type DNS struct {
 	// Timeout bounds one exchange (default 5 s).
 	Timeout time.Duration
 
-	mu    sync.Mutex
-	cache map[string]dnsEntry
+	cache Cache
 	now   func() time.Time
 
 	sys     sync.Once // the system resolver, read once
 	sysAddr string
 	sysErr  error
-}
-
-type dnsEntry struct {
-	certs   []Candidate
-	err     error
-	expires time.Time
 }
 
 // Cache bounds: a TTL is honoured up to a day; a failure or an empty
@@ -54,7 +47,6 @@ type dnsEntry struct {
 const (
 	maxTTL       = 24 * time.Hour
 	negativeTTL  = time.Minute
-	maxCached    = 10000
 	udpSize      = 1232 // the DNS flag day's EDNS0 size
 	maxCERTBytes = 64 << 10
 )
@@ -73,22 +65,14 @@ func Name(address string) string {
 func (d *DNS) Lookup(ctx context.Context, name string) ([]Candidate, error) {
 	name = dns.Fqdn(strings.ToLower(name))
 	now := d.clock()
-	d.mu.Lock()
-	if e, ok := d.cache[name]; ok && now.Before(e.expires) {
-		d.mu.Unlock()
-		return e.certs, e.err
+	if a, ok := d.cache.Get(name, now); ok {
+		return a.Cands, a.Err
 	}
-	d.mu.Unlock()
 	certs, ttl, err := d.query(ctx, name)
 	if err != nil && ttl <= 0 {
 		ttl = negativeTTL // a failure to ask: try again soon
 	}
-	d.mu.Lock()
-	if d.cache == nil || len(d.cache) >= maxCached {
-		d.cache = map[string]dnsEntry{}
-	}
-	d.cache[name] = dnsEntry{certs: certs, err: err, expires: now.Add(min(ttl, maxTTL))}
-	d.mu.Unlock()
+	d.cache.Put(name, Answer{certs, err}, now.Add(min(ttl, maxTTL)))
 	return certs, err
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
 )
 
-func newZone(t *testing.T) *dnstest.Zone { return dnstest.New(t, "") }
+func newZone(t testing.TB) *dnstest.Zone { return dnstest.New(t, "") }
 
 // lab: a sender domain a.test trusting root (with an issuing
 // intermediate), and a revocation checker.
@@ -28,7 +28,7 @@ type lab struct {
 	v        *trust.Validator
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	l := &lab{rev: &trusttest.Revocations{}}
 	l.root = trusttest.NewRoot(t, "Discovery Root", trusttest.Opts{})
@@ -48,7 +48,7 @@ func newLab(t *testing.T) *lab {
 }
 
 // validator checks against the lab's circles and CRLs, with aia if set.
-func (l *lab) validator(t *testing.T, aia *trust.AIAFetcher) *trust.Validator {
+func (l *lab) validator(t testing.TB, aia *trust.AIAFetcher) *trust.Validator {
 	t.Helper()
 	v, err := trust.NewValidator(l.reg, trust.ValidatorOptions{AIA: aia, Revocation: trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
 		st, err := l.rev.Check(ctx, c, i)
@@ -64,12 +64,12 @@ var email = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
 
 // addr and dom issue an address-bound or domain-bound S/MIME certificate
 // (RSA: it encrypts by key transport), valid unless o says otherwise.
-func (l *lab) addr(t *testing.T, address string, o trusttest.Opts) *x509.Certificate {
+func (l *lab) addr(t testing.TB, address string, o trusttest.Opts) *x509.Certificate {
 	o.RSA, o.Emails, o.DNSNames, o.EKU = true, []string{address}, []string{}, email
 	return l.root.Leaf(t, address, o).Cert
 }
 
-func (l *lab) dom(t *testing.T, domain string, o trusttest.Opts) *x509.Certificate {
+func (l *lab) dom(t testing.TB, domain string, o trusttest.Opts) *x509.Certificate {
 	o.RSA, o.DNSNames, o.EKU = true, []string{domain}, email
 	return l.root.Leaf(t, domain, o).Cert
 }

@@ -32,6 +32,11 @@ type LDAP struct {
 	Timeout time.Duration
 	// MaxEntries bounds one search's answer (default 50).
 	MaxEntries int
+	// TTL: how long an answer is kept (LDAP has no TTL of its own);
+	// default 10 min, a failure at most a minute.
+	TTL time.Duration
+
+	cache Cache
 }
 
 // ErrNoLDAP: the domain publishes no _ldap._tcp SRV record.
@@ -47,6 +52,25 @@ func (l *LDAP) timeout() time.Duration {
 // Lookup searches domain's directory for entries with mail = who (an
 // address, or the domain itself for domain-bound certificates).
 func (l *LDAP) Lookup(ctx context.Context, domain, who string) ([]Candidate, error) {
+	key, now := strings.ToLower(domain+" "+who), time.Now()
+	if a, ok := l.cache.Get(key, now); ok {
+		return a.Cands, a.Err
+	}
+	cands, err := l.lookup(ctx, domain, who)
+	if ctx.Err() == nil { // a caller that gave up learned nothing about the directory
+		ttl := l.TTL
+		if ttl <= 0 {
+			ttl = 10 * time.Minute
+		}
+		if err != nil && !errors.Is(err, ErrNoLDAP) {
+			ttl = min(ttl, negativeTTL)
+		}
+		l.cache.Put(key, Answer{cands, err}, now.Add(ttl))
+	}
+	return cands, err
+}
+
+func (l *LDAP) lookup(ctx context.Context, domain, who string) ([]Candidate, error) {
 	targets, err := l.servers(ctx, domain)
 	if err != nil {
 		return nil, err

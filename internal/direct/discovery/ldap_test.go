@@ -18,9 +18,9 @@ import (
 	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
 )
 
-func slapd(t *testing.T, ldif string) string { return ldaptest.Slapd(t, ldif) }
+func slapd(t testing.TB, ldif string) string { return ldaptest.Slapd(t, ldif) }
 
-func freeTCPPort(t *testing.T) int { return ldaptest.FreePort(t) }
+func freeTCPPort(t testing.TB) int { return ldaptest.FreePort(t) }
 
 // entry is an inetOrgPerson with mail and its certificates.
 func entry(cn, mail string, certs ...*x509.Certificate) string {
@@ -136,5 +136,26 @@ func TestOrderSRV(t *testing.T) {
 	}
 	if heavy < 200 || heavy > 350 { // 280 expected
 		t.Errorf("weight 70 of 100 drawn first %d times in 400", heavy)
+	}
+}
+
+// TestLDAPCache: an answer is kept (LDAP has no TTL: LDAP.TTL, 10 min by
+// default), so a second lookup asks neither DNS nor the directory; another
+// address is looked up afresh.
+func TestLDAPCache(t *testing.T) {
+	l := newLab(t)
+	z := newZone(t)
+	z.AddSRV("_ldap._tcp.c.test", 0, 0, slapd(t, entry("n", "nurse@c.test", l.addr(t, "nurse@c.test", trusttest.Opts{}))))
+	ld := &LDAP{DNS: &DNS{Server: z.Addr}}
+	ctx := context.Background()
+	if got, err := ld.Lookup(ctx, "c.test", "nurse@c.test"); err != nil || len(got) != 1 {
+		t.Fatalf("first lookup: %d, %v", len(got), err)
+	}
+	ld.DNS = nil // nothing could be asked now
+	if got, err := ld.Lookup(ctx, "c.test", "Nurse@C.test"); err != nil || len(got) != 1 {
+		t.Errorf("second lookup: %d, %v; want the kept answer", len(got), err)
+	}
+	if _, err := ld.Lookup(ctx, "c.test", "other@c.test"); err == nil {
+		t.Error("another address was answered without asking")
 	}
 }

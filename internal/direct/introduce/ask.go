@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/direct/discovery"
@@ -25,30 +24,18 @@ type Asker struct {
 	TTL     time.Duration // answers are kept this long; default 10 min, a failure a minute
 	Asked   func(outcome string)
 
-	mu    sync.Mutex
-	cache map[string]askEntry
+	cache discovery.Cache
 }
-
-type askEntry struct {
-	cands   []discovery.Candidate
-	err     error
-	expires time.Time
-}
-
-const maxAskCached = 10000
 
 // Introduce implements discovery.Peer.
 func (a *Asker) Introduce(ctx context.Context, local, address string) ([]discovery.Candidate, error) {
 	_, domain, _ := strings.Cut(address, "@")
 	key := local + " " + address
 	now := time.Now()
-	a.mu.Lock()
-	if e, ok := a.cache[key]; ok && now.Before(e.expires) {
-		a.mu.Unlock()
+	if c, ok := a.cache.Get(key, now); ok {
 		a.count("cached")
-		return e.cands, e.err
+		return c.Cands, c.Err
 	}
-	a.mu.Unlock()
 	cands, err := a.ask(ctx, local, domain, address)
 	if ctx.Err() != nil {
 		return cands, err // the caller gave up: nothing learned about the peer
@@ -60,12 +47,7 @@ func (a *Asker) Introduce(ctx context.Context, local, address string) ([]discove
 	if err != nil {
 		ttl = min(ttl, time.Minute)
 	}
-	a.mu.Lock()
-	if a.cache == nil || len(a.cache) >= maxAskCached {
-		a.cache = map[string]askEntry{} // crude but bounded: a burst of new addresses starts afresh
-	}
-	a.cache[key] = askEntry{cands, err, now.Add(ttl)}
-	a.mu.Unlock()
+	a.cache.Put(key, discovery.Answer{Cands: cands, Err: err}, now.Add(ttl))
 	return cands, err
 }
 
