@@ -28,7 +28,7 @@ and address-bound certificates, revocation and CRLs, and a trust bundle a
 peer organisation loads. Not for production: keys lie unencrypted on disk.
 
   tern cert init   --dir DIR --name NAME [--key rsa|ecdsa] [--intermediate]
-  tern cert issue  --dir DIR --domain D [--services groupchat,ftproxystream]
+  tern cert issue  --dir DIR --domain D [--services groupchat,ftproxystream | --smime [--usage U]]
   tern cert issue  --dir DIR --address A [--usage sign|encrypt|dual]
   tern cert revoke --dir DIR SERIAL|CERTFILE [--reason keyCompromise]
   tern cert crl    --dir DIR                  re-publish the CRL
@@ -136,7 +136,7 @@ func certInit(e *env, args []string) int {
 	return 0
 }
 
-const certIssueHelp = `Usage: tern cert issue --dir DIR (--domain D [--services LIST] | --address A [--usage U]) [--key rsa|ecdsa] [--days N]
+const certIssueHelp = `Usage: tern cert issue --dir DIR (--domain D [--services LIST | --smime [--usage U]] | --address A [--usage U]) [--key rsa|ecdsa] [--days N]
 
 Issues a certificate from the CA in DIR and writes DIR/issued/NAME.pem
 (the leaf, then the intermediate if any) and NAME.key (mode 0600).
@@ -145,6 +145,10 @@ Issues a certificate from the CA in DIR and writes DIR/issued/NAME.pem
                          service (groupchat.a.example, ftproxystream.a.example),
                          serverAuth+clientAuth: the TLS certificate of a
                          Direct/TIM+ domain
+  --domain a.example --smime
+                         domain-bound S/MIME: SAN dNSName a.example only,
+                         emailProtection: the organization's certificate for
+                         Direct messages of every address (--usage as below)
   --address nurse@b.example
                          address-bound: SAN rfc822Name, emailProtection, for
                          Direct messages; --usage sign, encrypt or dual
@@ -156,7 +160,8 @@ func certIssue(e *env, args []string) int {
 	domain := fs.String("domain", "", "issue a domain-bound certificate for `domain`")
 	services := fs.String("services", "groupchat,ftproxystream", "comma-separated service `names` of the domain (\"\" for none)")
 	address := fs.String("address", "", "issue an address-bound certificate for `address`")
-	usage := fs.String("usage", "dual", "address certificate key `usage`: sign, encrypt or dual")
+	usage := fs.String("usage", "dual", "S/MIME certificate key `usage`: sign, encrypt or dual")
+	smime := fs.Bool("smime", false, "with --domain: a domain-bound S/MIME certificate instead of the TLS one")
 	key := fs.String("key", "rsa", "key `type`: rsa (RSA-2048) or ecdsa (P-256)")
 	days := fs.Int("days", 365, "validity in `days` (negative: already expired, for tests)")
 	pos, code, ok := e.parse(fs, args)
@@ -168,6 +173,9 @@ func certIssue(e *env, args []string) int {
 	}
 	if (*domain == "") == (*address == "") {
 		return e.usageError(fs, "give exactly one of --domain and --address")
+	}
+	if *smime && *domain == "" {
+		return e.usageError(fs, "--smime goes with --domain (an --address certificate is always S/MIME)")
 	}
 	kt, err := ca.ParseKeyType(*key)
 	if err != nil {
@@ -187,7 +195,11 @@ func certIssue(e *env, args []string) int {
 	validity := time.Duration(*days) * 24 * time.Hour
 	var is *ca.Issued
 	var kind string
-	if *domain != "" {
+	switch {
+	case *smime:
+		is, err = c.IssueDomainSMIME(*domain, kt, u, validity)
+		kind = "domain-bound S/MIME, " + string(u)
+	case *domain != "":
 		var svc []string
 		for _, s := range strings.Split(*services, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -196,7 +208,7 @@ func certIssue(e *env, args []string) int {
 		}
 		is, err = c.IssueDomain(*domain, svc, kt, validity)
 		kind = "domain-bound"
-	} else {
+	default:
 		is, err = c.IssueAddress(*address, kt, u, validity)
 		kind = "address-bound, " + string(u)
 	}

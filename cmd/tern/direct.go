@@ -12,7 +12,7 @@ import (
 )
 
 const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|check PEER-DOMAIN --for LOCAL-DOMAIN [--chain FILE]
-       tern direct discover ADDRESS --for LOCAL-DOMAIN [--purpose encrypt|verify] [--dns HOST:PORT] [--json]
+       tern direct discover ADDRESS --for LOCAL-DOMAIN [--purpose encrypt|verify] [--sources LIST] [--dns HOST:PORT] [--json]
        tern direct cert add|list|remove ...   (tern direct cert --help)
        tern direct export-ldif [DOMAIN] [--base DN] [--out FILE]
         [--config FILE] [--data DIR]
@@ -35,11 +35,13 @@ its control socket (<data_dir>/tern.sock):
 Certificate discovery (Direct Applicability Statement §5.3), run by the server:
 
   discover ADDRESS --for LOCAL
-                          find ADDRESS's certificates (DNS CERT at its name, then at its
-                          domain) and say for each whether LOCAL may use it for the
+                          find ADDRESS's certificates (by [discovery] order: its own
+                          server by peer introduction, DNS CERT at its name then at its
+                          domain, LDAP) and say for each whether LOCAL may use it for the
                           purpose (encrypt: the default; verify: a signature) and why:
                           binding (SAN rfc822Name or dNSName), validity, key usage,
-                          path to an anchor of LOCAL's circles, revocation. --dns asks
+                          path to an anchor of LOCAL's circles, revocation. --sources
+                          asks only these, in this order (e.g. dns,ldap); --dns asks
                           that resolver instead of the system's; --json for scripts.
                           Exit 0 when a usable certificate was found, 1 when none.
 `
@@ -59,6 +61,7 @@ func cmdDirect(e *env, args []string) int {
 	purpose := fs.String("purpose", "encrypt", "discover: encrypt or verify")
 	dnsServer := fs.String("dns", "", "discover: the DNS resolver to ask, HOST:PORT (default: the system's)")
 	asJSON := fs.Bool("json", false, "discover: print the report as JSON")
+	sources := fs.String("sources", "", "discover: the sources to ask, in order, comma-separated: peer, dns, ldap (default: [discovery] order)")
 	pos, code, ok := e.parse(fs, args)
 	if !ok {
 		return code
@@ -67,7 +70,7 @@ func cmdDirect(e *env, args []string) int {
 		if len(pos) != 2 || *local == "" {
 			return e.usageError(fs, "write tern direct discover ADDRESS --for LOCAL-DOMAIN")
 		}
-		return directDiscover(e, cf, map[string]string{"address": pos[1], "for": *local, "purpose": *purpose, "dns": *dnsServer}, *asJSON)
+		return directDiscover(e, cf, map[string]string{"address": pos[1], "for": *local, "purpose": *purpose, "dns": *dnsServer, "sources": *sources}, *asJSON)
 	}
 	if len(pos) < 2 || pos[0] != "trust" {
 		return e.usageError(fs, "write tern direct trust list|show|refresh|check, or tern direct discover")

@@ -55,7 +55,7 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 		extra:   "[dns]\nlisten = \"" + net.JoinHostPort(pn.tern, fmt.Sprint(freeUDPPort(t, pn.tern))) + "\"\nhost = \"xmpp.a.example\"\nhost_ips = [\"" + pn.tern + "\"]\n"})
 
 	discover := func(args ...string) (string, int) {
-		cmd := exec.Command(ternBin, append([]string{"direct", "discover", "--config", a.config, "--for", "a.example", "--dns", dnsAddr}, args...)...)
+		cmd := exec.Command(ternBin, append([]string{"direct", "discover", "--config", a.config, "--for", "a.example", "--sources", "dns", "--dns", dnsAddr}, args...)...)
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -158,7 +158,7 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 	if got := digOut("nurse.a.example", "CERT"); !strings.HasPrefix(got, "PKIX 0 0 ") {
 		t.Errorf("dig nurse.a.example CERT after cert add: %q", got)
 	}
-	cmd := exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--dns", m[1], "nurse@a.example")
+	cmd := exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--sources", "dns", "--dns", m[1], "nurse@a.example")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "usable, address-bound") {
 		t.Errorf("discover nurse@a.example through A's own responder: %v\n%s", err, out)
 	}
@@ -174,23 +174,47 @@ anchors = ["` + filepath.Join(l.ca("orgb"), "ca.pem") + `"]
 			t.Error("the private key is in the database in the clear")
 		}
 	}
-	// DCDT H3: the same certificate exported as LDIF, loaded into Debian's slapd, found by
-	// tern's LDAP discovery (SRV _ldap._tcp.a.example -> slapd).
+	// DCDT H2: a domain-bound S/MIME certificate (tern cert issue --smime) stored for
+	// a.example is published at the apex and used for an address without its own.
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--domain", "a.example", "--smime", "--key", "rsa")
+	domPEM, _ := l.issued("orgb", "a.example")
+	if out, code := cert("add", "a.example", "--cert", domPEM); code != 0 {
+		t.Fatalf("cert add a.example (domain-bound S/MIME): exit %d\n%s", code, out)
+	}
+	if got := digOut("a.example", "CERT"); !strings.HasPrefix(got, "PKIX 0 0 ") {
+		t.Errorf("dig a.example CERT after cert add of the domain's S/MIME certificate: %q", got)
+	}
+	for _, src := range []string{"dns", "peer"} { // A's responder; A introducing its own domain
+		cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--sources", src, "--dns", m[1], "clerk@a.example")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "usable, domain-bound") || !strings.Contains(string(out), "from "+src) {
+			t.Errorf("discover clerk@a.example (%s): %v\n%s; want the domain's certificate, from %s", src, err, out, src)
+		}
+	}
+
+	// DCDT H3 and H4: the address's and the domain's certificates exported as LDIF, loaded
+	// into Debian's slapd, found by tern's LDAP discovery (SRV _ldap._tcp.a.example -> slapd).
 	ldifFile := filepath.Join(t.TempDir(), "a.ldif")
 	if out, code := cert("--help"); code != 0 || !strings.Contains(out, "tern direct cert add") {
 		t.Errorf("cert --help: exit %d\n%s", code, out)
 	}
 	exported, err := exec.Command(ternBin, "direct", "export-ldif", "a.example", "--base", "dc=test", "--out", ldifFile, "--config", a.config).CombinedOutput()
-	if err != nil || !strings.Contains(string(exported), "wrote 1 entries") {
+	if err != nil || !strings.Contains(string(exported), "wrote 2 entries") {
 		t.Fatalf("export-ldif: %v\n%s", err, exported)
 	}
 	ldif, _ := os.ReadFile(ldifFile)
 	ldapAddr := ldaptest.Slapd(t, string(ldif))
 	zone2 := dnstest.New(t, pn.tern2)
 	zone2.AddSRV("_ldap._tcp.a.example", 0, 0, ldapAddr)
-	cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--dns", zone2.Addr, "nurse@a.example")
+	cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--sources", "ldap", "--dns", zone2.Addr, "nurse@a.example")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "from ldap") || !strings.Contains(string(out), "usable, address-bound") {
-		t.Errorf("discover nurse@a.example in the exported directory: %v\n%s", err, out)
+		t.Errorf("discover nurse@a.example in the exported directory (H3): %v\n%s", err, out)
+	}
+	cmd = exec.Command(ternBin, "direct", "discover", "--config", a.config, "--for", "a.example", "--sources", "ldap", "--dns", zone2.Addr, "clerk@a.example")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "from ldap") || !strings.Contains(string(out), "usable, domain-bound") {
+		t.Errorf("discover clerk@a.example in the exported directory (H4: the domain's certificate): %v\n%s", err, out)
+	}
+	if out, code := discover("--sources", "nonsense", "nurse@a.example"); code == 0 || !strings.Contains(out, "unknown discovery source") {
+		t.Errorf("--sources nonsense: exit %d\n%s", code, out)
 	}
 
 	if out, code := cert("remove", "nurse@a.example"); code != 0 || !strings.Contains(out, "removed 1") {

@@ -3,6 +3,7 @@ package introduce
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -31,24 +32,15 @@ type Config struct {
 	RevealAddresses bool `toml:"reveal_addresses"`
 	// ClientQueries bounds a user's discoveries under way at once.
 	ClientQueries int `toml:"client_queries"`
-	// ClientTimeout bounds one discovery for a client.
-	ClientTimeout Duration `toml:"client_timeout"`
-}
-
-// Duration is a TOML duration ("30s").
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration.
-func (d *Duration) UnmarshalText(b []byte) (err error) {
-	d.Duration, err = time.ParseDuration(string(b))
-	return err
+	// ClientTimeout bounds one discovery for a client ("30s").
+	ClientTimeout string `toml:"client_timeout"`
 }
 
 // DefaultConfig: 100 questions a second per peer (a discovery's answer is
 // cached by the asker, so this is many new recipients a second), 4
 // discoveries per user, 30 s each.
 func DefaultConfig() Config {
-	return Config{RatePerPeer: 100, ClientQueries: 4, ClientTimeout: Duration{30 * time.Second}}
+	return Config{RatePerPeer: 100, ClientQueries: 4, ClientTimeout: "30s"}
 }
 
 // maxClientQueries bounds every user's discoveries together.
@@ -82,6 +74,13 @@ func (m *Module) Register(h *module.Host) error {
 	if m.Direct == nil {
 		m.Direct = func(string) bool { return false }
 	}
+	timeout, err := time.ParseDuration(m.cfg.ClientTimeout)
+	if err != nil || timeout <= 0 {
+		return fmt.Errorf("[introduce] client_timeout = %q: not a positive duration with a unit, such as \"30s\"", m.cfg.ClientTimeout)
+	}
+	if m.cfg.RatePerPeer < 0 || m.cfg.ClientQueries < 1 {
+		return fmt.Errorf("[introduce] rate_per_peer = %d, client_queries = %d: rate_per_peer is 0 (no bound) or more, client_queries 1 or more", m.cfg.RatePerPeer, m.cfg.ClientQueries)
+	}
 	counts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tern_introduce_total",
 		Help: "Peer introduction questions, by side (answered: from peers; asked: to peers; client: from local clients) and outcome."},
 		[]string{"side", "outcome"})
@@ -93,7 +92,7 @@ func (m *Module) Register(h *module.Host) error {
 	if m.Asker != nil {
 		m.Asker.Asked = func(o string) { counts.WithLabelValues("asked", o).Inc() }
 	}
-	s := &service{m: m, cfg: m.cfg, perPeer: ratelimit.NewWindow(m.cfg.RatePerPeer, time.Second), running: map[string]int{},
+	s := &service{m: m, cfg: m.cfg, timeout: timeout, perPeer: ratelimit.NewWindow(m.cfg.RatePerPeer, time.Second), running: map[string]int{},
 		count: func(side, o string) { counts.WithLabelValues(side, o).Inc() }}
 	h.HandleIQOn(router.Host, "get", NS, m.Direct, s.handle)
 	return nil
@@ -103,6 +102,7 @@ type service struct {
 	m       *Module
 	cfg     Config
 	perPeer *ratelimit.Window
+	timeout time.Duration // of a client's discovery
 	count   func(side, outcome string)
 
 	mu      sync.Mutex
@@ -178,7 +178,7 @@ func (s *service) client(iq *router.IQ) (*xml.Element, error) {
 	}
 	go func() {
 		defer s.leave(user)
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ClientTimeout.Duration)
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		defer cancel()
 		rep, err := s.m.Discover(ctx, local, q.Address, purpose)
 		if err != nil {

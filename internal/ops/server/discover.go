@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/control"
 )
@@ -58,6 +60,15 @@ func (d *directTrust) handleDiscover(ctl *control.Server) {
 		disc := d.disc
 		if s := args["dns"]; s != "" {
 			disc = d.discoverer(s) // its own DNS cache: another resolver
+		}
+		if s := args["sources"]; s != "" {
+			order := strings.Split(s, ",")
+			if err := discovery.CheckOrder(order); err != nil {
+				return "", fmt.Errorf("--sources: %v", err)
+			}
+			c := *disc // the same sources and caches, asked in another order
+			c.Order = order
+			disc = &c
 		}
 		rep, err := disc.Discover(ctx, local, address, purpose)
 		if err != nil {

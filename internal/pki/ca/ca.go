@@ -349,6 +349,26 @@ func (c *CA) IssueDomain(domain string, services []string, kt KeyType, validity 
 	return c.issue("domain", d, names, tmpl, kt, "", validity)
 }
 
+// IssueDomainSMIME issues a domain-bound S/MIME certificate, a Direct
+// organization's (Applicability Statement §4): SAN dNSName = domain only,
+// emailProtection, key usage u (default dual). It signs and decrypts
+// messages for every address of the domain; it is not a TLS certificate.
+func (c *CA) IssueDomainSMIME(domain string, kt KeyType, u Usage, validity time.Duration) (*Issued, error) {
+	d, err := normDomain(domain)
+	if err != nil {
+		return nil, err
+	}
+	if u == "" {
+		u = Dual
+	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: d, Organization: []string{c.idx.Name}},
+		DNSNames:    []string{d},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+	}
+	return c.issue("domain-smime", d, []string{d}, tmpl, kt, u, validity)
+}
+
 // IssueAddress issues an address-bound certificate (SAN rfc822Name =
 // address, emailProtection) for Direct messaging.
 func (c *CA) IssueAddress(address string, kt KeyType, u Usage, validity time.Duration) (*Issued, error) {

@@ -137,6 +137,26 @@ func TestAddressCertificates(t *testing.T) {
 	}
 }
 
+// TestDomainSMIMECertificate: a domain-bound S/MIME certificate names the
+// domain only (no service names), allows emailProtection and nothing of TLS.
+func TestDomainSMIMECertificate(t *testing.T) {
+	c, err := Init(t.TempDir(), Options{Name: "orgb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := c.IssueDomainSMIME("B.example", RSA2048, Encryption, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := is.Cert; len(got.DNSNames) != 1 || got.DNSNames[0] != "b.example" || len(got.EmailAddresses) != 0 ||
+		len(got.ExtKeyUsage) != 1 || got.ExtKeyUsage[0] != x509.ExtKeyUsageEmailProtection || got.KeyUsage != x509.KeyUsageKeyEncipherment {
+		t.Errorf("SAN %v %v, EKU %v, usage %b", got.DNSNames, got.EmailAddresses, got.ExtKeyUsage, got.KeyUsage)
+	}
+	if _, err := c.IssueDomainSMIME("*.b.example", RSA2048, Dual, 0); err == nil {
+		t.Error("a wildcard domain was issued")
+	}
+}
+
 func TestInitErrors(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Init(dir, Options{Name: "../x"}); err == nil || !strings.Contains(err.Error(), "letters, digits") {
