@@ -282,3 +282,55 @@ func TestDNSErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSDiscoveryBIND: the DNS client against Debian's BIND named serving
+// a zone file: an address-bound certificate (DCDT D1), the domain's when
+// the address has none (D2), an expired one skipped for the valid one
+// beside it (D5), and a 4096-bit certificate, whose answer does not fit the
+// 1232-byte UDP answer named sends, so it comes over TCP (D14).
+func TestDNSDiscoveryBIND(t *testing.T) {
+	l := newLab(t)
+	zone := "$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 604800 60\n@ IN NS ns\nns IN A 127.0.0.1\n" +
+		dnstest.CERT("nurse", l.addr(t, "nurse@bind.test", trusttest.Opts{}).Raw) +
+		dnstest.CERT("@", l.dom(t, "bind.test", trusttest.Opts{}).Raw) +
+		dnstest.CERT("two", l.addr(t, "two@bind.test", expired).Raw) +
+		dnstest.CERT("two", l.addr(t, "two@bind.test", trusttest.Opts{}).Raw) +
+		dnstest.CERT("big", l.addr(t, "big@bind.test", trusttest.Opts{Bits: 4096}).Raw)
+	addr := dnstest.Named(t, map[string]string{"bind.test": zone})
+	for _, c := range []struct {
+		address string
+		bound   trust.Bound
+		skipped int
+	}{
+		{"nurse@bind.test", trust.BoundAddress, 0},
+		{"clerk@bind.test", trust.BoundDomain, 0},
+		{"two@bind.test", trust.BoundAddress, 1},
+		{"big@bind.test", trust.BoundAddress, 0},
+	} {
+		d := New(addr, l.v)
+		d.Order = []string{SourceDNS}
+		rep, err := d.Discover(context.Background(), "a.test", c.address, trust.PurposeEncrypt)
+		if err != nil || len(rep.Usable) != 1 || rep.Usable[0].Result.Bound != c.bound || len(rep.All)-len(rep.Usable) != c.skipped {
+			t.Errorf("%s: %v, tried %q, %d usable of %d; want one %s-bound, %d skipped", c.address, err, repTried(rep), usable(rep), all(rep), c.bound, c.skipped)
+		}
+	}
+}
+
+func repTried(r *Report) []string {
+	if r == nil {
+		return nil
+	}
+	return r.Tried
+}
+func usable(r *Report) int {
+	if r == nil {
+		return 0
+	}
+	return len(r.Usable)
+}
+func all(r *Report) int {
+	if r == nil {
+		return 0
+	}
+	return len(r.All)
+}
