@@ -46,6 +46,7 @@ func TestLDAPDiscovery(t *testing.T) {
 		entry("d3dom", "d3.test", l.dom(t, "d3.test", expired))+
 		entry("d4dom", "d4.test", l.dom(t, "d4.test", trusttest.Opts{}))+
 		entry("d7", "nurse@d7.test", l.addr(t, "nurse@d7.test", expired))+
+		entry("d8dom", "d8.test", l.dom(t, "d8.test", expired))+
 		entry("d10", "nurse@d10.test", l.addr(t, "nurse@d10.test", trusttest.Opts{}))+
 		entry("d13", "nurse@d13.test")+ // no certificate
 		entry("d15", "nurse@d15.test", l.addr(t, "nurse@d15.test", trusttest.Opts{}))+
@@ -58,6 +59,7 @@ func TestLDAPDiscovery(t *testing.T) {
 	z.AddSRV("_ldap._tcp.d3.test", 0, 0, main)
 	z.AddSRV("_ldap._tcp.d4.test", 0, 0, main)
 	z.AddSRV("_ldap._tcp.d7.test", 0, 0, main)
+	z.AddSRV("_ldap._tcp.d8.test", 0, 0, main)
 	z.AddSRV("_ldap._tcp.d10.test", 0, 0, down)
 	z.AddSRV("_ldap._tcp.d10.test", 1, 0, main)
 	z.AddSRV("_ldap._tcp.d12.test", 0, 0, down)
@@ -78,6 +80,7 @@ func TestLDAPDiscovery(t *testing.T) {
 		{"D3", "nurse@d3.test", trust.BoundAddress, "ldap mail=nurse@d3.test: 1 certificate(s)"},
 		{"D4", "nurse@d4.test", trust.BoundDomain, "ldap mail=d4.test: 1 certificate(s)"},
 		{"D7", "nurse@d7.test", "", "ldap mail=nurse@d7.test: 1 certificate(s)"},
+		{"D8", "nurse@d8.test", "", "ldap mail=d8.test: 1 certificate(s)"},
 		{"D10", "nurse@d10.test", trust.BoundAddress, "ldap mail=nurse@d10.test: 1 certificate(s)"},
 		{"D11", "nurse@d11.test", "", "no _ldap._tcp SRV record"},
 		{"D12", "nurse@d12.test", "", "could be reached"},
