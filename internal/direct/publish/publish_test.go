@@ -19,7 +19,7 @@ import (
 )
 
 // cert issues a certificate (any issuer will do: only its bytes are published).
-func cert(t *testing.T, ca *trusttest.CA, cn string, rsaBits int, dnsNames, emails []string) *x509.Certificate {
+func cert(t testing.TB, ca *trusttest.CA, cn string, rsaBits int, dnsNames, emails []string) *x509.Certificate {
 	t.Helper()
 	return ca.Leaf(t, cn, trusttest.Opts{RSA: rsaBits > 0, Bits: rsaBits, DNSNames: dnsNames, Emails: emails}).Cert
 }
@@ -32,7 +32,7 @@ type fixture struct {
 	udpQ, answers int
 }
 
-func serve(t *testing.T, opts ...func(*Server)) *fixture {
+func serve(t testing.TB, opts ...func(*Server)) *fixture {
 	t.Helper()
 	ca := trusttest.NewRoot(t, "Publish CA", trusttest.Opts{})
 	f := &fixture{dom: cert(t, ca, "b.test", 0, []string{"b.test"}, nil), nurse: cert(t, ca, "nurse", 0, []string{}, []string{"nurse@b.test"}),
