@@ -269,6 +269,30 @@ func TestAsker(t *testing.T) {
 	if _, err := a.Introduce(context.Background(), moduletest.Domain, "nurse@b.example"); err != nil || calls != 1 {
 		t.Errorf("second Introduce: %v after %d questions; want the cached answer", err, calls)
 	}
+	// A peer that never answers one question holds only that one.
+	mu.Lock()
+	mode = "silent"
+	mu.Unlock()
+	slow := make(chan error, 1)
+	go func() {
+		_, err := a.Introduce(context.Background(), moduletest.Domain, "stuck@b.example")
+		slow <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	mu.Lock()
+	mode = "answer"
+	mu.Unlock()
+	if got, err := a.Introduce(context.Background(), moduletest.Domain, "beside@b.example"); err != nil || len(got) != 1 {
+		t.Errorf("a question beside a stuck one: %v, %d certificates", err, len(got))
+	}
+	select {
+	case err := <-slow:
+		t.Errorf("the stuck question ended before the other was answered: %v", err)
+	default:
+	}
+	if err := <-slow; err == nil {
+		t.Error("the stuck question got an answer")
+	}
 	for _, c := range []struct{ mode, want string }{
 		{"error", "b.example answered item-not-found"},
 		{"other", "is about \"x@b.example\""},
