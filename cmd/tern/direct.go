@@ -15,6 +15,7 @@ const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|c
        tern direct discover ADDRESS --for LOCAL-DOMAIN [--purpose encrypt|verify] [--sources LIST] [--dns HOST:PORT] [--json]
        tern direct cert add|list|remove ...   (tern direct cert --help)
        tern direct export-ldif [DOMAIN] [--base DN] [--out FILE]
+       tern direct verify MESSAGE.eml ...     (tern direct verify --help)
         [--config FILE] [--data DIR]
 
 Direct trust (docs/direct-trust.md), asked of the running server through
@@ -52,6 +53,9 @@ func cmdDirect(e *env, args []string) int {
 	}
 	if len(args) > 0 && args[0] == "export-ldif" {
 		return cmdExportLDIF(e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return cmdDirectVerify(e, args[1:])
 	}
 	fs := e.flags("direct", directHelp)
 	var cf configFlags

@@ -59,6 +59,10 @@ type Checker struct {
 	CacheDir   string        // if set, CRLs are kept there across restarts
 	Client     *http.Client  // default: a client with Timeout and at most 3 redirects
 	Now        func() time.Time
+	// Lists are CRLs given by hand (tern direct verify --crl): one that
+	// names a certificate's issuer answers before anything is fetched,
+	// with the same checks (signature, freshness, scope).
+	Lists []*x509.RevocationList
 
 	mu       sync.Mutex
 	cache    map[string]*entry
@@ -90,14 +94,26 @@ type call struct {
 // make tern fetch URLs of their choosing (and fill the cache, which holds
 // one CRL per URL seen).
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) (Status, error) {
+	var errs []string
+	for _, l := range c.Lists {
+		if bytes.Equal(l.RawIssuer, cert.RawIssuer) {
+			st, err := c.status(c.newEntry(l, c.now()), "(given)", cert, issuer)
+			if err == nil {
+				return st, nil
+			}
+			errs = append(errs, "a given CRL: "+err.Error())
+		}
+	}
 	urls := DistributionPoints(cert)
+	if len(urls) == 0 && len(errs) > 0 {
+		return Status{}, fmt.Errorf("%w for %q: %s", ErrUnavailable, cert.Subject.String(), strings.Join(errs, "; "))
+	}
 	if len(urls) == 0 {
 		if len(cert.CRLDistributionPoints) > 0 {
 			return Status{}, fmt.Errorf("%w (only %s)", ErrNoDistributionPoint, strings.Join(cert.CRLDistributionPoints, ", "))
 		}
 		return Status{}, ErrNoDistributionPoint
 	}
-	var errs []string
 	for _, u := range urls {
 		e, err := c.get(ctx, u, false)
 		if e != nil {

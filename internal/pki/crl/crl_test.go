@@ -325,3 +325,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestGivenLists: a CRL given by hand answers for its issuer's
+// certificates without a fetch, with the same checks; a list of another
+// issuer is not used.
+func TestGivenLists(t *testing.T) {
+	e := newEnv(t, false)
+	good, bad := e.issue("good.example"), e.issue("bad.example")
+	if _, err := e.ca.Revoke(bad.SerialNumber.Text(16), ca.Reasons["keyCompromise"]); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.ca.PublishCRL(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mode.Store("down") // nothing can be fetched
+	c := &Checker{Lists: []*x509.RevocationList{l}}
+	ctx := context.Background()
+	if st, err := c.Check(ctx, bad, e.ca.Certificate()); err != nil || !st.Revoked || st.URL != "(given)" {
+		t.Errorf("revoked: %+v %v", st, err)
+	}
+	if st, err := c.Check(ctx, good, e.ca.Certificate()); err != nil || st.Revoked {
+		t.Errorf("good: %+v %v", st, err)
+	}
+	other := newEnv(t, false)
+	c = &Checker{Lists: []*x509.RevocationList{l}}
+	other.mode.Store("down")
+	if _, err := c.Check(ctx, other.issue("x.example"), other.ca.Certificate()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("another issuer's certificate: %v; want the fetch tried and failed", err)
+	}
+	if n := e.hitCount("/pki/lab/crl.der"); n != 0 {
+		t.Errorf("%d fetches of the given list's URL; want none", n)
+	}
+}

@@ -1,0 +1,467 @@
+package smime
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+
+	"github.com/smallstep/pkcs7"
+
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+)
+
+// Digest is the signature's message digest.
+type Digest string
+
+const (
+	SHA256 Digest = "sha-256"
+	SHA384 Digest = "sha-384"
+	SHA512 Digest = "sha-512"
+)
+
+func (d Digest) oid() (asn1.ObjectIdentifier, error) {
+	switch d {
+	case SHA256, "":
+		return pkcs7.OIDDigestAlgorithmSHA256, nil
+	case SHA384:
+		return pkcs7.OIDDigestAlgorithmSHA384, nil
+	case SHA512:
+		return pkcs7.OIDDigestAlgorithmSHA512, nil
+	}
+	return nil, fmt.Errorf("digest %q: use %s, %s or %s", d, SHA256, SHA384, SHA512)
+}
+
+// Signer is a certificate allowed to sign, its key and the intermediates
+// to send with it (leaf's issuer first).
+type Signer struct {
+	Cert  *x509.Certificate
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// Options choose the algorithms of a sent message; zero values are the
+// Direct defaults every AS 1.2 receiver reads: SHA-256, AES-128-CBC, RSA
+// PKCS#1 v1.5 key transport.
+type Options struct {
+	Digest       Digest
+	Cipher       Cipher
+	KeyTransport KeyTransport
+}
+
+// Seal signs and encrypts msg as the Applicability Statement has it: the
+// RFC 5322 message wrapped as message/rfc822, signed (multipart/signed,
+// detached SignedData with the signer's chain), then enveloped to every
+// recipient certificate; the outer headers repeat From, To, Date,
+// Message-ID and Subject. It returns the message to transmit, CRLF.
+func Seal(msg *Message, s Signer, recipients []*x509.Certificate, o Options) ([]byte, error) {
+	inner, err := msg.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	signed, err := SignEntity(append([]byte("Content-Type: message/rfc822"+crlf+crlf), inner...), s, o.Digest)
+	if err != nil {
+		return nil, err
+	}
+	der, err := Encrypt(signed, recipients, o.Cipher, o.KeyTransport)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Write(outerHeaders(inner))
+	b.WriteString("MIME-Version: 1.0" + crlf)
+	b.WriteString("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"" + crlf)
+	b.WriteString("Content-Transfer-Encoding: base64" + crlf)
+	b.WriteString("Content-Disposition: attachment; filename=\"smime.p7m\"" + crlf + crlf)
+	writeBase64(&b, der)
+	return b.Bytes(), nil
+}
+
+// outerHeaders copies the inner message's addressing headers (RFC 5751
+// §3.1: the outer ones may be checked against the inner).
+func outerHeaders(inner []byte) []byte {
+	var b bytes.Buffer
+	m, err := mail.ReadMessage(bytes.NewReader(inner))
+	if err != nil {
+		return nil
+	}
+	for _, k := range []string{"From", "To", "Date", "Message-ID", "Subject"} {
+		if v := m.Header.Get(k); v != "" {
+			b.WriteString(k + ": " + v + crlf)
+		}
+	}
+	return b.Bytes()
+}
+
+// SignEntity signs a MIME entity (headers, empty line, body, CRLF) and
+// returns the multipart/signed entity holding it and its detached
+// signature (RFC 5751 §3.5.3).
+func SignEntity(ent []byte, s Signer, d Digest) ([]byte, error) {
+	if s.Cert == nil || s.Key == nil {
+		return nil, errors.New("no signing certificate and key")
+	}
+	oid, err := d.oid()
+	if err != nil {
+		return nil, err
+	}
+	if d == "" {
+		d = SHA256
+	}
+	if !bytes.HasSuffix(ent, []byte(crlf)) {
+		// The line break before the delimiter belongs to the delimiter: the
+		// entity must end with its own for the signed bytes to be the part's.
+		ent = append(ent[:len(ent):len(ent)], crlf...)
+	}
+	sd, err := pkcs7.NewSignedData(ent)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(oid)
+	if err := sd.AddSignerChain(s.Cert, s.Key, s.Chain, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	sd.Detach()
+	sig, err := sd.Finish()
+	if err != nil {
+		return nil, err
+	}
+	bd := boundary("signed-")
+	var b bytes.Buffer
+	b.WriteString("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + string(d) + "; boundary=\"" + bd + "\"" + crlf + crlf)
+	b.WriteString("--" + bd + crlf)
+	b.Write(ent)
+	b.WriteString(crlf + "--" + bd + crlf)
+	b.WriteString("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"" + crlf)
+	b.WriteString("Content-Transfer-Encoding: base64" + crlf)
+	b.WriteString("Content-Disposition: attachment; filename=\"smime.p7s\"" + crlf + crlf)
+	writeBase64(&b, sig)
+	b.WriteString(crlf + "--" + bd + "--" + crlf)
+	return b.Bytes(), nil
+}
+
+// Rule names why a received message was refused.
+type Rule string
+
+const (
+	RuleMalformed      Rule = "malformed"
+	RuleNotEncrypted   Rule = "not-encrypted"
+	RuleNotForUs       Rule = "no-recipient"
+	RuleDecryptFailed  Rule = "decrypt-failed"
+	RuleWeakEncryption Rule = "weak-encryption"
+	RuleNotSigned      Rule = "not-signed"
+	RuleWeakDigest     Rule = "weak-digest"
+	RuleWeakKey        Rule = "weak-key"
+	RuleBadSignature   Rule = "bad-signature"
+	RuleUntrusted      Rule = "untrusted"
+	RuleExpired        Rule = "expired"
+	RuleNotYetValid    Rule = "not-yet-valid"
+	RuleRevoked        Rule = "revoked"
+	RuleBinding        Rule = "binding-mismatch"
+	RuleKeyUsage       Rule = "key-usage"
+	RuleHeaderMismatch Rule = "header-mismatch"
+)
+
+// Rejection is a refused message: the rule and what broke it.
+type Rejection struct {
+	Rule   Rule
+	Detail string
+}
+
+func (r *Rejection) Error() string { return string(r.Rule) + ": " + r.Detail }
+
+func reject(rule Rule, format string, a ...any) *Rejection {
+	return &Rejection{Rule: rule, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Recipient is a certificate and key the receiver decrypts with.
+type Recipient struct {
+	Cert *x509.Certificate
+	Key  crypto.PrivateKey
+}
+
+// Verifier checks the signer's chain for the sender's address (trust.Validator.ValidateFor
+// with PurposeVerify, for the receiving domain's circles).
+type Verifier func(ctx context.Context, sender string, chain []*x509.Certificate) (*trust.Result, error)
+
+// Opened is an accepted message.
+type Opened struct {
+	Message []byte // the RFC 5322 message that was signed (the inner one when wrapped)
+	Wrapped bool
+	From    string
+	Signer  *x509.Certificate
+	Trust   *trust.Result
+	Cipher  string
+	Digest  string
+}
+
+// Open runs the receive path on a message as it arrived: decrypt with one
+// of the recipient's certificates, verify the signature over the exact
+// signed bytes, check the algorithms and the signer's key, have verify
+// check the signer's trust for the sender, and compare the inner headers
+// with the outer. An error is a *Rejection naming the rule.
+func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (*Opened, error) {
+	outer, err := parseEntity(raw)
+	if err != nil {
+		return nil, reject(RuleMalformed, "%v", err)
+	}
+	mt, params := outer.mediaType()
+	if (mt != "application/pkcs7-mime" && mt != "application/x-pkcs7-mime") ||
+		(params["smime-type"] != "" && !strings.EqualFold(params["smime-type"], "enveloped-data")) {
+		return nil, reject(RuleNotEncrypted, "the message is %s, not application/pkcs7-mime enveloped-data", mt)
+	}
+	der, err := outer.decodedBody()
+	if err != nil {
+		return nil, reject(RuleMalformed, "%v", err)
+	}
+	env, err := InspectEnvelope(der)
+	if err != nil {
+		return nil, reject(RuleMalformed, "the enveloped data: %v", err)
+	}
+	if err := checkCipher(env); err != nil {
+		return nil, err
+	}
+	var plain []byte
+	var lastErr error
+	for _, r := range rcpts {
+		if plain, lastErr = Decrypt(der, r.Cert, r.Key); lastErr == nil {
+			break
+		}
+	}
+	if plain == nil {
+		if lastErr == nil || strings.Contains(lastErr.Error(), "no enveloped recipient") {
+			return nil, reject(RuleNotForUs, "encrypted to none of the %d certificate(s) given (%d recipient(s) in the message)", len(rcpts), env.Recipients)
+		}
+		return nil, reject(RuleDecryptFailed, "%v", lastErr)
+	}
+	op := &Opened{Cipher: CipherName(env.Cipher)}
+	signed, err := parseEntity(plain)
+	if err != nil {
+		return nil, reject(RuleMalformed, "the decrypted entity: %v", err)
+	}
+	smt, sparams := signed.mediaType()
+	if smt != "multipart/signed" || !strings.Contains(strings.ToLower(sparams["protocol"]), "pkcs7-signature") {
+		return nil, reject(RuleNotSigned, "the decrypted content is %s, not multipart/signed with a PKCS#7 signature", smt)
+	}
+	parts, err := splitMultipart(signed.body, sparams["boundary"])
+	if err != nil || len(parts) != 2 {
+		return nil, reject(RuleMalformed, "multipart/signed needs two parts (%d, %v)", len(parts), err)
+	}
+	sigEnt, err := parseEntity(parts[1])
+	if err != nil {
+		return nil, reject(RuleMalformed, "the signature part: %v", err)
+	}
+	sigDER, err := sigEnt.decodedBody()
+	if err != nil {
+		return nil, reject(RuleMalformed, "the signature part: %v", err)
+	}
+	p7, err := pkcs7.Parse(sigDER)
+	if err != nil {
+		return nil, reject(RuleMalformed, "the signature: %v", err)
+	}
+	if len(p7.Signers) == 0 {
+		return nil, reject(RuleNotSigned, "the signature has no signer")
+	}
+	for _, si := range p7.Signers {
+		if err := checkDigest(si.DigestAlgorithm.Algorithm); err != nil {
+			return nil, err
+		}
+		op.Digest = digestName(si.DigestAlgorithm.Algorithm)
+	}
+	p7.Content = parts[0]
+	if err := p7.Verify(); err != nil {
+		// Some senders sign LF text that a relay turned into CRLF, or the reverse: one retry on the canonical form.
+		p7.Content = canonicalLines(parts[0])
+		if err2 := p7.Verify(); err2 != nil {
+			if st := (*pkcs7.SigningTimeNotValidError)(nil); errors.As(err, &st) {
+				if st.SigningTime.After(st.NotAfter) {
+					return nil, reject(RuleExpired, "the signer's certificate had expired when the message was signed: %v", err)
+				}
+				return nil, reject(RuleNotYetValid, "the signer's certificate was not yet valid when the message was signed: %v", err)
+			}
+			return nil, reject(RuleBadSignature, "%v", err)
+		}
+	}
+	si := p7.Signers[0]
+	signer := signerCert(p7, si.IssuerAndSerialNumber.SerialNumber.String(), si.IssuerAndSerialNumber.IssuerName.FullBytes)
+	if signer == nil {
+		return nil, reject(RuleBadSignature, "the signer's certificate is not in the signature")
+	}
+	if err := checkKey(signer); err != nil {
+		return nil, err
+	}
+	op.Signer = signer
+
+	content, err := parseEntity(parts[0])
+	if err != nil {
+		return nil, reject(RuleMalformed, "the signed entity: %v", err)
+	}
+	op.Message = parts[0]
+	if cmt, _ := content.mediaType(); cmt == "message/rfc822" {
+		op.Wrapped, op.Message = true, content.body
+	}
+	// Wrapped, the sender is the signed inner From; unwrapped (AS 1.0
+	// style), only the outer headers name it.
+	fromHeader := outer.header.Get("From")
+	if op.Wrapped {
+		inner, err := mail.ReadMessage(bytes.NewReader(op.Message))
+		if err != nil {
+			return nil, reject(RuleMalformed, "the signed message: %v", err)
+		}
+		if err := compareHeaders(outer.header, inner.Header); err != nil {
+			return nil, err
+		}
+		fromHeader = inner.Header.Get("From")
+	}
+	from, err := mail.ParseAddress(fromHeader)
+	if err != nil {
+		return nil, reject(RuleMalformed, "the message's From %q: %v", fromHeader, err)
+	}
+	op.From = strings.ToLower(from.Address)
+
+	chain := append([]*x509.Certificate{signer}, others(p7.Certificates, signer)...)
+	res, err := verify(ctx, op.From, chain)
+	if res == nil {
+		return nil, reject(RuleUntrusted, "the signer could not be checked: %v", err)
+	}
+	op.Trust = res
+	if !res.Trusted {
+		return nil, reject(trustRule(res.Reason), "signer %s for %s: %s", signer.Subject, op.From, trust.Explain(res))
+	}
+	return op, nil
+}
+
+func signerCert(p7 *pkcs7.PKCS7, serial string, issuer []byte) *x509.Certificate {
+	for _, c := range p7.Certificates {
+		if c.SerialNumber.String() == serial && bytes.Equal(c.RawIssuer, issuer) {
+			return c
+		}
+	}
+	return nil
+}
+
+func others(all []*x509.Certificate, not *x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range all {
+		if !c.Equal(not) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// checkCipher refuses what Direct does not allow: DES, 3DES, RC2.
+func checkCipher(env *Envelope) error {
+	switch {
+	case env.Cipher.Equal(oidAES128CBC), env.Cipher.Equal(oidAES256CBC), env.Cipher.Equal(oidAES128GCM), env.Cipher.Equal(oidAES256GCM):
+	case env.Cipher.Equal(oidDESCBC), env.Cipher.Equal(oidDESEDE3CBC), env.Cipher.Equal(oidRC2CBC):
+		return reject(RuleWeakEncryption, "the content is encrypted with %s; Direct requires AES", CipherName(env.Cipher))
+	default:
+		return reject(RuleWeakEncryption, "content encryption %s is not supported (AES-128/256-CBC are)", CipherName(env.Cipher))
+	}
+	for _, kt := range env.KeyTransports {
+		if !kt.Equal(oidRSA) && !kt.Equal(oidRSAOAEP) {
+			return reject(RuleWeakEncryption, "key transport %s is not supported (RSA, RSA-OAEP are)", kt)
+		}
+	}
+	return nil
+}
+
+func checkDigest(oid asn1.ObjectIdentifier) error {
+	switch {
+	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA256), oid.Equal(pkcs7.OIDDigestAlgorithmSHA384), oid.Equal(pkcs7.OIDDigestAlgorithmSHA512):
+		return nil
+	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA1), oid.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}):
+		return reject(RuleWeakDigest, "the signature's digest is %s; Direct requires SHA-256 or stronger", digestName(oid))
+	}
+	return reject(RuleWeakDigest, "digest %s is not allowed (SHA-256, SHA-384, SHA-512 are)", oid)
+}
+
+func digestName(oid asn1.ObjectIdentifier) string {
+	switch {
+	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA256):
+		return "SHA-256"
+	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA384):
+		return "SHA-384"
+	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA512):
+		return "SHA-512"
+	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA1):
+		return "SHA-1"
+	case oid.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}):
+		return "MD5"
+	}
+	return oid.String()
+}
+
+// checkKey refuses RSA keys under 2048 bits and EC curves other than
+// P-256 and P-384.
+func checkKey(c *x509.Certificate) error {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return reject(RuleWeakKey, "the signer's RSA key has %d bits; Direct requires 2048 at least", k.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+		if n := k.Curve.Params().Name; n != "P-256" && n != "P-384" {
+			return reject(RuleWeakKey, "the signer's EC key is on %s; P-256 and P-384 are allowed", n)
+		}
+	default:
+		return reject(RuleWeakKey, "the signer's key type %T is not allowed", c.PublicKey)
+	}
+	return nil
+}
+
+// compareHeaders: a wrapped message's outer From and To must say what the
+// signed inner ones say (RFC 5751 §3.1; the Direct RI's tamper policy).
+func compareHeaders(outer, inner mail.Header) error {
+	for _, k := range []string{"From", "To"} {
+		o, i := addrSet(outer.Get(k)), addrSet(inner.Get(k))
+		if o == "" {
+			continue // absent outside: nothing claims otherwise
+		}
+		if o != i {
+			return reject(RuleHeaderMismatch, "outer %s %q is not the signed %s %q", k, o, k, i)
+		}
+	}
+	return nil
+}
+
+func addrSet(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return ""
+	}
+	l, err := mail.ParseAddressList(v)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(v))
+	}
+	var out []string
+	for _, a := range l {
+		out = append(out, strings.ToLower(a.Address))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// trustRule maps a validation's reason to the rule named to the sender.
+func trustRule(r trust.Reason) Rule {
+	switch r {
+	case trust.ReasonExpired, trust.ReasonChainExpired:
+		return RuleExpired
+	case trust.ReasonNotYetValid:
+		return RuleNotYetValid
+	case trust.ReasonRevoked:
+		return RuleRevoked
+	case trust.ReasonSANMismatch:
+		return RuleBinding
+	case trust.ReasonBadUsage:
+		return RuleKeyUsage
+	}
+	return RuleUntrusted
+}

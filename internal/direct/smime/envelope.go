@@ -1,0 +1,259 @@
+package smime
+
+import (
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/smallstep/pkcs7"
+)
+
+// Content encryption and key transport choices (RFC 3565, RFC 8017).
+type (
+	Cipher       string
+	KeyTransport string
+)
+
+const (
+	AES128CBC Cipher = "aes128-cbc"
+	AES256CBC Cipher = "aes256-cbc"
+
+	RSAPKCS1 KeyTransport = "rsa"      // PKCS#1 v1.5: every AS 1.2 receiver
+	RSAOAEP  KeyTransport = "rsa-oaep" // RSAES-OAEP with SHA-256 and MGF1-SHA-256 (AS 1.3)
+)
+
+var (
+	oidData          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidEnvelopedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 3}
+	oidAuthEnveloped = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 23}
+	oidAES128CBC     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}
+	oidAES192CBC     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}
+	oidAES256CBC     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+	oidAES128GCM     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 6}
+	oidAES256GCM     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 46}
+	oidDESCBC        = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 7}
+	oidDESEDE3CBC    = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
+	oidRC2CBC        = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 2}
+	oidRSA           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	oidRSAOAEP       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 7}
+	oidMGF1          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
+	oidSHA256        = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+)
+
+type issuerAndSerial struct {
+	Issuer asn1.RawValue
+	Serial *big.Int
+}
+
+type keyTransRecipient struct {
+	Version      int
+	Rid          issuerAndSerial
+	KeyEncAlg    pkix.AlgorithmIdentifier
+	EncryptedKey []byte
+}
+
+type encryptedContentInfo struct {
+	ContentType asn1.ObjectIdentifier
+	Alg         pkix.AlgorithmIdentifier
+	Content     asn1.RawValue `asn1:"tag:0,optional"`
+}
+
+type envelopedData struct {
+	Version    int
+	Recipients []keyTransRecipient `asn1:"set"`
+	Content    encryptedContentInfo
+}
+
+type contentInfo struct {
+	ContentType asn1.ObjectIdentifier
+	Content     asn1.RawValue `asn1:"explicit,tag:0"`
+}
+
+type oaepParams struct {
+	Hash pkix.AlgorithmIdentifier `asn1:"explicit,tag:0"`
+	MGF  pkix.AlgorithmIdentifier `asn1:"explicit,tag:1"`
+}
+
+// ErrNoRSA: a recipient certificate whose key cannot take RSA key transport.
+var ErrNoRSA = errors.New("the certificate's key is not RSA: key agreement (ECDH, RFC 5753) is not supported for encryption")
+
+// Encrypt makes a CMS EnvelopedData (DER) of content for every recipient,
+// with a fresh content key: AES-CBC under c, the key sent by RSA key
+// transport kt to each certificate (RFC 5652 §6.2.1, issuerAndSerialNumber).
+func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, kt KeyTransport) ([]byte, error) {
+	if len(recipients) == 0 {
+		return nil, errors.New("no recipient certificate to encrypt to")
+	}
+	keyLen, oid := 16, oidAES128CBC
+	switch c {
+	case AES128CBC, "":
+	case AES256CBC:
+		keyLen, oid = 32, oidAES256CBC
+	default:
+		return nil, fmt.Errorf("content encryption %q: use %s or %s", c, AES128CBC, AES256CBC)
+	}
+	key, iv := make([]byte, keyLen), make([]byte, aes.BlockSize)
+	rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	rand.Read(iv)
+	block, _ := aes.NewCipher(key)
+	pad := aes.BlockSize - len(content)%aes.BlockSize
+	ct := make([]byte, len(content)+pad)
+	copy(ct, content)
+	for i := len(content); i < len(ct); i++ {
+		ct[i] = byte(pad)
+	}
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, ct)
+	ivDER, _ := asn1.Marshal(iv)
+
+	env := envelopedData{Content: encryptedContentInfo{ContentType: oidData,
+		Alg:     pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: ivDER}},
+		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: ct}}}
+	for _, r := range recipients {
+		pub, ok := r.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("recipient %s: %w", r.Subject, ErrNoRSA)
+		}
+		var ek []byte
+		var alg pkix.AlgorithmIdentifier
+		var err error
+		switch kt {
+		case RSAPKCS1, "":
+			ek, err = rsa.EncryptPKCS1v15(rand.Reader, pub, key)
+			alg = pkix.AlgorithmIdentifier{Algorithm: oidRSA, Parameters: asn1.NullRawValue}
+		case RSAOAEP:
+			ek, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, key, nil)
+			sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
+			shaDER, _ := asn1.Marshal(sha)
+			p, _ := asn1.Marshal(oaepParams{Hash: sha, MGF: pkix.AlgorithmIdentifier{Algorithm: oidMGF1, Parameters: asn1.RawValue{FullBytes: shaDER}}})
+			alg = pkix.AlgorithmIdentifier{Algorithm: oidRSAOAEP, Parameters: asn1.RawValue{FullBytes: p}}
+		default:
+			return nil, fmt.Errorf("key transport %q: use %s or %s", kt, RSAPKCS1, RSAOAEP)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("recipient %s: %w", r.Subject, err)
+		}
+		env.Recipients = append(env.Recipients, keyTransRecipient{Rid: issuerAndSerial{asn1.RawValue{FullBytes: r.RawIssuer}, r.SerialNumber},
+			KeyEncAlg: alg, EncryptedKey: ek})
+	}
+	inner, err := asn1.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(contentInfo{ContentType: oidEnvelopedData, Content: asn1.RawValue{FullBytes: wrapExplicit0(inner)}})
+}
+
+// wrapExplicit0 is the [0] EXPLICIT tag around an encoded value.
+func wrapExplicit0(der []byte) []byte {
+	b, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: der})
+	return b
+}
+
+// Envelope is what an EnvelopedData says of its algorithms, read before
+// any key is used so that a weak one is refused by name.
+type Envelope struct {
+	Cipher        asn1.ObjectIdentifier
+	KeyTransports []asn1.ObjectIdentifier // one per key-transport recipient
+	Recipients    int                     // every RecipientInfo, of any kind
+}
+
+// CipherName names a content-encryption OID.
+func CipherName(oid asn1.ObjectIdentifier) string {
+	for _, c := range []struct {
+		oid  asn1.ObjectIdentifier
+		name string
+	}{{oidAES128CBC, "AES-128-CBC"}, {oidAES192CBC, "AES-192-CBC"}, {oidAES256CBC, "AES-256-CBC"}, {oidAES128GCM, "AES-128-GCM"},
+		{oidAES256GCM, "AES-256-GCM"}, {oidDESCBC, "DES-CBC"}, {oidDESEDE3CBC, "3DES-CBC"}, {oidRC2CBC, "RC2-CBC"}} {
+		if c.oid.Equal(oid) {
+			return c.name
+		}
+	}
+	return oid.String()
+}
+
+// InspectEnvelope reads the algorithms of a CMS ContentInfo holding
+// EnvelopedData, BER or DER (senders stream BER with indefinite lengths).
+func InspectEnvelope(b []byte) (*Envelope, error) {
+	ci, err := children(b, 0x30) // ContentInfo
+	if err != nil || len(ci) < 2 {
+		return nil, fmt.Errorf("not a CMS ContentInfo: %v", err)
+	}
+	ct, err := oidOf(ci[0])
+	if err != nil {
+		return nil, err
+	}
+	if ct.Equal(oidAuthEnveloped) {
+		return nil, errors.New("authenticated-enveloped-data (RFC 5083) is not supported yet")
+	}
+	if !ct.Equal(oidEnvelopedData) {
+		return nil, fmt.Errorf("content type %s is not enveloped-data", ct)
+	}
+	wrapped, err := children(ci[1].full, 0xa0)
+	if err != nil || len(wrapped) != 1 {
+		return nil, fmt.Errorf("enveloped-data: %v", err)
+	}
+	ed, err := children(wrapped[0].full, 0x30)
+	if err != nil || len(ed) < 3 {
+		return nil, fmt.Errorf("enveloped-data: %v", err)
+	}
+	i := 1
+	if ed[i].tag == 0xa0 { // originatorInfo
+		i++
+	}
+	if i+1 >= len(ed) || ed[i].tag != 0x31 {
+		return nil, errors.New("enveloped-data: no recipientInfos")
+	}
+	env := &Envelope{}
+	ris, err := children(ed[i].full, 0x31)
+	if err != nil {
+		return nil, err
+	}
+	for _, ri := range ris {
+		env.Recipients++
+		if ri.tag != 0x30 { // kari [1], kekri [2], pwri [3], ori [4]: not key transport
+			continue
+		}
+		f, err := children(ri.full, 0x30)
+		if err != nil || len(f) < 4 {
+			return nil, fmt.Errorf("a recipientInfo: %v", err)
+		}
+		alg, err := children(f[2].full, 0x30)
+		if err != nil || len(alg) == 0 {
+			return nil, fmt.Errorf("a recipientInfo's algorithm: %v", err)
+		}
+		oid, err := oidOf(alg[0])
+		if err != nil {
+			return nil, err
+		}
+		env.KeyTransports = append(env.KeyTransports, oid)
+	}
+	eci, err := children(ed[i+1].full, 0x30)
+	if err != nil || len(eci) < 2 {
+		return nil, fmt.Errorf("encryptedContentInfo: %v", err)
+	}
+	alg, err := children(eci[1].full, 0x30)
+	if err != nil || len(alg) == 0 {
+		return nil, fmt.Errorf("the content encryption algorithm: %v", err)
+	}
+	if env.Cipher, err = oidOf(alg[0]); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// Decrypt opens a CMS EnvelopedData for the recipient's certificate and key.
+func Decrypt(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
+	p7, err := pkcs7.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	return p7.Decrypt(cert, key)
+}

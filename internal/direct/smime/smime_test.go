@@ -1,0 +1,294 @@
+package smime
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
+)
+
+// lab: a.test's CA issued the sender's certificates, b.test's the
+// recipient's; b.test (the receiver) trusts a.test's root. Another root is
+// trusted by nobody.
+type lab struct {
+	dir                 string
+	rootA, rootB, rogue *trusttest.CA
+	sender, recipient   *trusttest.Leaf
+	v                   *trust.Validator
+	rev                 *trusttest.Revocations
+}
+
+var email = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+
+func (l *lab) leaf(t testing.TB, ca *trusttest.CA, address string, o trusttest.Opts) *trusttest.Leaf {
+	o.Emails, o.DNSNames, o.EKU = []string{address}, []string{}, email
+	if o.Key == nil && o.Bits == 0 {
+		o.RSA = true
+	}
+	return ca.Leaf(t, address, o)
+}
+
+func newLab(t testing.TB) *lab {
+	t.Helper()
+	l := &lab{dir: t.TempDir(), rev: &trusttest.Revocations{}}
+	l.rootA = trusttest.NewRoot(t, "Org A Root", trusttest.Opts{})
+	l.rootB = trusttest.NewRoot(t, "Org B Root", trusttest.Opts{})
+	l.rogue = trusttest.NewRoot(t, "Rogue Root", trusttest.Opts{})
+	l.sender = l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{})
+	l.recipient = l.leaf(t, l.rootB, "nurse@b.test", trusttest.Opts{})
+	anchor := l.write(t, "rootA.pem", trusttest.PEM(l.rootA.Cert))
+	reg, err := trust.NewRegistry(trust.Config{Circles: []trust.Circle{{Name: "c", Anchors: []string{anchor}}},
+		Domains: []trust.Domain{{Name: "b.test", Circles: []string{"c"}}}}, trust.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.v, err = trust.NewValidator(reg, trust.ValidatorOptions{Revocation: trust.RevocationFunc(func(ctx context.Context, c, i *x509.Certificate) (trust.RevocationStatus, error) {
+		st, err := l.rev.Check(ctx, c, i)
+		return trust.RevocationStatus(st), err
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func (l *lab) write(t testing.TB, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(l.dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func keyPEM(t testing.TB, k crypto.Signer) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func (l *lab) verifier() Verifier {
+	return func(ctx context.Context, sender string, chain []*x509.Certificate) (*trust.Result, error) {
+		return l.v.ValidateFor(ctx, "b.test", sender, trust.PurposeVerify, chain, time.Now())
+	}
+}
+
+func (l *lab) rcpt() []Recipient {
+	return []Recipient{{Cert: l.recipient.Cert, Key: l.recipient.Key}}
+}
+
+func testMessage() *Message {
+	return &Message{From: "drjones@a.test", To: []string{"nurse@b.test"}, Subject: "Discharge summary",
+		Parts: []Part{{Data: []byte("See the summary attached.\n")},
+			{Filename: "summary.xml", Data: []byte("<ClinicalDocument xmlns='urn:hl7-org:v3'/>\n")}}}
+}
+
+// TestSealOpen: what Seal makes, Open accepts, for each algorithm choice.
+func TestSealOpen(t *testing.T) {
+	l := newLab(t)
+	ec := l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{KeyUsage: x509.KeyUsageDigitalSignature})
+	for _, c := range []struct {
+		name   string
+		signer *trusttest.Leaf
+		o      Options
+		cipher string
+		digest string
+	}{
+		{"defaults", l.sender, Options{}, "AES-128-CBC", "SHA-256"},
+		{"oaep-aes256-sha384", l.sender, Options{Cipher: AES256CBC, KeyTransport: RSAOAEP, Digest: SHA384}, "AES-256-CBC", "SHA-384"},
+		{"ecdsa-signer-sha512", ec, Options{Digest: SHA512}, "AES-128-CBC", "SHA-512"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw, err := Seal(testMessage(), Signer{Cert: c.signer.Cert, Key: c.signer.Key}, []*x509.Certificate{l.recipient.Cert}, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			op, err := Open(context.Background(), raw, l.rcpt(), l.verifier())
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if !op.Wrapped || op.From != "drjones@a.test" || op.Cipher != c.cipher || op.Digest != c.digest || !op.Signer.Equal(c.signer.Cert) ||
+				!bytes.Contains(op.Message, []byte("Subject: Discharge summary")) || !op.Trust.Trusted {
+				t.Errorf("opened %+v", op)
+			}
+		})
+	}
+}
+
+func openssl(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl not installed; .ci/run installs it")
+		}
+		t.Skip("openssl not installed")
+	}
+	return p
+}
+
+func run(t *testing.T, stdin []byte, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// TestOpenSSLOpensOurs: `openssl cms` (the independent check) decrypts
+// what Seal sends and verifies its signature against the sender's root,
+// for PKCS#1 v1.5 and OAEP key transport.
+func TestOpenSSLOpensOurs(t *testing.T) {
+	ossl := openssl(t)
+	l := newLab(t)
+	rc := l.write(t, "rcpt.pem", trusttest.PEM(l.recipient.Cert))
+	rk := l.write(t, "rcpt.key", keyPEM(t, l.recipient.Key))
+	root := l.write(t, "rootA.pem", trusttest.PEM(l.rootA.Cert))
+	for _, o := range []Options{{}, {Cipher: AES256CBC, KeyTransport: RSAOAEP}} {
+		raw, err := Seal(testMessage(), Signer{Cert: l.sender.Cert, Key: l.sender.Key}, []*x509.Certificate{l.recipient.Cert}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed := run(t, raw, ossl, "cms", "-decrypt", "-recip", rc, "-inkey", rk)
+		content := run(t, signed, ossl, "cms", "-verify", "-CAfile", root, "-purpose", "smimesign")
+		if !bytes.Contains(content, []byte("Subject: Discharge summary")) || !bytes.Contains(content, []byte("Content-Type: message/rfc822")) {
+			t.Errorf("%+v: openssl's verified content:\n%s", o, content)
+		}
+	}
+}
+
+// opensslMessage builds a Direct message with openssl cms: the wrapped
+// inner message signed by signer (with extra sign args), then encrypted
+// to the recipient (with extra encrypt args).
+func (l *lab) opensslMessage(t *testing.T, ossl string, signer *trusttest.Leaf, inner string, signArgs, encArgs []string) []byte {
+	t.Helper()
+	sc := l.write(t, "signer.pem", trusttest.PEM(signer.Cert))
+	sk := l.write(t, "signer.key", keyPEM(t, signer.Key))
+	rc := l.write(t, "rcpt.pem", trusttest.PEM(l.recipient.Cert))
+	ent := []byte("Content-Type: message/rfc822\r\n\r\n" + inner)
+	if strings.HasPrefix(inner, "Content-Type:") { // an unwrapped body part (AS 1.0 senders)
+		ent = []byte(inner)
+	}
+	if signer != nil && signArgs != nil {
+		ent = run(t, ent, ossl, append([]string{"cms", "-sign", "-signer", sc, "-inkey", sk}, signArgs...)...)
+	}
+	if encArgs == nil {
+		return ent
+	}
+	args := []string{"cms", "-encrypt", "-from", "drjones@a.test", "-to", "nurse@b.test", "-subject", "Discharge summary"}
+	if i := slices.Index(encArgs, "-keyopt"); i >= 0 { // key options follow the -recip they are for
+		args = append(append(append(args, encArgs[:i]...), "-recip", rc), encArgs[i:]...)
+	} else {
+		args = append(append(args, encArgs...), rc)
+	}
+	return run(t, ent, ossl, args...)
+}
+
+const innerMsg = "From: drjones@a.test\r\nTo: nurse@b.test\r\nSubject: Discharge summary\r\nMessage-ID: <1@a.test>\r\n" +
+	"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThe patient went home.\r\n"
+
+// TestOpenOpenSSLs: Open accepts what `openssl cms` sends as a Direct
+// sender would (AS 1.2 and 1.3 algorithms), and refuses each thing Direct
+// forbids with its rule.
+func TestOpenOpenSSLs(t *testing.T) {
+	ossl := openssl(t)
+	l := newLab(t)
+	weak := l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{RSA: true, Bits: 1024})
+	expired := l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	rogue := l.leaf(t, l.rogue, "drjones@a.test", trusttest.Opts{})
+	other := l.leaf(t, l.rootA, "someone@a.test", trusttest.Opts{})
+	revoked := l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{})
+	l.rev.Revoke(revoked.Cert)
+	signOnly := l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{KeyUsage: x509.KeyUsageKeyEncipherment})
+	sha256 := []string{"-md", "sha256"}
+	aes := []string{"-aes128"}
+	for _, c := range []struct {
+		name      string
+		signer    *trusttest.Leaf
+		inner     string
+		sign, enc []string
+		rule      Rule // "": accepted
+		edit      func([]byte) []byte
+	}{
+		{name: "aes128-sha256", signer: l.sender, inner: innerMsg, sign: sha256, enc: aes},
+		{name: "aes256-oaep-sha384", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha384"},
+			enc: []string{"-aes256", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"}},
+		{name: "unwrapped", signer: l.sender, inner: "Content-Type: text/plain\r\n\r\nThe patient went home.\r\n", sign: sha256, enc: aes},
+		{name: "sha512", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha512"}, enc: aes},
+		{name: "3des", signer: l.sender, inner: innerMsg, sign: sha256, enc: []string{"-des3"}, rule: RuleWeakEncryption},
+		{name: "sha1", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha1"}, enc: aes, rule: RuleWeakDigest},
+		{name: "unsigned", signer: l.sender, inner: innerMsg, enc: aes, rule: RuleNotSigned},
+		{name: "unencrypted", signer: l.sender, inner: innerMsg, sign: sha256, rule: RuleNotEncrypted},
+		{name: "rsa-1024-signer", signer: weak, inner: innerMsg, sign: sha256, enc: aes, rule: RuleWeakKey},
+		{name: "expired-signer", signer: expired, inner: innerMsg, sign: sha256, enc: aes, rule: RuleExpired},
+		{name: "untrusted-signer", signer: rogue, inner: innerMsg, sign: sha256, enc: aes, rule: RuleUntrusted},
+		{name: "revoked-signer", signer: revoked, inner: innerMsg, sign: sha256, enc: aes, rule: RuleRevoked},
+		{name: "not-allowed-to-sign", signer: signOnly, inner: innerMsg, sign: sha256, enc: aes, rule: RuleKeyUsage},
+		{name: "signer-of-another-address", signer: other, inner: innerMsg, sign: sha256, enc: aes, rule: RuleBinding},
+		{name: "outer-to-differs", signer: l.sender, inner: strings.Replace(innerMsg, "To: nurse@b.test", "To: clerk@b.test", 1), sign: sha256, enc: aes, rule: RuleHeaderMismatch},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			signArgs := c.sign
+			raw := l.opensslMessage(t, ossl, c.signer, c.inner, signArgs, c.enc)
+			op, err := Open(context.Background(), raw, l.rcpt(), l.verifier())
+			if c.rule == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if op.From != "drjones@a.test" || op.Wrapped != (c.name != "unwrapped") || !bytes.Contains(op.Message, []byte("The patient went home.")) {
+					t.Errorf("opened %+v", op)
+				}
+				return
+			}
+			rej, ok := err.(*Rejection)
+			if !ok || rej.Rule != c.rule {
+				t.Fatalf("got %v; want the rule %s", err, c.rule)
+			}
+		})
+	}
+}
+
+// TestOpenTampered: one byte of the signed content changed after signing
+// (re-encrypted to the recipient): the signature no longer holds.
+func TestOpenTampered(t *testing.T) {
+	ossl := openssl(t)
+	l := newLab(t)
+	signed := l.opensslMessage(t, ossl, l.sender, innerMsg, []string{"-md", "sha256"}, nil)
+	tampered := bytes.Replace(signed, []byte("went home"), []byte("went away"), 1)
+	if bytes.Equal(tampered, signed) {
+		t.Fatal("nothing replaced")
+	}
+	rc := l.write(t, "rcpt.pem", trusttest.PEM(l.recipient.Cert))
+	raw := run(t, tampered, ossl, "cms", "-encrypt", "-aes128", "-from", "drjones@a.test", "-to", "nurse@b.test", rc)
+	_, err := Open(context.Background(), raw, l.rcpt(), l.verifier())
+	if rej, ok := err.(*Rejection); !ok || rej.Rule != RuleBadSignature {
+		t.Fatalf("got %v; want bad-signature", err)
+	}
+	// And to a certificate the receiver does not hold: no-recipient.
+	other := l.leaf(t, l.rootB, "clerk@b.test", trusttest.Opts{})
+	raw, err = Seal(testMessage(), Signer{Cert: l.sender.Cert, Key: l.sender.Key}, []*x509.Certificate{other.Cert}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), raw, l.rcpt(), l.verifier()); err == nil || err.(*Rejection).Rule != RuleNotForUs {
+		t.Fatalf("got %v; want no-recipient", err)
+	}
+}
