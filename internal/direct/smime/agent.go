@@ -76,6 +76,7 @@ func Seal(msg *Message, s Signer, recipients []*x509.Certificate, o Options) ([]
 		return nil, err
 	}
 	var b bytes.Buffer
+	b.Grow(base64Len(len(der)) + 1024)
 	b.Write(outerHeaders(inner))
 	b.WriteString("MIME-Version: 1.0" + crlf)
 	b.WriteString("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"" + crlf)
@@ -135,6 +136,7 @@ func SignEntity(ent []byte, s Signer, d Digest) ([]byte, error) {
 	}
 	bd := boundary("signed-")
 	var b bytes.Buffer
+	b.Grow(len(ent) + base64Len(len(sig)) + 512)
 	b.WriteString("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + string(d) + "; boundary=\"" + bd + "\"" + crlf + crlf)
 	b.WriteString("--" + bd + crlf)
 	b.Write(ent)

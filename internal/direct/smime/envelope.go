@@ -61,23 +61,6 @@ type keyTransRecipient struct {
 	EncryptedKey []byte
 }
 
-type encryptedContentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Alg         pkix.AlgorithmIdentifier
-	Content     asn1.RawValue `asn1:"tag:0,optional"`
-}
-
-type envelopedData struct {
-	Version    int
-	Recipients []keyTransRecipient `asn1:"set"`
-	Content    encryptedContentInfo
-}
-
-type contentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"explicit,tag:0"`
-}
-
 type oaepParams struct {
 	Hash pkix.AlgorithmIdentifier `asn1:"explicit,tag:0"`
 	MGF  pkix.AlgorithmIdentifier `asn1:"explicit,tag:1"`
@@ -104,57 +87,86 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, kt KeyTra
 	key, iv := make([]byte, keyLen), make([]byte, aes.BlockSize)
 	rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
 	rand.Read(iv)
-	block, _ := aes.NewCipher(key)
+	var ris []byte // the recipientInfos' contents
+	for _, r := range recipients {
+		ri, err := recipientInfo(r, key, kt)
+		if err != nil {
+			return nil, err
+		}
+		ris = append(ris, ri...)
+	}
+	ivDER, _ := asn1.Marshal(iv)
+	alg, _ := asn1.Marshal(pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: ivDER}})
+	dataOID, _ := asn1.Marshal(oidData)
+	envOID, _ := asn1.Marshal(oidEnvelopedData)
+	version := []byte{0x02, 0x01, 0x00} // INTEGER 0: key transport to issuerAndSerialNumber only
+
+	// The whole DER is laid out once and the content encrypted in place:
+	// a 50 MB document is not copied through three nested Marshal calls.
 	pad := aes.BlockSize - len(content)%aes.BlockSize
-	ct := make([]byte, len(content)+pad)
+	ctLen := len(content) + pad
+	ctHdr := derHeader(0x80, ctLen) // [0] IMPLICIT OCTET STRING
+	eciLen := len(dataOID) + len(alg) + len(ctHdr) + ctLen
+	eciHdr := derHeader(0x30, eciLen)
+	risHdr := derHeader(0x31, len(ris))
+	envLen := len(version) + len(risHdr) + len(ris) + len(eciHdr) + eciLen
+	envHdr := derHeader(0x30, envLen)
+	expLen := len(envHdr) + envLen
+	expHdr := derHeader(0xa0, expLen)
+	ciLen := len(envOID) + len(expHdr) + expLen
+	out := make([]byte, 0, len(derHeader(0x30, ciLen))+ciLen)
+	for _, part := range [][]byte{derHeader(0x30, ciLen), envOID, expHdr, envHdr, version, risHdr, ris, eciHdr, dataOID, alg, ctHdr} {
+		out = append(out, part...)
+	}
+	ct := out[len(out) : len(out)+ctLen]
+	out = out[:len(out)+ctLen]
 	copy(ct, content)
-	for i := len(content); i < len(ct); i++ {
+	for i := len(content); i < ctLen; i++ {
 		ct[i] = byte(pad)
 	}
+	block, _ := aes.NewCipher(key)
 	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, ct)
-	ivDER, _ := asn1.Marshal(iv)
-
-	env := envelopedData{Content: encryptedContentInfo{ContentType: oidData,
-		Alg:     pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: ivDER}},
-		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: ct}}}
-	for _, r := range recipients {
-		pub, ok := r.PublicKey.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("recipient %s: %w", r.Subject, ErrNoRSA)
-		}
-		var ek []byte
-		var alg pkix.AlgorithmIdentifier
-		var err error
-		switch kt {
-		case RSAPKCS1, "":
-			ek, err = rsa.EncryptPKCS1v15(rand.Reader, pub, key)
-			alg = pkix.AlgorithmIdentifier{Algorithm: oidRSA, Parameters: asn1.NullRawValue}
-		case RSAOAEP:
-			ek, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, key, nil)
-			sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
-			shaDER, _ := asn1.Marshal(sha)
-			p, _ := asn1.Marshal(oaepParams{Hash: sha, MGF: pkix.AlgorithmIdentifier{Algorithm: oidMGF1, Parameters: asn1.RawValue{FullBytes: shaDER}}})
-			alg = pkix.AlgorithmIdentifier{Algorithm: oidRSAOAEP, Parameters: asn1.RawValue{FullBytes: p}}
-		default:
-			return nil, fmt.Errorf("key transport %q: use %s or %s", kt, RSAPKCS1, RSAOAEP)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("recipient %s: %w", r.Subject, err)
-		}
-		env.Recipients = append(env.Recipients, keyTransRecipient{Rid: issuerAndSerial{asn1.RawValue{FullBytes: r.RawIssuer}, r.SerialNumber},
-			KeyEncAlg: alg, EncryptedKey: ek})
-	}
-	inner, err := asn1.Marshal(env)
-	if err != nil {
-		return nil, err
-	}
-	return asn1.Marshal(contentInfo{ContentType: oidEnvelopedData, Content: asn1.RawValue{FullBytes: wrapExplicit0(inner)}})
+	return out, nil
 }
 
-// wrapExplicit0 is the [0] EXPLICIT tag around an encoded value.
-func wrapExplicit0(der []byte) []byte {
-	b, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: der})
-	return b
+// recipientInfo is the DER KeyTransRecipientInfo sending key to r.
+func recipientInfo(r *x509.Certificate, key []byte, kt KeyTransport) ([]byte, error) {
+	pub, ok := r.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("recipient %s: %w", r.Subject, ErrNoRSA)
+	}
+	var ek []byte
+	var alg pkix.AlgorithmIdentifier
+	var err error
+	switch kt {
+	case RSAPKCS1, "":
+		ek, err = rsa.EncryptPKCS1v15(rand.Reader, pub, key)
+		alg = pkix.AlgorithmIdentifier{Algorithm: oidRSA, Parameters: asn1.NullRawValue}
+	case RSAOAEP:
+		ek, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, key, nil)
+		sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
+		shaDER, _ := asn1.Marshal(sha)
+		p, _ := asn1.Marshal(oaepParams{Hash: sha, MGF: pkix.AlgorithmIdentifier{Algorithm: oidMGF1, Parameters: asn1.RawValue{FullBytes: shaDER}}})
+		alg = pkix.AlgorithmIdentifier{Algorithm: oidRSAOAEP, Parameters: asn1.RawValue{FullBytes: p}}
+	default:
+		return nil, fmt.Errorf("key transport %q: use %s or %s", kt, RSAPKCS1, RSAOAEP)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recipient %s: %w", r.Subject, err)
+	}
+	return asn1.Marshal(keyTransRecipient{Rid: issuerAndSerial{asn1.RawValue{FullBytes: r.RawIssuer}, r.SerialNumber}, KeyEncAlg: alg, EncryptedKey: ek})
+}
+
+// derHeader is a DER identifier and definite length (X.690 §8.1.3).
+func derHeader(tag byte, n int) []byte {
+	if n < 0x80 {
+		return []byte{tag, byte(n)}
+	}
+	var l []byte
+	for v := n; v > 0; v >>= 8 {
+		l = append([]byte{byte(v)}, l...)
+	}
+	return append([]byte{tag, 0x80 | byte(len(l))}, l...)
 }
 
 // Envelope is what an EnvelopedData says of its algorithms, read before

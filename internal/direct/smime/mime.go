@@ -65,6 +65,11 @@ func (m *Message) Bytes() ([]byte, error) {
 		m.Date = time.Now()
 	}
 	var b bytes.Buffer
+	size := 1024
+	for _, p := range m.Parts {
+		size += base64Len(len(p.Data)) + 256
+	}
+	b.Grow(size)
 	for _, h := range [][2]string{{"From", m.From}, {"To", strings.Join(m.To, ", ")}, {"Date", m.Date.Format(time.RFC1123Z)},
 		{"Message-ID", m.MessageID}, {"Subject", mime.QEncoding.Encode("utf-8", m.Subject)}} {
 		if err := header(&b, h[0], h[1]); err != nil {
@@ -130,6 +135,9 @@ func writePart(b *bytes.Buffer, p Part) {
 	b.WriteString("Content-Transfer-Encoding: base64" + crlf + crlf)
 	writeBase64(b, p.Data)
 }
+
+// base64Len is the length writeBase64 writes for n bytes.
+func base64Len(n int) int { return base64.StdEncoding.EncodedLen(n) + (n+56)/57*2 }
 
 // writeBase64 writes data base64 in lines of 76 characters (RFC 2045 §6.8).
 func writeBase64(b *bytes.Buffer, data []byte) {
