@@ -15,6 +15,7 @@ const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|c
        tern direct discover ADDRESS --for LOCAL-DOMAIN [--purpose encrypt|verify] [--sources LIST] [--dns HOST:PORT] [--json]
        tern direct cert add|list|remove ...   (tern direct cert --help)
        tern direct export-ldif [DOMAIN] [--base DN] [--out FILE]
+       tern direct send --from A --to B [FILE...] (tern direct send --help)
        tern direct verify MESSAGE.eml ...     (tern direct verify --help)
         [--config FILE] [--data DIR]
 
@@ -56,6 +57,9 @@ func cmdDirect(e *env, args []string) int {
 	}
 	if len(args) > 0 && args[0] == "verify" {
 		return cmdDirectVerify(e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "send" {
+		return cmdDirectSend(e, args[1:])
 	}
 	fs := e.flags("direct", directHelp)
 	var cf configFlags

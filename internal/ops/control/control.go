@@ -30,9 +30,10 @@ type Reply struct {
 // Handler runs one operation.
 type Handler func(ctx context.Context, args map[string]string) (string, error)
 
-// Limits of one exchange: a request is a line of a few hundred bytes.
+// Limits of one exchange: a request is a line, mostly of a few hundred
+// bytes; `tern direct send` carries its files in it.
 const (
-	maxRequest = 64 << 10
+	maxRequest = 16 << 20
 	ioTimeout  = 30 * time.Second
 )
 

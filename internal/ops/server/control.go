@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
+	"github.com/tern-xmpp/tern/internal/direct/messages"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/ops/control"
 	"github.com/tern-xmpp/tern/internal/routing/router"
@@ -37,6 +38,7 @@ type admin struct {
 	direct              *directTrust  // nil: no Direct domain
 	dns                 *dnsPublisher // nil: no DNS responder
 	directory           *directory    // what peer introduction answers
+	messages            *messages.Module
 }
 
 // serveControl answers the CLI's operations on l; the returned stop closes
@@ -71,7 +73,8 @@ func serveControl(ctx context.Context, l net.Listener, cfg *config.Config, a adm
 	ctl.Handle("unban", func(_ context.Context, args map[string]string) (string, error) {
 		return a.unban(args["target"])
 	})
-	a.direct.handle(ctl) // tern direct trust (direct.go)
+	a.direct.handle(ctl)        // tern direct trust (direct.go)
+	handleSend(ctl, a.messages) // tern direct send (directmsg.go)
 	// tern direct cert add/remove: peer introduction and the responder publish the change now.
 	ctl.Handle("direct.certs.changed", func(ctx context.Context, _ map[string]string) (string, error) {
 		if err := a.directory.load(ctx); err != nil {

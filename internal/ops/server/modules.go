@@ -5,6 +5,7 @@ import (
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/direct/introduce"
+	"github.com/tern-xmpp/tern/internal/direct/messages"
 	"github.com/tern-xmpp/tern/internal/feature/blocking"
 	"github.com/tern-xmpp/tern/internal/feature/bytestreams"
 	"github.com/tern-xmpp/tern/internal/feature/carbons"
@@ -29,7 +30,7 @@ import (
 // settings from the configuration are plain fields here; a module with a
 // section of its own ([vcard], [privatexml]) gets it decoded before
 // Register. modules_disabled names the ones to leave out.
-func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, trusted ratelimit.Networks, intro *introduce.Module) []module.Module {
+func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, trusted ratelimit.Networks, intro *introduce.Module, dmsg *messages.Module) []module.Module {
 	return []module.Module{
 		disco.Module{},
 		serverinfo.Ping{},
@@ -49,6 +50,7 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 		register.Module{Open: registrationOpen(cfg), PerIP: regLimit, Trusted: trusted, MinPassword: cfg.Limits.MinPasswordLength},
 		bytestreams.New(), // XEP-0065 proxy; its listener opens in startProxy (proxy.go)
 		intro,             // Direct peer introduction (docs/direct-introduction.md); section [introduce]; wired in server.go
+		dmsg,              // Direct messages over XMPP (docs/direct-messages.md); wired in server.go
 		module.Feature{ModuleName: "receipts", Target: router.Account, Namespaces: []string{"urn:xmpp:receipts"}}, // pass through untouched
 	}
 }
@@ -56,7 +58,7 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 // The configuration knows every module's name and section before a file
 // is read (config.RegisterModule), from the same list.
 func init() {
-	for _, m := range modules(config.Default(), time.Time{}, nil, nil, introduce.New()) {
+	for _, m := range modules(config.Default(), time.Time{}, nil, nil, introduce.New(), &messages.Module{}) {
 		var section any
 		if c, ok := m.(module.Configurable); ok {
 			section = c.Config()

@@ -25,6 +25,8 @@ import (
 	"github.com/tern-xmpp/tern/internal/auth/sasl"
 	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/introduce"
+	"github.com/tern-xmpp/tern/internal/direct/messages"
+	"github.com/tern-xmpp/tern/internal/direct/sealed"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/ops/metrics"
@@ -100,9 +102,22 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		return dt.disc.Discover(ctx, local, address, p)
 	}
+	// Direct messages (directmsg.go): sealed with the keys `tern direct cert`
+	// stored, opened for the circles of the receiving domain.
+	box, err := sealed.New(secret)
+	if err != nil {
+		return err
+	}
+	dmsg := &messages.Module{Direct: isDirect(cfg), Keys: &directKeys{store: store.DirectCerts(), box: box}, Discover: intro.Discover,
+		Verify: func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error) {
+			if dt == nil {
+				return nil, errNoDirect
+			}
+			return dt.explain.ValidateFor(ctx, local, sender, trust.PurposeVerify, chain, time.Now())
+		}}
 	// Features: the one list in modules.go. Disco collects what they register.
 	host := module.NewHost(r, store, log, m.Registry, time.Now)
-	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted, intro)); err != nil {
+	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted, intro, dmsg)); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	stopProxy, err := startProxy(host, cm)
@@ -120,7 +135,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer pub.stop()
-	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt, dns: pub, directory: dir}, log)
+	stopControl := serveControl(context.WithoutCancel(ctx), ctlLn, cfg, admin{router: r, authLimit: authLimit, regLimit: regLimit, sessions: r.SessionCount, direct: dt, dns: pub, directory: dir, messages: dmsg}, log)
 	defer stopControl() // before the store closes (defers run in reverse)
 
 	lim, preLim := c2sLimits(cfg)

@@ -1,0 +1,324 @@
+package messages
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/discovery"
+	"github.com/tern-xmpp/tern/internal/direct/smime"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/routing/module"
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/stanza"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Keys gives a local address's private keys (kept sealed in storage).
+type Keys interface {
+	// Signer is the address's own signing certificate and key, else its
+	// domain's.
+	Signer(ctx context.Context, address string) (smime.Signer, error)
+	// Recipients are the address's certificates with keys, then its domain's.
+	Recipients(ctx context.Context, address string) ([]smime.Recipient, error)
+}
+
+// Module sends and receives Direct messages for the Direct domains.
+type Module struct {
+	Direct   func(domain string) bool
+	Keys     Keys
+	Discover func(ctx context.Context, local, address string, purpose trust.Purpose) (*discovery.Report, error)
+	// Verify checks a signer's chain for the sender, for the receiving
+	// domain's circles.
+	Verify    func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error)
+	InlineMax int
+	Options   smime.Options
+
+	r   *router.Router
+	log *slog.Logger
+}
+
+// Name implements module.Module.
+func (*Module) Name() string { return "directmessages" }
+
+// Register implements module.Module.
+func (m *Module) Register(h *module.Host) error {
+	if m.Direct == nil {
+		m.Direct = func(string) bool { return false }
+	}
+	if m.InlineMax <= 0 {
+		m.InlineMax = DefaultInlineMax
+	}
+	m.r, m.log = h.Router, h.Log
+	h.Hook(router.EvStanzaIn, 50, m.incoming)
+	return nil
+}
+
+// openTimeout bounds the receive path of one message (CRL and AIA fetches
+// included).
+const openTimeout = 30 * time.Second
+
+// incoming takes a Direct message for a local user of a Direct domain
+// before delivery: opened and checked, it is replaced by a chat message
+// saying what was verified; refused, it is bounced with the rule.
+func (m *Module) incoming(ev *router.Event) bool {
+	st := ev.Stanza
+	if st.Kind != stanza.Message {
+		return false
+	}
+	el := st.El.Child(NS, "direct")
+	if el == nil || !m.Direct(st.To.Domain()) {
+		return false
+	}
+	if st.Type == "error" {
+		return m.refused(ev, el)
+	}
+	held := ev.Hold(openTimeout+5*time.Second, stanza.ErrRemoteServerTimeout.WithText("the Direct message could not be checked in time"))
+	if held == nil {
+		return false
+	}
+	to, from, id := st.To.Bare(), st.From.Bare(), st.ID
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		defer cancel()
+		chat, rule, err := m.open(ctx, el, to, from, id)
+		if err != nil {
+			m.log.Warn("Direct message refused", "from", from.String(), "to", to.String(), "id", id, "rule", rule, "err", err)
+			// The error goes back without the S/MIME bytes (RFC 6120 §8.3.1
+			// lets it leave them out), naming the message and the rule.
+			e := stanza.ErrNotAcceptable.WithText("direct: " + err.Error())
+			reply := xml.New(xml.NSClient, "message", "from", to.String(), "to", from.String(), "type", "error", "id", id)
+			reply.Append(xml.New(NS, "direct", "message-id", el.Attr("message-id"), "rule", string(rule)))
+			reply.Append(e.Element())
+			held.Drop()
+			if st, serr := router.NewStanza(reply); serr == nil {
+				m.r.Route(context.Background(), st)
+			}
+			return
+		}
+		m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
+		m.r.Route(context.Background(), chat)
+		held.Drop()
+	}()
+	return false
+}
+
+// refused turns the recipient's server's refusal of a message a local user
+// sent into a notice for that user's clients.
+func (m *Module) refused(ev *router.Event, el *xml.Element) bool {
+	st := ev.Stanza
+	why := "refused"
+	if e := stanza.ParseError(st.El); e != nil {
+		why = e.Error()
+	}
+	m.log.Warn("Direct message refused by the recipient's server", "from", st.To.Bare().String(), "to", st.From.Bare().String(),
+		"message_id", el.Attr("message-id"), "rule", el.Attr("rule"), "error", why)
+	notice := xml.New(xml.NSClient, "message", "from", st.From.Bare().String(), "to", st.To.Bare().String(), "type", "chat", "id", st.ID+"-refused")
+	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s was refused by its server: %s",
+		el.Attr("message-id"), st.From.Bare(), why)))
+	notice.Append(xml.New(NS, "refused", "message-id", el.Attr("message-id"), "rule", el.Attr("rule")))
+	if n, serr := router.NewStanza(notice); serr == nil {
+		ev.Stanza = n // delivered in the error's place
+	}
+	return false
+}
+
+func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id string) (*router.Stanza, smime.Rule, error) {
+	raw, err := parse(el, m.InlineMax)
+	if err != nil {
+		return nil, smime.RuleMalformed, err
+	}
+	rcpts, err := m.Keys.Recipients(ctx, to.String())
+	if err != nil || len(rcpts) == 0 {
+		return nil, smime.RuleNotForUs, fmt.Errorf("%s has no certificate with a key here (tern direct cert add): %v", to, err)
+	}
+	op, err := smime.Open(ctx, raw, rcpts, func(ctx context.Context, sender string, chain []*x509.Certificate) (*trust.Result, error) {
+		return m.Verify(ctx, to.Domain(), sender, chain)
+	})
+	if err != nil {
+		rule := smime.RuleMalformed
+		if rej, ok := err.(*smime.Rejection); ok {
+			rule = rej.Rule
+		}
+		return nil, rule, err
+	}
+	if op.From != from.String() {
+		return nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: signed by %s but sent by %s", smime.RuleHeaderMismatch, op.From, from)
+	}
+	body, parts := summary(op)
+	msg := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "chat", "id", id)
+	msg.Append(xml.New(xml.NSClient, "body").SetText(body))
+	v := xml.New(NS, "verified", "from", op.From, "signer", op.Signer.Subject.String(), "bound", string(op.Trust.Bound),
+		"cipher", op.Cipher, "digest", op.Digest)
+	for _, p := range parts {
+		v.Append(xml.New(NS, "part", "name", p.name, "type", p.ctype, "size", fmt.Sprint(p.size)))
+	}
+	msg.Append(v)
+	chat, serr := router.NewStanza(msg)
+	if serr != nil {
+		return nil, smime.RuleMalformed, serr
+	}
+	return chat, "", nil
+}
+
+type partInfo struct {
+	name, ctype string
+	size        int
+	text        string
+}
+
+// summary is what the recipient's client shows: who signed, that it was
+// verified, the parts, and the message's text.
+func summary(op *smime.Opened) (string, []partInfo) {
+	subject := ""
+	var parts []partInfo
+	if m, err := mail.ReadMessage(bytes.NewReader(op.Message)); err == nil {
+		subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		parts = readParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Direct message %q from %s: signature and trust verified (signed by %s, %s-bound; %s, %s).",
+		subject, op.From, op.Signer.Subject.CommonName, op.Trust.Bound, op.Cipher, op.Digest)
+	for _, p := range parts {
+		if p.name != "" {
+			fmt.Fprintf(&b, "\nAttachment: %s (%s, %d bytes)", p.name, p.ctype, p.size)
+		}
+	}
+	for _, p := range parts {
+		if p.name == "" && p.text != "" {
+			b.WriteString("\n\n" + p.text)
+			break
+		}
+	}
+	return b.String(), parts
+}
+
+// maxTextShown bounds the message text copied into the chat body.
+const maxTextShown = 16 << 10
+
+func readParts(ctype, cte string, body io.Reader) []partInfo {
+	mt, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		mt = "text/plain"
+	}
+	if !strings.HasPrefix(mt, "multipart/") {
+		data, _ := io.ReadAll(io.LimitReader(body, 64<<20))
+		p := partInfo{ctype: mt, size: len(data)}
+		if strings.HasPrefix(mt, "text/") && !strings.EqualFold(cte, "base64") {
+			p.text = string(data[:min(len(data), maxTextShown)])
+		}
+		return []partInfo{p}
+	}
+	var out []partInfo
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		data, _ := io.ReadAll(io.LimitReader(p, 64<<20))
+		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		info := partInfo{name: p.FileName(), ctype: pt, size: len(data)}
+		if info.name == "" && strings.HasPrefix(pt, "text/") {
+			info.text = string(data[:min(len(data), maxTextShown)])
+		}
+		out = append(out, info)
+	}
+}
+
+// Outcome is what became of one recipient.
+type Outcome struct {
+	Recipient string
+	Sent      bool
+	Detail    string // certificates used, or why nothing was sent
+}
+
+// Send seals msg for each recipient (to every usable certificate
+// discovery finds for it) and sends it from msg.From over XMPP. A
+// recipient without a usable certificate gets nothing (Direct: never send
+// in the clear) and its outcome says why; the others go on.
+func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
+	from, err := jid.Parse(msg.From)
+	var out []Outcome
+	fail := func(rcpt, format string, a ...any) {
+		out = append(out, Outcome{Recipient: rcpt, Detail: fmt.Sprintf(format, a...)})
+	}
+	if err != nil || from.Local() == "" || !m.r.IsLocal(from.Domain()) || !m.Direct(from.Domain()) {
+		for _, r := range msg.To {
+			fail(r, "%s is not an address of a Direct domain of this server", msg.From)
+		}
+		return out
+	}
+	signer, err := m.Keys.Signer(ctx, from.String())
+	if err != nil {
+		for _, r := range msg.To {
+			fail(r, "no signing certificate with a key for %s or its domain (tern direct cert add %s --cert ... --key ...): %v", from, from, err)
+		}
+		return out
+	}
+	for _, rcpt := range msg.To {
+		to, err := jid.Parse(rcpt)
+		if err != nil || to.Local() == "" || to.Resource() != "" {
+			fail(rcpt, "not a Direct address (user@domain)")
+			continue
+		}
+		rep, err := m.Discover(ctx, from.Domain(), to.String(), trust.PurposeEncrypt)
+		if err != nil {
+			fail(rcpt, "discovery: %v", err)
+			continue
+		}
+		var certs []*x509.Certificate
+		for _, c := range rep.Usable {
+			if _, ok := c.Cert.PublicKey.(*rsa.PublicKey); ok {
+				certs = append(certs, c.Cert)
+			}
+		}
+		if len(certs) == 0 {
+			fail(rcpt, "no trusted certificate to encrypt to (tried: %s)", strings.Join(rep.Tried, "; "))
+			continue
+		}
+		one := msg
+		one.To = []string{to.String()}
+		one.MessageID = ""
+		raw, err := smime.Seal(&one, signer, certs, m.Options)
+		if err != nil {
+			fail(rcpt, "sealing: %v", err)
+			continue
+		}
+		if len(raw) > m.InlineMax {
+			fail(rcpt, "the message is %d bytes sealed; inline messages are bounded to %d (sending by reference is not supported yet)", len(raw), m.InlineMax)
+			continue
+		}
+		id := strings.Trim(one.MessageID, "<>")
+		el := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "normal", "id", id)
+		el.Append(xml.New(xml.NSClient, "body").SetText("A Direct message (S/MIME); your server shows it once it is verified."))
+		el.Append(element(one.MessageID, raw))
+		st, serr := router.NewStanza(el)
+		if serr != nil {
+			fail(rcpt, "%v", serr)
+			continue
+		}
+		m.r.Route(context.Background(), st)
+		out = append(out, Outcome{Recipient: to.String(), Sent: true,
+			Detail: fmt.Sprintf("sent %s, encrypted to %d certificate(s) (%s)", one.MessageID, len(certs), certSources(rep.Usable))})
+	}
+	return out
+}
+
+func certSources(cs []discovery.Candidate) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, c.Source+" "+c.Where)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDirectMessages: a Direct message between two tern instances
+// (docs/direct-messages.md). `tern direct send` on A seals a message from
+// drjones@a.example (signed with the key `tern direct cert add` stored,
+// encrypted to the certificate peer introduction found for
+// nurse@b.example) and sends it over the Direct s2s stream; B opens it with
+// nurse's stored key, checks the signer against b.example's circles and
+// delivers nurse's client a chat message saying what was verified, with the
+// text and the attachment named. A recipient without a trusted certificate
+// gets nothing; a message signed by a CA outside B's circles is refused by
+// B (not-acceptable with the rule, turned by A into a notice for the
+// sender's clients) and never reaches nurse.
+func TestDirectMessages(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	l := &directLab{dir: t.TempDir()}
+	pn := nextPeerNet()
+	httpA := net.JoinHostPort(pn.tern, fmt.Sprint(freePort(t, pn.tern)))
+	httpB := net.JoinHostPort(pn.tern2, fmt.Sprint(freePort(t, pn.tern2)))
+	ternCert(t, "init", "--dir", l.ca("orga"), "--name", "orga", "--url", "http://"+httpA)
+	ternCert(t, "init", "--dir", l.ca("orgb"), "--name", "orgb", "--url", "http://"+httpB)
+	ternCert(t, "init", "--dir", l.ca("orgd"), "--name", "orgd", "--url", "http://"+httpA)
+	ternCert(t, "issue", "--dir", l.ca("orga"), "--domain", "a.example")
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--domain", "b.example")
+	ternCert(t, "issue", "--dir", l.ca("orga"), "--address", "drjones@a.example")
+	ternCert(t, "issue", "--dir", l.ca("orgd"), "--address", "rogue@a.example")
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--address", "nurse@b.example")
+	anchors := func(ca string) string {
+		return "[[trust.circle]]\nname = \"partners\"\nanchors = [\"" + filepath.Join(l.ca(ca), "ca.pem") + "\"]\n"
+	}
+	domain := func(name, ca string) []directDomain {
+		crt, key := l.issued(ca, name)
+		return []directDomain{{name: name, cert: crt, key: key, circles: `["partners"]`}}
+	}
+	b := startDirectTern(t, directOpts{ip: pn.tern2, http: httpB, pkiDirs: []string{l.ca("orgb")},
+		routes: map[string]string{"a.example": pn.tern}, circles: anchors("orga"), domains: domain("b.example", "orgb"),
+		users: []string{"nurse@b.example"}})
+	a := startDirectTern(t, directOpts{ip: pn.tern, http: httpA, pkiDirs: []string{l.ca("orga"), l.ca("orgd")},
+		routes: map[string]string{"b.example": pn.tern2}, circles: anchors("orgb"), domains: domain("a.example", "orga"),
+		users: []string{"drjones@a.example", "rogue@a.example"}})
+	addCert := func(p *ternProc, ca, address string) {
+		t.Helper()
+		crt, key := l.issued(ca, address)
+		if out, err := exec.Command(ternBin, "direct", "cert", "--config", p.config, "add", address, "--cert", crt, "--key", key).CombinedOutput(); err != nil {
+			t.Fatalf("tern direct cert add %s: %v\n%s", address, err, out)
+		}
+	}
+	addCert(a, "orga", "drjones@a.example")
+	addCert(a, "orgd", "rogue@a.example")
+	addCert(b, "orgb", "nurse@b.example")
+
+	nurse := dialRaw(t, &b.target, true)
+	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
+	nurse.send("<presence/>")
+	rogue := dialRaw(t, &a.target, true)
+	rogue.login(withDomain(a, "a.example"), "rogue@a.example")
+	rogue.send("<presence/>")
+
+	doc := filepath.Join(t.TempDir(), "summary.xml")
+	writeFile(t, doc, "<ClinicalDocument xmlns='urn:hl7-org:v3'><title>Discharge</title></ClinicalDocument>\n")
+	send := func(from, to string) (string, int) {
+		t.Helper()
+		out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", from, "--to", to,
+			"--subject", "Discharge summary", "--text", "Mr Smith went home today.", doc).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := send("drjones@a.example", "nurse@b.example")
+	if code != 0 || !strings.Contains(out, "nurse@b.example: sent <") || !strings.Contains(out, "peer b.example") {
+		t.Fatalf("send: exit %d\n%s\n--- A ---\n%s", code, out, tail(a.logFile))
+	}
+	m := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
+	for _, want := range []string{"type=\"chat\"|type='chat'", "Discharge summary", "signature and trust verified", "address-bound",
+		"Attachment: summary.xml", "Mr Smith went home today.", "urn:tern:direct:message:0"} {
+		if !regexp.MustCompile(want).MatchString(m) {
+			t.Errorf("nurse's message lacks %q:\n%s", want, m)
+		}
+	}
+	if strings.Contains(m, "<direct ") {
+		t.Errorf("nurse got the S/MIME bytes, not the verified message:\n%s", m)
+	}
+
+	out, code = send("drjones@a.example", "nobody@b.example")
+	if code != 1 || !strings.Contains(out, "nobody@b.example: FAILED: no trusted certificate") {
+		t.Errorf("send to an address without a certificate: exit %d\n%s", code, out)
+	}
+
+	// rogue@'s certificate comes from orgd, in none of b.example's circles.
+	out, code = send("rogue@a.example", "nurse@b.example")
+	if code != 0 {
+		t.Fatalf("send as rogue (A does not judge its own signer): exit %d\n%s", code, out)
+	}
+	notice := expectWithin(rogue, `(?s)<message[^>]*from=['"]nurse@b\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
+	if !strings.Contains(notice, "was refused by its server") || !strings.Contains(notice, "not-acceptable") || !strings.Contains(notice, `rule="untrusted"`) {
+		t.Errorf("rogue's notice: %s; want the refusal, not-acceptable, naming the rule untrusted", notice)
+	}
+	logHas(t, b, `Direct message refused.*rule=untrusted`, rawTimeout)
+	nurse.send("<iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	got := expectWithin(nurse, `(?s).*?<iq[^>]*id=['"]ping1['"]`, rawTimeout)[0]
+	if strings.Contains(got, "rogue@a.example") {
+		t.Errorf("nurse received rogue's refused message:\n%s", got)
+	}
+}
