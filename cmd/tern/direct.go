@@ -17,6 +17,7 @@ const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|c
        tern direct export-ldif [DOMAIN] [--base DN] [--out FILE]
        tern direct send --from A --to B [FILE...] (tern direct send --help)
        tern direct verify MESSAGE.eml ...     (tern direct verify --help)
+       tern direct log [DOMAIN] [--address A] [--verify] ...
         [--config FILE] [--data DIR]
 
 Direct trust (docs/direct-trust.md), asked of the running server through
@@ -60,6 +61,9 @@ func cmdDirect(e *env, args []string) int {
 	}
 	if len(args) > 0 && args[0] == "send" {
 		return cmdDirectSend(e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "log" {
+		return cmdDirectLog(e, args[1:])
 	}
 	fs := e.flags("direct", directHelp)
 	var cf configFlags

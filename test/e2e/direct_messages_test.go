@@ -21,7 +21,8 @@ import (
 // text and the attachment named. A recipient without a trusted certificate
 // gets nothing; a message signed by a CA outside B's circles is refused by
 // B (not-acceptable with the rule, turned by A into a notice for the
-// sender's clients) and never reaches nurse.
+// sender's clients) and never reaches nurse. Both audit trails record it
+// all, digests and no content, their hash chains intact.
 func TestDirectMessages(t *testing.T) {
 	if testing.Short() || buildErr != nil || ternBin == "" {
 		t.Skip("e2e: tern binary unavailable or -short")
@@ -108,11 +109,47 @@ func TestDirectMessages(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("send as rogue (A does not judge its own signer): exit %d\n%s", code, out)
 	}
-	notice := expectWithin(rogue, `(?s)<message[^>]*from=['"]nurse@b\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
+	notice := expectWithin(rogue, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
 	if !strings.Contains(notice, "was refused by its server") || !strings.Contains(notice, "not-acceptable") || !strings.Contains(notice, `rule="untrusted"`) {
 		t.Errorf("rogue's notice: %s; want the refusal, not-acceptable, naming the rule untrusted", notice)
 	}
 	logHas(t, b, `Direct message refused.*rule=untrusted`, rawTimeout)
+	// The audit trails of both sides: what happened, with digests and no content;
+	// the hash chains intact.
+	logOf := func(p *ternProc, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(ternBin, append([]string{"direct", "log", "--config", p.config}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tern direct log %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	aLog, bLog := logOf(a), logOf(b, "--json")
+	for _, want := range []string{`sent\s+drjones@a\.example -> nurse@b\.example <\w+@a\.example> sha256 [0-9a-f]{16}`,
+		`failed\s+drjones@a\.example -> nobody@b\.example`, `sent\s+rogue@a\.example -> nurse@b\.example`,
+		`refused-by-peer rogue@a\.example -> nurse@b\.example <\w+@a\.example> rule untrusted`} {
+		if !regexp.MustCompile(want).MatchString(aLog) {
+			t.Errorf("A's audit trail lacks %s:\n%s", want, aLog)
+		}
+	}
+	for _, want := range []string{`"event":"received","address":"nurse@b.example","peer":"drjones@a.example"`,
+		`"event":"rejected","address":"nurse@b.example","peer":"rogue@a.example"`, `"rule":"untrusted"`} {
+		if !strings.Contains(bLog, want) {
+			t.Errorf("B's audit trail lacks %s:\n%s", want, bLog)
+		}
+	}
+	if strings.Contains(aLog+bLog, "Mr Smith") {
+		t.Error("document content in the audit trail")
+	}
+	for _, p := range []*ternProc{a, b} {
+		if out := logOf(p, "--verify"); !strings.Contains(out, "chain intact") {
+			t.Errorf("--verify: %s", out)
+		}
+	}
+	if out := logOf(b, "--address", "nurse@b.example"); strings.Count(out, "nurse@b.example") != 2 {
+		t.Errorf("--address nurse@b.example: %s", out)
+	}
+
 	nurse.send("<iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
 	got := expectWithin(nurse, `(?s).*?<iq[^>]*id=['"]ping1['"]`, rawTimeout)[0]
 	if strings.Contains(got, "rogue@a.example") {

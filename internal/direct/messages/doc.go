@@ -5,6 +5,7 @@
 // over s2s; the receiving server runs the receive path (decrypt, verify,
 // trust for its circles) before any person sees it, then delivers an
 // ordinary chat message saying who signed what, or bounces the message
-// with the rule that refused it. Inline only for now: by reference (HTTP
-// upload), delivery notifications (MDN) and the audit log follow.
+// with the rule that refused it. Every step is recorded in the audit trail
+// (internal/direct/audit). Inline only for now: by reference (HTTP upload)
+// and delivery notifications (MDN) follow.
 package messages

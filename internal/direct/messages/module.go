@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/direct/audit"
 	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/smime"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
@@ -43,6 +44,7 @@ type Module struct {
 	Verify    func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error)
 	InlineMax int
 	Options   smime.Options
+	Audit     *audit.Log // nil: no audit trail
 
 	r   *router.Router
 	log *slog.Logger
@@ -62,6 +64,24 @@ func (m *Module) Register(h *module.Host) error {
 	m.r, m.log = h.Router, h.Log
 	h.Hook(router.EvStanzaIn, 50, m.incoming)
 	return nil
+}
+
+// record appends to the audit trail of address's domain; a failure is
+// logged (the message itself has gone its way).
+func (m *Module) record(address string, r audit.Record) {
+	if m.Audit == nil {
+		return
+	}
+	r.Address = address
+	_, domain, _ := strings.Cut(address, "@")
+	if len(r.Reason) > 2000 {
+		r.Reason = r.Reason[:2000]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Audit.Append(ctx, domain, r); err != nil {
+		m.log.Error("Direct audit trail not written: check the storage", "address", address, "event", r.Event, "err", err)
+	}
 }
 
 // openTimeout bounds the receive path of one message (CRL and AIA fetches
@@ -92,7 +112,13 @@ func (m *Module) incoming(ev *router.Event) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 		defer cancel()
 		chat, rule, err := m.open(ctx, el, to, from, id)
+		rec := audit.Record{Peer: from.String(), MessageID: el.Attr("message-id")}
+		if raw, perr := parse(el, m.InlineMax); perr == nil {
+			rec.Digest = audit.Digest(raw)
+		}
 		if err != nil {
+			rec.Event, rec.Rule, rec.Reason = audit.Rejected, string(rule), err.Error()
+			m.record(to.String(), rec)
 			m.log.Warn("Direct message refused", "from", from.String(), "to", to.String(), "id", id, "rule", rule, "err", err)
 			// The error goes back without the S/MIME bytes (RFC 6120 §8.3.1
 			// lets it leave them out), naming the message and the rule.
@@ -106,6 +132,11 @@ func (m *Module) incoming(ev *router.Event) bool {
 			}
 			return
 		}
+		rec.Event = audit.Received
+		if v := chat.El.Child(NS, "verified"); v != nil {
+			rec.Certs = []string{v.Attr("signer-sha256")}
+		}
+		m.record(to.String(), rec)
 		m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
 		m.r.Route(context.Background(), chat)
 		held.Drop()
@@ -123,7 +154,11 @@ func (m *Module) refused(ev *router.Event, el *xml.Element) bool {
 	}
 	m.log.Warn("Direct message refused by the recipient's server", "from", st.To.Bare().String(), "to", st.From.Bare().String(),
 		"message_id", el.Attr("message-id"), "rule", el.Attr("rule"), "error", why)
-	notice := xml.New(xml.NSClient, "message", "from", st.From.Bare().String(), "to", st.To.Bare().String(), "type", "chat", "id", st.ID+"-refused")
+	m.record(st.To.Bare().String(), audit.Record{Event: audit.RefusedByPeer, Peer: st.From.Bare().String(), MessageID: el.Attr("message-id"),
+		Rule: el.Attr("rule"), Reason: why})
+	// From the sender's own server, type normal: a notice, not a chat line
+	// that delivery tracking would answer (TIM+ AMP) as if the recipient wrote it.
+	notice := xml.New(xml.NSClient, "message", "from", st.To.Domain(), "to", st.To.Bare().String(), "type", "normal", "id", st.ID+"-refused")
 	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s was refused by its server: %s",
 		el.Attr("message-id"), st.From.Bare(), why)))
 	notice.Append(xml.New(NS, "refused", "message-id", el.Attr("message-id"), "rule", el.Attr("rule")))
@@ -158,8 +193,8 @@ func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id
 	body, parts := summary(op)
 	msg := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "chat", "id", id)
 	msg.Append(xml.New(xml.NSClient, "body").SetText(body))
-	v := xml.New(NS, "verified", "from", op.From, "signer", op.Signer.Subject.String(), "bound", string(op.Trust.Bound),
-		"cipher", op.Cipher, "digest", op.Digest)
+	v := xml.New(NS, "verified", "from", op.From, "signer", op.Signer.Subject.String(), "signer-sha256", audit.Fingerprint(op.Signer),
+		"bound", string(op.Trust.Bound), "cipher", op.Cipher, "digest", op.Digest)
 	for _, p := range parts {
 		v.Append(xml.New(NS, "part", "name", p.name, "type", p.ctype, "size", fmt.Sprint(p.size)))
 	}
@@ -249,11 +284,16 @@ type Outcome struct {
 // in the clear) and its outcome says why; the others go on.
 func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 	from, err := jid.Parse(msg.From)
+	ours := err == nil && from.Local() != "" && m.r.IsLocal(from.Domain()) && m.Direct(from.Domain())
 	var out []Outcome
 	fail := func(rcpt, format string, a ...any) {
-		out = append(out, Outcome{Recipient: rcpt, Detail: fmt.Sprintf(format, a...)})
+		o := Outcome{Recipient: rcpt, Detail: fmt.Sprintf(format, a...)}
+		out = append(out, o)
+		if ours {
+			m.record(from.String(), audit.Record{Event: audit.Failed, Peer: rcpt, Reason: o.Detail})
+		}
 	}
-	if err != nil || from.Local() == "" || !m.r.IsLocal(from.Domain()) || !m.Direct(from.Domain()) {
+	if !ours {
 		for _, r := range msg.To {
 			fail(r, "%s is not an address of a Direct domain of this server", msg.From)
 		}
@@ -309,6 +349,11 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			continue
 		}
 		m.r.Route(context.Background(), st)
+		fps := []string{audit.Fingerprint(signer.Cert)}
+		for _, c := range certs {
+			fps = append(fps, audit.Fingerprint(c))
+		}
+		m.record(from.String(), audit.Record{Event: audit.Sent, Peer: to.String(), MessageID: one.MessageID, Digest: audit.Digest(raw), Certs: fps})
 		out = append(out, Outcome{Recipient: to.String(), Sent: true,
 			Detail: fmt.Sprintf("sent %s, encrypted to %d certificate(s) (%s)", one.MessageID, len(certs), certSources(rep.Usable))})
 	}

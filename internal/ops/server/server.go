@@ -23,6 +23,7 @@ import (
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/auth/sasl"
+	"github.com/tern-xmpp/tern/internal/direct/audit"
 	"github.com/tern-xmpp/tern/internal/direct/discovery"
 	"github.com/tern-xmpp/tern/internal/direct/introduce"
 	"github.com/tern-xmpp/tern/internal/direct/messages"
@@ -109,6 +110,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	dmsg := &messages.Module{Direct: isDirect(cfg), Keys: &directKeys{store: store.DirectCerts(), box: box}, Discover: intro.Discover,
+		Audit: &audit.Log{Store: store.Archive()},
 		Verify: func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error) {
 			if dt == nil {
 				return nil, errNoDirect
