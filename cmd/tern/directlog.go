@@ -15,7 +15,8 @@ const directLogHelp = `Usage: tern direct log [DOMAIN] [--address ADDRESS] [--si
 
 Shows the Direct audit trail of the Direct domains (or of DOMAIN): every message
 sent, not sent (failed), received, rejected (with the rule) or refused by the
-recipient's server, with the Message-ID, the SHA-256 of the S/MIME bytes and the
+recipient's server, and every disposition notification sent or received
+(mdn-sent, mdn-received: the disposition where a refusal shows its rule), with the Message-ID, the SHA-256 of the S/MIME bytes and the
 certificates' fingerprints; never document content. TIME is RFC 3339 or a date
 (2026-12-02). --verify checks the hash chain of each domain's whole trail and
 prints its length and last hash (keep that elsewhere: a chain cannot show a cut
@@ -125,7 +126,7 @@ func cmdDirectLog(e *env, args []string) int {
 
 func arrow(event string) string {
 	switch event {
-	case audit.Received, audit.Rejected:
+	case audit.Received, audit.Rejected, audit.NotificationReceived:
 		return "<-"
 	}
 	return "->"

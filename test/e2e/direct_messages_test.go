@@ -21,8 +21,10 @@ import (
 // text and the attachment named. A recipient without a trusted certificate
 // gets nothing; a message signed by a CA outside B's circles is refused by
 // B (not-acceptable with the rule, turned by A into a notice for the
-// sender's clients) and never reaches nurse. Both audit trails record it
-// all, digests and no content, their hash chains intact.
+// sender's clients) and never reaches nurse. B notifies drjones that the
+// accepted message was processed (a signed, encrypted MDN, itself never
+// answered). Both audit trails record it all, digests and no content,
+// their hash chains intact.
 func TestDirectMessages(t *testing.T) {
 	if testing.Short() || buildErr != nil || ternBin == "" {
 		t.Skip("e2e: tern binary unavailable or -short")
@@ -66,6 +68,9 @@ func TestDirectMessages(t *testing.T) {
 	nurse := dialRaw(t, &b.target, true)
 	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
 	nurse.send("<presence/>")
+	drjones := dialRaw(t, &a.target, true)
+	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjones.send("<presence/>")
 	rogue := dialRaw(t, &a.target, true)
 	rogue.login(withDomain(a, "a.example"), "rogue@a.example")
 	rogue.send("<presence/>")
@@ -98,6 +103,12 @@ func TestDirectMessages(t *testing.T) {
 	if strings.Contains(m, "<direct ") {
 		t.Errorf("nurse got the S/MIME bytes, not the verified message:\n%s", m)
 	}
+	// B's "processed" notification (RFC 3798, signed by nurse's certificate and encrypted
+	// to drjones's, which B found by asking A) reaches drjones's clients as a notice.
+	done := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
+	if !strings.Contains(done, "was processed by its server") || !strings.Contains(done, `disposition="processed"`) {
+		t.Errorf("drjones's notice: %s", done)
+	}
 
 	out, code = send("drjones@a.example", "nobody@b.example")
 	if code != 1 || !strings.Contains(out, "nobody@b.example: FAILED: no trusted certificate") {
@@ -127,16 +138,21 @@ func TestDirectMessages(t *testing.T) {
 	aLog, bLog := logOf(a), logOf(b, "--json")
 	for _, want := range []string{`sent\s+drjones@a\.example -> nurse@b\.example <\w+@a\.example> sha256 [0-9a-f]{16}`,
 		`failed\s+drjones@a\.example -> nobody@b\.example`, `sent\s+rogue@a\.example -> nurse@b\.example`,
-		`refused-by-peer rogue@a\.example -> nurse@b\.example <\w+@a\.example> rule untrusted`} {
+		`refused-by-peer rogue@a\.example -> nurse@b\.example <\w+@a\.example> rule untrusted`,
+		`mdn-received\s+drjones@a\.example <- nurse@b\.example <\w+@a\.example> rule processed`} {
 		if !regexp.MustCompile(want).MatchString(aLog) {
 			t.Errorf("A's audit trail lacks %s:\n%s", want, aLog)
 		}
 	}
 	for _, want := range []string{`"event":"received","address":"nurse@b.example","peer":"drjones@a.example"`,
-		`"event":"rejected","address":"nurse@b.example","peer":"rogue@a.example"`, `"rule":"untrusted"`} {
+		`"event":"rejected","address":"nurse@b.example","peer":"rogue@a.example"`, `"rule":"untrusted"`,
+		`"event":"mdn-sent","address":"nurse@b.example","peer":"drjones@a.example"`} {
 		if !strings.Contains(bLog, want) {
 			t.Errorf("B's audit trail lacks %s:\n%s", want, bLog)
 		}
+	}
+	if strings.Contains(aLog, "mdn-sent") {
+		t.Errorf("A answered B's notification with another:\n%s", aLog)
 	}
 	if strings.Contains(aLog+bLog, "Mr Smith") {
 		t.Error("document content in the audit trail")
@@ -146,7 +162,7 @@ func TestDirectMessages(t *testing.T) {
 			t.Errorf("--verify: %s", out)
 		}
 	}
-	if out := logOf(b, "--address", "nurse@b.example"); strings.Count(out, "nurse@b.example") != 2 {
+	if out := logOf(b, "--address", "nurse@b.example"); strings.Count(out, "nurse@b.example") != 3 {
 		t.Errorf("--address nurse@b.example: %s", out)
 	}
 

@@ -33,6 +33,9 @@ const (
 	Received      = "received"        // accepted for a local recipient
 	Rejected      = "rejected"        // refused for a local recipient, with the rule
 	RefusedByPeer = "refused-by-peer" // the recipient's server refused what we sent
+	// Disposition notifications (RFC 3798), the disposition in Rule.
+	NotificationSent     = "mdn-sent"     // we notified a sender
+	NotificationReceived = "mdn-received" // a recipient's server notified us
 )
 
 // Record is one entry. Prev and Hash chain it: Hash is the SHA-256 of the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,6 +85,10 @@ func (m *Module) record(address string, r audit.Record) {
 	}
 }
 
+// errIsNotification: the message opened is a disposition notification,
+// handled as such (never answered with another).
+var errIsNotification = errors.New("a disposition notification")
+
 // openTimeout bounds the receive path of one message (CRL and AIA fetches
 // included).
 const openTimeout = 30 * time.Second
@@ -116,7 +121,7 @@ func (m *Module) incoming(ev *router.Event) bool {
 		if raw, perr := parse(el, m.InlineMax); perr == nil {
 			rec.Digest = audit.Digest(raw)
 		}
-		if err != nil {
+		if err != nil && err != errIsNotification {
 			rec.Event, rec.Rule, rec.Reason = audit.Rejected, string(rule), err.Error()
 			m.record(to.String(), rec)
 			m.log.Warn("Direct message refused", "from", from.String(), "to", to.String(), "id", id, "rule", rule, "err", err)
@@ -132,14 +137,19 @@ func (m *Module) incoming(ev *router.Event) bool {
 			}
 			return
 		}
-		rec.Event = audit.Received
-		if v := chat.El.Child(NS, "verified"); v != nil {
-			rec.Certs = []string{v.Attr("signer-sha256")}
+		if err == errIsNotification { // recorded by notified; told to the sender's clients
+			m.r.Route(context.Background(), chat)
+			held.Drop()
+			return
 		}
+		rec.Event = audit.Received
+		v := chat.El.Child(NS, "verified")
+		rec.Certs = []string{v.Attr("signer-sha256")}
 		m.record(to.String(), rec)
 		m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
 		m.r.Route(context.Background(), chat)
 		held.Drop()
+		m.processed(to, from, el.Attr("message-id"), v.Attr("subject"))
 	}()
 	return false
 }
@@ -190,11 +200,18 @@ func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id
 	if op.From != from.String() {
 		return nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: signed by %s but sent by %s", smime.RuleHeaderMismatch, op.From, from)
 	}
-	body, parts := summary(op)
+	n, err := readNotification(op.Message)
+	if err != nil {
+		return nil, smime.RuleMalformed, err
+	}
+	if n != nil {
+		return m.notified(n, to, from), "", errIsNotification
+	}
+	body, parts, subject := summary(op)
 	msg := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "chat", "id", id)
 	msg.Append(xml.New(xml.NSClient, "body").SetText(body))
 	v := xml.New(NS, "verified", "from", op.From, "signer", op.Signer.Subject.String(), "signer-sha256", audit.Fingerprint(op.Signer),
-		"bound", string(op.Trust.Bound), "cipher", op.Cipher, "digest", op.Digest)
+		"bound", string(op.Trust.Bound), "cipher", op.Cipher, "digest", op.Digest, "subject", subject)
 	for _, p := range parts {
 		v.Append(xml.New(NS, "part", "name", p.name, "type", p.ctype, "size", fmt.Sprint(p.size)))
 	}
@@ -214,7 +231,7 @@ type partInfo struct {
 
 // summary is what the recipient's client shows: who signed, that it was
 // verified, the parts, and the message's text.
-func summary(op *smime.Opened) (string, []partInfo) {
+func summary(op *smime.Opened) (string, []partInfo, string) {
 	subject := ""
 	var parts []partInfo
 	if m, err := mail.ReadMessage(bytes.NewReader(op.Message)); err == nil {
@@ -235,7 +252,7 @@ func summary(op *smime.Opened) (string, []partInfo) {
 			break
 		}
 	}
-	return b.String(), parts
+	return b.String(), parts, subject
 }
 
 // maxTextShown bounds the message text copied into the chat body.

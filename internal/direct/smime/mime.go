@@ -33,6 +33,10 @@ type Message struct {
 	MessageID string // "" = a random one at From's domain
 	Headers   map[string]string
 	Parts     []Part
+	// Multipart is the multipart subtype and parameters when there are
+	// several parts: "" is mixed; an MDN is "report;
+	// report-type=disposition-notification" (RFC 3798).
+	Multipart string
 }
 
 const crlf = "\r\n"
@@ -86,12 +90,16 @@ func (m *Message) Bytes() ([]byte, error) {
 	if len(parts) == 0 {
 		parts = []Part{{Data: nil}}
 	}
-	if len(parts) == 1 {
+	if len(parts) == 1 && m.Multipart == "" {
 		writePart(&b, parts[0])
 		return b.Bytes(), nil
 	}
-	bd := boundary("mixed-")
-	b.WriteString("Content-Type: multipart/mixed; boundary=\"" + bd + "\"" + crlf + crlf)
+	sub := m.Multipart
+	if sub == "" {
+		sub = "mixed"
+	}
+	bd := boundary("part-")
+	b.WriteString("Content-Type: multipart/" + sub + "; boundary=\"" + bd + "\"" + crlf + crlf)
 	for _, p := range parts {
 		b.WriteString("--" + bd + crlf)
 		writePart(&b, p)

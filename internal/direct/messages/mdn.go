@@ -1,0 +1,145 @@
+package messages
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/audit"
+	"github.com/tern-xmpp/tern/internal/direct/smime"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Disposition notifications (RFC 3798; Implementation Guide for Delivery
+// Notification in Direct 1.0): the receiving side sends "processed" once
+// the trust checks passed, signed and encrypted like any Direct message.
+// A notification is never answered with another.
+
+// Notification is a disposition notification read from a message.
+type Notification struct {
+	OriginalID  string // Original-Message-ID
+	Disposition string // processed, dispatched, failed, ...
+	Recipient   string // Final-Recipient's address
+}
+
+// readNotification returns the notification an opened message carries,
+// or nil when it is not one (multipart/report; report-type=disposition-notification).
+func readNotification(msg []byte) (*Notification, error) {
+	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	if err != nil {
+		return nil, nil
+	}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/report" || !strings.EqualFold(params["report-type"], "disposition-notification") {
+		return nil, nil
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return nil, errors.New("a disposition notification report without its message/disposition-notification part")
+		}
+		if pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); pt != "message/disposition-notification" {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(p, 64<<10))
+		h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(b, "\r\n"...)))).ReadMIMEHeader()
+		if err != nil && len(h) == 0 {
+			return nil, fmt.Errorf("the disposition fields: %v", err)
+		}
+		n := &Notification{OriginalID: strings.TrimSpace(h.Get("Original-Message-ID"))}
+		// Disposition: automatic-action/MDN-sent-automatically;processed
+		if _, d, ok := strings.Cut(h.Get("Disposition"), ";"); ok {
+			n.Disposition = strings.ToLower(strings.TrimSpace(strings.SplitN(d, "/", 2)[0]))
+		}
+		if _, a, ok := strings.Cut(h.Get("Final-Recipient"), ";"); ok {
+			n.Recipient = strings.ToLower(strings.TrimSpace(a))
+		}
+		if n.OriginalID == "" || n.Disposition == "" {
+			return nil, errors.New("a disposition notification without Original-Message-ID or Disposition")
+		}
+		return n, nil
+	}
+}
+
+// processed sends the "processed" notification for a message accepted for
+// rcpt from sender (originalID, subject), signed by rcpt's certificate and
+// encrypted to the sender's, found by discovery. Failures are logged and
+// audited: the message itself was delivered.
+func (m *Module) processed(rcpt, sender jid.JID, originalID, subject string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := m.notify(ctx, rcpt, sender, originalID, subject, "processed")
+	if err != nil {
+		m.log.Warn("processed notification not sent", "from", rcpt.String(), "to", sender.String(), "original", originalID, "err", err)
+		m.record(rcpt.String(), audit.Record{Event: audit.Failed, Peer: sender.String(), MessageID: originalID, Reason: "processed notification: " + err.Error()})
+	}
+}
+
+func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, subject, disposition string) error {
+	signer, err := m.Keys.Signer(ctx, rcpt.String())
+	if err != nil {
+		return fmt.Errorf("no signing certificate: %w", err)
+	}
+	rep, err := m.Discover(ctx, rcpt.Domain(), sender.String(), trust.PurposeEncrypt)
+	if err != nil {
+		return err
+	}
+	var certs []*x509.Certificate
+	for _, c := range rep.Usable {
+		if _, ok := c.Cert.PublicKey.(*rsa.PublicKey); ok {
+			certs = append(certs, c.Cert)
+		}
+	}
+	if len(certs) == 0 {
+		return fmt.Errorf("no trusted certificate of %s to encrypt to (tried: %s)", sender, strings.Join(rep.Tried, "; "))
+	}
+	fields := "Reporting-UA: " + rcpt.Domain() + "; tern\r\n" +
+		"Final-Recipient: rfc822; " + rcpt.String() + "\r\n" +
+		"Original-Message-ID: " + originalID + "\r\n" +
+		"Disposition: automatic-action/MDN-sent-automatically;" + disposition + "\r\n"
+	msg := smime.Message{From: rcpt.String(), To: []string{sender.String()}, Subject: "Processed: " + subject,
+		Multipart: "report; report-type=disposition-notification",
+		Parts: []smime.Part{{Data: []byte("Your message was successfully " + disposition + ".\n")},
+			{ContentType: "message/disposition-notification", Data: []byte(fields)}}}
+	raw, err := smime.Seal(&msg, signer, certs, m.Options)
+	if err != nil {
+		return err
+	}
+	id := strings.Trim(msg.MessageID, "<>")
+	el := xml.New(xml.NSClient, "message", "from", rcpt.String(), "to", sender.String(), "type", "normal", "id", id)
+	el.Append(element(msg.MessageID, raw))
+	st, serr := router.NewStanza(el)
+	if serr != nil {
+		return serr
+	}
+	m.record(rcpt.String(), audit.Record{Event: audit.NotificationSent, Peer: sender.String(), MessageID: originalID, Digest: audit.Digest(raw), Rule: disposition})
+	m.r.Route(context.Background(), st)
+	return nil
+}
+
+// notified handles a notification received for a local sender: recorded,
+// and told to the sender's clients; never delivered as a message.
+func (m *Module) notified(n *Notification, to, from jid.JID) *router.Stanza {
+	m.record(to.String(), audit.Record{Event: audit.NotificationReceived, Peer: from.String(), MessageID: n.OriginalID, Rule: n.Disposition})
+	m.log.Info("Direct notification received", "to", to.String(), "from", from.String(), "original", n.OriginalID, "disposition", n.Disposition)
+	notice := xml.New(xml.NSClient, "message", "from", to.Domain(), "to", to.String(), "type", "normal", "id", strings.Trim(n.OriginalID, "<>")+"-"+n.Disposition)
+	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s was %s by its server.", n.OriginalID, from, n.Disposition)))
+	notice.Append(xml.New(NS, "notification", "message-id", n.OriginalID, "disposition", n.Disposition, "from", from.String()))
+	st, _ := router.NewStanza(notice)
+	return st
+}
