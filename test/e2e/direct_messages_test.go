@@ -25,10 +25,11 @@ import (
 // accepted message was processed (a signed, encrypted MDN, itself never
 // answered). Both audit trails record it all, digests and no content,
 // their hash chains intact.
-func TestDirectMessages(t *testing.T) {
-	if testing.Short() || buildErr != nil || ternBin == "" {
-		t.Skip("e2e: tern binary unavailable or -short")
-	}
+// messagingPair starts A (a.example: drjones@ with orga's certificate, rogue@ with orgd's)
+// and B (b.example: nurse@), each trusting the other's CA, the keys stored with
+// `tern direct cert add`; extraA and extraB are more TOML for each.
+func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
+	t.Helper()
 	l := &directLab{dir: t.TempDir()}
 	pn := nextPeerNet()
 	httpA := net.JoinHostPort(pn.tern, fmt.Sprint(freePort(t, pn.tern)))
@@ -48,12 +49,12 @@ func TestDirectMessages(t *testing.T) {
 		crt, key := l.issued(ca, name)
 		return []directDomain{{name: name, cert: crt, key: key, circles: `["partners"]`}}
 	}
-	b := startDirectTern(t, directOpts{ip: pn.tern2, http: httpB, pkiDirs: []string{l.ca("orgb")},
+	b = startDirectTern(t, directOpts{ip: pn.tern2, http: httpB, pkiDirs: []string{l.ca("orgb")},
 		routes: map[string]string{"a.example": pn.tern}, circles: anchors("orga"), domains: domain("b.example", "orgb"),
-		users: []string{"nurse@b.example"}})
-	a := startDirectTern(t, directOpts{ip: pn.tern, http: httpA, pkiDirs: []string{l.ca("orga"), l.ca("orgd")},
+		users: []string{"nurse@b.example"}, extra: extraB})
+	a = startDirectTern(t, directOpts{ip: pn.tern, http: httpA, pkiDirs: []string{l.ca("orga"), l.ca("orgd")},
 		routes: map[string]string{"b.example": pn.tern2}, circles: anchors("orgb"), domains: domain("a.example", "orga"),
-		users: []string{"drjones@a.example", "rogue@a.example"}})
+		users: []string{"drjones@a.example", "rogue@a.example"}, extra: extraA})
 	addCert := func(p *ternProc, ca, address string) {
 		t.Helper()
 		crt, key := l.issued(ca, address)
@@ -65,6 +66,14 @@ func TestDirectMessages(t *testing.T) {
 	addCert(a, "orgd", "rogue@a.example")
 	addCert(b, "orgb", "nurse@b.example")
 
+	return a, b
+}
+
+func TestDirectMessages(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	a, b := messagingPair(t, "", "")
 	nurse := dialRaw(t, &b.target, true)
 	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
 	nurse.send("<presence/>")
@@ -170,5 +179,39 @@ func TestDirectMessages(t *testing.T) {
 	got := expectWithin(nurse, `(?s).*?<iq[^>]*id=['"]ping1['"]`, rawTimeout)[0]
 	if strings.Contains(got, "rogue@a.example") {
 		t.Errorf("nurse received rogue's refused message:\n%s", got)
+	}
+}
+
+// TestDirectMessageTimeout: a recipient's server that cannot send the
+// "processed" notification (B finds no certificate of the sender: it asks
+// DNS only, and its resolver does not answer): past
+// [directmessages] processed_timeout the sender's clients are told the
+// message failed, once, and A's audit trail records the time-out.
+func TestDirectMessageTimeout(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	a, b := messagingPair(t, "[directmessages]\nprocessed_timeout = \"3s\"\n", "[discovery]\norder = [\"dns\"]\n\n[dns]\nresolver = \"127.0.0.1:9\"\n")
+	drjones := dialRaw(t, &a.target, true)
+	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjones.send("<presence/>")
+	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
+		"--subject", "Referral", "--text", "Please see Mr Smith.").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent") {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	notice := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
+	if !strings.Contains(notice, "failed: no processed notification from nurse@b.example within 3s") || !strings.Contains(notice, `reason="timeout"`) {
+		t.Errorf("drjones's notice: %s", notice)
+	}
+	logOut, err := exec.Command(ternBin, "direct", "log", "--config", a.config, "--address", "drjones@a.example").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`failed\s+drjones@a\.example -> nurse@b\.example <\w+@a\.example> rule timeout`).Match(logOut) {
+		t.Errorf("A's audit trail: %v\n%s", err, logOut)
+	}
+	logHas(t, b, `processed notification not sent`, rawTimeout)
+	time.Sleep(4 * time.Second) // more scans: the sender is told once
+	drjones.send("<iq type='get' id='ping2'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if got := expectWithin(drjones, `(?s).*?<iq[^>]*id=['"]ping2['"]`, rawTimeout)[0]; strings.Contains(got, "-timeout") {
+		t.Errorf("a second time-out notice: %s", got)
 	}
 }

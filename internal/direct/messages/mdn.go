@@ -135,6 +135,13 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 // notified handles a notification received for a local sender: recorded,
 // and told to the sender's clients; never delivered as a message.
 func (m *Module) notified(n *Notification, to, from jid.JID) *router.Stanza {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ok, err := m.complete(ctx, to.String(), from.String(), n.OriginalID); err != nil {
+		m.log.Error("Direct message's pending entry not removed: its sender may be told it failed", "message_id", n.OriginalID, "err", err)
+	} else if !ok {
+		m.log.Info("a notification for no pending message (late, repeated, or for one sent before tracking)", "message_id", n.OriginalID, "from", from.String())
+	}
 	m.record(to.String(), audit.Record{Event: audit.NotificationReceived, Peer: from.String(), MessageID: n.OriginalID, Rule: n.Disposition})
 	m.log.Info("Direct notification received", "to", to.String(), "from", from.String(), "original", n.OriginalID, "disposition", n.Disposition)
 	notice := xml.New(xml.NSClient, "message", "from", to.Domain(), "to", to.String(), "type", "normal", "id", strings.Trim(n.OriginalID, "<>")+"-"+n.Disposition)

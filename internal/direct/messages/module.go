@@ -21,6 +21,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/routing/module"
 	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
@@ -45,14 +46,30 @@ type Module struct {
 	Verify    func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error)
 	InlineMax int
 	Options   smime.Options
-	Audit     *audit.Log // nil: no audit trail
+	Audit     *audit.Log      // nil: no audit trail
+	Pending   storage.Archive // where sent messages await their notification; nil: not tracked
 
-	r   *router.Router
-	log *slog.Logger
+	cfg              Config
+	processedTimeout time.Duration
+	r                *router.Router
+	log              *slog.Logger
 }
+
+// Config is the [directmessages] section.
+type Config struct {
+	// ProcessedTimeout is how long a sent message waits for its
+	// "processed" notification before its sender is told it failed.
+	ProcessedTimeout string `toml:"processed_timeout"`
+}
+
+// New returns the module with its default configuration.
+func New() *Module { return &Module{cfg: Config{ProcessedTimeout: "1h"}} }
 
 // Name implements module.Module.
 func (*Module) Name() string { return "directmessages" }
+
+// Config implements module.Configurable.
+func (m *Module) Config() any { return &m.cfg }
 
 // Register implements module.Module.
 func (m *Module) Register(h *module.Host) error {
@@ -62,8 +79,22 @@ func (m *Module) Register(h *module.Host) error {
 	if m.InlineMax <= 0 {
 		m.InlineMax = DefaultInlineMax
 	}
+	d, err := time.ParseDuration(m.cfg.ProcessedTimeout)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("[directmessages] processed_timeout = %q: not a positive duration with a unit, such as \"1h\"", m.cfg.ProcessedTimeout)
+	}
+	m.processedTimeout = d
 	m.r, m.log = h.Router, h.Log
 	h.Hook(router.EvStanzaIn, 50, m.incoming)
+	var domains []string
+	for _, host := range h.Router.Hosts() {
+		if m.Direct(host) {
+			domains = append(domains, host)
+		}
+	}
+	if m.Pending != nil && len(domains) > 0 {
+		go m.scanner(domains)
+	}
 	return nil
 }
 
@@ -354,6 +385,10 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 		}
 		if len(raw) > m.InlineMax {
 			fail(rcpt, "the message is %d bytes sealed; inline messages are bounded to %d (sending by reference is not supported yet)", len(raw), m.InlineMax)
+			continue
+		}
+		if err := m.track(ctx, from.String(), to.String(), one.MessageID); err != nil {
+			fail(rcpt, "not sent: its entry awaiting the processed notification could not be stored: %v", err)
 			continue
 		}
 		id := strings.Trim(one.MessageID, "<>")

@@ -58,7 +58,7 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 // The configuration knows every module's name and section before a file
 // is read (config.RegisterModule), from the same list.
 func init() {
-	for _, m := range modules(config.Default(), time.Time{}, nil, nil, introduce.New(), &messages.Module{}) {
+	for _, m := range modules(config.Default(), time.Time{}, nil, nil, introduce.New(), messages.New()) {
 		var section any
 		if c, ok := m.(module.Configurable); ok {
 			section = c.Config()

@@ -109,14 +109,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	dmsg := &messages.Module{Direct: isDirect(cfg), Keys: &directKeys{store: store.DirectCerts(), box: box}, Discover: intro.Discover,
-		Audit: &audit.Log{Store: store.Archive()},
-		Verify: func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error) {
-			if dt == nil {
-				return nil, errNoDirect
-			}
-			return dt.explain.ValidateFor(ctx, local, sender, trust.PurposeVerify, chain, time.Now())
-		}}
+	dmsg := messages.New()
+	dmsg.Direct, dmsg.Keys, dmsg.Discover = isDirect(cfg), &directKeys{store: store.DirectCerts(), box: box}, intro.Discover
+	dmsg.Audit, dmsg.Pending = &audit.Log{Store: store.Archive()}, store.Archive()
+	dmsg.Verify = func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error) {
+		if dt == nil {
+			return nil, errNoDirect
+		}
+		return dt.explain.ValidateFor(ctx, local, sender, trust.PurposeVerify, chain, time.Now())
+	}
 	// Features: the one list in modules.go. Disco collects what they register.
 	host := module.NewHost(r, store, log, m.Registry, time.Now)
 	if err := loadModules(host, cfg, modules(cfg, time.Now(), regLimit, trusted, intro, dmsg)); err != nil {

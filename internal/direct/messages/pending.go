@@ -1,0 +1,110 @@
+package messages
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/audit"
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// The sender's side keeps each (Message-ID, recipient) sent until its
+// "processed" notification comes, in the archive store ("direct-pending",
+// owner = the sender's domain, entry time = the deadline), so it survives
+// restarts and kill -9; past the deadline the sender is told it failed.
+
+// PendingArchive is the archive name of the messages awaiting their notification.
+const PendingArchive = "direct-pending"
+
+type pending struct {
+	MessageID string    `json:"message_id"`
+	Sender    string    `json:"sender"`
+	Recipient string    `json:"recipient"`
+	Deadline  time.Time `json:"deadline"`
+}
+
+// track stores a sent message's entry before the message leaves.
+func (m *Module) track(ctx context.Context, sender, rcpt, messageID string) error {
+	if m.Pending == nil {
+		return nil
+	}
+	p := pending{MessageID: messageID, Sender: sender, Recipient: rcpt, Deadline: time.Now().Add(m.processedTimeout).UTC()}
+	b, _ := json.Marshal(p)
+	_, domain, _ := strings.Cut(sender, "@")
+	_, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: sender, Payload: b}, 0)
+	return err
+}
+
+// complete removes the entry of a notification's message; false when none
+// was pending (a late or repeated notification).
+func (m *Module) complete(ctx context.Context, sender, rcpt, messageID string) (bool, error) {
+	if m.Pending == nil {
+		return false, nil
+	}
+	_, domain, _ := strings.Cut(sender, "@")
+	page, err := m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: sender})
+	if err != nil {
+		return false, err
+	}
+	var ids []string
+	for _, e := range page.Entries {
+		var p pending
+		if json.Unmarshal(e.Payload, &p) == nil && p.MessageID == messageID && strings.EqualFold(p.Recipient, rcpt) {
+			ids = append(ids, e.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return false, nil
+	}
+	return true, m.Pending.Delete(ctx, domain, PendingArchive, ids)
+}
+
+// expire tells the senders of the messages past their deadline, once.
+func (m *Module) expire(ctx context.Context, domains []string, now time.Time) {
+	for _, d := range domains {
+		page, err := m.Pending.Query(ctx, d, PendingArchive, storage.Query{End: now, Max: 500})
+		if err != nil {
+			m.log.Error("Direct messages awaiting notification not read; retried at the next scan", "domain", d, "err", err)
+			continue
+		}
+		var ids []string
+		for _, e := range page.Entries {
+			ids = append(ids, e.ID)
+			var p pending
+			if err := json.Unmarshal(e.Payload, &p); err != nil {
+				continue
+			}
+			why := fmt.Sprintf("no processed notification from %s within %s: the message may not have reached its recipient", p.Recipient, m.processedTimeout)
+			m.log.Warn("Direct message not confirmed in time", "from", p.Sender, "to", p.Recipient, "message_id", p.MessageID)
+			m.record(p.Sender, audit.Record{Event: audit.Failed, Peer: p.Recipient, MessageID: p.MessageID, Rule: "timeout", Reason: why})
+			notice := xml.New(xml.NSClient, "message", "from", d, "to", p.Sender, "type", "normal", "id", strings.Trim(p.MessageID, "<>")+"-timeout")
+			notice.Append(xml.New(xml.NSClient, "body").SetText("Your Direct message " + p.MessageID + " to " + p.Recipient + " failed: " + why + "."))
+			notice.Append(xml.New(NS, "notification", "message-id", p.MessageID, "disposition", "failed", "from", p.Recipient, "reason", "timeout"))
+			if st, serr := router.NewStanza(notice); serr == nil {
+				m.r.Route(ctx, st)
+			}
+		}
+		if len(ids) > 0 {
+			if err := m.Pending.Delete(ctx, d, PendingArchive, ids); err != nil {
+				m.log.Error("expired Direct messages not removed; their senders may be told again", "domain", d, "err", err)
+			}
+		}
+	}
+}
+
+// scanner expires on a timer for the process's life; its first pass at
+// start-up catches what fell due while the server was down.
+func (m *Module) scanner(domains []string) {
+	every := min(max(m.processedTimeout/10, time.Second), time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		m.expire(ctx, domains, time.Now())
+		cancel()
+		time.Sleep(every)
+	}
+}
