@@ -18,6 +18,7 @@ const directHelp = `Usage: tern direct trust list|show CIRCLE|refresh [BUNDLE]|c
        tern direct send --from A --to B [FILE...] (tern direct send --help)
        tern direct verify MESSAGE.eml ...     (tern direct verify --help)
        tern direct log [DOMAIN] [--address A] [--verify] ...
+       tern direct inbox ADDRESS | show ADDRESS ID | export ADDRESS ID --out DIR
         [--config FILE] [--data DIR]
 
 Direct trust (docs/direct-trust.md), asked of the running server through
@@ -64,6 +65,9 @@ func cmdDirect(e *env, args []string) int {
 	}
 	if len(args) > 0 && args[0] == "log" {
 		return cmdDirectLog(e, args[1:])
+	}
+	if len(args) > 0 && (args[0] == "inbox" || args[0] == "show" || args[0] == "export") {
+		return cmdDirectInbox(e, args[0], args[1:])
 	}
 	fs := e.flags("direct", directHelp)
 	var cf configFlags

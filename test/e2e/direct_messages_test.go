@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -23,7 +24,8 @@ import (
 // B (not-acceptable with the rule, turned by A into a notice for the
 // sender's clients) and never reaches nurse. B notifies drjones that the
 // accepted message was processed (a signed, encrypted MDN, itself never
-// answered). Both audit trails record it all, digests and no content,
+// answered); nurse's inbox keeps it, its document exported as sent. Both
+// audit trails record it all, digests and no content,
 // their hash chains intact.
 // messagingPair starts A (a.example: drjones@ with orga's certificate, rogue@ with orgd's)
 // and B (b.example: nurse@), each trusting the other's CA, the keys stored with
@@ -173,6 +175,32 @@ func TestDirectMessages(t *testing.T) {
 	}
 	if out := logOf(b, "--address", "nurse@b.example"); strings.Count(out, "nurse@b.example") != 3 {
 		t.Errorf("--address nurse@b.example: %s", out)
+	}
+
+	// nurse's inbox on B: the accepted message only, its document exported as sent.
+	direct := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(ternBin, append([]string{"direct"}, append(args, "--config", b.config)...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tern direct %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	inbox := direct("inbox", "nurse@b.example")
+	mm := regexp.MustCompile(`(?m)^(\S+)\s+\S+\s+drjones@a\.example\s+"Discharge summary"\s+summary\.xml$`).FindStringSubmatch(inbox)
+	if mm == nil || !strings.Contains(inbox, "1 message(s)") {
+		t.Fatalf("inbox:\n%s", inbox)
+	}
+	if show := direct("show", "nurse@b.example", mm[1]); !strings.Contains(show, "Mr Smith went home today.") || !strings.Contains(show, "Attachment: summary.xml") {
+		t.Errorf("show:\n%s", show)
+	}
+	outDir := t.TempDir()
+	direct("export", "nurse@b.example", mm[1], "--out", outDir)
+	if got, err := os.ReadFile(filepath.Join(outDir, "summary.xml")); err != nil || string(got) != "<ClinicalDocument xmlns='urn:hl7-org:v3'><title>Discharge</title></ClinicalDocument>\n" {
+		t.Errorf("exported summary.xml: %q, %v", got, err)
+	}
+	if eml, err := os.ReadFile(filepath.Join(outDir, "message.eml")); err != nil || !strings.Contains(string(eml), "Subject: Discharge summary") {
+		t.Errorf("exported message.eml: %v\n%s", err, eml)
 	}
 
 	nurse.send("<iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -175,6 +176,13 @@ func (m *Module) incoming(ev *router.Event) bool {
 		}
 		rec.Event = audit.Received
 		v := chat.El.Child(NS, "verified")
+		if raw, perr := parse(el, m.InlineMax); perr == nil {
+			if err := m.keep(ctx, to.String(), from.String(), el.Attr("message-id"), raw, v); err != nil {
+				// Delivered anyway: the client has the text; the documents
+				// are in the message the sender can send again.
+				m.log.Error("received Direct message not kept in the inbox: check the storage", "to", to.String(), "id", id, "err", err)
+			}
+		}
 		rec.Certs = []string{v.Attr("signer-sha256")}
 		m.record(to.String(), rec)
 		m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
@@ -258,6 +266,7 @@ type partInfo struct {
 	name, ctype string
 	size        int
 	text        string
+	data        []byte
 }
 
 // summary is what the recipient's client shows: who signed, that it was
@@ -295,9 +304,9 @@ func readParts(ctype, cte string, body io.Reader) []partInfo {
 		mt = "text/plain"
 	}
 	if !strings.HasPrefix(mt, "multipart/") {
-		data, _ := io.ReadAll(io.LimitReader(body, 64<<20))
-		p := partInfo{ctype: mt, size: len(data)}
-		if strings.HasPrefix(mt, "text/") && !strings.EqualFold(cte, "base64") {
+		data := decodeCTE(cte, body)
+		p := partInfo{ctype: mt, size: len(data), data: data}
+		if strings.HasPrefix(mt, "text/") {
 			p.text = string(data[:min(len(data), maxTextShown)])
 		}
 		return []partInfo{p}
@@ -309,14 +318,35 @@ func readParts(ctype, cte string, body io.Reader) []partInfo {
 		if err != nil {
 			return out
 		}
-		data, _ := io.ReadAll(io.LimitReader(p, 64<<20))
+		data := decodeCTE(p.Header.Get("Content-Transfer-Encoding"), p)
 		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		info := partInfo{name: p.FileName(), ctype: pt, size: len(data)}
+		info := partInfo{name: p.FileName(), ctype: pt, size: len(data), data: data}
 		if info.name == "" && strings.HasPrefix(pt, "text/") {
 			info.text = string(data[:min(len(data), maxTextShown)])
 		}
 		out = append(out, info)
 	}
+}
+
+// decodeCTE reads a part's body and undoes base64 (mime/multipart undoes
+// quoted-printable itself); at most 64 MiB.
+func decodeCTE(cte string, r io.Reader) []byte {
+	data, _ := io.ReadAll(io.LimitReader(r, 64<<20))
+	if !strings.EqualFold(strings.TrimSpace(cte), "base64") {
+		return data
+	}
+	clean := bytes.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, data)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+	n, err := base64.StdEncoding.Decode(out, clean)
+	if err != nil {
+		return data // shown as it came
+	}
+	return out[:n]
 }
 
 // Outcome is what became of one recipient.

@@ -138,3 +138,13 @@ func handleSend(ctl *control.Server, m *messages.Module) {
 		return string(b), err
 	})
 }
+
+// NewDirectKeys opens the keys `tern direct cert add` sealed in store with
+// the server's secret (the CLI's inbox, show and export use it).
+func NewDirectKeys(store storage.DirectCerts, secret []byte) (messages.Keys, error) {
+	box, err := sealed.New(secret)
+	if err != nil {
+		return nil, err
+	}
+	return &directKeys{store: store, box: box}, nil
+}

@@ -1,0 +1,101 @@
+package messages
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/smime"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// The inbox keeps each accepted message for its recipient (the archive
+// store, "direct-inbox", owner = the recipient, deleted with the account)
+// as the S/MIME bytes that arrived, still encrypted to the recipient's
+// certificate: at rest it is as protected as the recipient's sealed key.
+// Beside them only what the listing needs without a key: who, when, the
+// Message-ID and the verdict of the checks made at receipt.
+
+// InboxArchive is the archive name of received Direct messages.
+const InboxArchive = "direct-inbox"
+
+// Kept is one inbox entry.
+type Kept struct {
+	ID        string    `json:"-"`
+	MessageID string    `json:"message_id"`
+	From      string    `json:"from"`
+	Received  time.Time `json:"received"`
+	Signer    string    `json:"signer"`
+	SignerSHA string    `json:"signer_sha256"`
+	Bound     string    `json:"bound"`
+	Cipher    string    `json:"cipher"`
+	Digest    string    `json:"digest"`
+	SMIME     []byte    `json:"smime"`
+}
+
+func (m *Module) keep(ctx context.Context, to, from, messageID string, raw []byte, v *xml.Element) error {
+	if m.Pending == nil { // the same archive store
+		return nil
+	}
+	k := Kept{MessageID: messageID, From: from, Received: time.Now().UTC(), Signer: v.Attr("signer"), SignerSHA: v.Attr("signer-sha256"),
+		Bound: v.Attr("bound"), Cipher: v.Attr("cipher"), Digest: v.Attr("digest"), SMIME: raw}
+	b, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	_, err = m.Pending.Append(ctx, storage.Entry{Owner: to, Archive: InboxArchive, Time: k.Received, Peer: from, Payload: b}, 0)
+	return err
+}
+
+// Inbox lists an address's kept messages, oldest first.
+func Inbox(ctx context.Context, a storage.Archive, address string, q storage.Query) ([]Kept, error) {
+	page, err := a.Query(ctx, address, InboxArchive, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []Kept
+	for _, e := range page.Entries {
+		var k Kept
+		if err := json.Unmarshal(e.Payload, &k); err != nil {
+			return nil, fmt.Errorf("inbox entry %s does not parse: %w", e.ID, err)
+		}
+		k.ID = e.ID
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// OpenKept decrypts a kept message again with the recipient's keys. The
+// signature is verified again; the signer's trust is the verdict recorded
+// at receipt (certificates expire, CRLs change: what counted is when it
+// arrived).
+func OpenKept(ctx context.Context, k Kept, keys Keys, address string) (*smime.Opened, error) {
+	rcpts, err := keys.Recipients(ctx, address)
+	if err != nil {
+		return nil, err
+	}
+	return smime.Open(ctx, k.SMIME, rcpts, func(context.Context, string, []*x509.Certificate) (*trust.Result, error) {
+		return &trust.Result{Trusted: true, Bound: trust.Bound(k.Bound)}, nil
+	})
+}
+
+// Document is one part of an opened message.
+type Document struct {
+	Name string // the attachment's file name; "" for the text
+	Type string
+	Data []byte // decoded (base64 and quoted-printable undone)
+}
+
+// Documents returns the subject and the parts of an opened message.
+func Documents(op *smime.Opened) (string, []Document) {
+	_, parts, subject := summary(op)
+	var out []Document
+	for _, p := range parts {
+		out = append(out, Document{Name: p.name, Type: p.ctype, Data: p.data})
+	}
+	return subject, out
+}
