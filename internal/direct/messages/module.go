@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -328,25 +327,15 @@ func readParts(ctype, cte string, body io.Reader) []partInfo {
 	}
 }
 
-// decodeCTE reads a part's body and undoes base64 (mime/multipart undoes
-// quoted-printable itself); at most 64 MiB.
+// decodeCTE reads a part's body (at most 64 MiB) and undoes base64
+// (mime/multipart undoes quoted-printable itself); what does not decode is
+// shown as it came.
 func decodeCTE(cte string, r io.Reader) []byte {
 	data, _ := io.ReadAll(io.LimitReader(r, 64<<20))
-	if !strings.EqualFold(strings.TrimSpace(cte), "base64") {
-		return data
+	if out, err := smime.DecodeBody(cte, data); err == nil {
+		return out
 	}
-	clean := bytes.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
-			return -1
-		}
-		return r
-	}, data)
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-	n, err := base64.StdEncoding.Decode(out, clean)
-	if err != nil {
-		return data // shown as it came
-	}
-	return out[:n]
+	return data
 }
 
 // Outcome is what became of one recipient.

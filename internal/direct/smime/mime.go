@@ -217,17 +217,23 @@ func (e *entity) mediaType() (string, map[string]string) {
 	return strings.ToLower(mt), params
 }
 
-// decodedBody is the body after its Content-Transfer-Encoding (base64 or
-// identity).
+// decodedBody is the body after its Content-Transfer-Encoding.
 func (e *entity) decodedBody() ([]byte, error) {
-	switch strings.ToLower(strings.TrimSpace(e.header.Get("Content-Transfer-Encoding"))) {
+	return DecodeBody(e.header.Get("Content-Transfer-Encoding"), e.body)
+}
+
+// DecodeBody undoes a Content-Transfer-Encoding of base64 (line breaks and
+// spaces ignored) or identity (7bit, 8bit, binary, none); others are an
+// error.
+func DecodeBody(cte string, body []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":
 		clean := bytes.Map(func(r rune) rune {
 			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
 				return -1
 			}
 			return r
-		}, e.body)
+		}, body)
 		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
 		n, err := base64.StdEncoding.Decode(out, clean)
 		if err != nil {
@@ -235,9 +241,9 @@ func (e *entity) decodedBody() ([]byte, error) {
 		}
 		return out[:n], nil
 	case "", "7bit", "8bit", "binary":
-		return e.body, nil
+		return body, nil
 	default:
-		return nil, fmt.Errorf("content transfer encoding %q is not read here", e.header.Get("Content-Transfer-Encoding"))
+		return nil, fmt.Errorf("content transfer encoding %q is not read here", cte)
 	}
 }
 
