@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/direct/messages"
@@ -125,10 +127,33 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return e.fail("%v", err)
 	}
-	write := func(name string, data []byte) error {
-		return os.WriteFile(filepath.Join(*out, name), data, 0o600)
+	// A new file each time: never over an existing file or through a
+	// link a document's name could point at; a clash gets a suffix.
+	write := func(name string, data []byte) (string, error) {
+		ext := filepath.Ext(name)
+		for i := 0; i < 1000; i++ {
+			try := name
+			if i > 0 {
+				try = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext)
+			}
+			path := filepath.Join(*out, try)
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+			if errors.Is(err, os.ErrExist) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			if _, err := f.Write(data); err != nil {
+				f.Close()
+				return "", err
+			}
+			return path, f.Close()
+		}
+		return "", fmt.Errorf("%s: 1000 files of that name already in %s", name, *out)
 	}
-	if err := write("message.eml", opened.Message); err != nil {
+	msgPath, err := write("message.eml", opened.Message)
+	if err != nil {
 		return e.fail("%v", err)
 	}
 	n := 1
@@ -140,12 +165,13 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 		if name == "/" || name == "." || name == "message.eml" {
 			name = fmt.Sprintf("part-%d", i+1)
 		}
-		if err := write(name, d.Data); err != nil {
+		path, err := write(name, d.Data)
+		if err != nil {
 			return e.fail("%v", err)
 		}
 		n++
-		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", filepath.Join(*out, name), len(d.Data))
+		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", path, len(d.Data))
 	}
-	fmt.Fprintf(e.stdout, "wrote %s; %d file(s)\n", filepath.Join(*out, "message.eml"), n)
+	fmt.Fprintf(e.stdout, "wrote %s; %d file(s)\n", msgPath, n)
 	return 0
 }

@@ -44,6 +44,7 @@ func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 	ternCert(t, "issue", "--dir", l.ca("orga"), "--address", "drjones@a.example")
 	ternCert(t, "issue", "--dir", l.ca("orgd"), "--address", "rogue@a.example")
 	ternCert(t, "issue", "--dir", l.ca("orgb"), "--address", "nurse@b.example")
+	ternCert(t, "issue", "--dir", l.ca("orgb"), "--address", "ghost@b.example")
 	anchors := func(ca string) string {
 		return "[[trust.circle]]\nname = \"partners\"\nanchors = [\"" + filepath.Join(l.ca(ca), "ca.pem") + "\"]\n"
 	}
@@ -53,7 +54,7 @@ func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 	}
 	b = startDirectTern(t, directOpts{ip: pn.tern2, http: httpB, pkiDirs: []string{l.ca("orgb")},
 		routes: map[string]string{"a.example": pn.tern}, circles: anchors("orga"), domains: domain("b.example", "orgb"),
-		users: []string{"nurse@b.example"}, extra: extraB})
+		users: []string{"nurse@b.example", "ghost@b.example"}, extra: extraB})
 	a = startDirectTern(t, directOpts{ip: pn.tern, http: httpA, pkiDirs: []string{l.ca("orga"), l.ca("orgd")},
 		routes: map[string]string{"b.example": pn.tern2}, circles: anchors("orgb"), domains: domain("a.example", "orga"),
 		users: []string{"drjones@a.example", "rogue@a.example"}, extra: extraA})
@@ -67,6 +68,7 @@ func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 	addCert(a, "orga", "drjones@a.example")
 	addCert(a, "orgd", "rogue@a.example")
 	addCert(b, "orgb", "nurse@b.example")
+	addCert(b, "orgb", "ghost@b.example")
 
 	return a, b
 }
@@ -80,7 +82,7 @@ func TestDirectMessages(t *testing.T) {
 	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
 	nurse.send("<presence/>")
 	drjones := dialRaw(t, &a.target, true)
-	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjonesFull := drjones.login(withDomain(a, "a.example"), "drjones@a.example")
 	drjones.send("<presence/>")
 	rogue := dialRaw(t, &a.target, true)
 	rogue.login(withDomain(a, "a.example"), "rogue@a.example")
@@ -117,7 +119,7 @@ func TestDirectMessages(t *testing.T) {
 	// B's "processed" notification (RFC 3798, signed by nurse's certificate and encrypted
 	// to drjones's, which B found by asking A) reaches drjones's clients as a notice.
 	done := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
-	if !strings.Contains(done, "was processed by its server") || !strings.Contains(done, `disposition="processed"`) {
+	if !strings.Contains(done, "was accepted by its recipient's server (processed)") || !strings.Contains(done, `disposition="processed"`) {
 		t.Errorf("drjones's notice: %s", done)
 	}
 
@@ -136,6 +138,37 @@ func TestDirectMessages(t *testing.T) {
 		t.Errorf("rogue's notice: %s; want the refusal, not-acceptable, naming the rule untrusted", notice)
 	}
 	logHas(t, b, `Direct message refused.*rule=untrusted`, rawTimeout)
+
+	// A refusal A did not ask for (nurse writes it herself, naming a message
+	// drjones never sent) is no refusal: it reaches drjones as the error it
+	// is, from nurse, not as a notice from a.example.
+	// (To the full JID: an error to a bare JID is dropped, RFC 6121 §8.5.2.1.1.)
+	nurse.send(`<message type='error' to='` + drjonesFull + `' id='forged1'><direct xmlns='urn:tern:direct:message:0' message-id='&lt;forged@a.example&gt;' rule='untrusted'/>` +
+		`<error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	forged := expectWithin(drjones, `(?s)<message[^>]*id=['"]forged1[^>]*>.*?</message>`, 20*time.Second)[0]
+	if !regexp.MustCompile(`from=['"]nurse@b\.example`).MatchString(forged) || !strings.Contains(forged, `type="error"`) && !strings.Contains(forged, `type='error'`) {
+		t.Errorf("the forged refusal reached drjones as: %s; want the error from nurse, unchanged", forged)
+	}
+
+	// An address that no longer has an account (deleted after A learnt
+	// its certificate, which A keeps for [discovery] peer_cache): B refuses
+	// it unopened, service-unavailable with the rule recipient-unknown.
+	if out, code := send("drjones@a.example", "ghost@b.example"); code != 0 {
+		t.Fatalf("send to ghost: exit %d\n%s", code, out)
+	}
+	if n := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]; !strings.Contains(n, "ghost@b.example") || !strings.Contains(n, `disposition="processed"`) {
+		t.Errorf("drjones's notice for ghost: %s", n)
+	}
+	if out, err := exec.Command(ternBin, "user", "del", "--config", b.config, "--yes", "ghost@b.example").CombinedOutput(); err != nil {
+		t.Fatalf("tern user del ghost: %v\n%s", err, out)
+	}
+	if out, code := send("drjones@a.example", "ghost@b.example"); code != 0 {
+		t.Fatalf("send to deleted ghost (A's cached certificate): exit %d\n%s", code, out)
+	}
+	gone := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
+	if !strings.Contains(gone, "was refused by its server") || !strings.Contains(gone, "service-unavailable") || !strings.Contains(gone, `rule="recipient-unknown"`) {
+		t.Errorf("drjones's notice for the deleted ghost: %s", gone)
+	}
 	// The audit trails of both sides: what happened, with digests and no content;
 	// the hash chains intact.
 	logOf := func(p *ternProc, args ...string) string {
@@ -150,7 +183,8 @@ func TestDirectMessages(t *testing.T) {
 	for _, want := range []string{`sent\s+drjones@a\.example -> nurse@b\.example <\w+@a\.example> sha256 [0-9a-f]{16}`,
 		`failed\s+drjones@a\.example -> nobody@b\.example`, `sent\s+rogue@a\.example -> nurse@b\.example`,
 		`refused-by-peer rogue@a\.example -> nurse@b\.example <\w+@a\.example> rule untrusted`,
-		`mdn-received\s+drjones@a\.example <- nurse@b\.example <\w+@a\.example> rule processed`} {
+		`mdn-received\s+drjones@a\.example <- nurse@b\.example <\w+@a\.example> rule processed`,
+		`refused-by-peer drjones@a\.example -> ghost@b\.example <\w+@a\.example> rule recipient-unknown`} {
 		if !regexp.MustCompile(want).MatchString(aLog) {
 			t.Errorf("A's audit trail lacks %s:\n%s", want, aLog)
 		}
@@ -161,6 +195,9 @@ func TestDirectMessages(t *testing.T) {
 		if !strings.Contains(bLog, want) {
 			t.Errorf("B's audit trail lacks %s:\n%s", want, bLog)
 		}
+	}
+	if strings.Contains(aLog, "forged@") {
+		t.Errorf("A recorded the forged refusal:\n%s", aLog)
 	}
 	if strings.Contains(aLog, "mdn-sent") {
 		t.Errorf("A answered B's notification with another:\n%s", aLog)

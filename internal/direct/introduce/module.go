@@ -3,6 +3,7 @@ package introduce
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -183,7 +184,11 @@ func (s *service) client(iq *router.IQ) (*xml.Element, error) {
 		rep, err := s.m.Discover(ctx, local, q.Address, purpose)
 		if err != nil {
 			s.count("client", "error")
-			iq.Reply(nil, stanza.ErrBadRequest.WithText(err.Error()))
+			e := stanza.ErrServiceUnavailable // the sources failed, not the request
+			if errors.Is(err, context.DeadlineExceeded) {
+				e = stanza.ErrRemoteServerTimeout
+			}
+			iq.Reply(nil, e.WithText(err.Error()))
 			return
 		}
 		s.count("client", "answered")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
@@ -49,19 +50,18 @@ func ParseRequest(el *xml.Element) (Request, error) {
 		return Request{}, errors.New("not an <introduce/> element of " + NS)
 	}
 	q := Request{Address: el.Attr("address"), Purpose: el.Attr("purpose")}
-	local, domain, ok := strings.Cut(q.Address, "@")
-	if !ok || local == "" || domain == "" || strings.ContainsAny(q.Address, "/ ") || strings.Count(q.Address, "@") != 1 {
+	// A Direct address is a bare JID with a local part (RFC 7622 limits
+	// and profiles apply).
+	a, err := jid.Parse(q.Address)
+	if err != nil || a.Local() == "" || a.Resource() != "" || strings.Count(q.Address, "@") != 1 {
 		return Request{}, fmt.Errorf("address %q is not a Direct address (user@domain)", q.Address)
-	}
-	if len(q.Address) > 3071 {
-		return Request{}, errors.New("address longer than a JID may be")
 	}
 	switch q.Purpose {
 	case "", "encrypt", "verify":
 	default:
 		return Request{}, fmt.Errorf("purpose %q: encrypt or verify", q.Purpose)
 	}
-	q.Address = strings.ToLower(q.Address)
+	q.Address = strings.ToLower(a.String())
 	return q, nil
 }
 
@@ -183,18 +183,9 @@ func parseCert(c *xml.Element) (Cert, int, error) {
 		if len(out.Chain) == MaxChain {
 			return Cert{}, n, fmt.Errorf("a chain of more than %d certificates", MaxChain)
 		}
-		text := strings.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
-				return -1
-			}
-			return r
-		}, x.Text())
-		if base64.StdEncoding.DecodedLen(len(text)) > MaxCertBytes+2 {
-			return Cert{}, n, fmt.Errorf("certificate %d of the chain: larger than %d bytes", len(out.Chain)+1, MaxCertBytes)
-		}
-		der, err := base64.StdEncoding.DecodeString(text)
+		der, err := x.Base64(MaxCertBytes)
 		if err != nil {
-			return Cert{}, n, fmt.Errorf("certificate %d of the chain: not base64: %v", len(out.Chain)+1, err)
+			return Cert{}, n, fmt.Errorf("certificate %d of the chain: %v", len(out.Chain)+1, err)
 		}
 		n += len(der)
 		cert, err := x509.ParseCertificate(der)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/direct/audit"
 	"github.com/tern-xmpp/tern/internal/direct/smime"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -78,9 +79,17 @@ func OpenKept(ctx context.Context, k Kept, keys Keys, address string) (*smime.Op
 	if err != nil {
 		return nil, err
 	}
-	return smime.Open(ctx, k.SMIME, rcpts, func(context.Context, string, []*x509.Certificate) (*trust.Result, error) {
+	op, err := smime.Open(ctx, k.SMIME, rcpts, func(_ context.Context, _ string, chain []*x509.Certificate) (*trust.Result, error) {
+		// The verdict stands for the signer it was made for only.
+		if len(chain) == 0 || audit.Fingerprint(chain[0]) != k.SignerSHA {
+			return &trust.Result{Reason: trust.ReasonUntrustedAnchor}, nil
+		}
 		return &trust.Result{Trusted: true, Bound: trust.Bound(k.Bound)}, nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("inbox entry %s: %w (it was signed by %s when it arrived)", k.ID, err, k.SignerSHA)
+	}
+	return op, nil
 }
 
 // Document is one part of an opened message.

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -72,9 +70,19 @@ func readNotification(msg []byte) (*Notification, error) {
 		if n.OriginalID == "" || n.Disposition == "" {
 			return nil, errors.New("a disposition notification without Original-Message-ID or Disposition")
 		}
+		if _, err := smime.CheckMessageID(n.OriginalID); err != nil {
+			return nil, fmt.Errorf("the notification's Original-Message-ID: %v", err)
+		}
+		if !dispositions[n.Disposition] {
+			return nil, fmt.Errorf("the notification's disposition %q is none of RFC 3798's (displayed, deleted, dispatched, processed, failed, denied)", n.Disposition)
+		}
 		return n, nil
 	}
 }
+
+// dispositions are RFC 3798's disposition types and the Direct
+// Implementation Guide's "dispatched".
+var dispositions = map[string]bool{"displayed": true, "deleted": true, "dispatched": true, "processed": true, "failed": true, "denied": true}
 
 // processed sends the "processed" notification for a message accepted for
 // rcpt from sender (originalID, subject), signed by rcpt's certificate and
@@ -99,12 +107,7 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 	if err != nil {
 		return err
 	}
-	var certs []*x509.Certificate
-	for _, c := range rep.Usable {
-		if _, ok := c.Cert.PublicKey.(*rsa.PublicKey); ok {
-			certs = append(certs, c.Cert)
-		}
-	}
+	certs := rsaCerts(rep)
 	if len(certs) == 0 {
 		return fmt.Errorf("no trusted certificate of %s to encrypt to (tried: %s)", sender, strings.Join(rep.Tried, "; "))
 	}
@@ -134,19 +137,40 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 
 // notified handles a notification received for a local sender: recorded,
 // and told to the sender's clients; never delivered as a message.
+// "processed" completes the message's pending entry; a failure (failed,
+// denied, deleted) completes it too, told as a failure; others are told.
 func (m *Module) notified(n *Notification, to, from jid.JID) *router.Stanza {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if ok, err := m.complete(ctx, to.String(), from.String(), n.OriginalID); err != nil {
-		m.log.Error("Direct message's pending entry not removed: its sender may be told it failed", "message_id", n.OriginalID, "err", err)
-	} else if !ok {
-		m.log.Info("a notification for no pending message (late, repeated, or for one sent before tracking)", "message_id", n.OriginalID, "from", from.String())
+	failed := n.Disposition == "failed" || n.Disposition == "denied" || n.Disposition == "deleted"
+	if n.Disposition == "processed" || failed {
+		if ok, err := m.complete(ctx, to.String(), from.String(), n.OriginalID); err != nil {
+			m.log.Error("Direct message's pending entry not removed: its sender may be told it failed", "message_id", n.OriginalID, "err", err)
+		} else if !ok {
+			m.log.Info("a notification for no pending message (late, repeated, or for one sent before tracking)", "message_id", n.OriginalID, "from", from.String())
+		}
 	}
 	m.record(to.String(), audit.Record{Event: audit.NotificationReceived, Peer: from.String(), MessageID: n.OriginalID, Rule: n.Disposition})
 	m.log.Info("Direct notification received", "to", to.String(), "from", from.String(), "original", n.OriginalID, "disposition", n.Disposition)
+	text := map[string]string{
+		"processed":  "was accepted by its recipient's server (processed)",
+		"dispatched": "was delivered to its recipient (dispatched)",
+		"displayed":  "was displayed to its recipient",
+	}[n.Disposition]
+	if failed {
+		text = "failed: its recipient's server reports it " + n.Disposition
+	}
 	notice := xml.New(xml.NSClient, "message", "from", to.Domain(), "to", to.String(), "type", "normal", "id", strings.Trim(n.OriginalID, "<>")+"-"+n.Disposition)
-	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s was %s by its server.", n.OriginalID, from, n.Disposition)))
-	notice.Append(xml.New(NS, "notification", "message-id", n.OriginalID, "disposition", n.Disposition, "from", from.String()))
-	st, _ := router.NewStanza(notice)
+	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s %s.", n.OriginalID, from, text)))
+	disp := n.Disposition
+	if failed {
+		disp = "failed"
+	}
+	notice.Append(xml.New(NS, "notification", "message-id", n.OriginalID, "disposition", disp, "from", from.String()))
+	st, err := router.NewStanza(notice)
+	if err != nil { // cannot happen with these attributes; nothing to deliver then
+		m.log.Error("notification notice not built", "err", err)
+		return nil
+	}
 	return st
 }

@@ -20,6 +20,9 @@ func TestReadNotification(t *testing.T) {
 		{"spaces, a modifier", "Final-Recipient: rfc822;Nurse@B.example\r\nOriginal-Message-ID: <1@a.example>\r\nDisposition: automatic-action/MDN-sent-automatically; dispatched/error\r\n",
 			"dispatched", "nurse@b.example", false},
 		{"no original id", "Disposition: automatic-action/MDN-sent-automatically;processed\r\n", "", "", true},
+		{"original id not a msg-id", "Original-Message-ID: 1@a.example\r\nDisposition: automatic-action/MDN-sent-automatically;processed\r\n", "", "", true},
+		{"folded id", "Original-Message-ID: <1@a.example>\r\n Bcc: x@y\r\nDisposition: automatic-action/MDN-sent-automatically;processed\r\n", "", "", true},
+		{"unknown disposition", "Original-Message-ID: <1@a.example>\r\nDisposition: automatic-action/MDN-sent-automatically;exploded\r\n", "", "", true},
 	} {
 		n, err := readNotification(report(c.fields))
 		if c.err {

@@ -144,86 +144,129 @@ func (m *Module) incoming(ev *router.Event) bool {
 		return false
 	}
 	to, from, id := st.To.Bare(), st.From.Bare(), st.ID
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-		defer cancel()
-		chat, rule, err := m.open(ctx, el, to, from, id)
-		rec := audit.Record{Peer: from.String(), MessageID: el.Attr("message-id")}
-		if raw, perr := parse(el, m.InlineMax); perr == nil {
-			rec.Digest = audit.Digest(raw)
-		}
-		if err != nil && err != errIsNotification {
-			rec.Event, rec.Rule, rec.Reason = audit.Rejected, string(rule), err.Error()
-			m.record(to.String(), rec)
-			m.log.Warn("Direct message refused", "from", from.String(), "to", to.String(), "id", id, "rule", rule, "err", err)
-			// The error goes back without the S/MIME bytes (RFC 6120 §8.3.1
-			// lets it leave them out), naming the message and the rule.
-			e := stanza.ErrNotAcceptable.WithText("direct: " + err.Error())
-			reply := xml.New(xml.NSClient, "message", "from", to.String(), "to", from.String(), "type", "error", "id", id)
-			reply.Append(xml.New(NS, "direct", "message-id", el.Attr("message-id"), "rule", string(rule)))
-			reply.Append(e.Element())
-			held.Drop()
-			if st, serr := router.NewStanza(reply); serr == nil {
-				m.r.Route(context.Background(), st)
-			}
-			return
-		}
-		if err == errIsNotification { // recorded by notified; told to the sender's clients
-			m.r.Route(context.Background(), chat)
-			held.Drop()
-			return
-		}
-		rec.Event = audit.Received
-		v := chat.El.Child(NS, "verified")
-		if raw, perr := parse(el, m.InlineMax); perr == nil {
-			if err := m.keep(ctx, to.String(), from.String(), el.Attr("message-id"), raw, v); err != nil {
-				// Delivered anyway: the client has the text; the documents
-				// are in the message the sender can send again.
-				m.log.Error("received Direct message not kept in the inbox: check the storage", "to", to.String(), "id", id, "err", err)
-			}
-		}
-		rec.Certs = []string{v.Attr("signer-sha256")}
-		m.record(to.String(), rec)
-		m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
-		m.r.Route(context.Background(), chat)
-		held.Drop()
-		m.processed(to, from, el.Attr("message-id"), v.Attr("subject"))
-	}()
+	go m.check(held, el, to, from, id)
 	return false
 }
 
+// RuleUnknownRecipient: the message is for no account of this server.
+const RuleUnknownRecipient smime.Rule = "recipient-unknown"
+
+// check runs the receive path on a held message, then delivers the
+// verified summary in its place or refuses it naming the rule.
+func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	raw, perr := parse(el, m.InlineMax)
+	rec := audit.Record{Peer: from.String(), MessageID: el.Attr("message-id")}
+	if perr == nil {
+		rec.Digest = audit.Digest(raw)
+	}
+	var (
+		chat *router.Stanza
+		op   *smime.Opened
+		rule smime.Rule
+		err  error
+	)
+	if !m.r.UserExists(ctx, to) {
+		// Not decrypted with the domain's keys, kept or answered: RFC 6120
+		// §10.5.4 for an unknown account, naming the rule.
+		rule, err = RuleUnknownRecipient, fmt.Errorf("%s: there is no account %s here", RuleUnknownRecipient, to)
+	} else {
+		chat, op, rule, err = m.open(ctx, el, to, from, id)
+	}
+	if err != nil && err != errIsNotification {
+		rec.Event, rec.Rule, rec.Reason = audit.Rejected, string(rule), err.Error()
+		m.record(to.String(), rec)
+		m.log.Warn("Direct message refused", "from", from.String(), "to", to.String(), "id", id, "rule", rule, "err", err)
+		if !held.Take() {
+			return // timed out: the sender has had its error
+		}
+		// The error goes back without the S/MIME bytes (RFC 6120 §8.3.1
+		// lets it leave them out), naming the message and the rule.
+		e := stanza.ErrNotAcceptable.WithText("direct: " + err.Error())
+		if rule == RuleUnknownRecipient {
+			e = stanza.ErrServiceUnavailable.WithText("direct: " + err.Error())
+		}
+		reply := xml.New(xml.NSClient, "message", "from", to.String(), "to", from.String(), "type", "error", "id", id)
+		reply.Append(xml.New(NS, "direct", "message-id", el.Attr("message-id"), "rule", string(rule)))
+		reply.Append(e.Element())
+		if st, serr := router.NewStanza(reply); serr == nil {
+			m.r.Route(context.Background(), st)
+		}
+		return
+	}
+	// Delivered once the hold is ours, before anything slower (the
+	// inbox, the notification) could let the hold time out.
+	if !held.Take() {
+		m.log.Warn("Direct message checked after its hold timed out: not delivered, the sender was told", "from", from.String(), "to", to.String(), "id", id)
+		return
+	}
+	if chat != nil {
+		m.r.Route(context.Background(), chat)
+	}
+	if err == errIsNotification { // recorded by notified
+		return
+	}
+	rec.Event, rec.MessageID = audit.Received, op.MessageID
+	v := chat.El.Child(NS, "verified")
+	if err := m.keep(ctx, to.String(), from.String(), op.MessageID, raw, v); err != nil {
+		// Delivered anyway: the client has the text; the documents are in
+		// the message the sender can send again.
+		m.log.Error("received Direct message not kept in the inbox: check the storage", "to", to.String(), "id", id, "err", err)
+	}
+	rec.Certs = []string{v.Attr("signer-sha256")}
+	m.record(to.String(), rec)
+	m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
+	m.processed(to, from, op.MessageID, v.Attr("subject"))
+}
+
 // refused turns the recipient's server's refusal of a message a local user
-// sent into a notice for that user's clients.
+// sent into a notice for that user's clients. Only a refusal of a message
+// awaiting its notification counts (its Message-ID is random and its
+// recipient is who answers); any other error passes unchanged.
 func (m *Module) refused(ev *router.Event, el *xml.Element) bool {
 	st := ev.Stanza
+	sender, rcpt, mid := st.To.Bare(), st.From.Bare(), el.Attr("message-id")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ok, err := m.complete(ctx, sender.String(), rcpt.String(), mid)
+	if err != nil {
+		m.log.Error("a refusal of a Direct message could not be matched with its pending entry: check the storage", "message_id", mid, "err", err)
+	}
+	if !ok {
+		return false
+	}
 	why := "refused"
 	if e := stanza.ParseError(st.El); e != nil {
 		why = e.Error()
 	}
-	m.log.Warn("Direct message refused by the recipient's server", "from", st.To.Bare().String(), "to", st.From.Bare().String(),
-		"message_id", el.Attr("message-id"), "rule", el.Attr("rule"), "error", why)
-	m.record(st.To.Bare().String(), audit.Record{Event: audit.RefusedByPeer, Peer: st.From.Bare().String(), MessageID: el.Attr("message-id"),
-		Rule: el.Attr("rule"), Reason: why})
+	rule := el.Attr("rule")
+	if len(rule) > 64 {
+		rule = rule[:64]
+	}
+	m.log.Warn("Direct message refused by the recipient's server", "from", sender.String(), "to", rcpt.String(),
+		"message_id", mid, "rule", rule, "error", why)
+	m.record(sender.String(), audit.Record{Event: audit.RefusedByPeer, Peer: rcpt.String(), MessageID: mid, Rule: rule, Reason: why})
 	// From the sender's own server, type normal: a notice, not a chat line
 	// that delivery tracking would answer (TIM+ AMP) as if the recipient wrote it.
-	notice := xml.New(xml.NSClient, "message", "from", st.To.Domain(), "to", st.To.Bare().String(), "type", "normal", "id", st.ID+"-refused")
+	notice := xml.New(xml.NSClient, "message", "from", st.To.Domain(), "to", sender.String(), "type", "normal", "id", st.ID+"-refused")
 	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s was refused by its server: %s",
-		el.Attr("message-id"), st.From.Bare(), why)))
-	notice.Append(xml.New(NS, "refused", "message-id", el.Attr("message-id"), "rule", el.Attr("rule")))
+		mid, rcpt, why)))
+	notice.Append(xml.New(NS, "refused", "message-id", mid, "rule", rule))
 	if n, serr := router.NewStanza(notice); serr == nil {
 		ev.Stanza = n // delivered in the error's place
 	}
 	return false
 }
 
-func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id string) (*router.Stanza, smime.Rule, error) {
+func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id string) (*router.Stanza, *smime.Opened, smime.Rule, error) {
 	raw, err := parse(el, m.InlineMax)
 	if err != nil {
-		return nil, smime.RuleMalformed, err
+		return nil, nil, smime.RuleMalformed, err
 	}
 	rcpts, err := m.Keys.Recipients(ctx, to.String())
 	if err != nil || len(rcpts) == 0 {
-		return nil, smime.RuleNotForUs, fmt.Errorf("%s has no certificate with a key here (tern direct cert add): %v", to, err)
+		return nil, nil, smime.RuleNotForUs, fmt.Errorf("%s has no certificate with a key here (tern direct cert add): %v", to, err)
 	}
 	op, err := smime.Open(ctx, raw, rcpts, func(ctx context.Context, sender string, chain []*x509.Certificate) (*trust.Result, error) {
 		return m.Verify(ctx, to.Domain(), sender, chain)
@@ -233,17 +276,25 @@ func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id
 		if rej, ok := err.(*smime.Rejection); ok {
 			rule = rej.Rule
 		}
-		return nil, rule, err
+		return nil, nil, rule, err
 	}
 	if op.From != from.String() {
-		return nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: signed by %s but sent by %s", smime.RuleHeaderMismatch, op.From, from)
+		return nil, nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: signed by %s but sent by %s", smime.RuleHeaderMismatch, op.From, from)
+	}
+	// The Message-ID the notifications quote is the signed one; the
+	// stanza's attribute must name it.
+	if op.MessageID == "" {
+		return nil, nil, smime.RuleMalformed, errors.New("the message has no Message-ID: a Direct message needs one for its notifications")
+	}
+	if a := el.Attr("message-id"); a != op.MessageID {
+		return nil, nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: the stanza names message %q, the signed message is %q", smime.RuleHeaderMismatch, a, op.MessageID)
 	}
 	n, err := readNotification(op.Message)
 	if err != nil {
-		return nil, smime.RuleMalformed, err
+		return nil, nil, smime.RuleMalformed, err
 	}
 	if n != nil {
-		return m.notified(n, to, from), "", errIsNotification
+		return m.notified(n, to, from), op, "", errIsNotification
 	}
 	body, parts, subject := summary(op)
 	msg := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "chat", "id", id)
@@ -256,9 +307,9 @@ func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id
 	msg.Append(v)
 	chat, serr := router.NewStanza(msg)
 	if serr != nil {
-		return nil, smime.RuleMalformed, serr
+		return nil, nil, smime.RuleMalformed, serr
 	}
-	return chat, "", nil
+	return chat, op, "", nil
 }
 
 type partInfo struct {
@@ -384,12 +435,7 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			fail(rcpt, "discovery: %v", err)
 			continue
 		}
-		var certs []*x509.Certificate
-		for _, c := range rep.Usable {
-			if _, ok := c.Cert.PublicKey.(*rsa.PublicKey); ok {
-				certs = append(certs, c.Cert)
-			}
-		}
+		certs := rsaCerts(rep)
 		if len(certs) == 0 {
 			fail(rcpt, "no trusted certificate to encrypt to (tried: %s)", strings.Join(rep.Tried, "; "))
 			continue
@@ -429,6 +475,18 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			Detail: fmt.Sprintf("sent %s, encrypted to %d certificate(s) (%s)", one.MessageID, len(certs), certSources(rep.Usable))})
 	}
 	return out
+}
+
+// rsaCerts are the usable certificates a message can be encrypted to
+// (RSA key transport; EC recipients need ECDH, not supported yet).
+func rsaCerts(rep *discovery.Report) []*x509.Certificate {
+	var certs []*x509.Certificate
+	for _, c := range rep.Usable {
+		if _, ok := c.Cert.PublicKey.(*rsa.PublicKey); ok {
+			certs = append(certs, c.Cert)
+		}
+	}
+	return certs
 }
 
 func certSources(cs []discovery.Candidate) string {

@@ -2,9 +2,7 @@ package messages
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
@@ -24,21 +22,9 @@ func element(messageID string, raw []byte) *xml.Element {
 
 // parse reads the S/MIME bytes of a <direct/> element, at most max.
 func parse(el *xml.Element, max int) ([]byte, error) {
-	text := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-			return -1
-		}
-		return r
-	}, el.Text())
-	if text == "" {
-		return nil, errors.New("an empty <direct/> element")
-	}
-	if base64.StdEncoding.DecodedLen(len(text)) > max+2 {
-		return nil, fmt.Errorf("the Direct message is larger than %d bytes inline", max)
-	}
-	raw, err := base64.StdEncoding.DecodeString(text)
+	raw, err := el.Base64(max)
 	if err != nil {
-		return nil, fmt.Errorf("the Direct message is not base64: %v", err)
+		return nil, fmt.Errorf("the <direct/> element's S/MIME bytes: %v", err)
 	}
 	return raw, nil
 }

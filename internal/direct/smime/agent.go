@@ -198,10 +198,13 @@ type Opened struct {
 	Message []byte // the RFC 5322 message that was signed (the inner one when wrapped)
 	Wrapped bool
 	From    string
-	Signer  *x509.Certificate
-	Trust   *trust.Result
-	Cipher  string
-	Digest  string
+	// MessageID is the signed inner Message-ID when wrapped, else the
+	// outer one; "" when there is none. Checked: <...>, printable, no CR/LF.
+	MessageID string
+	Signer    *x509.Certificate
+	Trust     *trust.Result
+	Cipher    string
+	Digest    string
 }
 
 // Open runs the receive path on a message as it arrived: decrypt with one
@@ -275,6 +278,9 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 		if err := checkDigest(si.DigestAlgorithm.Algorithm); err != nil {
 			return nil, err
 		}
+		if err := checkSignatureAlgorithm(si.DigestEncryptionAlgorithm.Algorithm); err != nil {
+			return nil, err
+		}
 		op.Digest = digestName(si.DigestAlgorithm.Algorithm)
 	}
 	p7.Content = parts[0]
@@ -282,7 +288,7 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 		// Some senders sign LF text that a relay turned into CRLF, or the reverse: one retry on the canonical form.
 		p7.Content = canonicalLines(parts[0])
 		if err2 := p7.Verify(); err2 != nil {
-			if st := (*pkcs7.SigningTimeNotValidError)(nil); errors.As(err, &st) {
+			if st := (*pkcs7.SigningTimeNotValidError)(nil); errors.As(err, &st) || errors.As(err2, &st) {
 				if st.SigningTime.After(st.NotAfter) {
 					return nil, reject(RuleExpired, "the signer's certificate had expired when the message was signed: %v", err)
 				}
@@ -311,7 +317,7 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 	}
 	// Wrapped, the sender is the signed inner From; unwrapped (AS 1.0
 	// style), only the outer headers name it.
-	fromHeader := outer.header.Get("From")
+	fromHeader, idHeader := outer.header.Get("From"), outer.header.Get("Message-ID")
 	if op.Wrapped {
 		inner, err := mail.ReadMessage(bytes.NewReader(op.Message))
 		if err != nil {
@@ -320,7 +326,10 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 		if err := compareHeaders(outer.header, inner.Header); err != nil {
 			return nil, err
 		}
-		fromHeader = inner.Header.Get("From")
+		fromHeader, idHeader = inner.Header.Get("From"), inner.Header.Get("Message-ID")
+	}
+	if op.MessageID, err = CheckMessageID(idHeader); err != nil {
+		return nil, err
 	}
 	from, err := mail.ParseAddress(fromHeader)
 	if err != nil {
@@ -386,6 +395,29 @@ func checkDigest(oid asn1.ObjectIdentifier) error {
 	return reject(RuleWeakDigest, "digest %s is not allowed (SHA-256, SHA-384, SHA-512 are)", oid)
 }
 
+// checkSignatureAlgorithm refuses a signature algorithm that names its own
+// weak digest (the verifier would use it whatever the digest algorithm
+// says) and DSA, which Direct does not allow.
+func checkSignatureAlgorithm(oid asn1.ObjectIdentifier) error {
+	switch {
+	case oid.Equal(pkcs7.OIDEncryptionAlgorithmRSA), oid.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA256),
+		oid.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA384), oid.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA512),
+		oid.Equal(pkcs7.OIDDigestAlgorithmECDSASHA256), oid.Equal(pkcs7.OIDDigestAlgorithmECDSASHA384),
+		oid.Equal(pkcs7.OIDDigestAlgorithmECDSASHA512), oid.Equal(oidECPublicKey),
+		oid.Equal(pkcs7.OIDEncryptionAlgorithmECDSAP256), oid.Equal(pkcs7.OIDEncryptionAlgorithmECDSAP384):
+		return nil
+	case oid.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA1), oid.Equal(pkcs7.OIDDigestAlgorithmECDSASHA1), oid.Equal(pkcs7.OIDDigestAlgorithmDSASHA1):
+		return reject(RuleWeakDigest, "the signature algorithm %s uses SHA-1; Direct requires SHA-256 or stronger", oid)
+	case oid.Equal(pkcs7.OIDEncryptionAlgorithmRSAMD5):
+		return reject(RuleWeakDigest, "the signature algorithm %s uses MD5; Direct requires SHA-256 or stronger", oid)
+	}
+	return reject(RuleWeakKey, "signature algorithm %s is not allowed (RSA or ECDSA with SHA-256 or stronger are)", oid)
+}
+
+// oidECPublicKey (id-ecPublicKey) is what some signers put as the
+// signature algorithm of an ECDSA signature.
+var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+
 func digestName(oid asn1.ObjectIdentifier) string {
 	switch {
 	case oid.Equal(pkcs7.OIDDigestAlgorithmSHA256):
@@ -422,6 +454,23 @@ func checkKey(c *x509.Certificate) error {
 
 // compareHeaders: a wrapped message's outer From and To must say what the
 // signed inner ones say (RFC 5751 §3.1; the Direct RI's tamper policy).
+// CheckMessageID returns a Message-ID that is safe to copy into a header
+// or a log line: an RFC 5322 msg-id, "<" printable ASCII without spaces ">".
+func CheckMessageID(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	ok := len(v) >= 3 && len(v) <= 250 && v[0] == '<' && v[len(v)-1] == '>' && strings.Contains(v, "@")
+	for i := 1; ok && i < len(v)-1; i++ {
+		ok = v[i] > ' ' && v[i] < 0x7f && v[i] != '<' && v[i] != '>'
+	}
+	if !ok {
+		return "", reject(RuleMalformed, "the Message-ID %q is not <id@domain> in printable ASCII", v)
+	}
+	return v, nil
+}
+
 func compareHeaders(outer, inner mail.Header) error {
 	for _, k := range []string{"From", "To"} {
 		o, i := addrSet(outer.Get(k)), addrSet(inner.Get(k))

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smallstep/pkcs7"
 
 	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
@@ -124,7 +128,55 @@ func TestSealOpen(t *testing.T) {
 				!bytes.Contains(op.Message, []byte("Subject: Discharge summary")) || !op.Trust.Trusted {
 				t.Errorf("opened %+v", op)
 			}
+			if m := testMessage(); op.MessageID == "" || !strings.HasSuffix(op.MessageID, "@a.test>") || (m.MessageID != "" && m.MessageID != op.MessageID) {
+				t.Errorf("MessageID %q; want the signed inner <...@a.test>", op.MessageID)
+			}
 		})
+	}
+}
+
+// TestSignatureAlgorithm: a signature algorithm naming SHA-1 or MD5 is
+// refused whatever the digest algorithm says (the verifier follows the
+// signature algorithm), and DSA is no Direct algorithm.
+func TestSignatureAlgorithm(t *testing.T) {
+	for _, c := range []struct {
+		oid  asn1.ObjectIdentifier
+		rule Rule
+	}{
+		{pkcs7.OIDEncryptionAlgorithmRSA, ""},
+		{pkcs7.OIDEncryptionAlgorithmRSASHA256, ""},
+		{pkcs7.OIDEncryptionAlgorithmRSASHA512, ""},
+		{pkcs7.OIDDigestAlgorithmECDSASHA256, ""},
+		{pkcs7.OIDDigestAlgorithmECDSASHA384, ""},
+		{pkcs7.OIDEncryptionAlgorithmRSASHA1, RuleWeakDigest},
+		{pkcs7.OIDEncryptionAlgorithmRSAMD5, RuleWeakDigest},
+		{pkcs7.OIDDigestAlgorithmECDSASHA1, RuleWeakDigest},
+		{pkcs7.OIDDigestAlgorithmDSASHA1, RuleWeakDigest},
+		{pkcs7.OIDDigestAlgorithmDSA, RuleWeakKey},
+		{asn1.ObjectIdentifier{1, 2, 3}, RuleWeakKey},
+	} {
+		err := checkSignatureAlgorithm(c.oid)
+		var rej *Rejection
+		switch {
+		case c.rule == "" && err != nil:
+			t.Errorf("%s: %v; want allowed", c.oid, err)
+		case c.rule != "" && (!errors.As(err, &rej) || rej.Rule != c.rule):
+			t.Errorf("%s: %v; want rule %s", c.oid, err, c.rule)
+		}
+	}
+}
+
+// TestCheckMessageID: what a notification quotes and a log prints is a
+// msg-id with nothing that could end a header line.
+func TestCheckMessageID(t *testing.T) {
+	for v, ok := range map[string]bool{
+		"<abc@a.test>": true, " <abc@a.test> ": true, "": true,
+		"abc@a.test": false, "<abc>": false, "<a b@a.test>": false, "<abc@a.test>\r\nBcc: x@y": false,
+		"<abc@a.test\n>": false, "<" + strings.Repeat("a", 300) + "@a.test>": false, "<a<b@a.test>": false, "<\u00e9@a.test>": false,
+	} {
+		if _, err := CheckMessageID(v); (err == nil) != ok {
+			t.Errorf("CheckMessageID(%q): %v; want ok=%v", v, err, ok)
+		}
 	}
 }
 

@@ -122,23 +122,28 @@ func (h *Held) Bounce(e *stanza.Error) {
 // Drop ends the stanza without a word (the hook took care of it).
 func (h *Held) Drop() { h.letGo(func(context.Context) {}) }
 
-func (h *Held) letGo(end func(ctx context.Context)) {
+// Take is Drop reporting whether it took effect: false when the time-out
+// (or another let-go) came first, so the hook must not act in its place.
+func (h *Held) Take() bool { return h.letGo(func(context.Context) {}) }
+
+func (h *Held) letGo(end func(ctx context.Context)) bool {
 	h.mu.Lock()
 	if h.done {
 		h.mu.Unlock()
-		return
+		return false
 	}
 	h.done = true
 	if !h.parked {
 		h.pending, h.early = end, true // armed runs it once the lane is set
 		h.mu.Unlock()
-		return
+		return true
 	}
 	if h.timer != nil {
 		h.timer.Stop()
 	}
 	h.mu.Unlock()
 	h.r.letGo(h.step, end)
+	return true
 }
 
 // armed is called once the step is parked in its lane: it runs a let-go

@@ -139,6 +139,35 @@ func TestHoldTimesOut(t *testing.T) {
 	}
 }
 
+// Take after the time-out reports it came too late (the hook must not act
+// in the stanza's place); before it, it ends the stanza as Drop does.
+func TestHoldTakeAfterTimeout(t *testing.T) {
+	r := newTestRouter("juliet@example.org", "romeo@example.org")
+	romeo, romeoS := online(t, r, "romeo@example.org/a", 0, true)
+	_, juliet := online(t, r, "juliet@example.org/j", 0, true)
+	held := holdFirst(r, EvStanzaOut, 20*time.Millisecond, stanza.ErrRemoteServerTimeout)
+	r.FromClient(context.Background(), romeo, msgBody("romeo@example.org/a", "juliet@example.org", "hold late"))
+	h := <-held
+	deadline := time.Now().Add(10 * time.Second)
+	for len(romeoS.bodies()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.Take() {
+		t.Error("Take after the time-out returned true")
+	}
+	r.FromClient(context.Background(), romeo, msgBody("romeo@example.org/a", "juliet@example.org", "hold taken"))
+	if h := <-held; !h.Take() || h.Take() {
+		t.Error("Take in time: want true once, then false")
+	}
+	r.FromClient(context.Background(), romeo, msgBody("romeo@example.org/a", "juliet@example.org", "next"))
+	for len(juliet.bodies()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := juliet.bodies(); strings.Join(got, ",") != "next" {
+		t.Errorf("juliet got %q; want only the message after the taken ones", got)
+	}
+}
+
 // A stream with MaxHeld stanzas held or waiting is not read further until
 // one is let go (back-pressure, bounded memory).
 func TestHoldBackPressure(t *testing.T) {

@@ -172,19 +172,10 @@ func (r *Router) handleIQ(ctx context.Context, origin *Resource, st *Stanza, t T
 	if fn == nil {
 		return false
 	}
-	payload, err := fn(&IQ{Stanza: st, Ctx: ctx, Origin: origin, Router: r})
-	if err == ErrLater {
-		return true
+	iq := &IQ{Stanza: st, Ctx: ctx, Origin: origin, Router: r}
+	payload, err := fn(iq)
+	if err != ErrLater {
+		iq.reply(ctx, payload, err)
 	}
-	if err != nil {
-		se, ok := err.(*stanza.Error)
-		if !ok {
-			r.log.Error("iq handler failed", "ns", p.Space, "err", err)
-			se = stanza.ErrInternalServerError
-		}
-		r.ReplyError(ctx, st, se)
-		return true
-	}
-	r.Route(ctx, &Stanza{El: stanza.Result(st.El, payload), Kind: stanza.IQ, Type: "result", ID: st.ID, From: st.To, To: st.From})
 	return true
 }

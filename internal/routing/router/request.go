@@ -27,8 +27,9 @@ type requests struct {
 }
 
 type waiter struct {
-	to jid.JID // only an answer from the address asked counts (RFC 6120 §8.2.3)
-	ch chan *Stanza
+	to   jid.JID // only an answer from the address asked counts (RFC 6120 §8.2.3)
+	from jid.JID // and only one addressed to the asker
+	ch   chan *Stanza
 }
 
 // Request sends an iq get or set from a local domain and waits for the
@@ -42,13 +43,13 @@ func (r *Router) Request(ctx context.Context, from, to jid.JID, typ string, payl
 	if typ != "get" && typ != "set" {
 		return nil, fmt.Errorf("router: a request is a get or a set, not %q", typ)
 	}
-	if !r.hosts[from.Domain()] || from.Local() != "" {
+	if !r.hosts[from.Domain()] || from.Local() != "" || from.Resource() != "" {
 		return nil, fmt.Errorf("router: %s is not a domain served here", from)
 	}
 	var b [12]byte
 	rand.Read(b[:]) // never fails (Go 1.24+)
 	id := "req-" + hex.EncodeToString(b[:])
-	w := &waiter{to: to, ch: make(chan *Stanza, 1)}
+	w := &waiter{to: to, from: from, ch: make(chan *Stanza, 1)}
 	r.reqs.mu.Lock()
 	if len(r.reqs.m) >= MaxRequests {
 		r.reqs.mu.Unlock()
@@ -87,7 +88,7 @@ func (r *Router) answered(st *Stanza) bool {
 	}
 	r.reqs.mu.Lock()
 	w := r.reqs.m[st.ID]
-	if w != nil && w.to.Equal(st.From) {
+	if w != nil && w.to.Equal(st.From) && w.from.Equal(st.To) {
 		delete(r.reqs.m, st.ID)
 	} else {
 		w = nil
@@ -109,8 +110,11 @@ var ErrLater = errors.New("router: the handler replies later")
 // *stanza.Error; any other error is internal-server-error, logged). For
 // handlers that returned ErrLater; safe from any goroutine.
 func (iq *IQ) Reply(payload *xml.Element, err error) {
+	iq.reply(context.Background(), payload, err) // not the stream's step, which is over
+}
+
+func (iq *IQ) reply(ctx context.Context, payload *xml.Element, err error) {
 	r := iq.Router
-	ctx := context.Background() // not the stream's step, which is over
 	if err != nil {
 		se, ok := err.(*stanza.Error)
 		if !ok {
