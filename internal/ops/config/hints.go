@@ -92,7 +92,7 @@ func expectation(key string, t reflect.Type) string {
 		return "a table of " + or("strings")
 	case t.Kind() == reflect.Bool:
 		return "true or false"
-	case t.Kind() == reflect.Int:
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
 		return or("a whole number")
 	}
 	return or("a string")

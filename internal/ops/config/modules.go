@@ -135,5 +135,28 @@ func (c *Config) checkModules() []error {
 			errs = append(errs, fmt.Errorf("modules_disabled: no module %q; the modules are %s", n, strings.Join(known, ", ")))
 		}
 	}
+	// A section with a Validate method is checked here, so that `tern
+	// check` names its problems as start-up would.
+	off := map[string]bool{}
+	for _, n := range c.ModulesDisabled {
+		off[n] = true
+	}
+	for _, n := range known {
+		v, ok := moduleSection(n)
+		rv := reflect.ValueOf(v)
+		if !ok || off[n] || rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		cp := reflect.New(rv.Elem().Type())
+		cp.Elem().Set(rv.Elem()) // the defaults, then the file's keys
+		if c.DecodeSection(n, cp.Interface()) != nil {
+			continue // a type error, reported with its line by the loader
+		}
+		if val, ok := cp.Interface().(interface{ Validate() error }); ok {
+			if err := val.Validate(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	return errs
 }

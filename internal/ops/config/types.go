@@ -132,7 +132,7 @@ func fits(v any, t reflect.Type) bool {
 	case reflect.Bool:
 		_, ok := v.(bool)
 		return ok
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		_, ok := v.(int64)
 		return ok
 	case reflect.Slice:

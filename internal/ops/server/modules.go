@@ -19,6 +19,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/feature/register"
 	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/feature/serverinfo"
+	"github.com/tern-xmpp/tern/internal/feature/upload"
 	"github.com/tern-xmpp/tern/internal/feature/vcard"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/routing/module"
@@ -49,8 +50,9 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 		lastactivity.Module{Started: started},
 		register.Module{Open: registrationOpen(cfg), PerIP: regLimit, Trusted: trusted, MinPassword: cfg.Limits.MinPasswordLength},
 		bytestreams.New(), // XEP-0065 proxy; its listener opens in startProxy (proxy.go)
-		intro,             // Direct peer introduction (docs/direct-introduction.md); section [introduce]; wired in server.go
-		dmsg,              // Direct messages over XMPP (docs/direct-messages.md); wired in server.go
+		&upload.Module{Cfg: upload.DefaultConfig, DataDir: cfg.DataDir}, // XEP-0363 HTTP File Upload, section [upload]; its HTTPS listener opens in startProxy
+		intro, // Direct peer introduction (docs/direct-introduction.md); section [introduce]; wired in server.go
+		dmsg,  // Direct messages over XMPP (docs/direct-messages.md); wired in server.go
 		module.Feature{ModuleName: "receipts", Target: router.Account, Namespaces: []string{"urn:xmpp:receipts"}}, // pass through untouched
 	}
 }

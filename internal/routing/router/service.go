@@ -20,6 +20,7 @@ type Service struct {
 	Name       string // for disco#items
 	Identities []Identity
 	Features   []string
+	Forms      []*xml.Element // XEP-0128 extended information (jabber:x:data result forms)
 	// Handle reports whether it took the stanza; one it leaves is answered
 	// service-unavailable (iq get/set, messages) or dropped.
 	Handle func(ctx context.Context, st *Stanza) bool
@@ -76,6 +77,9 @@ func (r *Router) toService(ctx context.Context, s *Service, st *Stanza) {
 			}
 			for _, f := range s.Features {
 				q.Append(xml.New(NSDiscoInfo, "feature", "var", f))
+			}
+			for _, f := range s.Forms {
+				q.Append(f)
 			}
 			r.route(ctx, &Stanza{El: stanza.Result(st.El, q), Kind: stanza.IQ, Type: "result", ID: st.ID, From: st.To, To: st.From})
 			return
