@@ -49,6 +49,10 @@ type Module struct {
 	Audit     *audit.Log      // nil: no audit trail
 	Pending   storage.Archive // where sent messages await their notification; nil: not tracked
 
+	// files keeps received documents for their recipient and gives the
+	// files users uploaded (the upload module, when it serves); nil: none.
+	files Files
+
 	cfg              Config
 	processedTimeout time.Duration
 	r                *router.Router
@@ -86,6 +90,10 @@ func (m *Module) Register(h *module.Host) error {
 	m.processedTimeout = d
 	m.r, m.log = h.Router, h.Log
 	h.Hook(router.EvStanzaIn, 50, m.incoming)
+	if f, err := module.Depend[Files](h, "upload"); err == nil && f.Serving() {
+		m.files = f
+		h.Hook(router.EvStanzaOut, 50, m.uploaded)
+	}
 	var domains []string
 	for _, host := range h.Router.Hosts() {
 		if m.Direct(host) {
@@ -201,12 +209,14 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 		m.log.Warn("Direct message checked after its hold timed out: not delivered, the sender was told", "from", from.String(), "to", to.String(), "id", id)
 		return
 	}
-	if chat != nil {
-		m.r.Route(context.Background(), chat)
-	}
 	if err == errIsNotification { // recorded by notified
+		if chat != nil {
+			m.r.Route(context.Background(), chat)
+		}
 		return
 	}
+	m.links(to, chat, op)
+	m.r.Route(context.Background(), chat)
 	rec.Event, rec.MessageID = audit.Received, op.MessageID
 	v := chat.El.Child(NS, "verified")
 	if err := m.keep(ctx, to.String(), from.String(), op.MessageID, raw, v); err != nil {
@@ -326,7 +336,7 @@ func summary(op *smime.Opened) (string, []partInfo, string) {
 	var parts []partInfo
 	if m, err := mail.ReadMessage(bytes.NewReader(op.Message)); err == nil {
 		subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		parts = readParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body)
+		parts = readParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Header.Get("Content-Disposition"), m.Body)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Direct message %q from %s: signature and trust verified (signed by %s, %s-bound; %s, %s).",
@@ -348,7 +358,7 @@ func summary(op *smime.Opened) (string, []partInfo, string) {
 // maxTextShown bounds the message text copied into the chat body.
 const maxTextShown = 16 << 10
 
-func readParts(ctype, cte string, body io.Reader) []partInfo {
+func readParts(ctype, cte, disposition string, body io.Reader) []partInfo {
 	mt, params, err := mime.ParseMediaType(ctype)
 	if err != nil {
 		mt = "text/plain"
@@ -356,7 +366,10 @@ func readParts(ctype, cte string, body io.Reader) []partInfo {
 	if !strings.HasPrefix(mt, "multipart/") {
 		data := decodeCTE(cte, body)
 		p := partInfo{ctype: mt, size: len(data), data: data}
-		if strings.HasPrefix(mt, "text/") {
+		if _, dp, err := mime.ParseMediaType(disposition); err == nil {
+			p.name = dp["filename"] // a message that is one attachment
+		}
+		if p.name == "" && strings.HasPrefix(mt, "text/") {
 			p.text = string(data[:min(len(data), maxTextShown)])
 		}
 		return []partInfo{p}

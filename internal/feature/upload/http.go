@@ -76,7 +76,7 @@ func (m *Module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, PUT, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 	h.Set("Access-Control-Max-Age", "7200")
-	id, name, ok := m.parsePath(r.URL.Path)
+	id, name, ok := m.parsePath(strings.TrimPrefix(r.URL.Path, m.basePath()))
 	if !ok {
 		http.Error(w, "not found", http.StatusNotFound)
 		return

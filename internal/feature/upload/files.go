@@ -1,0 +1,88 @@
+package upload
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/url"
+	"strings"
+)
+
+// What other modules use (through module.Depend and an interface of
+// their own): Direct messages keep received documents here for their
+// recipient, and send a user's uploaded file as a Direct message.
+
+// Keep stores data as a file of owner's (no quota: the server keeps it
+// for the user) and returns its GET URL on domain's service.
+func (m *Module) Keep(owner, domain, name, ctype string, data []byte) (string, error) {
+	if m.st == nil {
+		return "", errors.New("HTTP file upload is off ([upload] listen)")
+	}
+	n, err := checkName(name)
+	if err != nil {
+		n = "document"
+	}
+	f, token, err := m.st.reserve(owner, n, ctype, int64(len(data)), 0, m.slotTTL)
+	if err != nil {
+		return "", err
+	}
+	claimed, err := m.st.begin(f.ID, token)
+	if err != nil {
+		m.st.drop(f)
+		return "", err
+	}
+	if err := m.st.receive(claimed, bytes.NewReader(data), m.expire); err != nil {
+		m.st.drop(f)
+		return "", err
+	}
+	return m.base(domain) + "/upload/" + f.ID + "/" + url.PathEscape(n), nil
+}
+
+// Open returns an uploaded file named by one of this service's GET URLs,
+// with its owner (a bare JID), name, type and size.
+func (m *Module) Open(rawURL string) (io.ReadCloser, string, string, string, int64, error) {
+	if m.st == nil {
+		return nil, "", "", "", 0, errNoSlot
+	}
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || u.Scheme != "https" {
+		return nil, "", "", "", 0, errNoSlot
+	}
+	id, name, ok := m.parsePath(strings.TrimPrefix(u.Path, m.basePath()))
+	if !ok {
+		return nil, "", "", "", 0, errNoSlot
+	}
+	r, f, err := m.st.open(id)
+	if err != nil || f.Name != name || !m.ours(u.Host) {
+		if r != nil {
+			r.Close()
+		}
+		return nil, "", "", "", 0, errNoSlot
+	}
+	return r, f.Owner, f.Name, f.Type, f.Size, nil
+}
+
+// basePath is the path the configured URL puts before /upload/.
+func (m *Module) basePath() string {
+	if m.Cfg.URL == "" {
+		return ""
+	}
+	u, err := url.Parse(strings.ReplaceAll(m.Cfg.URL, "{domain}", "d"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(u.Path, "/")
+}
+
+// ours reports whether host is the host of one of the services' URLs.
+func (m *Module) ours(host string) bool {
+	for _, d := range m.r.Hosts() {
+		if u, err := url.Parse(m.base(d)); err == nil && strings.EqualFold(u.Host, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// Serving reports whether the service is on (listen set).
+func (m *Module) Serving() bool { return m.st != nil }

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// uploadClient is an HTTPS client trusting p's self-signed localhost certificate.
+func uploadClient(t *testing.T, p *ternProc) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(p.dataDir, "certs", "localhost.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// TestDirectUpload: a file a clinician uploads with HTTP File Upload and
+// shares with a contact at another Direct domain goes out as a Direct
+// message (signed, encrypted to the contact's certificate), never as the
+// link in the clear; the recipient's client gets the verified message with
+// a download link on its own server, and the bytes are the ones uploaded.
+// With no trusted certificate for the contact, the share is refused with
+// the reason; a link that is not an upload of the sender's passes as it is.
+func TestDirectUpload(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	portA, portB := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
+	up := func(port int) string {
+		return fmt.Sprintf("[upload]\nlisten = \"127.0.0.1:%d\"\nurl = \"https://localhost:%d\"\n", port, port)
+	}
+	a, b := messagingPair(t, up(portA), up(portB))
+	nurse := dialRaw(t, &b.target, true)
+	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
+	nurse.send("<presence/>")
+	drjones := dialRaw(t, &a.target, true)
+	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjones.send("<presence/>")
+
+	doc := bytes.Repeat([]byte("%PDF-1.7 referral\n"), 2000)
+	drjones.send(fmt.Sprintf("<iq type='get' to='upload.a.example' id='slot1'><request xmlns='urn:xmpp:http:upload:0' filename='referral.pdf' size='%d' content-type='application/pdf'/></iq>", len(doc)))
+	res := expectWithin(drjones, `(?s)<iq[^>]*id=['"]slot1['"].*?</iq>`, rawTimeout)[0]
+	m := regexp.MustCompile(`<put url=['"]([^'"]+)['"]>\s*<header name=['"]Authorization['"]>([^<]+)</header>`).FindStringSubmatch(res)
+	if m == nil {
+		t.Fatalf("slot: %s", res)
+	}
+	link := html.UnescapeString(m[1])
+	req, _ := http.NewRequest("PUT", link, bytes.NewReader(doc))
+	req.Header.Set("Authorization", m[2])
+	req.Header.Set("Content-Type", "application/pdf")
+	resp, err := uploadClient(t, a).Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("PUT: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	share := func(to, id, link string) {
+		drjones.send("<message to='" + to + "' type='chat' id='" + id + "'><body>" + html.EscapeString(link) + "</body><x xmlns='jabber:x:oob'><url>" +
+			html.EscapeString(link) + "</url></x></message>")
+	}
+	share("nurse@b.example", "share1", link)
+	sent := expectWithin(drjones, `(?s)<message[^>]*id=['"]share1-direct['"].*?</message>`, 30*time.Second)[0]
+	if !strings.Contains(sent, "was sent to nurse@b.example as a Direct message") {
+		t.Errorf("drjones's notice: %s", sent)
+	}
+	got := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
+	if !strings.Contains(got, "signature and trust verified") || !strings.Contains(got, "Attachment: referral.pdf (application/pdf") || strings.Contains(got, link) {
+		t.Errorf("nurse's message (want verified, the attachment named, not A's link): %s", got)
+	}
+	dl := regexp.MustCompile(`<url>(https://localhost:\d+/upload/[0-9a-f]{48}/referral\.pdf)</url>`).FindStringSubmatch(got)
+	if dl == nil || !strings.Contains(dl[1], fmt.Sprint(portB)) {
+		t.Fatalf("nurse's message has no download link on B: %s", got)
+	}
+	resp, err = uploadClient(t, b).Get(dl[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, doc) || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Errorf("download: %d %s, %d bytes; want the %d bytes uploaded", resp.StatusCode, resp.Header.Get("Content-Type"), len(body), len(doc))
+	}
+
+	// No trusted certificate for the contact: refused, nothing sent.
+	share("nobody@b.example", "share2", link)
+	bounce := expectWithin(drjones, `(?s)<message[^>]*id=['"]share2['"].*?</message>`, 30*time.Second)[0]
+	if !strings.Contains(bounce, `type="error"`) && !strings.Contains(bounce, `type='error'`) || !strings.Contains(bounce, "not-acceptable") || !strings.Contains(bounce, "no trusted certificate") {
+		t.Errorf("share to an address without a certificate: %s", bounce)
+	}
+	// Another link is an ordinary chat message.
+	share("nurse@b.example", "share3", "https://example.com/leaflet.pdf")
+	plain := expectWithin(nurse, `(?s)<message[^>]*id=['"]share3['"].*?</message>`, 30*time.Second)[0]
+	if !strings.Contains(plain, "https://example.com/leaflet.pdf") {
+		t.Errorf("a plain link: %s", plain)
+	}
+}
