@@ -118,9 +118,11 @@ func TestDirectMessages(t *testing.T) {
 	}
 	// B's "processed" notification (RFC 3798, signed by nurse's certificate and encrypted
 	// to drjones's, which B found by asking A) reaches drjones's clients as a notice.
-	done := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
-	if !strings.Contains(done, "was accepted by its recipient's server (processed)") || !strings.Contains(done, `disposition="processed"`) {
-		t.Errorf("drjones's notice: %s", done)
+	// And, nurse's client having taken it, "dispatched" with X-DIRECT-FINAL-DESTINATION-DELIVERY
+	// (tern senders ask for timely and reliable delivery); the two may come in either order.
+	notices := notificationsFor(t, drjones, "nurse@b.example", 2)
+	if !strings.Contains(notices["processed"], "was accepted by its recipient's server (processed)") || !strings.Contains(notices["dispatched"], "was delivered to its recipient (dispatched)") {
+		t.Errorf("drjones's notices: %v", notices)
 	}
 
 	out, code = send("drjones@a.example", "nobody@b.example")
@@ -156,8 +158,16 @@ func TestDirectMessages(t *testing.T) {
 	if out, code := send("drjones@a.example", "ghost@b.example"); code != 0 {
 		t.Fatalf("send to ghost: exit %d\n%s", code, out)
 	}
-	if n := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]; !strings.Contains(n, "ghost@b.example") || !strings.Contains(n, `disposition="processed"`) {
-		t.Errorf("drjones's notice for ghost: %s", n)
+	if n := notificationsFor(t, drjones, "ghost@b.example", 1); n["processed"] == "" {
+		t.Errorf("drjones's notice for ghost: %v; want processed (ghost is offline: no dispatched yet)", n)
+	}
+	// ghost logs in and fetches the message: then dispatched.
+	ghost := dialRaw(t, &b.target, true)
+	ghost.login(withDomain(b, "b.example"), "ghost@b.example")
+	ghost.send("<presence/>")
+	expectWithin(ghost, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?signature and trust verified.*?</message>`, 20*time.Second)
+	if n := notificationsFor(t, drjones, "ghost@b.example", 1); n["dispatched"] == "" {
+		t.Errorf("drjones's notice once ghost fetched the message: %v; want dispatched", n)
 	}
 	if out, err := exec.Command(ternBin, "user", "del", "--config", b.config, "--yes", "ghost@b.example").CombinedOutput(); err != nil {
 		t.Fatalf("tern user del ghost: %v\n%s", err, out)
@@ -184,6 +194,7 @@ func TestDirectMessages(t *testing.T) {
 		`failed\s+drjones@a\.example -> nobody@b\.example`, `sent\s+rogue@a\.example -> nurse@b\.example`,
 		`refused-by-peer rogue@a\.example -> nurse@b\.example <\w+@a\.example> rule untrusted`,
 		`mdn-received\s+drjones@a\.example <- nurse@b\.example <\w+@a\.example> rule processed`,
+		`mdn-received\s+drjones@a\.example <- nurse@b\.example <\w+@a\.example> rule dispatched`,
 		`refused-by-peer drjones@a\.example -> ghost@b\.example <\w+@a\.example> rule recipient-unknown`} {
 		if !regexp.MustCompile(want).MatchString(aLog) {
 			t.Errorf("A's audit trail lacks %s:\n%s", want, aLog)
@@ -210,7 +221,8 @@ func TestDirectMessages(t *testing.T) {
 			t.Errorf("--verify: %s", out)
 		}
 	}
-	if out := logOf(b, "--address", "nurse@b.example"); strings.Count(out, "nurse@b.example") != 3 {
+	// received, rejected (rogue), processed and dispatched sent.
+	if out := logOf(b, "--address", "nurse@b.example"); strings.Count(out, "nurse@b.example") != 4 || !regexp.MustCompile(`mdn-sent\s+nurse@b\.example -> drjones@a\.example <\w+@a\.example>.* rule dispatched`).MatchString(out) {
 		t.Errorf("--address nurse@b.example: %s", out)
 	}
 
@@ -279,4 +291,24 @@ func TestDirectMessageTimeout(t *testing.T) {
 	if got := expectWithin(drjones, `(?s).*?<iq[^>]*id=['"]ping2['"]`, rawTimeout)[0]; strings.Contains(got, "-timeout") {
 		t.Errorf("a second time-out notice: %s", got)
 	}
+}
+
+// notificationsFor reads n notices from the sender's own domain about messages to rcpt and
+// returns them by disposition.
+func notificationsFor(t *testing.T, c *rawClient, rcpt string, n int) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	re := regexp.MustCompile(`disposition="([a-z]+)"`)
+	for len(out) < n {
+		m := expectWithin(c, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
+		if !strings.Contains(m, rcpt) {
+			t.Fatalf("a notice about another recipient than %s: %s", rcpt, m)
+		}
+		d := re.FindStringSubmatch(m)
+		if d == nil {
+			t.Fatalf("a notice without a disposition: %s", m)
+		}
+		out[d[1]] = m
+	}
+	return out
 }

@@ -139,7 +139,7 @@ func (m *Module) uploaded(ev *router.Event) bool {
 		notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your file %s was sent to %s as a Direct message, signed and encrypted: %s.", name, to, out[0].Detail)))
 		notice.Append(xml.New(NS, "sent", "to", to.String(), "name", name))
 		if n, err := router.NewStanza(notice); err == nil {
-			m.r.Route(context.Background(), n)
+			m.send(context.Background(), n)
 		}
 		m.log.Info("uploaded file sent as a Direct message", "from", from.String(), "to", to.String(), "name", name, "size", size, "detail", out[0].Detail)
 	}()

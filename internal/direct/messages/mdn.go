@@ -32,6 +32,9 @@ type Notification struct {
 	OriginalID  string // Original-Message-ID
 	Disposition string // processed, dispatched, failed, ...
 	Recipient   string // Final-Recipient's address
+	// FinalDestination: the X-DIRECT-FINAL-DESTINATION-DELIVERY field is
+	// there (a dispatched notification of timely and reliable delivery).
+	FinalDestination bool
 }
 
 // readNotification returns the notification an opened message carries,
@@ -64,6 +67,7 @@ func readNotification(msg []byte) (*Notification, error) {
 		if _, d, ok := strings.Cut(h.Get("Disposition"), ";"); ok {
 			n.Disposition = strings.ToLower(strings.TrimSpace(strings.SplitN(d, "/", 2)[0]))
 		}
+		_, n.FinalDestination = h[textproto.CanonicalMIMEHeaderKey(finalDelivery)]
 		if _, a, ok := strings.Cut(h.Get("Final-Recipient"), ";"); ok {
 			n.Recipient = strings.ToLower(strings.TrimSpace(a))
 		}
@@ -115,7 +119,10 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 		"Final-Recipient: rfc822; " + rcpt.String() + "\r\n" +
 		"Original-Message-ID: " + originalID + "\r\n" +
 		"Disposition: automatic-action/MDN-sent-automatically;" + disposition + "\r\n"
-	msg := smime.Message{From: rcpt.String(), To: []string{sender.String()}, Subject: "Processed: " + subject,
+	if disposition == "dispatched" {
+		fields += finalDelivery + ":\r\n" // the extension field, empty, as the reference implementation writes it
+	}
+	msg := smime.Message{From: rcpt.String(), To: []string{sender.String()}, Subject: strings.ToUpper(disposition[:1]) + disposition[1:] + ": " + subject,
 		Multipart: "report; report-type=disposition-notification",
 		Parts: []smime.Part{{Data: []byte("Your message was successfully " + disposition + ".\n")},
 			{ContentType: "message/disposition-notification", Data: []byte(fields)}}}
@@ -131,7 +138,7 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 		return serr
 	}
 	m.record(rcpt.String(), audit.Record{Event: audit.NotificationSent, Peer: sender.String(), MessageID: originalID, Digest: audit.Digest(raw), Rule: disposition})
-	m.r.Route(context.Background(), st)
+	m.send(context.Background(), st)
 	return nil
 }
 
@@ -143,8 +150,9 @@ func (m *Module) notified(n *Notification, to, from jid.JID) *router.Stanza {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	failed := n.Disposition == "failed" || n.Disposition == "denied" || n.Disposition == "deleted"
-	if n.Disposition == "processed" || failed {
-		if ok, err := m.complete(ctx, to.String(), from.String(), n.OriginalID); err != nil {
+	final := failed || (n.Disposition == "dispatched" && n.FinalDestination)
+	if n.Disposition == "processed" || final {
+		if ok, err := m.progress(ctx, to.String(), from.String(), n.OriginalID, final); err != nil {
 			m.log.Error("Direct message's pending entry not removed: its sender may be told it failed", "message_id", n.OriginalID, "err", err)
 		} else if !ok {
 			m.log.Info("a notification for no pending message (late, repeated, or for one sent before tracking)", "message_id", n.OriginalID, "from", from.String())

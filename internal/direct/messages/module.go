@@ -102,6 +102,10 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	if m.Pending != nil && len(domains) > 0 {
 		go m.scanner(domains)
+		// Dispatched notifications: only where a Direct domain is served
+		// (this hook sees every delivered message).
+		h.Hook(router.EvMessageDelivered, 50, m.delivered)
+		h.Hook(router.EvMessageFetched, 50, m.delivered)
 	}
 	return nil
 }
@@ -139,6 +143,9 @@ func (m *Module) incoming(ev *router.Event) bool {
 	st := ev.Stanza
 	if st.Kind != stanza.Message {
 		return false
+	}
+	if !ours.OfStanza(st) && stripForeign(st.El) {
+		m.log.Info("elements of the Direct message namespace removed from a message tern did not make", "from", st.From.String(), "to", st.To.String())
 	}
 	el := st.El.Child(NS, "direct")
 	if el == nil || !m.Direct(st.To.Domain()) {
@@ -199,7 +206,7 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 		reply.Append(xml.New(NS, "direct", "message-id", el.Attr("message-id"), "rule", string(rule)))
 		reply.Append(e.Element())
 		if st, serr := router.NewStanza(reply); serr == nil {
-			m.r.Route(context.Background(), st)
+			m.send(context.Background(), st)
 		}
 		return
 	}
@@ -211,14 +218,20 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 	}
 	if err == errIsNotification { // recorded by notified
 		if chat != nil {
-			m.r.Route(context.Background(), chat)
+			m.send(context.Background(), chat)
 		}
 		return
 	}
 	m.links(to, chat, op)
-	m.r.Route(context.Background(), chat)
-	rec.Event, rec.MessageID = audit.Received, op.MessageID
+	// What is owed once a client has it, before the client can have it.
 	v := chat.El.Child(NS, "verified")
+	if dispatchRequested(op.Message) {
+		if err := m.owe(ctx, to.String(), from.String(), op.MessageID, v.Attr("subject")); err != nil {
+			m.log.Error("dispatched notification not owed: check the storage", "to", to.String(), "err", err)
+		}
+	}
+	m.send(context.Background(), chat)
+	rec.Event, rec.MessageID = audit.Received, op.MessageID
 	if err := m.keep(ctx, to.String(), from.String(), op.MessageID, raw, v); err != nil {
 		// Delivered anyway: the client has the text; the documents are in
 		// the message the sender can send again.
@@ -264,6 +277,7 @@ func (m *Module) refused(ev *router.Event, el *xml.Element) bool {
 		mid, rcpt, why)))
 	notice.Append(xml.New(NS, "refused", "message-id", mid, "rule", rule))
 	if n, serr := router.NewStanza(notice); serr == nil {
+		ours.SetStanza(n, true)
 		ev.Stanza = n // delivered in the error's place
 	}
 	return false
@@ -309,7 +323,7 @@ func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id
 	body, parts, subject := summary(op)
 	msg := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "chat", "id", id)
 	msg.Append(xml.New(xml.NSClient, "body").SetText(body))
-	v := xml.New(NS, "verified", "from", op.From, "signer", op.Signer.Subject.String(), "signer-sha256", audit.Fingerprint(op.Signer),
+	v := xml.New(NS, "verified", "message-id", op.MessageID, "from", op.From, "signer", op.Signer.Subject.String(), "signer-sha256", audit.Fingerprint(op.Signer),
 		"bound", string(op.Trust.Bound), "cipher", op.Cipher, "digest", op.Digest, "subject", subject)
 	for _, p := range parts {
 		v.Append(xml.New(NS, "part", "name", p.name, "type", p.ctype, "size", fmt.Sprint(p.size)))
@@ -456,6 +470,11 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 		one := msg
 		one.To = []string{to.String()}
 		one.MessageID = ""
+		// Timely and reliable: processed, then dispatched once a client has it.
+		one.Headers = map[string]string{"Disposition-Notification-To": from.String(), optionsHeader: optionsValue}
+		for k, v := range msg.Headers {
+			one.Headers[k] = v
+		}
 		raw, err := smime.Seal(&one, signer, certs, m.Options)
 		if err != nil {
 			fail(rcpt, "sealing: %v", err)
@@ -465,7 +484,7 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			fail(rcpt, "the message is %d bytes sealed; inline messages are bounded to %d (sending by reference is not supported yet)", len(raw), m.InlineMax)
 			continue
 		}
-		if err := m.track(ctx, from.String(), to.String(), one.MessageID); err != nil {
+		if err := m.track(ctx, from.String(), to.String(), one.MessageID, true); err != nil {
 			fail(rcpt, "not sent: its entry awaiting the processed notification could not be stored: %v", err)
 			continue
 		}
@@ -478,7 +497,7 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			fail(rcpt, "%v", serr)
 			continue
 		}
-		m.r.Route(context.Background(), st)
+		m.send(context.Background(), st)
 		fps := []string{audit.Fingerprint(signer.Cert)}
 		for _, c := range certs {
 			fps = append(fps, audit.Fingerprint(c))

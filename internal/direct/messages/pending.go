@@ -26,23 +26,34 @@ type pending struct {
 	Sender    string    `json:"sender"`
 	Recipient string    `json:"recipient"`
 	Deadline  time.Time `json:"deadline"`
+	// Reliable: the sender asked for a dispatched notification (timely
+	// and reliable): processed alone does not complete it.
+	Reliable  bool `json:"reliable,omitempty"`
+	Processed bool `json:"processed,omitempty"`
 }
 
 // track stores a sent message's entry before the message leaves.
-func (m *Module) track(ctx context.Context, sender, rcpt, messageID string) error {
+func (m *Module) track(ctx context.Context, sender, rcpt, messageID string, reliable bool) error {
 	if m.Pending == nil {
 		return nil
 	}
-	p := pending{MessageID: messageID, Sender: sender, Recipient: rcpt, Deadline: time.Now().Add(m.processedTimeout).UTC()}
+	p := pending{MessageID: messageID, Sender: sender, Recipient: rcpt, Deadline: time.Now().Add(m.processedTimeout).UTC(), Reliable: reliable}
 	b, _ := json.Marshal(p)
 	_, domain, _ := strings.Cut(sender, "@")
 	_, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: sender, Payload: b}, 0)
 	return err
 }
 
-// complete removes the entry of a notification's message; false when none
-// was pending (a late or repeated notification).
+// complete removes the entry of a message that got its final answer;
+// false when none was pending (a late or repeated answer).
 func (m *Module) complete(ctx context.Context, sender, rcpt, messageID string) (bool, error) {
+	return m.progress(ctx, sender, rcpt, messageID, true)
+}
+
+// progress records an answer for a pending message: a final one (or
+// processed, when no dispatched was asked for) removes the entry;
+// processed for a reliable message marks it, the deadline unchanged.
+func (m *Module) progress(ctx context.Context, sender, rcpt, messageID string, final bool) (bool, error) {
 	if m.Pending == nil {
 		return false, nil
 	}
@@ -52,14 +63,29 @@ func (m *Module) complete(ctx context.Context, sender, rcpt, messageID string) (
 		return false, err
 	}
 	var ids []string
+	var marked []pending
 	for _, e := range page.Entries {
 		var p pending
-		if json.Unmarshal(e.Payload, &p) == nil && p.MessageID == messageID && strings.EqualFold(p.Recipient, rcpt) {
-			ids = append(ids, e.ID)
+		if json.Unmarshal(e.Payload, &p) != nil || p.MessageID != messageID || !strings.EqualFold(p.Recipient, rcpt) {
+			continue
 		}
+		if !final && p.Reliable {
+			if p.Processed {
+				continue // a repeated processed
+			}
+			p.Processed = true
+			marked = append(marked, p)
+		}
+		ids = append(ids, e.ID)
 	}
 	if len(ids) == 0 {
 		return false, nil
+	}
+	for _, p := range marked { // the marked entry first: a crash between leaves two, never none
+		b, _ := json.Marshal(p)
+		if _, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: sender, Payload: b}, 0); err != nil {
+			return true, err
+		}
 	}
 	return true, m.Pending.Delete(ctx, domain, PendingArchive, ids)
 }
@@ -80,13 +106,16 @@ func (m *Module) expire(ctx context.Context, domains []string, now time.Time) {
 				continue
 			}
 			why := fmt.Sprintf("no processed notification from %s within %s: the message may not have reached its recipient", p.Recipient, m.processedTimeout)
+			if p.Processed {
+				why = fmt.Sprintf("processed by the server of %s, but no dispatched notification within %s: the message may not have reached its recipient's client", p.Recipient, m.processedTimeout)
+			}
 			m.log.Warn("Direct message not confirmed in time", "from", p.Sender, "to", p.Recipient, "message_id", p.MessageID)
 			m.record(p.Sender, audit.Record{Event: audit.Failed, Peer: p.Recipient, MessageID: p.MessageID, Rule: "timeout", Reason: why})
 			notice := xml.New(xml.NSClient, "message", "from", d, "to", p.Sender, "type", "normal", "id", strings.Trim(p.MessageID, "<>")+"-timeout")
 			notice.Append(xml.New(xml.NSClient, "body").SetText("Your Direct message " + p.MessageID + " to " + p.Recipient + " failed: " + why + "."))
 			notice.Append(xml.New(NS, "notification", "message-id", p.MessageID, "disposition", "failed", "from", p.Recipient, "reason", "timeout"))
 			if st, serr := router.NewStanza(notice); serr == nil {
-				m.r.Route(ctx, st)
+				m.send(ctx, st)
 			}
 		}
 		if len(ids) > 0 {

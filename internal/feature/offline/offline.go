@@ -115,6 +115,8 @@ func (s *Service) sendBatch(ctx context.Context, res *router.Resource) {
 	if len(msgs) == 0 {
 		return
 	}
+	fetched := s.r.Hooked(router.EvMessageFetched)
+	var sent []*xml.Element
 	for _, m := range msgs {
 		el, err := xml.Parse(m.Stanza)
 		if err != nil {
@@ -125,6 +127,9 @@ func (s *Service) sendBatch(ctx context.Context, res *router.Resource) {
 			// The session is gone (or cut off for not reading): keep
 			// the batch; it is delivered again at the next login.
 			return
+		}
+		if fetched {
+			sent = append(sent, el)
 		}
 	}
 	last, more := msgs[len(msgs)-1].ID, len(msgs) == batch
@@ -138,6 +143,11 @@ func (s *Service) sendBatch(ctx context.Context, res *router.Resource) {
 			if err := s.store.Delete(context.WithoutCancel(ctx), owner, last); err != nil {
 				s.log.Error("offline messages delivered but not deleted; they may be delivered again", "jid", owner, "err", err)
 				return
+			}
+			for _, el := range sent {
+				if st, serr := router.NewStanza(el); serr == nil {
+					s.r.Fire(router.EvMessageFetched, &router.Event{Ctx: ctx, Stanza: st, Targets: []*router.Resource{res}})
+				}
 			}
 			if more {
 				s.sendBatch(ctx, res)

@@ -41,6 +41,10 @@ const (
 	EvIQOut = "iq/out"
 	// A message delivered to one resource (carbons "received").
 	EvMessageDelivered = "message/delivered"
+	// A stored message written to a session that came online (fired by
+	// the offline feature once the session wrote it): Direct sends its
+	// "dispatched" notification.
+	EvMessageFetched = "message/fetched"
 	// A message that no resource could take (offline storage).
 	EvMessageOffline = "message/offline"
 	// A message offline storage kept, once durable (fired by the offline
@@ -110,6 +114,10 @@ func (r *Router) Hook(name string, prio int, fn HookFunc) {
 }
 
 // Fire runs the hooks of name until one returns true, and reports that.
+// Hooked reports whether event name has hooks (a caller may skip building
+// the event).
+func (r *Router) Hooked(name string) bool { return len(r.hooks.of(name)) > 0 }
+
 func (r *Router) Fire(name string, ev *Event) bool {
 	l := r.hooks.of(name)
 	ev.Router = r
