@@ -32,6 +32,12 @@ import (
 // `tern direct cert add`; extraA and extraB are more TOML for each.
 func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 	t.Helper()
+	return messagingPairQuota(t, extraA, extraB, 0)
+}
+
+// messagingPairQuota is messagingPair with B's offline quota set (0: the default).
+func messagingPairQuota(t *testing.T, extraA, extraB string, quotaB int) (a, b *ternProc) {
+	t.Helper()
 	l := &directLab{dir: t.TempDir()}
 	pn := nextPeerNet()
 	httpA := net.JoinHostPort(pn.tern, fmt.Sprint(freePort(t, pn.tern)))
@@ -54,7 +60,7 @@ func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 	}
 	b = startDirectTern(t, directOpts{ip: pn.tern2, http: httpB, pkiDirs: []string{l.ca("orgb")},
 		routes: map[string]string{"a.example": pn.tern}, circles: anchors("orga"), domains: domain("b.example", "orgb"),
-		users: []string{"nurse@b.example", "ghost@b.example"}, extra: extraB})
+		users: []string{"nurse@b.example", "ghost@b.example"}, extra: extraB, quota: quotaB})
 	a = startDirectTern(t, directOpts{ip: pn.tern, http: httpA, pkiDirs: []string{l.ca("orga"), l.ca("orgd")},
 		routes: map[string]string{"b.example": pn.tern2}, circles: anchors("orgb"), domains: domain("a.example", "orga"),
 		users: []string{"drjones@a.example", "rogue@a.example"}, extra: extraA})
@@ -311,4 +317,48 @@ func notificationsFor(t *testing.T, c *rawClient, rcpt string, n int) map[string
 		out[d[1]] = m
 	}
 	return out
+}
+
+// TestDirectFailedAfterProcessed: a message that passes the checks but
+// cannot be delivered (the recipient is offline and its offline storage is
+// full: ETT MT 41) gets "processed", then a signed "failed" notification
+// with the reason; the error that would carry the message's text never
+// leaves B; the sender is told it failed, and nothing times out later.
+func TestDirectFailedAfterProcessed(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	a, b := messagingPairQuota(t, "", "", 1)
+	drjones := dialRaw(t, &a.target, true)
+	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjones.send("<presence/>")
+	send := func(text string) {
+		t.Helper()
+		out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
+			"--subject", "Lab results", "--text", text).CombinedOutput()
+		if err != nil {
+			t.Fatalf("send: %v\n%s", err, out)
+		}
+	}
+	send("First: stored for nurse, who is offline.")
+	if n := notificationsFor(t, drjones, "nurse@b.example", 1); n["processed"] == "" {
+		t.Fatalf("first message: %v; want processed", n)
+	}
+	send("Second: nurse's offline storage is full.")
+	n := notificationsFor(t, drjones, "nurse@b.example", 2)
+	if n["processed"] == "" || !strings.Contains(n["failed"], "failed") {
+		t.Fatalf("second message: %v; want processed then failed", n)
+	}
+	logHas(t, b, `verified Direct message not delivered; the sender gets a failed notification`, rawTimeout)
+	if raw, _ := os.ReadFile(a.logFile); strings.Contains(string(raw), "Second: nurse's offline storage is full.") {
+		t.Error("the text of the undelivered message reached A in the clear")
+	}
+	out, err := exec.Command(ternBin, "direct", "log", "--config", a.config).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`mdn-received\s+drjones@a\.example <- nurse@b\.example <\w+@a\.example> rule failed`).Match(out) {
+		t.Errorf("A's audit trail: %v\n%s", err, out)
+	}
+	drjones.send("<iq type='get' id='ping3'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if got := expectWithin(drjones, `(?s).*?<iq[^>]*id=['"]ping3['"]`, rawTimeout)[0]; strings.Contains(got, "<message") && !strings.Contains(got, "a.example") {
+		t.Errorf("drjones got the raw error: %s", got)
+	}
 }

@@ -181,6 +181,7 @@ type directOpts struct {
 	plain    []string // plain domains beside them (self-signed certificate, dialback)
 	users    []string
 	extra    string // more TOML (sections of their own)
+	quota    int    // [limits] offline_quota; 0: the harness's default
 }
 
 // startDirectTern starts tern with Direct domains, s2s on ip:5269 with static routes, dialback
@@ -212,7 +213,7 @@ func startDirectTern(t *testing.T, o directOpts) *ternProc {
 	for _, d := range o.pkiDirs {
 		dirs = append(dirs, fmt.Sprintf("%q", d))
 	}
-	p := startTern(t, ternOpts{Domains: []string{"localhost"}, Users: o.users, ExtraTOML: b.String(),
+	p := startTern(t, ternOpts{Domains: []string{"localhost"}, Users: o.users, ExtraTOML: b.String(), OfflineQuota: o.quota,
 		HTTPAddr: o.http, HTTPTOML: "pki_dirs = [" + strings.Join(dirs, ", ") + "]"})
 	p.domain = o.domains[0].name
 	if err := p.waitListening(s2sAddr(o.ip)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/direct/audit"
@@ -143,12 +144,76 @@ func (m *Module) delivered(ev *router.Event) bool {
 			if err != nil {
 				return
 			}
-			if err := m.notify(ctx, rcpt, sender, mid, o.Subject, "dispatched"); err != nil {
+			if err := m.notify(ctx, rcpt, sender, mid, o.Subject, "dispatched", ""); err != nil {
 				m.log.Warn("dispatched notification not sent", "from", rcpt.String(), "to", o.Sender, "original", mid, "err", err)
 				m.record(rcpt.String(), audit.Record{Event: audit.Failed, Peer: o.Sender, MessageID: mid, Reason: "dispatched notification: " + err.Error()})
 			}
 			return
 		}
+	}()
+	return false
+}
+
+// settle forgets the dispatched notification rcpt owes for messageID (the
+// message was not delivered after all).
+func (m *Module) settle(ctx context.Context, rcpt, messageID string) {
+	if m.Pending == nil {
+		return
+	}
+	page, err := m.Pending.Query(ctx, rcpt, DispatchArchive, storage.Query{})
+	if err != nil {
+		return
+	}
+	for _, e := range page.Entries {
+		var o owed
+		if json.Unmarshal(e.Payload, &o) == nil && o.MessageID == messageID {
+			m.Pending.Delete(ctx, rcpt, DispatchArchive, []string{e.ID})
+		}
+	}
+}
+
+// inflight is a verified message being delivered: a failure seen on the
+// way (undelivered) is told after the processed notification.
+type inflight struct {
+	mu  sync.Mutex
+	why string
+}
+
+func (f *inflight) set(why string) { f.mu.Lock(); f.why = why; f.mu.Unlock() }
+func (f *inflight) get() string    { f.mu.Lock(); defer f.mu.Unlock(); return f.why }
+
+// undelivered catches the error a verified message got on its way to the
+// recipient (offline storage full, the account gone): that error, which
+// carries the message's text, does not leave for the sender; a signed
+// "failed" notification does (Implementation Guide: delivery failed after
+// processed), after the processed one.
+func (m *Module) undelivered(ev *router.Event) bool {
+	st := ev.Stanza
+	if st.Kind != stanza.Message || st.Type != "error" || !m.Direct(st.From.Domain()) {
+		return false
+	}
+	v := st.El.Child(NS, "verified")
+	if v == nil || v.Attr("message-id") == "" {
+		return false
+	}
+	held := ev.Hold(time.Second, nil)
+	if held == nil {
+		return false
+	}
+	held.Drop()
+	why := "delivery to the recipient failed"
+	if e := stanza.ParseError(st.El); e != nil {
+		why = "delivery to the recipient failed: " + e.Error()
+	}
+	rcpt, sender, mid, subject := st.From.Bare(), st.To.Bare(), v.Attr("message-id"), v.Attr("subject")
+	m.log.Warn("verified Direct message not delivered; the sender gets a failed notification", "to", rcpt.String(), "from", sender.String(), "message_id", mid, "why", why)
+	if f, ok := m.inflight.Load(rcpt.String() + "|" + mid); ok {
+		f.(*inflight).set(why) // told after processed, by check
+		return false
+	}
+	go func() {
+		m.settle(context.Background(), rcpt.String(), mid)
+		m.answer(rcpt, sender, mid, subject, "failed", why)
 	}()
 	return false
 }

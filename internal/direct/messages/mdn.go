@@ -88,21 +88,22 @@ func readNotification(msg []byte) (*Notification, error) {
 // Implementation Guide's "dispatched".
 var dispositions = map[string]bool{"displayed": true, "deleted": true, "dispatched": true, "processed": true, "failed": true, "denied": true}
 
-// processed sends the "processed" notification for a message accepted for
-// rcpt from sender (originalID, subject), signed by rcpt's certificate and
-// encrypted to the sender's, found by discovery. Failures are logged and
-// audited: the message itself was delivered.
-func (m *Module) processed(rcpt, sender jid.JID, originalID, subject string) {
+// answer sends the notification with disposition (processed, failed)
+// for a message accepted for rcpt from sender, signed by rcpt's
+// certificate and encrypted to the sender's, found by discovery; failure
+// is the Failure field of a failed one. Errors are logged and audited:
+// the message itself was dealt with.
+func (m *Module) answer(rcpt, sender jid.JID, originalID, subject, disposition, failure string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err := m.notify(ctx, rcpt, sender, originalID, subject, "processed")
+	err := m.notify(ctx, rcpt, sender, originalID, subject, disposition, failure)
 	if err != nil {
-		m.log.Warn("processed notification not sent", "from", rcpt.String(), "to", sender.String(), "original", originalID, "err", err)
-		m.record(rcpt.String(), audit.Record{Event: audit.Failed, Peer: sender.String(), MessageID: originalID, Reason: "processed notification: " + err.Error()})
+		m.log.Warn(disposition+" notification not sent", "from", rcpt.String(), "to", sender.String(), "original", originalID, "err", err)
+		m.record(rcpt.String(), audit.Record{Event: audit.Failed, Peer: sender.String(), MessageID: originalID, Reason: disposition + " notification: " + err.Error()})
 	}
 }
 
-func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, subject, disposition string) error {
+func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, subject, disposition, failure string) error {
 	signer, err := m.Keys.Signer(ctx, rcpt.String())
 	if err != nil {
 		return fmt.Errorf("no signing certificate: %w", err)
@@ -119,12 +120,15 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 		"Final-Recipient: rfc822; " + rcpt.String() + "\r\n" +
 		"Original-Message-ID: " + originalID + "\r\n" +
 		"Disposition: automatic-action/MDN-sent-automatically;" + disposition + "\r\n"
+	if disposition == "failed" {
+		fields += "Failure: " + strings.Join(strings.Fields(failure), " ") + "\r\n" // RFC 3798 §3.2.7, one line
+	}
 	if disposition == "dispatched" {
 		fields += finalDelivery + ":\r\n" // the extension field, empty, as the reference implementation writes it
 	}
 	msg := smime.Message{From: rcpt.String(), To: []string{sender.String()}, Subject: strings.ToUpper(disposition[:1]) + disposition[1:] + ": " + subject,
 		Multipart: "report; report-type=disposition-notification",
-		Parts: []smime.Part{{Data: []byte("Your message was successfully " + disposition + ".\n")},
+		Parts: []smime.Part{{Data: []byte(humanText(disposition))},
 			{ContentType: "message/disposition-notification", Data: []byte(fields)}}}
 	raw, err := smime.Seal(&msg, signer, certs, m.Options)
 	if err != nil {
@@ -181,4 +185,11 @@ func (m *Module) notified(n *Notification, to, from jid.JID) *router.Stanza {
 		return nil
 	}
 	return st
+}
+
+func humanText(disposition string) string {
+	if disposition == "failed" {
+		return "Your message could not be delivered to its recipient.\n"
+	}
+	return "Your message was successfully " + disposition + ".\n"
 }

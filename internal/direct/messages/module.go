@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/direct/audit"
@@ -51,7 +52,8 @@ type Module struct {
 
 	// files keeps received documents for their recipient and gives the
 	// files users uploaded (the upload module, when it serves); nil: none.
-	files Files
+	files    Files
+	inflight sync.Map // recipient|Message-ID -> *inflight
 
 	cfg              Config
 	processedTimeout time.Duration
@@ -106,6 +108,7 @@ func (m *Module) Register(h *module.Host) error {
 		// (this hook sees every delivered message).
 		h.Hook(router.EvMessageDelivered, 50, m.delivered)
 		h.Hook(router.EvMessageFetched, 50, m.delivered)
+		h.Hook(router.EvStanzaRemote, 50, m.undelivered)
 	}
 	return nil
 }
@@ -230,7 +233,11 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 			m.log.Error("dispatched notification not owed: check the storage", "to", to.String(), "err", err)
 		}
 	}
-	m.send(context.Background(), chat)
+	key := to.String() + "|" + op.MessageID
+	fl := &inflight{}
+	m.inflight.Store(key, fl)
+	m.send(context.Background(), chat) // local delivery runs its hooks before it returns
+	m.inflight.Delete(key)
 	rec.Event, rec.MessageID = audit.Received, op.MessageID
 	if err := m.keep(ctx, to.String(), from.String(), op.MessageID, raw, v); err != nil {
 		// Delivered anyway: the client has the text; the documents are in
@@ -240,7 +247,11 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 	rec.Certs = []string{v.Attr("signer-sha256")}
 	m.record(to.String(), rec)
 	m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
-	m.processed(to, from, op.MessageID, v.Attr("subject"))
+	m.answer(to, from, op.MessageID, v.Attr("subject"), "processed", "")
+	if why := fl.get(); why != "" {
+		m.settle(context.Background(), to.String(), op.MessageID)
+		m.answer(to, from, op.MessageID, v.Attr("subject"), "failed", why)
+	}
 }
 
 // refused turns the recipient's server's refusal of a message a local user
