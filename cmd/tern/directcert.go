@@ -204,7 +204,7 @@ func readDirectCert(cfg *config.Config, who, certFile, keyFile, p12, pwFile stri
 	sum := sha256.Sum256(leaf.Raw)
 	c := storage.DirectCert{Address: who, SHA256: hex.EncodeToString(sum[:]), DER: leaf.Raw, Added: time.Now().UTC()}
 	if keyDER != nil {
-		secret, err := server.Secret(cfg)
+		secret, err := server.SealingKey(cfg)
 		if err != nil {
 			return storage.DirectCert{}, err
 		}

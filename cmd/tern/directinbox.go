@@ -56,7 +56,7 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 		return e.fail("cannot open storage: %v", err)
 	}
 	defer st.Close()
-	secret, err := server.Secret(cfg)
+	secret, err := server.SealingKey(cfg)
 	if err != nil {
 		return e.fail("%v", err)
 	}

@@ -38,6 +38,11 @@ func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 // messagingPairQuota is messagingPair with B's offline quota set (0: the default).
 func messagingPairQuota(t *testing.T, extraA, extraB string, quotaB int) (a, b *ternProc) {
 	t.Helper()
+	// B seals its Direct private keys with a key of its own ([keys] file), A with its secret.
+	keyFile := filepath.Join(t.TempDir(), "sealing.key")
+	writeFile(t, keyFile, strings.Repeat("5a", 32)+"\n")
+	os.Chmod(keyFile, 0o600)
+	extraB += fmt.Sprintf("\n[keys]\nfile = %q\n", keyFile)
 	l := &directLab{dir: t.TempDir()}
 	pn := nextPeerNet()
 	httpA := net.JoinHostPort(pn.tern, fmt.Sprint(freePort(t, pn.tern)))

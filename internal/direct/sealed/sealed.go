@@ -57,7 +57,7 @@ func (b *Box) Open(box []byte, aad string) ([]byte, error) {
 	}
 	plain, err := b.aead.Open(nil, box[1:1+n], box[1+n:], []byte(aad))
 	if err != nil {
-		return nil, errors.New("sealed: cannot open: another server's secret, or a value moved from elsewhere")
+		return nil, errors.New("sealed: cannot open: sealed with another key (another server's secret, or [keys] changed since it was sealed: add the key again with tern direct cert add), or a value moved from elsewhere")
 	}
 	return plain, nil
 }

@@ -84,6 +84,7 @@ func (c *Checker) Run(ctx context.Context, cfg *config.Config) []Result {
 	rs = append(rs, c.Listeners(ctx, cfg)...)
 	rs = append(rs, c.S2S(ctx, cfg)...)
 	rs = append(rs, c.Trust(ctx, cfg)...)
+	rs = append(rs, c.Keys(cfg)...)
 	rs = append(rs, c.Storage(ctx, cfg)...)
 	return rs
 }

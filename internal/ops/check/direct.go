@@ -103,3 +103,19 @@ func (c *Checker) Trust(ctx context.Context, cfg *config.Config) []Result {
 	}
 	return rs
 }
+
+// Keys checks the sealing key of the Direct private keys ([keys]).
+func (c *Checker) Keys(cfg *config.Config) []Result {
+	k, err := cfg.SealingKey()
+	switch {
+	case err != nil:
+		return []Result{{Error, "keys", err.Error()}}
+	case k != nil && cfg.Keys.File != "":
+		return []Result{{OK, "keys", "Direct private keys sealed with the key in " + cfg.Keys.File}}
+	case k != nil:
+		return []Result{{OK, "keys", "Direct private keys sealed with the key in $" + cfg.Keys.Env}}
+	case len(cfg.DirectDomains()) > 0:
+		return []Result{{Info, "keys", "Direct private keys sealed with <data_dir>/secret: a copy of the data directory opens them; set [keys] file or env to keep the key apart"}}
+	}
+	return nil
+}

@@ -22,6 +22,7 @@ type Config struct {
 	Trust     Trust     `toml:"trust"`     // Direct trust circles (docs/direct-trust.md)
 	DNS       DNS       `toml:"dns"`       // Direct DNS: the responder that publishes, the resolver discovery asks
 	Discovery Discovery `toml:"discovery"` // Direct certificate discovery: sources and their order
+	Keys      Keys      `toml:"keys"`      // the key Direct private keys are sealed with at rest
 	// ModulesDisabled names feature modules to leave out (Prosody's
 	// modules_disabled); RegisterModule declares the names.
 	ModulesDisabled []string `toml:"modules_disabled"`
@@ -124,6 +125,15 @@ type Discovery struct {
 	Order       []string `toml:"order"`        // of "peer", "dns", "ldap"; default all three in that order
 	PeerTimeout Duration `toml:"peer_timeout"` // one peer introduction, the s2s connection included, default 10s
 	PeerCache   Duration `toml:"peer_cache"`   // how long a peer's answer is kept, default 10m
+}
+
+// Keys names where the sealing key of the Direct private keys comes from
+// (internal/direct/sealed): a file or an environment variable holding at
+// least 32 random bytes (raw, hex or base64). Neither set: the server's
+// own <data_dir>/secret, which a copy of the data directory carries along.
+type Keys struct {
+	File string `toml:"file"` // e.g. "/etc/tern/sealing.key", mode 0600
+	Env  string `toml:"env"`  // e.g. "TERN_SEALING_KEY"
 }
 
 // TrustCircle is a named set of bundles and loose anchor files.

@@ -44,6 +44,8 @@ var hints = map[string]hint{
 	"dns.ttl":                          {what: "a duration with a unit", eg: `"1h"`},
 	"dns.rate_per_ip":                  {what: "a number of queries per second (0: no bound)", eg: `200`},
 	"dns.resolver":                     {what: "a DNS resolver host:port", eg: `"127.0.0.1:53"`},
+	"keys.file":                        {what: "a file holding the sealing key", eg: `"/etc/tern/sealing.key"`},
+	"keys.env":                         {what: "the name of an environment variable", eg: `"TERN_SEALING_KEY"`},
 	"discovery.order":                  {what: "a list of discovery sources", eg: `["peer", "dns", "ldap"]`},
 	"discovery.peer_timeout":           {what: "a duration with a unit", eg: `"10s"`},
 	"discovery.peer_cache":             {what: "a duration with a unit", eg: `"10m"`},

@@ -105,7 +105,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	// Direct messages (directmsg.go): sealed with the keys `tern direct cert`
 	// stored, opened for the circles of the receiving domain.
-	box, err := sealed.New(secret)
+	sealKey, err := SealingKey(cfg)
+	if err != nil {
+		return err
+	}
+	box, err := sealed.New(sealKey)
 	if err != nil {
 		return err
 	}
@@ -298,9 +302,15 @@ func contacts(cfg *config.Config) map[string]map[string][]string {
 	return out
 }
 
-// Secret is the server's secret (<data_dir>/secret), created if missing:
-// the CLI seals Direct private keys with it as the server does.
-func Secret(cfg *config.Config) ([]byte, error) {
+// SealingKey is what Direct private keys are sealed with at rest: the key
+// [keys] names (a file or an environment variable), else the server's
+// secret (<data_dir>/secret, created if missing). The CLI seals and opens
+// with it as the server does.
+func SealingKey(cfg *config.Config) ([]byte, error) {
+	k, err := cfg.SealingKey()
+	if err != nil || k != nil {
+		return k, err
+	}
 	return loadSecret(filepath.Join(cfg.DataDir, "secret"))
 }
 
