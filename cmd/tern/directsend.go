@@ -13,6 +13,10 @@ import (
 	"github.com/tern-xmpp/tern/internal/ops/server"
 )
 
+// inlineFiles is how much file data a request to the server carries
+// (base64 within the control socket's 16 MiB bound); above, paths.
+const inlineFiles = 8 << 20
+
 const directSendHelp = `Usage: tern direct send --from ADDRESS --to ADDRESS[,ADDRESS...] [--subject TEXT] [--text TEXT] [FILE...]
         [--config FILE] [--data DIR]
 
@@ -45,19 +49,32 @@ func cmdDirectSend(e *env, args []string) int {
 		return e.usageError(fs, "nothing to send: give --text or files")
 	}
 	var parts []server.SendPart
-	total := 0
+	total := int64(0)
 	for _, f := range pos {
+		st, err := os.Stat(f)
+		if err != nil || !st.Mode().IsRegular() {
+			fmt.Fprintf(e.stderr, "tern direct send: %s: not a readable file (%v)\n", f, err)
+			return 2
+		}
+		total += st.Size()
+	}
+	for _, f := range pos {
+		// Small files travel in the request; large ones by path, read by
+		// the server (the control socket's requests are bounded).
+		if total > inlineFiles {
+			abs, _ := filepath.Abs(f)
+			parts = append(parts, server.SendPart{Filename: filepath.Base(f), Path: abs})
+			continue
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "tern direct send: %v\n", err)
 			return 2
 		}
-		total += len(b)
 		parts = append(parts, server.SendPart{Filename: filepath.Base(f), Data: base64.StdEncoding.EncodeToString(b)})
 	}
-	if total > messages.DefaultInlineMax {
-		fmt.Fprintf(e.stderr, "tern direct send: the files hold %d bytes; messages are sent inline, up to %d bytes sealed (larger ones need sending by reference, not supported yet)\n", total, messages.DefaultInlineMax)
-		return 2
+	if total > inlineFiles {
+		fmt.Fprintf(e.stdout, "%d bytes of files: the server reads them from their paths and sends the message by reference\n", total)
 	}
 	cfg, err := cf.load()
 	if err != nil {

@@ -22,6 +22,8 @@ type Files interface {
 	Keep(owner, domain, name, ctype string, data []byte) (url string, err error)
 	// Open returns the file behind one of the service's download URLs.
 	Open(url string) (r io.ReadCloser, owner, name, ctype string, size int64, err error)
+	// Delete removes the file behind one of the service's download URLs.
+	Delete(url string) error
 }
 
 // NSOOB is XEP-0066's out-of-band data in messages.
@@ -73,8 +75,9 @@ func (m *Module) links(to jid.JID, chat *router.Stanza, op *smime.Opened) {
 // uploaded sends a file a user of a Direct domain uploaded (XEP-0363)
 // and then sent to a contact at another domain as a Direct message:
 // signed, encrypted to the contact's certificates, tracked like `tern
-// direct send`, instead of the link in the clear. If it cannot go as a
-// Direct message (no trusted certificate, too large), the message is
+// direct send` (inline or by reference), not as the link in the clear. If it
+// cannot go as a Direct message (no trusted certificate, over
+// max_message_bytes), the message is
 // refused with the reason: a Direct domain sends no document unencrypted.
 func (m *Module) uploaded(ev *router.Event) bool {
 	st := ev.Stanza
@@ -103,8 +106,8 @@ func (m *Module) uploaded(ev *router.Event) bool {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), openTimeout+25*time.Second)
 		defer cancel()
-		if size > int64(m.InlineMax) {
-			held.Bounce(stanza.ErrNotAcceptable.WithText(fmt.Sprintf("direct: %s is %d bytes; Direct messages over XMPP carry at most %d bytes inline (sending by reference is not supported yet)", name, size, m.InlineMax)))
+		if size > m.cfg.MaxMessageBytes {
+			held.Bounce(stanza.ErrNotAcceptable.WithText(fmt.Sprintf("direct: %s is %d bytes; Direct messages are at most %d ([directmessages] max_message_bytes)", name, size, m.cfg.MaxMessageBytes)))
 			return
 		}
 		r, _, _, _, _, err := m.files.Open(link)

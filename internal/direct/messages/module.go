@@ -57,6 +57,8 @@ type Module struct {
 
 	cfg              Config
 	processedTimeout time.Duration
+	fetchTimeout     time.Duration
+	fetcher          *fetcher
 	r                *router.Router
 	log              *slog.Logger
 }
@@ -66,10 +68,23 @@ type Config struct {
 	// ProcessedTimeout is how long a sent message waits for its
 	// "processed" notification before its sender is told it failed.
 	ProcessedTimeout string `toml:"processed_timeout"`
+	// MaxMessageBytes bounds a Direct message sent or accepted by
+	// reference (above the inline limit; needs [upload]).
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// FetchTimeout bounds the fetch of a message sent by reference.
+	FetchTimeout string `toml:"fetch_timeout"`
+	// FetchCA names PEM files of roots trusted for those fetches, beside
+	// the system's and the receiving domain's circles' anchors.
+	FetchCA []string `toml:"fetch_ca"`
+	// FetchPrivate lets fetches reach loopback and private addresses
+	// (labs and tests only: a sender could aim them inside the network).
+	FetchPrivate bool `toml:"fetch_private"`
 }
 
 // New returns the module with its default configuration.
-func New() *Module { return &Module{cfg: Config{ProcessedTimeout: "1h"}} }
+func New() *Module {
+	return &Module{cfg: Config{ProcessedTimeout: "1h", MaxMessageBytes: 64 << 20, FetchTimeout: "2m", FetchCA: []string{}}}
+}
 
 // Name implements module.Module.
 func (*Module) Name() string { return "directmessages" }
@@ -90,6 +105,15 @@ func (m *Module) Register(h *module.Host) error {
 		return fmt.Errorf("[directmessages] processed_timeout = %q: not a positive duration with a unit, such as \"1h\"", m.cfg.ProcessedTimeout)
 	}
 	m.processedTimeout = d
+	if m.fetchTimeout, err = time.ParseDuration(m.cfg.FetchTimeout); err != nil || m.fetchTimeout <= 0 {
+		return fmt.Errorf("[directmessages] fetch_timeout = %q: not a positive duration with a unit, such as \"2m\"", m.cfg.FetchTimeout)
+	}
+	if m.cfg.MaxMessageBytes < int64(m.InlineMax) {
+		return fmt.Errorf("[directmessages] max_message_bytes = %d: at least the inline limit (%d)", m.cfg.MaxMessageBytes, m.InlineMax)
+	}
+	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
+		return err
+	}
 	m.r, m.log = h.Router, h.Log
 	h.Hook(router.EvStanzaIn, 50, m.incoming)
 	if f, err := module.Depend[Files](h, "upload"); err == nil && f.Serving() {
@@ -157,7 +181,11 @@ func (m *Module) incoming(ev *router.Event) bool {
 	if st.Type == "error" {
 		return m.refused(ev, el)
 	}
-	held := ev.Hold(openTimeout+5*time.Second, stanza.ErrRemoteServerTimeout.WithText("the Direct message could not be checked in time"))
+	wait := openTimeout + 5*time.Second
+	if el.Attr("url") != "" {
+		wait += m.fetchTimeout
+	}
+	held := ev.Hold(wait, stanza.ErrRemoteServerTimeout.WithText("the Direct message could not be checked in time"))
 	if held == nil {
 		return false
 	}
@@ -174,7 +202,15 @@ const RuleUnknownRecipient smime.Rule = "recipient-unknown"
 func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
-	raw, perr := parse(el, m.InlineMax)
+	var (
+		raw  []byte
+		perr error
+	)
+	if !m.r.UserExists(ctx, to) {
+		perr = errUnknown // nothing fetched for nobody
+	} else {
+		raw, perr = m.payload(el)
+	}
 	rec := audit.Record{Peer: from.String(), MessageID: el.Attr("message-id")}
 	if perr == nil {
 		rec.Digest = audit.Digest(raw)
@@ -185,12 +221,19 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 		rule smime.Rule
 		err  error
 	)
-	if !m.r.UserExists(ctx, to) {
+	switch {
+	case perr == errUnknown:
 		// Not decrypted with the domain's keys, kept or answered: RFC 6120
 		// §10.5.4 for an unknown account, naming the rule.
 		rule, err = RuleUnknownRecipient, fmt.Errorf("%s: there is no account %s here", RuleUnknownRecipient, to)
-	} else {
-		chat, op, rule, err = m.open(ctx, el, to, from, id)
+	case perr != nil:
+		rule, err = smime.RuleMalformed, perr
+		var fe *fetchError
+		if errors.As(perr, &fe) {
+			rule = RuleFetchFailed
+		}
+	default:
+		chat, op, rule, err = m.open(ctx, el, raw, to, from, id)
 	}
 	if err != nil && err != errIsNotification {
 		rec.Event, rec.Rule, rec.Reason = audit.Rejected, string(rule), err.Error()
@@ -294,11 +337,7 @@ func (m *Module) refused(ev *router.Event, el *xml.Element) bool {
 	return false
 }
 
-func (m *Module) open(ctx context.Context, el *xml.Element, to, from jid.JID, id string) (*router.Stanza, *smime.Opened, smime.Rule, error) {
-	raw, err := parse(el, m.InlineMax)
-	if err != nil {
-		return nil, nil, smime.RuleMalformed, err
-	}
+func (m *Module) open(ctx context.Context, el *xml.Element, raw []byte, to, from jid.JID, id string) (*router.Stanza, *smime.Opened, smime.Rule, error) {
 	rcpts, err := m.Keys.Recipients(ctx, to.String())
 	if err != nil || len(rcpts) == 0 {
 		return nil, nil, smime.RuleNotForUs, fmt.Errorf("%s has no certificate with a key here (tern direct cert add): %v", to, err)
@@ -427,6 +466,9 @@ func decodeCTE(cte string, r io.Reader) []byte {
 	return data
 }
 
+// MaxMessageBytes is the largest Direct message sent or accepted by reference.
+func (m *Module) MaxMessageBytes() int64 { return m.cfg.MaxMessageBytes }
+
 // Outcome is what became of one recipient.
 type Outcome struct {
 	Recipient string
@@ -491,18 +533,35 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			fail(rcpt, "sealing: %v", err)
 			continue
 		}
+		ref := ""
 		if len(raw) > m.InlineMax {
-			fail(rcpt, "the message is %d bytes sealed; inline messages are bounded to %d (sending by reference is not supported yet)", len(raw), m.InlineMax)
-			continue
+			// By reference: the sealed bytes (encrypted to the recipient)
+			// wait on this server's upload service under a random URL.
+			switch {
+			case int64(len(raw)) > m.cfg.MaxMessageBytes:
+				fail(rcpt, "the message is %d bytes sealed; [directmessages] max_message_bytes is %d", len(raw), m.cfg.MaxMessageBytes)
+				continue
+			case m.files == nil:
+				fail(rcpt, "the message is %d bytes sealed, above the %d bytes a stanza carries: turn on HTTP file upload ([upload] listen) to send it by reference", len(raw), m.InlineMax)
+				continue
+			}
+			if ref, err = m.files.Keep(from.String(), from.Domain(), "message.p7m", "application/pkcs7-mime", raw); err != nil {
+				fail(rcpt, "not sent: the sealed message could not be stored for its recipient to fetch: %v", err)
+				continue
+			}
 		}
-		if err := m.track(ctx, from.String(), to.String(), one.MessageID, true); err != nil {
+		if err := m.track(ctx, from.String(), to.String(), one.MessageID, true, ref); err != nil {
 			fail(rcpt, "not sent: its entry awaiting the processed notification could not be stored: %v", err)
 			continue
 		}
 		id := strings.Trim(one.MessageID, "<>")
 		el := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "normal", "id", id)
 		el.Append(xml.New(xml.NSClient, "body").SetText("A Direct message (S/MIME); your server shows it once it is verified."))
-		el.Append(element(one.MessageID, raw))
+		if ref != "" {
+			el.Append(referenceElement(one.MessageID, ref, raw))
+		} else {
+			el.Append(element(one.MessageID, raw))
+		}
 		st, serr := router.NewStanza(el)
 		if serr != nil {
 			fail(rcpt, "%v", serr)

@@ -30,14 +30,17 @@ type pending struct {
 	// and reliable): processed alone does not complete it.
 	Reliable  bool `json:"reliable,omitempty"`
 	Processed bool `json:"processed,omitempty"`
+	// URL is where a message sent by reference waits to be fetched; it
+	// is deleted once the message is answered or timed out.
+	URL string `json:"url,omitempty"`
 }
 
 // track stores a sent message's entry before the message leaves.
-func (m *Module) track(ctx context.Context, sender, rcpt, messageID string, reliable bool) error {
+func (m *Module) track(ctx context.Context, sender, rcpt, messageID string, reliable bool, url string) error {
 	if m.Pending == nil {
 		return nil
 	}
-	p := pending{MessageID: messageID, Sender: sender, Recipient: rcpt, Deadline: time.Now().Add(m.processedTimeout).UTC(), Reliable: reliable}
+	p := pending{MessageID: messageID, Sender: sender, Recipient: rcpt, Deadline: time.Now().Add(m.processedTimeout).UTC(), Reliable: reliable, URL: url}
 	b, _ := json.Marshal(p)
 	_, domain, _ := strings.Cut(sender, "@")
 	_, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: sender, Payload: b}, 0)
@@ -75,6 +78,8 @@ func (m *Module) progress(ctx context.Context, sender, rcpt, messageID string, f
 			}
 			p.Processed = true
 			marked = append(marked, p)
+		} else {
+			m.unshare(p.URL)
 		}
 		ids = append(ids, e.ID)
 	}
@@ -111,6 +116,7 @@ func (m *Module) expire(ctx context.Context, domains []string, now time.Time) {
 			}
 			m.log.Warn("Direct message not confirmed in time", "from", p.Sender, "to", p.Recipient, "message_id", p.MessageID)
 			m.record(p.Sender, audit.Record{Event: audit.Failed, Peer: p.Recipient, MessageID: p.MessageID, Rule: "timeout", Reason: why})
+			m.unshare(p.URL)
 			notice := xml.New(xml.NSClient, "message", "from", d, "to", p.Sender, "type", "normal", "id", strings.Trim(p.MessageID, "<>")+"-timeout")
 			notice.Append(xml.New(xml.NSClient, "body").SetText("Your Direct message " + p.MessageID + " to " + p.Recipient + " failed: " + why + "."))
 			notice.Append(xml.New(NS, "notification", "message-id", p.MessageID, "disposition", "failed", "from", p.Recipient, "reason", "timeout"))
@@ -135,5 +141,15 @@ func (m *Module) scanner(domains []string) {
 		m.expire(ctx, domains, time.Now())
 		cancel()
 		time.Sleep(every)
+	}
+}
+
+// unshare deletes a message sent by reference from the upload service.
+func (m *Module) unshare(url string) {
+	if url == "" || m.files == nil {
+		return
+	}
+	if err := m.files.Delete(url); err != nil {
+		m.log.Warn("a Direct message sent by reference was not deleted; it expires with [upload] expire", "url", url, "err", err)
 	}
 }

@@ -39,10 +39,10 @@ func TestPendingProgress(t *testing.T) {
 		return out
 	}
 	const s, r = "drjones@a.example", "nurse@b.example"
-	if err := m.track(ctx, s, r, "<1@a.example>", true); err != nil {
+	if err := m.track(ctx, s, r, "<1@a.example>", true, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.track(ctx, s, r, "<2@a.example>", false); err != nil {
+	if err := m.track(ctx, s, r, "<2@a.example>", false, ""); err != nil {
 		t.Fatal(err)
 	}
 	deadline := entries()[0].Deadline

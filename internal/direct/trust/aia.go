@@ -155,7 +155,7 @@ func (f *AIAFetcher) client() *http.Client {
 	if f.own == nil {
 		d := &net.Dialer{Timeout: f.timeout()}
 		if !f.AllowPrivate {
-			d.Control = refuseNonPublic
+			d.Control = RefuseNonPublic
 		}
 		f.own = &http.Client{Transport: &http.Transport{
 			DialContext:           d.DialContext,
@@ -168,9 +168,11 @@ func (f *AIAFetcher) client() *http.Client {
 	return f.own
 }
 
-// refuseNonPublic is a dialer Control refusing loopback, private,
-// link-local, multicast and unspecified addresses.
-func refuseNonPublic(network, address string, _ syscall.RawConn) error {
+// RefuseNonPublic is a dialer Control refusing loopback, private,
+// link-local, multicast and unspecified addresses: a remote party cannot
+// aim this server's fetches (caIssuers, Direct messages by reference)
+// inside its network.
+func RefuseNonPublic(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err
@@ -182,7 +184,7 @@ func refuseNonPublic(network, address string, _ syscall.RawConn) error {
 	ip = ip.Unmap()
 	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
-		return fmt.Errorf("caIssuers address %s is not public; refused", ip)
+		return fmt.Errorf("address %s is not public; refused", ip)
 	}
 	return nil
 }

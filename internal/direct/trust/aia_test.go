@@ -171,11 +171,11 @@ func TestAIANoPrivateAddresses(t *testing.T) {
 		t.Fatalf("private caIssuers fetched (%d hits):\n%s", hits.Load(), Explain(r))
 	}
 	for _, a := range []string{"127.0.0.1:80", "10.1.2.3:80", "192.168.0.1:80", "169.254.169.254:80", "[::1]:80", "[fe80::1]:80", "0.0.0.0:80", "[::ffff:127.0.0.1]:80"} {
-		if refuseNonPublic("tcp", a, nil) == nil {
+		if RefuseNonPublic("tcp", a, nil) == nil {
 			t.Errorf("%s allowed", a)
 		}
 	}
-	if err := refuseNonPublic("tcp", "192.0.2.10:80", nil); err != nil {
+	if err := RefuseNonPublic("tcp", "192.0.2.10:80", nil); err != nil {
 		t.Errorf("public address refused: %v", err)
 	}
 }

@@ -86,3 +86,24 @@ func (m *Module) ours(host string) bool {
 
 // Serving reports whether the service is on (listen set).
 func (m *Module) Serving() bool { return m.st != nil }
+
+// Delete removes the file behind one of this service's GET URLs.
+func (m *Module) Delete(rawURL string) error {
+	if m.st == nil {
+		return errNoSlot
+	}
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil {
+		return errNoSlot
+	}
+	id, _, ok := m.parsePath(strings.TrimPrefix(u.Path, m.basePath()))
+	if !ok {
+		return errNoSlot
+	}
+	f, ok := m.st.get(id)
+	if !ok {
+		return errNoSlot
+	}
+	m.st.drop(&f)
+	return nil
+}

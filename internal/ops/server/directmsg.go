@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,7 +103,8 @@ func (k *directKeys) Recipients(ctx context.Context, address string) ([]smime.Re
 // SendPart is one file of a `tern direct send`, as the CLI passes it.
 type SendPart struct {
 	Filename string `json:"filename"`
-	Data     string `json:"data"` // base64
+	Data     string `json:"data,omitempty"` // base64
+	Path     string `json:"path,omitempty"` // a large file the server reads (absolute)
 }
 
 // handleSend serves `tern direct send`.
@@ -127,6 +131,9 @@ func handleSend(ctl *control.Server, m *messages.Module) {
 		}
 		for _, p := range parts {
 			data, err := base64.StdEncoding.DecodeString(p.Data)
+			if p.Path != "" {
+				data, err = readPart(p.Path, m.MaxMessageBytes())
+			}
 			if err != nil {
 				return "", fmt.Errorf("%s: %v", p.Filename, err)
 			}
@@ -147,4 +154,24 @@ func NewDirectKeys(store storage.DirectCerts, secret []byte) (messages.Keys, err
 		return nil, err
 	}
 	return &directKeys{store: store, box: box}, nil
+}
+
+// readPart reads a file `tern direct send` named by path, at most max bytes.
+func readPart(path string, max int64) ([]byte, error) {
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("%s: not an absolute path", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("the server cannot read it: %v (it reads large files itself: make them readable by the user tern runs as)", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than [directmessages] max_message_bytes (%d)", max)
+	}
+	return b, nil
 }

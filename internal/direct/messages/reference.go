@@ -1,0 +1,159 @@
+package messages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/direct/smime"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// By reference (docs/direct-messages.md §3): a message whose sealed bytes
+// exceed the inline limit waits on the sender's HTTP upload service under
+// a random https URL; the stanza carries the URL, the size and the
+// SHA-256 of those bytes, and the recipient's server fetches them. The
+// bytes are the S/MIME message encrypted to the recipient: the URL gives
+// a fetcher nothing it can read, and the digest, which came over the
+// authenticated s2s stream, is checked before anything is opened.
+
+// RuleFetchFailed: a message sent by reference could not be fetched, or
+// was not what the stanza said.
+const RuleFetchFailed smime.Rule = "fetch-failed"
+
+var errUnknown = errors.New("no such account")
+
+// referenceElement is <direct message-id url size sha256/>.
+func referenceElement(messageID, u string, raw []byte) *xml.Element {
+	sum := sha256.Sum256(raw)
+	return xml.New(NS, "direct", "message-id", messageID, "url", u, "size", strconv.Itoa(len(raw)), "sha256", hex.EncodeToString(sum[:]))
+}
+
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return "fetch-failed: " + e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// payload returns the S/MIME bytes of a <direct/> element: inline, or
+// fetched from its https URL (public addresses only, no redirects).
+func (m *Module) payload(el *xml.Element) ([]byte, error) {
+	ref := el.Attr("url")
+	if ref == "" {
+		return parse(el, m.InlineMax)
+	}
+	size, err := strconv.ParseInt(el.Attr("size"), 10, 64)
+	sum, herr := hex.DecodeString(el.Attr("sha256"))
+	switch {
+	case err != nil || size <= 0:
+		return nil, fmt.Errorf("a <direct url/> needs the size of the message in bytes, not %q", el.Attr("size"))
+	case herr != nil || len(sum) != sha256.Size:
+		return nil, fmt.Errorf("a <direct url/> needs the SHA-256 of the message as 64 hex digits, not %q", el.Attr("sha256"))
+	case size > m.cfg.MaxMessageBytes:
+		return nil, &fetchError{fmt.Errorf("the message is %d bytes; this server accepts at most %d ([directmessages] max_message_bytes)", size, m.cfg.MaxMessageBytes)}
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("the message's url %q is not an https URL", ref)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.fetchTimeout)
+	defer cancel()
+	raw, err := m.fetcher.get(ctx, u.String(), size, sum)
+	if err != nil {
+		return nil, &fetchError{err}
+	}
+	return raw, nil
+}
+
+// fetcher gets messages by reference over HTTPS.
+type fetcher struct {
+	client *http.Client
+}
+
+func newFetcher(c Config, timeout time.Duration) (*fetcher, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	for _, f := range c.FetchCA {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("[directmessages] fetch_ca %s: %w", f, err)
+		}
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("[directmessages] fetch_ca %s: no PEM certificate in it", f)
+		}
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if !c.FetchPrivate {
+		d.Control = trust.RefuseNonPublic // [directmessages] fetch_private = true lifts it, in a lab
+	}
+	return &fetcher{client: &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			DialContext:           d.DialContext,
+			TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       time.Minute,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("redirects are not followed") },
+	}}, nil
+}
+
+// get reads exactly size bytes from u and checks their SHA-256.
+func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		return nil, fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, resp.ContentLength, size)
+	}
+	raw := make([]byte, 0, size)
+	h := sha256.New()
+	buf := make([]byte, 64<<10)
+	lr := io.LimitReader(resp.Body, size+1)
+	for {
+		n, err := lr.Read(buf)
+		raw = append(raw, buf[:n]...)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", u, err)
+		}
+		if int64(len(raw)) > size {
+			return nil, fmt.Errorf("GET %s: more than the %d bytes the stanza says", u, size)
+		}
+	}
+	if int64(len(raw)) != size {
+		return nil, fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, len(raw), size)
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, sum) {
+		return nil, fmt.Errorf("GET %s: SHA-256 %x; the stanza says %x (changed on the way or at rest)", u, got, sum)
+	}
+	return raw, nil
+}

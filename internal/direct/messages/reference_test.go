@@ -1,0 +1,87 @@
+package messages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// TestFetch: a message by reference is taken only as the stanza describes
+// it (exact size, SHA-256), over verified HTTPS, from public addresses
+// unless a lab allows otherwise, without redirects.
+func TestFetch(t *testing.T) {
+	body := []byte(strings.Repeat("sealed bytes ", 1000))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.Write(body)
+		case "/longer":
+			w.Write(append(body, '!'))
+		case "/chunked-longer": // no Content-Length: the bound is what stops it
+			w.(http.Flusher).Flush()
+			w.Write(append(body, '!'))
+		case "/redirect":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	sum := sha256.Sum256(body)
+	m := New()
+	m.InlineMax, m.fetchTimeout = DefaultInlineMax, 10*time.Second
+	m.cfg.FetchCA, m.cfg.FetchPrivate = []string{ca}, true
+	var err error
+	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
+		t.Fatal(err)
+	}
+	ref := func(path, size, digest string) *xml.Element {
+		return xml.New(NS, "direct", "message-id", "<1@a.example>", "url", srv.URL+path, "size", size, "sha256", digest)
+	}
+	good, n := hex.EncodeToString(sum[:]), strconv.Itoa(len(body))
+	if raw, err := m.payload(ref("/ok", n, good)); err != nil || string(raw) != string(body) {
+		t.Fatalf("a good reference: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		el    *xml.Element
+		fetch bool // a fetch-failed (else malformed)
+	}{
+		{"another digest", ref("/ok", n, strings.Repeat("00", 32)), true},
+		{"a size too small", ref("/ok", strconv.Itoa(len(body)-1), good), true},
+		{"a longer body", ref("/longer", n, good), true},
+		{"a longer body without Content-Length", ref("/chunked-longer", n, good), true},
+		{"a redirect", ref("/redirect", n, good), true},
+		{"not found", ref("/gone", n, good), true},
+		{"over max_message_bytes", ref("/ok", strconv.FormatInt(m.cfg.MaxMessageBytes+1, 10), good), true},
+		{"no size", ref("/ok", "", good), false},
+		{"a bad digest", ref("/ok", n, "xyz"), false},
+		{"plain http", xml.New(NS, "direct", "url", strings.Replace(srv.URL, "https", "http", 1)+"/ok", "size", n, "sha256", good), false},
+	} {
+		_, err := m.payload(c.el)
+		var fe *fetchError
+		if err == nil || errors.As(err, &fe) != c.fetch {
+			t.Errorf("%s: %v; want an error (fetch-failed %v)", c.name, err, c.fetch)
+		}
+	}
+	// Outside a lab, loopback is refused before anything is sent.
+	m.cfg.FetchPrivate = false
+	m.fetcher, _ = newFetcher(m.cfg, m.fetchTimeout)
+	if _, err := m.fetcher.get(context.Background(), srv.URL+"/ok", int64(len(body)), sum[:]); err == nil || !strings.Contains(err.Error(), "not public") {
+		t.Errorf("loopback without fetch_private: %v", err)
+	}
+}

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDirectByReference: a document too large for a stanza (a 2 MB scan)
+// goes by reference: A keeps the sealed bytes on its upload service under
+// a random URL, the stanza carries the URL, size and SHA-256, B fetches
+// them over HTTPS, checks the digest and runs the receive path as for an
+// inline message; nurse gets the verified message with the document's
+// download link on B; drjones gets processed and dispatched, and A then
+// deletes the sealed bytes.
+func TestDirectByReference(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	portA, portB := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
+	up := func(port int) string {
+		return fmt.Sprintf("[upload]\nlisten = \"127.0.0.1:%d\"\nurl = \"https://localhost:%d\"\n", port, port)
+	}
+	// B trusts A's upload certificate (A's self-signed localhost one, known once A runs):
+	// a placeholder first, then A's, and B restarted.
+	caFile := filepath.Join(t.TempDir(), "fetch-ca.pem")
+	writeFile(t, caFile, string(throwawayCert(t)))
+	a, b := messagingPair(t, up(portA), up(portB)+fmt.Sprintf("\n[directmessages]\nfetch_private = true\nfetch_ca = [%q]\n", caFile))
+	crt, err := os.ReadFile(filepath.Join(a.dataDir, "certs", "localhost.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, caFile, string(crt))
+	b.crash(t)
+	b.restart(t)
+	logHas(t, b, `(?s)e2e: restarted.*tern ready`, rawTimeout) // s2s and upload listen too
+
+	nurse := dialRaw(t, &b.target, true)
+	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
+	nurse.send("<presence/>")
+	drjones := dialRaw(t, &a.target, true)
+	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjones.send("<presence/>")
+
+	scan := make([]byte, 2<<20)
+	rand.Read(scan)
+	doc := filepath.Join(t.TempDir(), "scan.pdf")
+	writeFile(t, doc, string(scan))
+	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
+		"--subject", "Imaging", "--text", "The scan.", doc).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent <") {
+		t.Fatalf("send: %v\n%s\n--- A ---\n%s", err, out, tail(a.logFile))
+	}
+	got := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 60*time.Second)[0]
+	if !strings.Contains(got, "signature and trust verified") || !strings.Contains(got, "Attachment: scan.pdf") {
+		t.Fatalf("nurse's message: %s\n--- B ---\n%s", got, tail(b.logFile))
+	}
+	dl := regexp.MustCompile(`<url>(https://localhost:\d+/upload/[0-9a-f]{48}/scan\.pdf)</url>`).FindStringSubmatch(got)
+	if dl == nil {
+		t.Fatalf("no download link: %s", got)
+	}
+	resp, err := uploadClient(t, b).Get(dl[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, scan) {
+		t.Errorf("download: %d, %d bytes; want the %d bytes sent", resp.StatusCode, len(body), len(scan))
+	}
+	if n := notificationsFor(t, drjones, "nurse@b.example", 2); n["processed"] == "" || n["dispatched"] == "" {
+		t.Errorf("drjones's notices: %v", n)
+	}
+	// Answered: A's copy of the sealed bytes is gone (the .json beside each file too).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, _ := filepath.Glob(filepath.Join(a.dataDir, "uploads", "*"))
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("A's upload directory still holds %v after the dispatched notification", left)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logHas(t, b, `Direct message accepted`, rawTimeout)
+}
+
+// throwawayCert is a PEM certificate of no consequence.
+func throwawayCert(t *testing.T) []byte {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "placeholder"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
