@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -32,14 +31,11 @@ func TestDirectByReference(t *testing.T) {
 		t.Skip("e2e: tern binary unavailable or -short")
 	}
 	portA, portB := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
-	up := func(port int) string {
-		return fmt.Sprintf("[upload]\nlisten = \"127.0.0.1:%d\"\nurl = \"https://localhost:%d\"\n", port, port)
-	}
 	// B trusts A's upload certificate (A's self-signed localhost one, known once A runs):
 	// a placeholder first, then A's, and B restarted.
 	caFile := filepath.Join(t.TempDir(), "fetch-ca.pem")
 	writeFile(t, caFile, string(throwawayCert(t)))
-	a, b := messagingPair(t, up(portA), up(portB)+fmt.Sprintf("\n[directmessages]\nfetch_private = true\nfetch_ca = [%q]\n", caFile))
+	a, b := messagingPair(t, uploadSection(portA), uploadSection(portB)+fmt.Sprintf("\n[directmessages]\nfetch_private = true\nfetch_ca = [%q]\n", caFile))
 	crt, err := os.ReadFile(filepath.Join(a.dataDir, "certs", "localhost.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -73,14 +69,8 @@ func TestDirectByReference(t *testing.T) {
 	if dl == nil {
 		t.Fatalf("no download link: %s", got)
 	}
-	resp, err := uploadClient(t, b).Get(dl[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Equal(body, scan) {
-		t.Errorf("download: %d, %d bytes; want the %d bytes sent", resp.StatusCode, len(body), len(scan))
+	if code, body, _ := download(t, b, dl[1]); code != 200 || !bytes.Equal(body, scan) {
+		t.Errorf("download: %d, %d bytes; want the %d bytes sent", code, len(body), len(scan))
 	}
 	if n := notificationsFor(t, drjones, "nurse@b.example", 2); n["processed"] == "" || n["dispatched"] == "" {
 		t.Errorf("drjones's notices: %v", n)

@@ -28,6 +28,23 @@ func uploadClient(t *testing.T, p *ternProc) *http.Client {
 	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
+// uploadSection is an [upload] listener on 127.0.0.1:port, reached as https://localhost:port.
+func uploadSection(port int) string {
+	return fmt.Sprintf("[upload]\nlisten = \"127.0.0.1:%d\"\nurl = \"https://localhost:%d\"\n", port, port)
+}
+
+// download GETs url from p's upload service and returns the status and body.
+func download(t *testing.T, p *ternProc, url string) (int, []byte, http.Header) {
+	t.Helper()
+	resp, err := uploadClient(t, p).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, resp.Header
+}
+
 // TestDirectUpload: a file a clinician uploads with HTTP File Upload and
 // shares with a contact at another Direct domain goes out as a Direct
 // message (signed, encrypted to the contact's certificate), never as the
@@ -40,10 +57,7 @@ func TestDirectUpload(t *testing.T) {
 		t.Skip("e2e: tern binary unavailable or -short")
 	}
 	portA, portB := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
-	up := func(port int) string {
-		return fmt.Sprintf("[upload]\nlisten = \"127.0.0.1:%d\"\nurl = \"https://localhost:%d\"\n", port, port)
-	}
-	a, b := messagingPair(t, up(portA), up(portB))
+	a, b := messagingPair(t, uploadSection(portA), uploadSection(portB))
 	nurse := dialRaw(t, &b.target, true)
 	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
 	nurse.send("<presence/>")
@@ -85,14 +99,8 @@ func TestDirectUpload(t *testing.T) {
 	if dl == nil || !strings.Contains(dl[1], fmt.Sprint(portB)) {
 		t.Fatalf("nurse's message has no download link on B: %s", got)
 	}
-	resp, err = uploadClient(t, b).Get(dl[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Equal(body, doc) || resp.Header.Get("Content-Type") != "application/pdf" {
-		t.Errorf("download: %d %s, %d bytes; want the %d bytes uploaded", resp.StatusCode, resp.Header.Get("Content-Type"), len(body), len(doc))
+	if code, body, h := download(t, b, dl[1]); code != 200 || !bytes.Equal(body, doc) || h.Get("Content-Type") != "application/pdf" {
+		t.Errorf("download: %d %s, %d bytes; want the %d bytes uploaded", code, h.Get("Content-Type"), len(body), len(doc))
 	}
 
 	// No trusted certificate for the contact: refused, nothing sent.

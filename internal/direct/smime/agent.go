@@ -79,7 +79,11 @@ func Seal(msg *Message, s Signer, recipients []*x509.Certificate, o Options) ([]
 	b.Grow(base64Len(len(der)) + 1024)
 	b.Write(outerHeaders(inner))
 	b.WriteString("MIME-Version: 1.0" + crlf)
-	b.WriteString("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"" + crlf)
+	st := "enveloped-data"
+	if o.Cipher == AES128GCM || o.Cipher == AES256GCM {
+		st = "authEnveloped-data" // RFC 8551 §3.2.2
+	}
+	b.WriteString("Content-Type: application/pkcs7-mime; smime-type=" + st + "; name=\"smime.p7m\"" + crlf)
 	b.WriteString("Content-Transfer-Encoding: base64" + crlf)
 	b.WriteString("Content-Disposition: attachment; filename=\"smime.p7m\"" + crlf + crlf)
 	writeBase64(&b, der)
@@ -219,7 +223,7 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 	}
 	mt, params := outer.mediaType()
 	if (mt != "application/pkcs7-mime" && mt != "application/x-pkcs7-mime") ||
-		(params["smime-type"] != "" && !strings.EqualFold(params["smime-type"], "enveloped-data")) {
+		(params["smime-type"] != "" && !strings.EqualFold(params["smime-type"], "enveloped-data") && !strings.EqualFold(params["smime-type"], "authEnveloped-data")) {
 		return nil, reject(RuleNotEncrypted, "the message is %s, not application/pkcs7-mime enveloped-data", mt)
 	}
 	der, err := outer.decodedBody()

@@ -81,8 +81,10 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, kt KeyTra
 	case AES128CBC, "":
 	case AES256CBC:
 		keyLen, oid = 32, oidAES256CBC
+	case AES128GCM, AES256GCM:
+		return encryptGCM(content, recipients, c, kt)
 	default:
-		return nil, fmt.Errorf("content encryption %q: use %s or %s", c, AES128CBC, AES256CBC)
+		return nil, fmt.Errorf("content encryption %q: use %s, %s, %s or %s", c, AES128CBC, AES256CBC, AES128GCM, AES256GCM)
 	}
 	key, iv := make([]byte, keyLen), make([]byte, aes.BlockSize)
 	rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
@@ -202,11 +204,8 @@ func InspectEnvelope(b []byte) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ct.Equal(oidAuthEnveloped) {
-		return nil, errors.New("authenticated-enveloped-data (RFC 5083) is not supported yet")
-	}
-	if !ct.Equal(oidEnvelopedData) {
-		return nil, fmt.Errorf("content type %s is not enveloped-data", ct)
+	if !ct.Equal(oidEnvelopedData) && !ct.Equal(oidAuthEnveloped) {
+		return nil, fmt.Errorf("content type %s is not enveloped-data or authenticated-enveloped-data", ct)
 	}
 	wrapped, err := children(ci[1].full, 0xa0)
 	if err != nil || len(wrapped) != 1 {
@@ -263,6 +262,11 @@ func InspectEnvelope(b []byte) (*Envelope, error) {
 
 // Decrypt opens a CMS EnvelopedData for the recipient's certificate and key.
 func Decrypt(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
+	if ci, err := children(b, 0x30); err == nil && len(ci) > 0 {
+		if ct, err := oidOf(ci[0]); err == nil && ct.Equal(oidAuthEnveloped) {
+			return decryptGCM(b, cert, key)
+		}
+	}
 	p7, err := pkcs7.Parse(b)
 	if err != nil {
 		return nil, err

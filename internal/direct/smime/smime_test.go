@@ -114,6 +114,8 @@ func TestSealOpen(t *testing.T) {
 		{"defaults", l.sender, Options{}, "AES-128-CBC", "SHA-256"},
 		{"oaep-aes256-sha384", l.sender, Options{Cipher: AES256CBC, KeyTransport: RSAOAEP, Digest: SHA384}, "AES-256-CBC", "SHA-384"},
 		{"ecdsa-signer-sha512", ec, Options{Digest: SHA512}, "AES-128-CBC", "SHA-512"},
+		{"aes128-gcm", l.sender, Options{Cipher: AES128GCM}, "AES-128-GCM", "SHA-256"},
+		{"aes256-gcm-oaep", l.sender, Options{Cipher: AES256GCM, KeyTransport: RSAOAEP}, "AES-256-GCM", "SHA-256"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			raw, err := Seal(testMessage(), Signer{Cert: c.signer.Cert, Key: c.signer.Key}, []*x509.Certificate{l.recipient.Cert}, c.o)
@@ -214,7 +216,7 @@ func TestOpenSSLOpensOurs(t *testing.T) {
 	rc := l.write(t, "rcpt.pem", trusttest.PEM(l.recipient.Cert))
 	rk := l.write(t, "rcpt.key", keyPEM(t, l.recipient.Key))
 	root := l.write(t, "rootA.pem", trusttest.PEM(l.rootA.Cert))
-	for _, o := range []Options{{}, {Cipher: AES256CBC, KeyTransport: RSAOAEP}} {
+	for _, o := range []Options{{}, {Cipher: AES256CBC, KeyTransport: RSAOAEP}, {Cipher: AES128GCM}, {Cipher: AES256GCM, KeyTransport: RSAOAEP}} {
 		raw, err := Seal(testMessage(), Signer{Cert: l.sender.Cert, Key: l.sender.Key}, []*x509.Certificate{l.recipient.Cert}, o)
 		if err != nil {
 			t.Fatal(err)
@@ -285,6 +287,10 @@ func TestOpenOpenSSLs(t *testing.T) {
 			enc: []string{"-aes256", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"}},
 		{name: "unwrapped", signer: l.sender, inner: "Content-Type: text/plain\r\n\r\nThe patient went home.\r\n", sign: sha256, enc: aes},
 		{name: "sha512", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha512"}, enc: aes},
+		{name: "aes128-gcm", signer: l.sender, inner: innerMsg, sign: sha256, enc: []string{"-aes-128-gcm"}},
+		{name: "aes256-gcm-oaep-sha1", signer: l.sender, inner: innerMsg, sign: sha256, enc: []string{"-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep"}},
+		{name: "aes256-gcm-oaep-sha512", signer: l.sender, inner: innerMsg, sign: sha256,
+			enc: []string{"-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha512", "-keyopt", "rsa_mgf1_md:sha512"}},
 		{name: "3des", signer: l.sender, inner: innerMsg, sign: sha256, enc: []string{"-des3"}, rule: RuleWeakEncryption},
 		{name: "sha1", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha1"}, enc: aes, rule: RuleWeakDigest},
 		{name: "unsigned", signer: l.sender, inner: innerMsg, enc: aes, rule: RuleNotSigned},
@@ -342,5 +348,32 @@ func TestOpenTampered(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), raw, l.rcpt(), l.verifier()); err == nil || err.(*Rejection).Rule != RuleNotForUs {
 		t.Fatalf("got %v; want no-recipient", err)
+	}
+}
+
+// TestOpenGCMTampered: one bit of AES-GCM content changed: the tag does
+// not authenticate and the message is refused as decrypt-failed, nothing
+// of it read.
+func TestOpenGCMTampered(t *testing.T) {
+	l := newLab(t)
+	raw, err := Seal(testMessage(), Signer{Cert: l.sender.Cert, Key: l.sender.Key}, []*x509.Certificate{l.recipient.Cert}, Options{Cipher: AES128GCM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := parseEntity(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := ent.decodedBody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der[len(der)-40] ^= 1 // in the ciphertext, before the 16-byte tag and its header
+	var b bytes.Buffer
+	b.Write(raw[:bytes.Index(raw, []byte("\r\n\r\n"))+4])
+	writeBase64(&b, der)
+	_, err = Open(context.Background(), b.Bytes(), l.rcpt(), l.verifier())
+	if rej, ok := err.(*Rejection); !ok || rej.Rule != RuleDecryptFailed {
+		t.Fatalf("got %v; want decrypt-failed", err)
 	}
 }
