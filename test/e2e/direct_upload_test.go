@@ -57,7 +57,8 @@ func TestDirectUpload(t *testing.T) {
 		t.Skip("e2e: tern binary unavailable or -short")
 	}
 	portA, portB := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
-	a, b := messagingPair(t, uploadSection(portA), uploadSection(portB))
+	// A seals with the AS 1.3 algorithms: AES-256-GCM (authenticated-enveloped-data), RSA-OAEP.
+	a, b := messagingPair(t, uploadSection(portA)+"\n[directmessages]\ncipher = \"aes256-gcm\"\nkey_transport = \"rsa-oaep\"\n", uploadSection(portB))
 	nurse := dialRaw(t, &b.target, true)
 	nurse.login(withDomain(b, "b.example"), "nurse@b.example")
 	nurse.send("<presence/>")
@@ -92,7 +93,8 @@ func TestDirectUpload(t *testing.T) {
 		t.Errorf("drjones's notice: %s", sent)
 	}
 	got := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
-	if !strings.Contains(got, "signature and trust verified") || !strings.Contains(got, "Attachment: referral.pdf (application/pdf") || strings.Contains(got, link) {
+	if !strings.Contains(got, "signature and trust verified") || !strings.Contains(got, "Attachment: referral.pdf (application/pdf") || strings.Contains(got, link) ||
+		!strings.Contains(got, `cipher="AES-256-GCM"`) {
 		t.Errorf("nurse's message (want verified, the attachment named, not A's link): %s", got)
 	}
 	dl := regexp.MustCompile(`<url>(https://localhost:\d+/upload/[0-9a-f]{48}/referral\.pdf)</url>`).FindStringSubmatch(got)

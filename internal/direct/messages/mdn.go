@@ -112,7 +112,7 @@ func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, s
 	if err != nil {
 		return err
 	}
-	certs := rsaCerts(rep)
+	certs := encryptable(rep)
 	if len(certs) == 0 {
 		return fmt.Errorf("no trusted certificate of %s to encrypt to (tried: %s)", sender, strings.Join(rep.Tried, "; "))
 	}

@@ -3,6 +3,8 @@ package messages
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
@@ -79,11 +81,17 @@ type Config struct {
 	// FetchPrivate lets fetches reach loopback and private addresses
 	// (labs and tests only: a sender could aim them inside the network).
 	FetchPrivate bool `toml:"fetch_private"`
+	// Cipher and KeyTransport are what messages are sealed with: every AS
+	// 1.2 receiver reads the defaults (aes128-cbc, rsa); aes256-cbc,
+	// aes128-gcm, aes256-gcm and rsa-oaep need AS 1.3 receivers.
+	Cipher       string `toml:"cipher"`
+	KeyTransport string `toml:"key_transport"`
 }
 
 // New returns the module with its default configuration.
 func New() *Module {
-	return &Module{cfg: Config{ProcessedTimeout: "1h", MaxMessageBytes: 64 << 20, FetchTimeout: "2m", FetchCA: []string{}}}
+	return &Module{cfg: Config{ProcessedTimeout: "1h", MaxMessageBytes: 64 << 20, FetchTimeout: "2m", FetchCA: []string{},
+		Cipher: string(smime.AES128CBC), KeyTransport: string(smime.RSAPKCS1)}}
 }
 
 // Name implements module.Module.
@@ -113,6 +121,19 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
 		return err
+	}
+	switch smime.Cipher(m.cfg.Cipher) {
+	case smime.AES128CBC, smime.AES256CBC, smime.AES128GCM, smime.AES256GCM:
+	default:
+		return fmt.Errorf("[directmessages] cipher = %q: one of aes128-cbc (every receiver), aes256-cbc, aes128-gcm, aes256-gcm", m.cfg.Cipher)
+	}
+	switch smime.KeyTransport(m.cfg.KeyTransport) {
+	case smime.RSAPKCS1, smime.RSAOAEP:
+	default:
+		return fmt.Errorf("[directmessages] key_transport = %q: rsa (every receiver) or rsa-oaep", m.cfg.KeyTransport)
+	}
+	if m.Options.Cipher == "" && m.Options.KeyTransport == "" {
+		m.Options.Cipher, m.Options.KeyTransport = smime.Cipher(m.cfg.Cipher), smime.KeyTransport(m.cfg.KeyTransport)
 	}
 	m.r, m.log = h.Router, h.Log
 	h.Hook(router.EvStanzaIn, 50, m.incoming)
@@ -515,7 +536,7 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			fail(rcpt, "discovery: %v", err)
 			continue
 		}
-		certs := rsaCerts(rep)
+		certs := encryptable(rep)
 		if len(certs) == 0 {
 			fail(rcpt, "no trusted certificate to encrypt to (tried: %s)", strings.Join(rep.Tried, "; "))
 			continue
@@ -579,13 +600,18 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 	return out
 }
 
-// rsaCerts are the usable certificates a message can be encrypted to
-// (RSA key transport; EC recipients need ECDH, not supported yet).
-func rsaCerts(rep *discovery.Report) []*x509.Certificate {
+// encryptable are the usable certificates a message can be encrypted to:
+// RSA (key transport) and EC P-256/P-384 (ECDH key agreement).
+func encryptable(rep *discovery.Report) []*x509.Certificate {
 	var certs []*x509.Certificate
 	for _, c := range rep.Usable {
-		if _, ok := c.Cert.PublicKey.(*rsa.PublicKey); ok {
+		switch k := c.Cert.PublicKey.(type) {
+		case *rsa.PublicKey:
 			certs = append(certs, c.Cert)
+		case *ecdsa.PublicKey:
+			if k.Curve == elliptic.P256() || k.Curve == elliptic.P384() {
+				certs = append(certs, c.Cert)
+			}
 		}
 	}
 	return certs

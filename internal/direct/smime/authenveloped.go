@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha1" // OAEP may name SHA-1 (its default)
@@ -80,84 +81,107 @@ func cat(parts ...[]byte) []byte {
 	return out
 }
 
-// decryptGCM opens a CMS AuthEnvelopedData (BER or DER) for the
-// recipient's certificate and RSA key.
-func decryptGCM(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
-	priv, ok := key.(*rsa.PrivateKey)
-	if !ok {
-		return nil, ErrNoRSA
-	}
+// openEnvelope opens a CMS EnvelopedData (AES-CBC) or AuthEnvelopedData
+// (AES-GCM), BER or DER, for the recipient's certificate and key: RSA key
+// transport (PKCS#1 v1.5, OAEP) or ECDH key agreement (RFC 5753).
+func openEnvelope(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
 	ci, err := children(b, 0x30)
 	if err != nil || len(ci) < 2 {
 		return nil, fmt.Errorf("not a CMS ContentInfo: %v", err)
 	}
+	ctype, _ := oidOf(ci[0])
+	auth := ctype.Equal(oidAuthEnveloped)
 	wrapped, err := children(ci[1].full, 0xa0)
 	if err != nil || len(wrapped) != 1 {
-		return nil, fmt.Errorf("authenticated-enveloped-data: %v", err)
+		return nil, fmt.Errorf("enveloped-data: %v", err)
 	}
 	f, err := children(wrapped[0].full, 0x30)
-	if err != nil || len(f) < 4 {
-		return nil, fmt.Errorf("authenticated-enveloped-data: %v", err)
+	if err != nil || len(f) < 3 {
+		return nil, fmt.Errorf("enveloped-data: %v", err)
 	}
 	i := 1
 	if f[i].tag == 0xa0 { // originatorInfo
 		i++
 	}
-	if i+2 >= len(f) || f[i].tag != 0x31 || f[i+1].tag != 0x30 {
-		return nil, errors.New("authenticated-enveloped-data: no recipientInfos or content")
+	if i+1 >= len(f) || f[i].tag != 0x31 || f[i+1].tag != 0x30 {
+		return nil, errors.New("enveloped-data: no recipientInfos or content")
 	}
 	ris, eci := f[i], f[i+1]
-	var aad []byte
-	j := i + 2
-	if f[j].tag == 0xa1 { // authAttrs: authenticated as their DER SET OF (RFC 5083 §2.2)
-		aad = append([]byte{0x31}, f[j].full[1:]...)
-		j++
-	}
-	if j >= len(f) || f[j].tag != 0x04 {
-		return nil, errors.New("authenticated-enveloped-data: no mac")
-	}
-	tag, err := octets(f[j])
-	if err != nil {
-		return nil, err
+	var aad, tag []byte
+	if auth {
+		j := i + 2
+		if j < len(f) && f[j].tag == 0xa1 { // authAttrs: authenticated as their DER SET OF (RFC 5083 §2.2)
+			aad = append([]byte{0x31}, f[j].full[1:]...)
+			j++
+		}
+		if j >= len(f) || f[j].tag != 0x04 {
+			return nil, errors.New("authenticated-enveloped-data: no mac")
+		}
+		if tag, err = octets(f[j]); err != nil {
+			return nil, err
+		}
 	}
 	ef, err := children(eci.full, 0x30)
 	if err != nil || len(ef) < 3 {
-		return nil, errors.New("authenticated-enveloped-data: no encrypted content")
+		return nil, errors.New("enveloped-data: no encrypted content")
 	}
 	alg, err := children(ef[1].full, 0x30)
 	if err != nil || len(alg) != 2 {
-		return nil, errors.New("the content encryption algorithm has no GCM parameters")
+		return nil, errors.New("the content encryption algorithm has no parameters")
 	}
 	oid, _ := oidOf(alg[0])
-	keyLen := 16
+	keyLen := 0
 	switch {
-	case oid.Equal(oidAES128GCM):
-	case oid.Equal(oidAES256GCM):
+	case oid.Equal(oidAES128CBC), oid.Equal(oidAES128GCM):
+		keyLen = 16
+	case oid.Equal(oidAES256CBC), oid.Equal(oidAES256GCM):
 		keyLen = 32
-	default:
-		return nil, fmt.Errorf("authenticated content encryption %s is not supported (AES-128/256-GCM are)", CipherName(oid))
 	}
-	var gp gcmParams
-	if rest, err := asn1.Unmarshal(alg[1].full, &gp); err != nil || len(rest) > 0 || len(gp.Nonce) == 0 || gp.ICVLen < 12 || gp.ICVLen > 16 || len(tag) != gp.ICVLen {
-		return nil, fmt.Errorf("GCM parameters: nonce of %d bytes, tag of %d (want %d, 12 to 16): %v", len(gp.Nonce), len(tag), gp.ICVLen, err)
+	gcmAlg := oid.Equal(oidAES128GCM) || oid.Equal(oidAES256GCM)
+	if keyLen == 0 || gcmAlg != auth {
+		return nil, fmt.Errorf("content encryption %s is not supported here (AES-128/256-CBC in enveloped-data, AES-128/256-GCM in authenticated-enveloped-data are)", CipherName(oid))
 	}
 	if ef[2].tag != 0x80 && ef[2].tag != 0xa0 {
-		return nil, errors.New("authenticated-enveloped-data: the encrypted content is detached")
+		return nil, errors.New("enveloped-data: the encrypted content is detached")
 	}
 	ct, err := octets(ef[2])
 	if err != nil {
 		return nil, err
 	}
-	cek, err := recipientKey(ris, cert, priv, keyLen)
+	cek, err := recipientKey(ris, cert, key, keyLen)
 	if err != nil {
 		return nil, err
 	}
 	block, _ := aes.NewCipher(cek)
+	if !auth {
+		iv := alg[1].content
+		if alg[1].tag != 0x04 || len(iv) != aes.BlockSize || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
+			return nil, errors.New("AES-CBC: a bad IV or a content that is no whole number of blocks")
+		}
+		plain := make([]byte, len(ct))
+		cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, ct)
+		pad := int(plain[len(plain)-1])
+		if pad == 0 || pad > aes.BlockSize || pad > len(plain) {
+			return nil, errors.New("AES-CBC: bad padding (not for this key, or changed)")
+		}
+		for _, p := range plain[len(plain)-pad:] {
+			if int(p) != pad {
+				return nil, errors.New("AES-CBC: bad padding (not for this key, or changed)")
+			}
+		}
+		return plain[:len(plain)-pad], nil
+	}
+	var gp gcmParams
+	if rest, err := asn1.Unmarshal(alg[1].full, &gp); err != nil || len(rest) > 0 || len(gp.Nonce) == 0 || gp.ICVLen < 12 || gp.ICVLen > 16 || len(tag) != gp.ICVLen {
+		return nil, fmt.Errorf("GCM parameters: nonce of %d bytes, tag of %d (want %d, 12 to 16): %v", len(gp.Nonce), len(tag), gp.ICVLen, err)
+	}
 	var gcm cipher.AEAD
 	if len(gp.Nonce) == 12 {
 		gcm, err = cipher.NewGCMWithTagSize(block, gp.ICVLen)
+	} else if gp.ICVLen == 16 {
+		gcm, err = cipher.NewGCMWithNonceSize(block, len(gp.Nonce))
 	} else {
-		gcm, err = cipher.NewGCMWithNonceSize(block, len(gp.Nonce)) // 16-byte tag only
+		err = errors.New("GCM: a nonce other than 12 bytes with a short tag")
 	}
 	if err != nil {
 		return nil, err
@@ -189,53 +213,64 @@ func octets(t tlv) ([]byte, error) {
 	return out, nil
 }
 
-// recipientKey finds the KeyTransRecipientInfo for cert and unwraps the
-// content key with priv. A PKCS#1 v1.5 failure yields a random key (RFC
-// 3218 §2.3.2), so it shows as the tag check failing, not as an oracle.
-func recipientKey(ris tlv, cert *x509.Certificate, priv *rsa.PrivateKey, keyLen int) ([]byte, error) {
+// recipientKey finds the recipientInfo for cert and unwraps the content
+// key with key: key transport for RSA, key agreement for EC. A PKCS#1
+// v1.5 failure yields a random key (RFC 3218 §2.3.2), so it shows as the
+// content failing to decrypt, not as an oracle.
+func recipientKey(ris tlv, cert *x509.Certificate, key crypto.PrivateKey, keyLen int) ([]byte, error) {
 	list, err := children(ris.full, 0x31)
 	if err != nil {
 		return nil, err
 	}
 	for _, ri := range list {
-		if ri.tag != 0x30 {
-			continue // not key transport
-		}
-		f, err := children(ri.full, 0x30)
-		if err != nil || len(f) != 4 || f[3].tag != 0x04 {
-			continue
-		}
-		if !forCert(f[1], cert) {
-			continue
-		}
-		alg, err := children(f[2].full, 0x30)
-		if err != nil || len(alg) == 0 {
-			return nil, errors.New("a recipientInfo's algorithm does not parse")
-		}
-		oid, _ := oidOf(alg[0])
-		switch {
-		case oid.Equal(oidRSA):
-			cek := make([]byte, keyLen)
-			rand.Read(cek)
-			if err := rsa.DecryptPKCS1v15SessionKey(nil, priv, f[3].content, cek); err != nil {
-				return nil, err
+		switch ri.tag {
+		case 0x30: // KeyTransRecipientInfo
+			priv, ok := key.(*rsa.PrivateKey)
+			f, err := children(ri.full, 0x30)
+			if !ok || err != nil || len(f) != 4 || f[3].tag != 0x04 || !forCert(f[1], cert) {
+				continue
 			}
-			return cek, nil
-		case oid.Equal(oidRSAOAEP):
-			h, mgf, err := oaepHashes(alg)
-			if err != nil {
-				return nil, err
+			return transportedKey(f, priv, keyLen)
+		case 0xa1: // [1] KeyAgreeRecipientInfo
+			priv, ok := key.(*ecdsa.PrivateKey)
+			if !ok {
+				continue
 			}
-			cek, err := priv.Decrypt(nil, f[3].content, &rsa.OAEPOptions{Hash: h, MGFHash: mgf})
-			if err != nil || len(cek) != keyLen {
-				return nil, errors.New("the content key does not decrypt with this key")
+			cek, found, err := agreedKey(ri, cert, priv, keyLen)
+			if found {
+				return cek, err
 			}
-			return cek, nil
-		default:
-			return nil, fmt.Errorf("key transport %s is not supported (RSA, RSA-OAEP are)", oid)
 		}
 	}
 	return nil, errors.New("pkcs7: no enveloped recipient for provided certificate")
+}
+
+func transportedKey(f []tlv, priv *rsa.PrivateKey, keyLen int) ([]byte, error) {
+	alg, err := children(f[2].full, 0x30)
+	if err != nil || len(alg) == 0 {
+		return nil, errors.New("a recipientInfo's algorithm does not parse")
+	}
+	oid, _ := oidOf(alg[0])
+	switch {
+	case oid.Equal(oidRSA):
+		cek := make([]byte, keyLen)
+		rand.Read(cek)
+		if err := rsa.DecryptPKCS1v15SessionKey(nil, priv, f[3].content, cek); err != nil {
+			return nil, err
+		}
+		return cek, nil
+	case oid.Equal(oidRSAOAEP):
+		h, mgf, err := oaepHashes(alg)
+		if err != nil {
+			return nil, err
+		}
+		cek, err := priv.Decrypt(nil, f[3].content, &rsa.OAEPOptions{Hash: h, MGFHash: mgf})
+		if err != nil || len(cek) != keyLen {
+			return nil, errors.New("the content key does not decrypt with this key")
+		}
+		return cek, nil
+	}
+	return nil, fmt.Errorf("key transport %s is not supported (RSA, RSA-OAEP are)", oid)
 }
 
 // forCert: the recipient identifier names cert (issuerAndSerialNumber, or

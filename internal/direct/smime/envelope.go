@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -13,8 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-
-	"github.com/smallstep/pkcs7"
 )
 
 // Content encryption and key transport choices (RFC 3565, RFC 8017).
@@ -67,7 +66,7 @@ type oaepParams struct {
 }
 
 // ErrNoRSA: a recipient certificate whose key cannot take RSA key transport.
-var ErrNoRSA = errors.New("the certificate's key is not RSA: key agreement (ECDH, RFC 5753) is not supported for encryption")
+var ErrNoRSA = errors.New("the certificate's key is neither RSA nor EC (P-256, P-384): nothing to encrypt to")
 
 // Encrypt makes a CMS EnvelopedData (DER) of content for every recipient,
 // with a fresh content key: AES-CBC under c, the key sent by RSA key
@@ -102,6 +101,11 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, kt KeyTra
 	dataOID, _ := asn1.Marshal(oidData)
 	envOID, _ := asn1.Marshal(oidEnvelopedData)
 	version := []byte{0x02, 0x01, 0x00} // INTEGER 0: key transport to issuerAndSerialNumber only
+	for _, r := range recipients {
+		if _, ok := r.PublicKey.(*ecdsa.PublicKey); ok {
+			version[2] = 2 // a key agreement recipient (RFC 5652 §6.1)
+		}
+	}
 
 	// The whole DER is laid out once and the content encrypted in place:
 	// a 50 MB document is not copied through three nested Marshal calls.
@@ -131,8 +135,13 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, kt KeyTra
 	return out, nil
 }
 
-// recipientInfo is the DER KeyTransRecipientInfo sending key to r.
+// recipientInfo is the DER RecipientInfo sending key to r: key transport
+// (KeyTransRecipientInfo) to an RSA key, key agreement (ECDH, RFC 5753)
+// to an EC one.
 func recipientInfo(r *x509.Certificate, key []byte, kt KeyTransport) ([]byte, error) {
+	if _, ok := r.PublicKey.(*ecdsa.PublicKey); ok {
+		return keyAgreeInfo(r, key)
+	}
 	pub, ok := r.PublicKey.(*rsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("recipient %s: %w", r.Subject, ErrNoRSA)
@@ -262,14 +271,5 @@ func InspectEnvelope(b []byte) (*Envelope, error) {
 
 // Decrypt opens a CMS EnvelopedData for the recipient's certificate and key.
 func Decrypt(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
-	if ci, err := children(b, 0x30); err == nil && len(ci) > 0 {
-		if ct, err := oidOf(ci[0]); err == nil && ct.Equal(oidAuthEnveloped) {
-			return decryptGCM(b, cert, key)
-		}
-	}
-	p7, err := pkcs7.Parse(b)
-	if err != nil {
-		return nil, err
-	}
-	return p7.Decrypt(cert, key)
+	return openEnvelope(b, cert, key)
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -376,4 +379,51 @@ func TestOpenGCMTampered(t *testing.T) {
 	if rej, ok := err.(*Rejection); !ok || rej.Rule != RuleDecryptFailed {
 		t.Fatalf("got %v; want decrypt-failed", err)
 	}
+}
+
+// TestECDHRecipient: an EC (P-256, P-384) recipient certificate gets the
+// content key by ECDH key agreement (RFC 5753): Seal to it beside an RSA
+// one; Open and `openssl cms -decrypt` open it; what openssl encrypts to
+// it (its default SHA-1 KDF, and SHA-256) opens too.
+func TestECDHRecipient(t *testing.T) {
+	ossl := openssl(t)
+	l := newLab(t)
+	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384()} {
+		k, _ := ecdsa.GenerateKey(curve, rand.Reader)
+		ec := l.leaf(t, l.rootB, "nurse@b.test", trusttest.Opts{Key: k, KeyUsage: x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature})
+		rcpt := []Recipient{{Cert: ec.Cert, Key: ec.Key}}
+		name := curve.Params().Name
+		for _, o := range []Options{{}, {Cipher: AES256GCM}} {
+			raw, err := Seal(testMessage(), Signer{Cert: l.sender.Cert, Key: l.sender.Key}, []*x509.Certificate{l.recipient.Cert, ec.Cert}, o)
+			if err != nil {
+				t.Fatalf("%s %+v: Seal: %v", name, o, err)
+			}
+			if _, err := Open(context.Background(), raw, rcpt, l.verifier()); err != nil {
+				t.Errorf("%s %+v: Open with the EC key: %v", name, o, err)
+			}
+			if _, err := Open(context.Background(), raw, l.rcpt(), l.verifier()); err != nil {
+				t.Errorf("%s %+v: Open with the RSA key beside it: %v", name, o, err)
+			}
+			rc := l.write(t, "ec.pem", trusttest.PEM(ec.Cert))
+			rk := l.write(t, "ec.key", keyPEM(t, ec.Key))
+			if signed := run(t, raw, ossl, "cms", "-decrypt", "-recip", rc, "-inkey", rk); !bytes.Contains(signed, []byte("multipart/signed")) {
+				t.Errorf("%s %+v: openssl decrypted %q", name, o, signed[:min(len(signed), 200)])
+			}
+		}
+		for _, kdf := range [][]string{nil, {"-keyopt", "ecdh_kdf_md:sha256"}} {
+			raw := l.opensslMessageTo(t, ossl, ec, kdf)
+			if _, err := Open(context.Background(), raw, rcpt, l.verifier()); err != nil {
+				t.Errorf("%s openssl %v: %v", name, kdf, err)
+			}
+		}
+	}
+}
+
+// opensslMessageTo is opensslMessage encrypted to another recipient.
+func (l *lab) opensslMessageTo(t *testing.T, ossl string, rcpt *trusttest.Leaf, keyopts []string) []byte {
+	t.Helper()
+	ent := l.opensslMessage(t, ossl, l.sender, innerMsg, []string{"-md", "sha256"}, nil)
+	rc := l.write(t, "to.pem", trusttest.PEM(rcpt.Cert))
+	args := append([]string{"cms", "-encrypt", "-aes128", "-from", "drjones@a.test", "-to", "nurse@b.test", "-subject", "Discharge summary", "-recip", rc}, keyopts...)
+	return run(t, ent, ossl, args...)
 }
