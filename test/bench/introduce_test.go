@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,7 +37,12 @@ func (noDNS) LookupSRV(context.Context, string, string, string) (string, []*net.
 // node is a router and its s2s service on a loopback port.
 func node(b *testing.B, domain string, cert *tls.Certificate, roots *x509.CertPool) (*router.Router, *s2s.Service, string) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := router.New(log, []string{domain}, noUsers{})
+	return nodeWith(b, router.New(log, []string{domain}, noUsers{}), cert, roots)
+}
+
+// nodeWith starts r's s2s service on a loopback port.
+func nodeWith(b *testing.B, r *router.Router, cert *tls.Certificate, roots *x509.CertPool) (*router.Router, *s2s.Service, string) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -50,6 +56,7 @@ func node(b *testing.B, domain string, cert *tls.Certificate, roots *x509.CertPo
 		Routes: map[string]string{}, Resolver: noDNS{}, ConnectTimeout: 5 * time.Second,
 	}, r, log)
 	r.SetRemote(s)
+	remotes.Store(r, s)
 	go func() { _ = s.Serve(l, false) }()
 	b.Cleanup(func() {
 		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
@@ -156,4 +163,18 @@ func introducePair(b *testing.B) *introduce.Asker {
 		b.Fatalf("first introduction: %v, %d certificates", err, len(c))
 	}
 	return asker
+}
+
+var remotes sync.Map // *router.Router -> *s2s.Service
+
+// remoteOf is the s2s service nodeWith started for r.
+func remoteOf(r *router.Router) *s2s.Service {
+	s, _ := remotes.Load(r)
+	return s.(*s2s.Service)
+}
+
+func writePEM(b *testing.B, path string, pem []byte) {
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
+		b.Fatal(err)
+	}
 }

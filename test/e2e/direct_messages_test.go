@@ -367,3 +367,33 @@ func TestDirectFailedAfterProcessed(t *testing.T) {
 		t.Errorf("drjones got the raw error: %s", got)
 	}
 }
+
+// TestDirectSenderRestart: the sender's server is killed (kill -9) right
+// after a message left; restarted, it still knows the message awaits its
+// notification: past the time-out the sender is told it failed (the scan
+// at start-up and after), once.
+func TestDirectSenderRestart(t *testing.T) {
+	if testing.Short() || buildErr != nil || ternBin == "" {
+		t.Skip("e2e: tern binary unavailable or -short")
+	}
+	a, _ := messagingPair(t, "[directmessages]\nprocessed_timeout = \"4s\"\n", "[discovery]\norder = [\"dns\"]\n\n[dns]\nresolver = \"127.0.0.1:9\"\n")
+	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
+		"--subject", "Referral", "--text", "Please see Mr Smith.").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent") {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	a.crash(t)
+	a.restart(t)
+	drjones := dialRaw(t, &a.target, true)
+	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
+	drjones.send("<presence/>")
+	notice := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
+	if !strings.Contains(notice, "failed: no processed notification from nurse@b.example within 4s") {
+		t.Errorf("drjones's notice after the restart: %s", notice)
+	}
+	time.Sleep(5 * time.Second)
+	drjones.send("<iq type='get' id='ping4'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if got := expectWithin(drjones, `(?s).*?<iq[^>]*id=['"]ping4['"]`, rawTimeout)[0]; strings.Contains(got, "-timeout") {
+		t.Errorf("a second time-out notice: %s", got)
+	}
+}
