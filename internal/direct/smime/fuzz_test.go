@@ -1,11 +1,16 @@
 package smime
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"testing"
 
 	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/direct/trust/trusttest"
 )
 
 // FuzzOpen: any bytes as a received message never panic and, with no
@@ -52,6 +57,51 @@ func FuzzSplitMultipart(f *testing.F) {
 			if len(p) > len(body) {
 				t.Fatal("a part longer than the body")
 			}
+		}
+	})
+}
+
+// FuzzDecrypt: the envelope reader (CBC, GCM; RSA key transport, ECDH)
+// never panics on what a sender makes of a real envelope, and what it
+// returns for a changed GCM envelope is never content.
+func FuzzDecrypt(f *testing.F) {
+	l := newLab(f)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec := l.leaf(f, l.rootB, "nurse@b.test", trusttest.Opts{Key: k, KeyUsage: x509.KeyUsageKeyAgreement})
+	content := []byte("the signed entity")
+	for _, c := range []Cipher{AES128CBC, AES256GCM} {
+		for _, kt := range []KeyTransport{RSAPKCS1, RSAOAEP} {
+			der, err := Encrypt(content, []*x509.Certificate{l.recipient.Cert, ec.Cert}, c, kt)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(der)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, r := range []Recipient{{Cert: l.recipient.Cert, Key: l.recipient.Key}, {Cert: ec.Cert, Key: ec.Key}} {
+			_, _ = Decrypt(b, r.Cert, r.Key)
+		}
+	})
+}
+
+// FuzzKeyWrap: unwrap(wrap(k)) is k; a changed wrapping does not unwrap.
+func FuzzKeyWrap(f *testing.F) {
+	f.Add(make([]byte, 16), make([]byte, 16), 3)
+	f.Fuzz(func(t *testing.T, kek, key []byte, flip int) {
+		if len(kek) != 16 && len(kek) != 32 || len(key) < 16 || len(key)%8 != 0 || len(key) > 64 {
+			return
+		}
+		w, err := aesWrap(kek, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := aesUnwrap(kek, w); err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("round trip: %x %v", got, err)
+		}
+		w[(flip%len(w)+len(w))%len(w)] ^= 1
+		if _, err := aesUnwrap(kek, w); err == nil {
+			t.Fatal("a changed wrapping unwrapped")
 		}
 	})
 }
