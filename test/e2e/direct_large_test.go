@@ -19,8 +19,9 @@ import (
 	"time"
 )
 
-// TestDirectByReference: a document too large for a stanza (a 2 MB scan)
-// goes by reference: A keeps the sealed bytes on its upload service under
+// TestDirectByReference: a document too large for a stanza (a 9 MB scan,
+// which tern direct send passes by path and A seals streaming) goes by
+// reference: A keeps the sealed bytes on its upload service under
 // a random URL, the stanza carries the URL, size and SHA-256, B fetches
 // them over HTTPS, checks the digest and runs the receive path as for an
 // inline message; nurse gets the verified message with the document's
@@ -52,13 +53,13 @@ func TestDirectByReference(t *testing.T) {
 	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
 	drjones.send("<presence/>")
 
-	scan := make([]byte, 2<<20)
+	scan := make([]byte, 9<<20) // over tern direct send's 8 MiB: passed by path, sealed streaming
 	rand.Read(scan)
 	doc := filepath.Join(t.TempDir(), "scan.pdf")
 	writeFile(t, doc, string(scan))
 	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
 		"--subject", "Imaging", "--text", "The scan.", doc).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent <") {
+	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent <") || !strings.Contains(string(out), "by reference") {
 		t.Fatalf("send: %v\n%s\n--- A ---\n%s", err, out, tail(a.logFile))
 	}
 	got := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 60*time.Second)[0]

@@ -22,6 +22,8 @@ type Files interface {
 	Keep(owner, domain, name, ctype string, data []byte) (url string, err error)
 	// Open returns the file behind one of the service's download URLs.
 	Open(url string) (r io.ReadCloser, owner, name, ctype string, size int64, err error)
+	// KeepFile is Keep for the contents of the file at path.
+	KeepFile(owner, domain, name, ctype, path string) (url string, err error)
 	// Delete removes the file behind one of the service's download URLs.
 	Delete(url string) error
 }

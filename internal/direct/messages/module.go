@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -549,51 +550,19 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 		for k, v := range msg.Headers {
 			one.Headers[k] = v
 		}
-		raw, err := smime.Seal(&one, signer, certs, m.Options)
+		sl, err := m.seal(&one, signer, certs)
 		if err != nil {
 			fail(rcpt, "sealing: %v", err)
 			continue
 		}
-		ref := ""
-		if len(raw) > m.InlineMax {
-			// By reference: the sealed bytes (encrypted to the recipient)
-			// wait on this server's upload service under a random URL.
-			switch {
-			case int64(len(raw)) > m.cfg.MaxMessageBytes:
-				fail(rcpt, "the message is %d bytes sealed; [directmessages] max_message_bytes is %d", len(raw), m.cfg.MaxMessageBytes)
-				continue
-			case m.files == nil:
-				fail(rcpt, "the message is %d bytes sealed, above the %d bytes a stanza carries: turn on HTTP file upload ([upload] listen) to send it by reference", len(raw), m.InlineMax)
-				continue
-			}
-			if ref, err = m.files.Keep(from.String(), from.Domain(), "message.p7m", "application/pkcs7-mime", raw); err != nil {
-				fail(rcpt, "not sent: the sealed message could not be stored for its recipient to fetch: %v", err)
-				continue
-			}
-		}
-		if err := m.track(ctx, from.String(), to.String(), one.MessageID, true, ref); err != nil {
-			fail(rcpt, "not sent: its entry awaiting the processed notification could not be stored: %v", err)
+		if !m.sendSealed(ctx, sl, &one, from, to, rcpt, fail) {
 			continue
 		}
-		id := strings.Trim(one.MessageID, "<>")
-		el := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "normal", "id", id)
-		el.Append(xml.New(xml.NSClient, "body").SetText("A Direct message (S/MIME); your server shows it once it is verified."))
-		if ref != "" {
-			el.Append(referenceElement(one.MessageID, ref, raw))
-		} else {
-			el.Append(element(one.MessageID, raw))
-		}
-		st, serr := router.NewStanza(el)
-		if serr != nil {
-			fail(rcpt, "%v", serr)
-			continue
-		}
-		m.send(context.Background(), st)
 		fps := []string{audit.Fingerprint(signer.Cert)}
 		for _, c := range certs {
 			fps = append(fps, audit.Fingerprint(c))
 		}
-		m.record(from.String(), audit.Record{Event: audit.Sent, Peer: to.String(), MessageID: one.MessageID, Digest: audit.Digest(raw), Certs: fps})
+		m.record(from.String(), audit.Record{Event: audit.Sent, Peer: to.String(), MessageID: one.MessageID, Digest: hex.EncodeToString(sl.sum[:]), Certs: fps})
 		out = append(out, Outcome{Recipient: to.String(), Sent: true,
 			Detail: fmt.Sprintf("sent %s, encrypted to %d certificate(s) (%s)", one.MessageID, len(certs), certSources(rep.Usable))})
 	}

@@ -37,9 +37,8 @@ const RuleFetchFailed smime.Rule = "fetch-failed"
 var errUnknown = errors.New("no such account")
 
 // referenceElement is <direct message-id url size sha256/>.
-func referenceElement(messageID, u string, raw []byte) *xml.Element {
-	sum := sha256.Sum256(raw)
-	return xml.New(NS, "direct", "message-id", messageID, "url", u, "size", strconv.Itoa(len(raw)), "sha256", hex.EncodeToString(sum[:]))
+func referenceElement(messageID, u string, size int64, sum []byte) *xml.Element {
+	return xml.New(NS, "direct", "message-id", messageID, "url", u, "size", strconv.FormatInt(size, 10), "sha256", hex.EncodeToString(sum))
 }
 
 type fetchError struct{ err error }

@@ -22,6 +22,7 @@ type Part struct {
 	Filename    string // "" for the message text
 	ContentType string // "" = guessed from the file name (text/plain for text)
 	Data        []byte
+	Path        string // instead of Data: a file SealStream reads as it goes (Seal does not)
 }
 
 // Message is the RFC 5322 message a Direct sender writes.

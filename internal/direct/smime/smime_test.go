@@ -9,8 +9,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -426,4 +431,61 @@ func (l *lab) opensslMessageTo(t *testing.T, ossl string, rcpt *trusttest.Leaf, 
 	rc := l.write(t, "to.pem", trusttest.PEM(rcpt.Cert))
 	args := append([]string{"cms", "-encrypt", "-aes128", "-from", "drjones@a.test", "-to", "nurse@b.test", "-subject", "Discharge summary", "-recip", rc}, keyopts...)
 	return run(t, ent, ossl, args...)
+}
+
+// TestSealStream: a message whose document is a file, sealed without
+// holding it: Open and `openssl cms` (decrypt, verify) read it as they
+// read Seal's, the document intact, for RSA and EC signers and recipients.
+func TestSealStream(t *testing.T) {
+	ossl := openssl(t)
+	l := newLab(t)
+	doc := make([]byte, 3<<20+17) // not a multiple of 57, 16 or 76
+	rand.Read(doc)
+	path := l.write(t, "scan.pdf", doc)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecSigner := l.leaf(t, l.rootA, "drjones@a.test", trusttest.Opts{Key: k, KeyUsage: x509.KeyUsageDigitalSignature})
+	rc := l.write(t, "rcpt.pem", trusttest.PEM(l.recipient.Cert))
+	rk := l.write(t, "rcpt.key", keyPEM(t, l.recipient.Key))
+	root := l.write(t, "rootA.pem", trusttest.PEM(l.rootA.Cert))
+	for _, c := range []struct {
+		name   string
+		signer *trusttest.Leaf
+		o      Options
+	}{{"rsa", l.sender, Options{}}, {"ecdsa-sha384-aes256-oaep", ecSigner, Options{Digest: SHA384, Cipher: AES256CBC, KeyTransport: RSAOAEP}}} {
+		t.Run(c.name, func(t *testing.T) {
+			m := &Message{From: "drjones@a.test", To: []string{"nurse@b.test"}, Subject: "Imaging",
+				Parts: []Part{{Data: []byte("The scan.\n")}, {Filename: "scan.pdf", Path: path}}}
+			var out bytes.Buffer
+			n, err := SealStream(&out, m, Signer{Cert: c.signer.Cert, Key: c.signer.Key}, []*x509.Certificate{l.recipient.Cert}, c.o, t.TempDir())
+			if err != nil || n != int64(out.Len()) {
+				t.Fatalf("SealStream: %d, %v (%d written)", n, err, out.Len())
+			}
+			op, err := Open(context.Background(), out.Bytes(), l.rcpt(), l.verifier())
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if op.MessageID != m.MessageID || op.From != "drjones@a.test" {
+				t.Errorf("opened %q from %s; want %q", op.MessageID, op.From, m.MessageID)
+			}
+			mm, _ := mail.ReadMessage(bytes.NewReader(op.Message))
+			var found bool
+			_, params, _ := mime.ParseMediaType(mm.Header.Get("Content-Type"))
+			mr := multipart.NewReader(mm.Body, params["boundary"])
+			for {
+				p, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				if p.FileName() == "scan.pdf" {
+					b, _ := io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
+					found = bytes.Equal(b, doc)
+				}
+			}
+			if !found {
+				t.Error("the document did not come out as it went in")
+			}
+			signed := run(t, out.Bytes(), ossl, "cms", "-decrypt", "-recip", rc, "-inkey", rk)
+			run(t, signed, ossl, "cms", "-verify", "-CAfile", root, "-purpose", "smimesign", "-out", "/dev/null")
+		})
+	}
 }

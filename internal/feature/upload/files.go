@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -15,6 +16,25 @@ import (
 // Keep stores data as a file of owner's (no quota: the server keeps it
 // for the user) and returns its GET URL on domain's service.
 func (m *Module) Keep(owner, domain, name, ctype string, data []byte) (string, error) {
+	return m.keep(owner, domain, name, ctype, bytes.NewReader(data), int64(len(data)))
+}
+
+// KeepFile is Keep for the contents of the file at path (streamed: a
+// large sealed message is not read into memory).
+func (m *Module) KeepFile(owner, domain, name, ctype, path string) (string, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	info, err := src.Stat()
+	if err != nil {
+		return "", err
+	}
+	return m.keep(owner, domain, name, ctype, src, info.Size())
+}
+
+func (m *Module) keep(owner, domain, name, ctype string, r io.Reader, size int64) (string, error) {
 	if m.st == nil {
 		return "", errors.New("HTTP file upload is off ([upload] listen)")
 	}
@@ -22,16 +42,15 @@ func (m *Module) Keep(owner, domain, name, ctype string, data []byte) (string, e
 	if err != nil {
 		n = "document"
 	}
-	f, token, err := m.st.reserve(owner, n, ctype, int64(len(data)), 0, m.slotTTL)
+	f, token, err := m.st.reserve(owner, n, ctype, size, 0, m.slotTTL)
 	if err != nil {
 		return "", err
 	}
 	claimed, err := m.st.begin(f.ID, token)
-	if err != nil {
-		m.st.drop(f)
-		return "", err
+	if err == nil {
+		err = m.st.receive(claimed, r, m.expire)
 	}
-	if err := m.st.receive(claimed, bytes.NewReader(data), m.expire); err != nil {
+	if err != nil {
 		m.st.drop(f)
 		return "", err
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,10 +129,14 @@ func handleSend(ctl *control.Server, m *messages.Module) {
 			msg.Parts = append(msg.Parts, smime.Part{Data: []byte(t)})
 		}
 		for _, p := range parts {
-			data, err := base64.StdEncoding.DecodeString(p.Data)
-			if p.Path != "" {
-				data, err = readPart(p.Path, m.MaxMessageBytes())
+			if p.Path != "" { // sealed as it is read, never whole in memory
+				if err := checkPart(p.Path, m.MaxMessageBytes()); err != nil {
+					return "", fmt.Errorf("%s: %v", p.Filename, err)
+				}
+				msg.Parts = append(msg.Parts, smime.Part{Filename: p.Filename, Path: p.Path})
+				continue
 			}
+			data, err := base64.StdEncoding.DecodeString(p.Data)
 			if err != nil {
 				return "", fmt.Errorf("%s: %v", p.Filename, err)
 			}
@@ -156,22 +159,25 @@ func NewDirectKeys(store storage.DirectCerts, secret []byte) (messages.Keys, err
 	return &directKeys{store: store, box: box}, nil
 }
 
-// readPart reads a file `tern direct send` named by path, at most max bytes.
-func readPart(path string, max int64) ([]byte, error) {
+// checkPart checks a file `tern direct send` names by path: absolute, a
+// regular file the server can read, at most max bytes.
+func checkPart(path string, max int64) error {
 	if !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("%s: not an absolute path", path)
+		return fmt.Errorf("%s: not an absolute path", path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("the server cannot read it: %v (it reads large files itself: make them readable by the user tern runs as)", err)
+		return fmt.Errorf("the server cannot read it: %v (it reads large files itself: make them readable by the user tern runs as)", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
+	info, err := f.Stat()
+	switch {
+	case err != nil:
+		return err
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	case info.Size() > max:
+		return fmt.Errorf("%d bytes, larger than [directmessages] max_message_bytes (%d)", info.Size(), max)
 	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("larger than [directmessages] max_message_bytes (%d)", max)
-	}
-	return b, nil
+	return nil
 }
