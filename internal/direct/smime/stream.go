@@ -140,6 +140,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+var crlfBytes = []byte(crlf)
+
 // lineWriter breaks base64 into 76-character CRLF lines (RFC 2045 §6.8).
 type lineWriter struct {
 	w   io.Writer
@@ -154,7 +156,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		_, l.err = l.w.Write(p[:k])
 		p, l.col = p[k:], l.col+k
 		if l.col == 76 {
-			_, l.err = io.WriteString(l.w, crlf)
+			_, l.err = l.w.Write(crlfBytes)
 			l.col = 0
 		}
 	}
@@ -163,7 +165,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 
 func (l *lineWriter) end() {
 	if l.col > 0 {
-		io.WriteString(l.w, crlf)
+		l.w.Write(crlfBytes)
 		l.col = 0
 	}
 }
