@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -94,7 +95,7 @@ func TestDirectUpload(t *testing.T) {
 	}
 	got := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]
 	if !strings.Contains(got, "signature and trust verified") || !strings.Contains(got, "Attachment: referral.pdf (application/pdf") || strings.Contains(got, link) ||
-		!strings.Contains(got, `cipher="AES-256-GCM"`) {
+		!strings.Contains(got, `cipher="AES-256-CBC"`) { // sealed from the file, streaming: GCM becomes CBC of its size
 		t.Errorf("nurse's message (want verified, the attachment named, not A's link): %s", got)
 	}
 	dl := regexp.MustCompile(`<url>(https://localhost:\d+/upload/[0-9a-f]{48}/referral\.pdf)</url>`).FindStringSubmatch(got)
@@ -105,11 +106,26 @@ func TestDirectUpload(t *testing.T) {
 		t.Errorf("download: %d %s, %d bytes; want the %d bytes uploaded", code, h.Get("Content-Type"), len(body), len(doc))
 	}
 
+	// A message without files goes with the configured AES-256-GCM.
+	if out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
+		"--subject", "Note", "--text", "Call me.").CombinedOutput(); err != nil {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	if note := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]; !strings.Contains(note, `cipher="AES-256-GCM"`) {
+		t.Errorf("a text message from A (cipher aes256-gcm): %s", note)
+	}
+
 	// No trusted certificate for the contact: refused, nothing sent.
 	share("nobody@b.example", "share2", link)
 	bounce := expectWithin(drjones, `(?s)<message[^>]*id=['"]share2['"].*?</message>`, 30*time.Second)[0]
 	if !strings.Contains(bounce, `type="error"`) && !strings.Contains(bounce, `type='error'`) || !strings.Contains(bounce, "not-acceptable") || !strings.Contains(bounce, "no trusted certificate") {
 		t.Errorf("share to an address without a certificate: %s", bounce)
+	}
+	// A link to the upload inside other text, spelled with another host: refused, not sent in the clear.
+	other := strings.Replace(link, "https://localhost:", "https://127.0.0.1:", 1)
+	drjones.send("<message to='nurse@b.example' type='chat' id='share4'><body>see " + html.EscapeString(other) + " please</body></message>")
+	if b := expectWithin(drjones, `(?s)<message[^>]*id=['"]share4['"].*?</message>`, 30*time.Second)[0]; !strings.Contains(b, "not-acceptable") || !strings.Contains(b, "does not leave a Direct domain in the clear") {
+		t.Errorf("a link inside text: %s", b)
 	}
 	// Another link is an ordinary chat message.
 	share("nurse@b.example", "share3", "https://example.com/leaflet.pdf")

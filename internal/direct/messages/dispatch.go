@@ -121,37 +121,45 @@ func (m *Module) delivered(ev *router.Event) bool {
 	if v == nil || v.Attr("message-id") == "" {
 		return false
 	}
-	rcpt, mid := st.To.Bare(), v.Attr("message-id")
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		page, err := m.Pending.Query(ctx, rcpt.String(), DispatchArchive, storage.Query{})
-		if err != nil {
-			m.log.Error("dispatched notifications owed not read: check the storage", "to", rcpt.String(), "err", err)
-			return
-		}
-		for _, e := range page.Entries {
-			var o owed
-			if json.Unmarshal(e.Payload, &o) != nil || o.MessageID != mid {
-				continue
-			}
-			// Deleted first: a second session taking it sends no second one.
-			if err := m.Pending.Delete(ctx, rcpt.String(), DispatchArchive, []string{e.ID}); err != nil {
-				m.log.Error("dispatched notification owed not removed: check the storage", "to", rcpt.String(), "err", err)
-				return
-			}
-			sender, err := jid.Parse(o.Sender)
-			if err != nil {
-				return
-			}
-			if err := m.notify(ctx, rcpt, sender, mid, o.Subject, "dispatched", ""); err != nil {
-				m.log.Warn("dispatched notification not sent", "from", rcpt.String(), "to", o.Sender, "original", mid, "err", err)
-				m.record(rcpt.String(), audit.Record{Event: audit.Failed, Peer: o.Sender, MessageID: mid, Reason: "dispatched notification: " + err.Error()})
-			}
-			return
-		}
-	}()
+	rcpt, mid, sender := st.To.Bare(), v.Attr("message-id"), st.From.Bare().String()
+	if f, ok := m.inflight.Load(rcpt.String() + "|" + mid); ok {
+		f.(*inflight).took() // check sends it, after processed
+		return false
+	}
+	go m.dispatch(rcpt, sender, mid)
 	return false
+}
+
+// dispatch sends the dispatched notification rcpt owes sender for mid, if
+// it owes one (an entry made when the message was accepted).
+func (m *Module) dispatch(rcpt jid.JID, sender, mid string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	page, err := m.Pending.Query(ctx, rcpt.String(), DispatchArchive, storage.Query{})
+	if err != nil {
+		m.log.Error("dispatched notifications owed not read: check the storage", "to", rcpt.String(), "err", err)
+		return
+	}
+	for _, e := range page.Entries {
+		var o owed
+		if json.Unmarshal(e.Payload, &o) != nil || o.MessageID != mid || o.Sender != sender {
+			continue
+		}
+		// Deleted first: a second session taking it sends no second one.
+		if err := m.Pending.Delete(ctx, rcpt.String(), DispatchArchive, []string{e.ID}); err != nil {
+			m.log.Error("dispatched notification owed not removed: check the storage", "to", rcpt.String(), "err", err)
+			return
+		}
+		to, err := jid.Parse(o.Sender)
+		if err != nil {
+			return
+		}
+		if err := m.notify(ctx, rcpt, to, mid, o.Subject, "dispatched", ""); err != nil {
+			m.log.Warn("dispatched notification not sent", "from", rcpt.String(), "to", o.Sender, "original", mid, "err", err)
+			m.record(rcpt.String(), audit.Record{Event: audit.Failed, Peer: o.Sender, MessageID: mid, Reason: "dispatched notification: " + err.Error()})
+		}
+		return
+	}
 }
 
 // settle forgets the dispatched notification rcpt owes for messageID (the
@@ -175,45 +183,57 @@ func (m *Module) settle(ctx context.Context, rcpt, messageID string) {
 // inflight is a verified message being delivered: a failure seen on the
 // way (undelivered) is told after the processed notification.
 type inflight struct {
-	mu  sync.Mutex
-	why string
+	mu         sync.Mutex
+	why        string
+	dispatched bool // a session took it: dispatched goes after processed
 }
 
 func (f *inflight) set(why string) { f.mu.Lock(); f.why = why; f.mu.Unlock() }
 func (f *inflight) get() string    { f.mu.Lock(); defer f.mu.Unlock(); return f.why }
 
+func (f *inflight) took() { f.mu.Lock(); f.dispatched = true; f.mu.Unlock() }
+func (f *inflight) taken() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dispatched
+}
+
 // undelivered catches the error a verified message got on its way to the
-// recipient (offline storage full, the account gone): that error, which
-// carries the message's text, does not leave for the sender; a signed
-// "failed" notification does (Implementation Guide: delivery failed after
-// processed), after the processed one.
+// recipient (offline storage full): that error, which carries the
+// message's text, does not leave for the sender; a signed "failed"
+// notification does (Implementation Guide: delivery failed after
+// processed), after the processed one. Only an error the router made
+// (no client sent it) about a message being delivered right now
+// (inflight) counts: nobody can have the server sign a notification by
+// sending it an error. Elements of this namespace in anything else a
+// client sends to another server are removed.
 func (m *Module) undelivered(ev *router.Event) bool {
 	st := ev.Stanza
-	if st.Kind != stanza.Message || st.Type != "error" || !m.Direct(st.From.Domain()) {
+	if st.Kind != stanza.Message || ours.OfStanza(st) {
 		return false
 	}
 	v := st.El.Child(NS, "verified")
-	if v == nil || v.Attr("message-id") == "" {
+	if st.Type != "error" || v == nil || ev.Origin != nil {
+		stripForeign(st.El)
 		return false
 	}
+	// A server-made error carrying a verified message: never sent on.
 	held := ev.Hold(time.Second, nil)
 	if held == nil {
 		return false
 	}
 	held.Drop()
+	rcpt, mid := st.From.Bare(), v.Attr("message-id")
+	f, ok := m.inflight.Load(rcpt.String() + "|" + mid)
+	if !ok {
+		m.log.Warn("an error about a verified Direct message, for none being delivered, dropped (it carried the message's text)", "from", rcpt.String(), "to", st.To.String())
+		return false
+	}
 	why := "delivery to the recipient failed"
 	if e := stanza.ParseError(st.El); e != nil {
 		why = "delivery to the recipient failed: " + e.Error()
 	}
-	rcpt, sender, mid, subject := st.From.Bare(), st.To.Bare(), v.Attr("message-id"), v.Attr("subject")
-	m.log.Warn("verified Direct message not delivered; the sender gets a failed notification", "to", rcpt.String(), "from", sender.String(), "message_id", mid, "why", why)
-	if f, ok := m.inflight.Load(rcpt.String() + "|" + mid); ok {
-		f.(*inflight).set(why) // told after processed, by check
-		return false
-	}
-	go func() {
-		m.settle(context.Background(), rcpt.String(), mid)
-		m.answer(rcpt, sender, mid, subject, "failed", why)
-	}()
+	m.log.Warn("verified Direct message not delivered; the sender gets a failed notification", "to", rcpt.String(), "from", st.To.Bare().String(), "message_id", mid, "why", why)
+	f.(*inflight).set(why) // told after processed, by check
 	return false
 }

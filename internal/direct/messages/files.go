@@ -3,7 +3,6 @@ package messages
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -20,8 +19,10 @@ type Files interface {
 	Serving() bool
 	// Keep stores data as owner's file and returns its download URL.
 	Keep(owner, domain, name, ctype string, data []byte) (url string, err error)
-	// Open returns the file behind one of the service's download URLs.
-	Open(url string) (r io.ReadCloser, owner, name, ctype string, size int64, err error)
+	// Find returns the first file of the service that text links to
+	// (its path /upload/<id>/, whatever host), with its owner, name, type,
+	// path on disk and size; url "" when none.
+	Find(text string) (url, owner, name, ctype, path string, size int64)
 	// KeepFile is Keep for the contents of the file at path.
 	KeepFile(owner, domain, name, ctype, path string) (url string, err error)
 	// Delete removes the file behind one of the service's download URLs.
@@ -75,69 +76,61 @@ func (m *Module) links(to jid.JID, chat *router.Stanza, op *smime.Opened) {
 }
 
 // uploaded sends a file a user of a Direct domain uploaded (XEP-0363)
-// and then sent to a contact at another domain as a Direct message:
+// and then shared with a contact at another domain as a Direct message:
 // signed, encrypted to the contact's certificates, tracked like `tern
-// direct send` (inline or by reference), not as the link in the clear. If it
-// cannot go as a Direct message (no trusted certificate, over
-// max_message_bytes), the message is
-// refused with the reason: a Direct domain sends no document unencrypted.
+// direct send` (inline or by reference, sealed from the file), not as the
+// link in the clear. Any other message that would carry a link to a file
+// of this server out of a Direct domain (someone else's file, the link
+// inside other text, to a room) is refused: a Direct domain sends no
+// document unencrypted.
 func (m *Module) uploaded(ev *router.Event) bool {
 	st := ev.Stanza
-	if st.Kind != stanza.Message || st.Type == "error" || st.Type == "groupchat" || !m.Direct(st.From.Domain()) ||
-		st.To.Local() == "" || strings.EqualFold(st.To.Domain(), st.From.Domain()) || st.El.Child(NS, "direct") != nil {
+	if st.Kind != stanza.Message || st.Type == "error" || !m.Direct(st.From.Domain()) ||
+		strings.EqualFold(st.To.Domain(), st.From.Domain()) {
 		return false
 	}
-	link := linkOf(st.El)
+	link, owner, name, _, path, size := m.files.Find(st.El.String())
 	if link == "" {
 		return false
-	}
-	r, owner, name, ctype, size, err := m.files.Open(link)
-	if err != nil {
-		return false // not one of ours
-	}
-	r.Close()
-	if owner != st.From.Bare().String() {
-		return false // someone else's link: a capability the sender has anyway
 	}
 	held := ev.Hold(openTimeout+30*time.Second, stanza.ErrRemoteServerTimeout.WithText("direct: the file could not be sent as a Direct message in time"))
 	if held == nil {
 		return false
 	}
+	shared := linkOf(st.El)
+	if owner != st.From.Bare().String() || st.To.Local() == "" || st.Type == "groupchat" || shared == "" || !strings.Contains(shared, "/upload/") {
+		held.Bounce(stanza.ErrNotAcceptable.WithText("direct: a link to a file on this server does not leave a Direct domain in the clear; share your own upload on its own with one contact, and it goes as a Direct message"))
+		return false
+	}
+	if size > m.cfg.MaxMessageBytes {
+		held.Bounce(stanza.ErrNotAcceptable.WithText(fmt.Sprintf("direct: %s is %d bytes; Direct messages are at most %d ([directmessages] max_message_bytes)", name, size, m.cfg.MaxMessageBytes)))
+		return false
+	}
+	// Ours from here: a hold that times out later must not leave the
+	// client thinking nothing went when the message did.
+	if !held.Take() {
+		return false
+	}
+	orig := st
 	from, to, id := st.From.Bare(), st.To.Bare(), st.ID
 	text := strings.TrimSpace(bodyOf(st.El))
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), openTimeout+25*time.Second)
 		defer cancel()
-		if size > m.cfg.MaxMessageBytes {
-			held.Bounce(stanza.ErrNotAcceptable.WithText(fmt.Sprintf("direct: %s is %d bytes; Direct messages are at most %d ([directmessages] max_message_bytes)", name, size, m.cfg.MaxMessageBytes)))
-			return
-		}
-		r, _, _, _, _, err := m.files.Open(link)
-		if err != nil {
-			held.Bounce(stanza.ErrItemNotFound.WithText("direct: the uploaded file is gone (expired?)"))
-			return
-		}
-		data, err := io.ReadAll(io.LimitReader(r, size+1))
-		r.Close()
-		if err != nil || int64(len(data)) != size {
-			held.Bounce(stanza.ErrInternalServerError.WithText("direct: the uploaded file could not be read"))
-			return
-		}
 		msg := smime.Message{From: from.String(), To: []string{to.String()}, Subject: name}
-		if text != "" && text != link {
-			msg.Parts = append(msg.Parts, smime.Part{Data: []byte(strings.ReplaceAll(text, link, name))})
+		if text != "" && text != shared {
+			msg.Parts = append(msg.Parts, smime.Part{Data: []byte(strings.ReplaceAll(text, shared, name))})
 		}
-		msg.Parts = append(msg.Parts, smime.Part{Filename: name, ContentType: ctype, Data: data})
+		msg.Parts = append(msg.Parts, smime.Part{Filename: name, Path: path}) // sealed from the file, streaming
 		out := m.Send(ctx, msg)
 		if len(out) != 1 || !out[0].Sent {
 			why := "not sent"
 			if len(out) == 1 {
 				why = out[0].Detail
 			}
-			held.Bounce(stanza.ErrNotAcceptable.WithText("direct: the file was not sent as a Direct message: " + why))
+			m.r.ReplyError(context.Background(), orig, stanza.ErrNotAcceptable.WithText("direct: the file was not sent as a Direct message: "+why))
 			return
 		}
-		held.Drop()
 		// The sender's clients learn what became of their message; the
 		// processed notification follows as for any Direct message.
 		notice := xml.New(xml.NSClient, "message", "from", from.Domain(), "to", from.String(), "type", "normal", "id", id+"-direct")

@@ -104,6 +104,9 @@ func (m *Module) answer(rcpt, sender jid.JID, originalID, subject, disposition, 
 }
 
 func (m *Module) notify(ctx context.Context, rcpt, sender jid.JID, originalID, subject, disposition, failure string) error {
+	if id, err := smime.CheckMessageID(originalID); err != nil || id == "" {
+		return fmt.Errorf("no notification for Message-ID %q: not an RFC 5322 msg-id", originalID)
+	}
 	signer, err := m.Keys.Signer(ctx, rcpt.String())
 	if err != nil {
 		return fmt.Errorf("no signing certificate: %w", err)

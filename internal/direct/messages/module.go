@@ -15,6 +15,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ type Module struct {
 	processedTimeout time.Duration
 	fetchTimeout     time.Duration
 	fetcher          *fetcher
+	heavy            chan struct{} // fetches and in-memory seals of large documents under way
 	r                *router.Router
 	log              *slog.Logger
 }
@@ -89,6 +91,34 @@ type Config struct {
 	KeyTransport string `toml:"key_transport"`
 }
 
+// Validate checks the section (at start-up and by tern check).
+func (c *Config) Validate() error {
+	for _, d := range []struct{ key, v, eg string }{{"processed_timeout", c.ProcessedTimeout, "1h"}, {"fetch_timeout", c.FetchTimeout, "2m"}} {
+		if v, err := time.ParseDuration(d.v); err != nil || v <= 0 {
+			return fmt.Errorf("[directmessages] %s = %q: not a positive duration with a unit, such as %q", d.key, d.v, d.eg)
+		}
+	}
+	if c.MaxMessageBytes < DefaultInlineMax {
+		return fmt.Errorf("[directmessages] max_message_bytes = %d: at least the inline limit (%d)", c.MaxMessageBytes, DefaultInlineMax)
+	}
+	switch smime.Cipher(c.Cipher) {
+	case smime.AES128CBC, smime.AES256CBC, smime.AES128GCM, smime.AES256GCM:
+	default:
+		return fmt.Errorf("[directmessages] cipher = %q: one of aes128-cbc (every receiver), aes256-cbc, aes128-gcm, aes256-gcm", c.Cipher)
+	}
+	switch smime.KeyTransport(c.KeyTransport) {
+	case smime.RSAPKCS1, smime.RSAOAEP:
+	default:
+		return fmt.Errorf("[directmessages] key_transport = %q: rsa (every receiver) or rsa-oaep", c.KeyTransport)
+	}
+	for _, f := range c.FetchCA {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("[directmessages] fetch_ca %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
 // New returns the module with its default configuration.
 func New() *Module {
 	return &Module{cfg: Config{ProcessedTimeout: "1h", MaxMessageBytes: 64 << 20, FetchTimeout: "2m", FetchCA: []string{},
@@ -109,30 +139,16 @@ func (m *Module) Register(h *module.Host) error {
 	if m.InlineMax <= 0 {
 		m.InlineMax = DefaultInlineMax
 	}
-	d, err := time.ParseDuration(m.cfg.ProcessedTimeout)
-	if err != nil || d <= 0 {
-		return fmt.Errorf("[directmessages] processed_timeout = %q: not a positive duration with a unit, such as \"1h\"", m.cfg.ProcessedTimeout)
+	if err := m.cfg.Validate(); err != nil {
+		return err
 	}
-	m.processedTimeout = d
-	if m.fetchTimeout, err = time.ParseDuration(m.cfg.FetchTimeout); err != nil || m.fetchTimeout <= 0 {
-		return fmt.Errorf("[directmessages] fetch_timeout = %q: not a positive duration with a unit, such as \"2m\"", m.cfg.FetchTimeout)
-	}
-	if m.cfg.MaxMessageBytes < int64(m.InlineMax) {
-		return fmt.Errorf("[directmessages] max_message_bytes = %d: at least the inline limit (%d)", m.cfg.MaxMessageBytes, m.InlineMax)
-	}
+	m.processedTimeout, _ = time.ParseDuration(m.cfg.ProcessedTimeout)
+	m.fetchTimeout, _ = time.ParseDuration(m.cfg.FetchTimeout)
+	var err error
 	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
 		return err
 	}
-	switch smime.Cipher(m.cfg.Cipher) {
-	case smime.AES128CBC, smime.AES256CBC, smime.AES128GCM, smime.AES256GCM:
-	default:
-		return fmt.Errorf("[directmessages] cipher = %q: one of aes128-cbc (every receiver), aes256-cbc, aes128-gcm, aes256-gcm", m.cfg.Cipher)
-	}
-	switch smime.KeyTransport(m.cfg.KeyTransport) {
-	case smime.RSAPKCS1, smime.RSAOAEP:
-	default:
-		return fmt.Errorf("[directmessages] key_transport = %q: rsa (every receiver) or rsa-oaep", m.cfg.KeyTransport)
-	}
+	m.heavy = make(chan struct{}, maxHeavy)
 	if m.Options.Cipher == "" && m.Options.KeyTransport == "" {
 		m.Options.Cipher, m.Options.KeyTransport = smime.Cipher(m.cfg.Cipher), smime.KeyTransport(m.cfg.KeyTransport)
 	}
@@ -216,23 +232,31 @@ func (m *Module) incoming(ev *router.Event) bool {
 	return false
 }
 
+// maxHeavy bounds the fetches of messages by reference and the in-memory
+// work on large documents at a time (each may hold max_message_bytes).
+const maxHeavy = 4
+
 // RuleUnknownRecipient: the message is for no account of this server.
 const RuleUnknownRecipient smime.Rule = "recipient-unknown"
 
 // check runs the receive path on a held message, then delivers the
 // verified summary in its place or refuses it naming the rule.
 func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	defer cancel()
 	var (
 		raw  []byte
 		perr error
 	)
-	if !m.r.UserExists(ctx, to) {
+	uctx, ucancel := context.WithTimeout(context.Background(), 10*time.Second)
+	exists := m.r.UserExists(uctx, to)
+	ucancel()
+	if !exists {
 		perr = errUnknown // nothing fetched for nobody
 	} else {
-		raw, perr = m.payload(el)
+		raw, perr = m.payload(el, from) // its own time bound (fetch_timeout)
 	}
+	// The receive path's time starts once the bytes are here.
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
 	rec := audit.Record{Peer: from.String(), MessageID: el.Attr("message-id")}
 	if perr == nil {
 		rec.Digest = audit.Digest(raw)
@@ -265,7 +289,16 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 			return // timed out: the sender has had its error
 		}
 		// The error goes back without the S/MIME bytes (RFC 6120 §8.3.1
-		// lets it leave them out), naming the message and the rule.
+		// lets it leave them out), naming the message and the rule; what
+		// was learnt of unauthenticated plaintext, or of a fetch, stays here
+		// (no padding oracle, no probe of what the server can reach).
+		var rej *smime.Rejection
+		if errors.As(err, &rej) && (rej.Unauthenticated || rej.Rule == smime.RuleDecryptFailed) {
+			rule, err = smime.RuleDecryptFailed, errors.New("decrypt-failed: the message could not be decrypted and verified with the recipient's keys")
+		}
+		if rule == RuleFetchFailed {
+			err = errors.New("fetch-failed: the message could not be fetched as the stanza describes it (see the receiving server's log)")
+		}
 		e := stanza.ErrNotAcceptable.WithText("direct: " + err.Error())
 		if rule == RuleUnknownRecipient {
 			e = stanza.ErrServiceUnavailable.WithText("direct: " + err.Error())
@@ -313,9 +346,12 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 	m.record(to.String(), rec)
 	m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
 	m.answer(to, from, op.MessageID, v.Attr("subject"), "processed", "")
-	if why := fl.get(); why != "" {
+	switch {
+	case fl.get() != "":
 		m.settle(context.Background(), to.String(), op.MessageID)
-		m.answer(to, from, op.MessageID, v.Attr("subject"), "failed", why)
+		m.answer(to, from, op.MessageID, v.Attr("subject"), "failed", fl.get())
+	case fl.taken():
+		m.dispatch(to, from.String(), op.MessageID) // after processed, as senders expect
 	}
 }
 

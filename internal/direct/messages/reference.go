@@ -15,10 +15,12 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/direct/smime"
 	"github.com/tern-xmpp/tern/internal/direct/trust"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
@@ -47,8 +49,9 @@ func (e *fetchError) Error() string { return "fetch-failed: " + e.err.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
 
 // payload returns the S/MIME bytes of a <direct/> element: inline, or
-// fetched from its https URL (public addresses only, no redirects).
-func (m *Module) payload(el *xml.Element) ([]byte, error) {
+// fetched from its https URL, at the sender's domain or under it (public
+// addresses only, no redirects; fetch_private lifts both, in a lab).
+func (m *Module) payload(el *xml.Element, from jid.JID) ([]byte, error) {
 	ref := el.Attr("url")
 	if ref == "" {
 		return parse(el, m.InlineMax)
@@ -66,6 +69,16 @@ func (m *Module) payload(el *xml.Element) ([]byte, error) {
 	u, err := url.Parse(ref)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("the message's url %q is not an https URL", ref)
+	}
+	if host, dom := strings.ToLower(u.Hostname()), from.Domain(); !m.cfg.FetchPrivate && host != dom && !strings.HasSuffix(host, "."+dom) {
+		return nil, &fetchError{fmt.Errorf("the url's host %s is not %s or a name under it", host, dom)}
+	}
+	// A bounded number at a time: each may hold max_message_bytes.
+	select {
+	case m.heavy <- struct{}{}:
+		defer func() { <-m.heavy }()
+	case <-time.After(m.fetchTimeout):
+		return nil, &fetchError{errors.New("too many messages being fetched; try again")}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.fetchTimeout)
 	defer cancel()
@@ -130,7 +143,7 @@ func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte) ([]
 	if resp.ContentLength >= 0 && resp.ContentLength != size {
 		return nil, fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, resp.ContentLength, size)
 	}
-	raw := make([]byte, 0, size)
+	var raw []byte // grows with what arrives, not with what the stanza claims
 	h := sha256.New()
 	buf := make([]byte, 64<<10)
 	lr := io.LimitReader(resp.Body, size+1)

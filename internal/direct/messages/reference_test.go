@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
@@ -45,6 +46,8 @@ func TestFetch(t *testing.T) {
 	m := New()
 	m.InlineMax, m.fetchTimeout = DefaultInlineMax, 10*time.Second
 	m.cfg.FetchCA, m.cfg.FetchPrivate = []string{ca}, true
+	m.heavy = make(chan struct{}, maxHeavy)
+	sender := jid.MustParse("drjones@a.example")
 	var err error
 	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
 		t.Fatal(err)
@@ -53,7 +56,7 @@ func TestFetch(t *testing.T) {
 		return xml.New(NS, "direct", "message-id", "<1@a.example>", "url", srv.URL+path, "size", size, "sha256", digest)
 	}
 	good, n := hex.EncodeToString(sum[:]), strconv.Itoa(len(body))
-	if raw, err := m.payload(ref("/ok", n, good)); err != nil || string(raw) != string(body) {
+	if raw, err := m.payload(ref("/ok", n, good), sender); err != nil || string(raw) != string(body) {
 		t.Fatalf("a good reference: %v", err)
 	}
 	for _, c := range []struct {
@@ -72,13 +75,18 @@ func TestFetch(t *testing.T) {
 		{"a bad digest", ref("/ok", n, "xyz"), false},
 		{"plain http", xml.New(NS, "direct", "url", strings.Replace(srv.URL, "https", "http", 1)+"/ok", "size", n, "sha256", good), false},
 	} {
-		_, err := m.payload(c.el)
+		_, err := m.payload(c.el, sender)
 		var fe *fetchError
 		if err == nil || errors.As(err, &fe) != c.fetch {
 			t.Errorf("%s: %v; want an error (fetch-failed %v)", c.name, err, c.fetch)
 		}
 	}
-	// Outside a lab, loopback is refused before anything is sent.
+	// Outside a lab: a host not under the sender's domain is refused, and loopback before anything is sent.
+	m.cfg.FetchPrivate = false
+	var fe *fetchError
+	if _, err := m.payload(ref("/ok", n, good), sender); !errors.As(err, &fe) || !strings.Contains(err.Error(), "not a.example") {
+		t.Errorf("a url at another host than the sender's domain: %v", err)
+	}
 	m.cfg.FetchPrivate = false
 	m.fetcher, _ = newFetcher(m.cfg, m.fetchTimeout)
 	if _, err := m.fetcher.get(context.Background(), srv.URL+"/ok", int64(len(body)), sum[:]); err == nil || !strings.Contains(err.Error(), "not public") {

@@ -7,12 +7,15 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/tern-xmpp/tern/internal/direct/smime"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
+
+var gcmOnce sync.Once
 
 // sealed is a message sealed for one recipient: in memory, or, when its
 // documents are files, streamed into a temporary file.
@@ -46,10 +49,13 @@ func (m *Module) seal(one *smime.Message, signer smime.Signer, certs []*x509.Cer
 	}
 	o := m.Options
 	switch o.Cipher {
-	case smime.AES128GCM:
-		o.Cipher = smime.AES128CBC
-	case smime.AES256GCM:
-		o.Cipher = smime.AES256CBC
+	case smime.AES128GCM, smime.AES256GCM:
+		// A GCM tag needs the whole content: documents sealed from files go
+		// AES-CBC of the same key size (said once a run, in the log).
+		gcmOnce.Do(func() {
+			m.log.Warn("[directmessages] cipher is AES-GCM, but messages with documents sealed from files (large ones, shared uploads) go AES-CBC: GCM does not stream", "cipher", o.Cipher)
+		})
+		o.Cipher = map[smime.Cipher]smime.Cipher{smime.AES128GCM: smime.AES128CBC, smime.AES256GCM: smime.AES256CBC}[o.Cipher]
 	}
 	f, err := os.CreateTemp("", "tern-direct-*.p7m")
 	if err != nil {
@@ -102,6 +108,7 @@ func (m *Module) sendSealed(ctx context.Context, sl *sealed, one *smime.Message,
 		}
 	}
 	if err := m.track(ctx, from.String(), to.String(), one.MessageID, true, ref); err != nil {
+		m.unshare(ref)
 		fail(rcpt, "not sent: its entry awaiting the processed notification could not be stored: %v", err)
 		return false
 	}
@@ -115,6 +122,7 @@ func (m *Module) sendSealed(ctx context.Context, sl *sealed, one *smime.Message,
 	}
 	st, serr := router.NewStanza(el)
 	if serr != nil {
+		m.unshare(ref)
 		fail(rcpt, "%v", serr)
 		return false
 	}

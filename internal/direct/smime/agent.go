@@ -179,6 +179,11 @@ const (
 type Rejection struct {
 	Rule   Rule
 	Detail string
+	// Unauthenticated: it came after an AES-CBC decryption and before the
+	// signature held, so it says something of a plaintext nobody vouched
+	// for. Told to a remote sender, such rules would be a padding oracle:
+	// tell them all as one (decrypt-failed, no detail).
+	Unauthenticated bool
 }
 
 func (r *Rejection) Error() string { return string(r.Rule) + ": " + r.Detail }
@@ -216,7 +221,13 @@ type Opened struct {
 // signed bytes, check the algorithms and the signer's key, have verify
 // check the signer's trust for the sender, and compare the inner headers
 // with the outer. An error is a *Rejection naming the rule.
-func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (*Opened, error) {
+func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (op *Opened, err error) {
+	decrypted, authenticated := false, false
+	defer func() {
+		if rej, ok := err.(*Rejection); ok && decrypted && !authenticated {
+			rej.Unauthenticated = true
+		}
+	}()
 	outer, err := parseEntity(raw)
 	if err != nil {
 		return nil, reject(RuleMalformed, "%v", err)
@@ -250,7 +261,9 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 		}
 		return nil, reject(RuleDecryptFailed, "%v", lastErr)
 	}
-	op := &Opened{Cipher: CipherName(env.Cipher)}
+	decrypted = true
+	authenticated = env.Cipher.Equal(oidAES128GCM) || env.Cipher.Equal(oidAES256GCM) // the tag vouched for it
+	op = &Opened{Cipher: CipherName(env.Cipher)}
 	signed, err := parseEntity(plain)
 	if err != nil {
 		return nil, reject(RuleMalformed, "the decrypted entity: %v", err)
@@ -301,6 +314,7 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 			return nil, reject(RuleBadSignature, "%v", err)
 		}
 	}
+	authenticated = true // the signature holds over the decrypted content
 	si := p7.Signers[0]
 	signer := signerCert(p7, si.IssuerAndSerialNumber.SerialNumber.String(), si.IssuerAndSerialNumber.IssuerName.FullBytes)
 	if signer == nil {

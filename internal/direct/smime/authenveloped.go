@@ -6,9 +6,11 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha1" // OAEP may name SHA-1 (its default)
+	"crypto/sha256"
 	_ "crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -186,7 +188,8 @@ func openEnvelope(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]by
 	if err != nil {
 		return nil, err
 	}
-	plain, err := gcm.Open(nil, gp.Nonce, append(ct, tag...), aad)
+	sealed := append(append(make([]byte, 0, len(ct)+len(tag)), ct...), tag...) // not into the caller's DER
+	plain, err := gcm.Open(nil, gp.Nonce, sealed, aad)
 	if err != nil {
 		return nil, errors.New("the AES-GCM content does not authenticate (changed, or not for this key)")
 	}
@@ -253,8 +256,9 @@ func transportedKey(f []tlv, priv *rsa.PrivateKey, keyLen int) ([]byte, error) {
 	oid, _ := oidOf(alg[0])
 	switch {
 	case oid.Equal(oidRSA):
-		cek := make([]byte, keyLen)
-		rand.Read(cek)
+		// On bad padding the key stays the substitute, derived from the
+		// encrypted key (the same each time: no oracle across retries).
+		cek := substituteKey(f[3].content, keyLen)
 		if err := rsa.DecryptPKCS1v15SessionKey(nil, priv, f[3].content, cek); err != nil {
 			return nil, err
 		}
@@ -331,4 +335,16 @@ func hashOf(oid asn1.ObjectIdentifier) (crypto.Hash, error) {
 		}
 	}
 	return 0, fmt.Errorf("RSAES-OAEP hash %s is not supported", oid)
+}
+
+// substituteSecret keys the substitute content keys of this process.
+var substituteSecret = func() []byte { b := make([]byte, 32); rand.Read(b); return b }()
+
+// substituteKey is the content key a PKCS#1 v1.5 failure leaves (RFC 3218
+// §2.3.2): HMAC of the encrypted key, so the same ciphertext always
+// decrypts to the same garbage.
+func substituteKey(encryptedKey []byte, n int) []byte {
+	m := hmac.New(sha256.New, substituteSecret)
+	m.Write(encryptedKey)
+	return m.Sum(nil)[:n]
 }

@@ -186,7 +186,21 @@ func RefuseNonPublic(network, address string, _ syscall.RawConn) error {
 		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
 		return fmt.Errorf("address %s is not public; refused", ip)
 	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return fmt.Errorf("address %s is not public (%s); refused", ip, p)
+		}
+	}
 	return nil
+}
+
+// nonPublic are the special-purpose ranges netip does not name (RFC 6890):
+// shared address space (CGNAT, some clouds' metadata), IETF protocol
+// assignments, benchmarking, reserved, NAT64.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48"),
 }
 
 // CloseIdleConnections releases the fetcher's own idle connections.

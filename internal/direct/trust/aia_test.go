@@ -170,7 +170,8 @@ func TestAIANoPrivateAddresses(t *testing.T) {
 	if r.Reason != ReasonUntrustedAnchor || hits.Load() != 0 || !strings.Contains(Explain(r), "not public") {
 		t.Fatalf("private caIssuers fetched (%d hits):\n%s", hits.Load(), Explain(r))
 	}
-	for _, a := range []string{"127.0.0.1:80", "10.1.2.3:80", "192.168.0.1:80", "169.254.169.254:80", "[::1]:80", "[fe80::1]:80", "0.0.0.0:80", "[::ffff:127.0.0.1]:80"} {
+	for _, a := range []string{"127.0.0.1:80", "10.1.2.3:80", "192.168.0.1:80", "169.254.169.254:80", "[::1]:80", "[fe80::1]:80", "0.0.0.0:80", "[::ffff:127.0.0.1]:80",
+		"100.100.100.200:80", "198.18.0.1:80", "192.0.0.8:80", "240.0.0.1:80", "[64:ff9b::a9fe:a9fe]:80"} {
 		if RefuseNonPublic("tcp", a, nil) == nil {
 			t.Errorf("%s allowed", a)
 		}

@@ -86,7 +86,7 @@ func BenchmarkUploadPut(b *testing.B) {
 			}()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				f, token, err := m.st.reserve("alice@example.org", "scan.pdf", "application/pdf", size, 0, time.Hour)
+				f, token, err := m.st.reserve("alice@example.org", "scan.pdf", "application/pdf", size, 0, time.Hour, false)
 				if err != nil {
 					b.Fatal(err)
 				}

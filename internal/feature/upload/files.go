@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net/url"
+	neturl "net/url"
 	"os"
+	"regexp"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ func (m *Module) keep(owner, domain, name, ctype string, r io.Reader, size int64
 	if err != nil {
 		n = "document"
 	}
-	f, token, err := m.st.reserve(owner, n, ctype, size, 0, m.slotTTL)
+	f, token, err := m.st.reserve(owner, n, ctype, size, 0, m.slotTTL, true)
 	if err != nil {
 		return "", err
 	}
@@ -54,39 +55,36 @@ func (m *Module) keep(owner, domain, name, ctype string, r io.Reader, size int64
 		m.st.drop(f)
 		return "", err
 	}
-	return m.base(domain) + "/upload/" + f.ID + "/" + url.PathEscape(n), nil
+	return m.base(domain) + "/upload/" + f.ID + "/" + neturl.PathEscape(n), nil
 }
 
-// Open returns an uploaded file named by one of this service's GET URLs,
-// with its owner (a bare JID), name, type and size.
-func (m *Module) Open(rawURL string) (io.ReadCloser, string, string, string, int64, error) {
+// Find returns the first file of this service that text links to: a path
+// /upload/<id>/<name> whatever the host before it (a link spelled with
+// another host still downloads), with its owner, name, type, path on disk
+// and size; url "" when none.
+func (m *Module) Find(text string) (url, owner, name, ctype, path string, size int64) {
 	if m.st == nil {
-		return nil, "", "", "", 0, errNoSlot
+		return
 	}
-	u, err := url.Parse(strings.TrimSpace(rawURL))
-	if err != nil || u.Scheme != "https" {
-		return nil, "", "", "", 0, errNoSlot
-	}
-	id, name, ok := m.parsePath(strings.TrimPrefix(u.Path, m.basePath()))
-	if !ok {
-		return nil, "", "", "", 0, errNoSlot
-	}
-	r, f, err := m.st.open(id)
-	if err != nil || f.Name != name || !m.ours(u.Host) {
-		if r != nil {
-			r.Close()
+	for _, mm := range linkRE.FindAllStringSubmatch(text, -1) {
+		f, ok := m.st.get(mm[1])
+		if !ok || !f.Done {
+			continue
 		}
-		return nil, "", "", "", 0, errNoSlot
+		_, domain, _ := strings.Cut(f.Owner, "@")
+		return m.base(domain) + "/upload/" + f.ID + "/" + neturl.PathEscape(f.Name), f.Owner, f.Name, f.Type, m.st.path(f.ID), f.Size
 	}
-	return r, f.Owner, f.Name, f.Type, f.Size, nil
+	return
 }
+
+var linkRE = regexp.MustCompile(`/upload/([0-9a-f]{48})/`)
 
 // basePath is the path the configured URL puts before /upload/.
 func (m *Module) basePath() string {
 	if m.Cfg.URL == "" {
 		return ""
 	}
-	u, err := url.Parse(strings.ReplaceAll(m.Cfg.URL, "{domain}", "d"))
+	u, err := neturl.Parse(strings.ReplaceAll(m.Cfg.URL, "{domain}", "d"))
 	if err != nil {
 		return ""
 	}
@@ -96,7 +94,7 @@ func (m *Module) basePath() string {
 // ours reports whether host is the host of one of the services' URLs.
 func (m *Module) ours(host string) bool {
 	for _, d := range m.r.Hosts() {
-		if u, err := url.Parse(m.base(d)); err == nil && strings.EqualFold(u.Host, host) {
+		if u, err := neturl.Parse(m.base(d)); err == nil && strings.EqualFold(u.Host, host) {
 			return true
 		}
 	}
@@ -111,7 +109,7 @@ func (m *Module) Delete(rawURL string) error {
 	if m.st == nil {
 		return errNoSlot
 	}
-	u, err := url.Parse(strings.TrimSpace(rawURL))
+	u, err := neturl.Parse(strings.TrimSpace(rawURL))
 	if err != nil {
 		return errNoSlot
 	}

@@ -128,6 +128,10 @@ func (m *Module) put(w http.ResponseWriter, r *http.Request, id, name string) {
 	case errors.Is(err, errDone), errors.Is(err, errBusy):
 		status(http.StatusConflict, err.Error())
 		return
+	case errors.Is(err, errTooMany):
+		w.Header().Set("Retry-After", "30")
+		status(http.StatusTooManyRequests, err.Error())
+		return
 	}
 	ok := false
 	defer func() {
@@ -151,7 +155,10 @@ func (m *Module) put(w http.ResponseWriter, r *http.Request, id, name string) {
 		return
 	}
 	ok = true // receive ends the claim
-	body := &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: m.idle}
+	// Idle for idle_timeout, or slower on the whole than minRate, and the
+	// upload is cut off: a trickle cannot hold a slot and a connection.
+	until := time.Now().Add(time.Minute + time.Duration(f.Size/minRate)*time.Second)
+	body := &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: m.idle, until: until}
 	if err := m.st.receive(f, body, m.expire); err != nil {
 		var se *sizeError
 		if errors.As(err, &se) {
@@ -181,13 +188,22 @@ func sameType(a, b string) bool {
 // idleReader extends the read deadline before each read: a client that
 // stops sending is cut off after idle, one that keeps sending is not.
 type idleReader struct {
-	r    io.Reader
-	rc   *http.ResponseController
-	idle time.Duration
+	r     io.Reader
+	rc    *http.ResponseController
+	idle  time.Duration
+	until time.Time // the whole upload's deadline
 }
 
+// minRate is the slowest an upload may be on the whole (bytes/s), beyond
+// a first minute.
+const minRate = 16 << 10
+
 func (ir *idleReader) Read(p []byte) (int, error) {
-	_ = ir.rc.SetReadDeadline(time.Now().Add(ir.idle))
+	d := time.Now().Add(ir.idle)
+	if d.After(ir.until) {
+		d = ir.until
+	}
+	_ = ir.rc.SetReadDeadline(d)
 	return ir.r.Read(p)
 }
 

@@ -122,6 +122,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(strings.ReplaceAll(c.URL, "{domain}", "example.org")); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" {
 			return fmt.Errorf("[upload] url = %q: an https:// URL without a query (XEP-0363 requires HTTPS)", c.URL)
 		}
+		if u, _ := url.Parse(strings.ReplaceAll(c.URL, "{domain}", "example.org")); strings.Contains(u.Path, "example.org") {
+			return fmt.Errorf("[upload] url = %q: {domain} may stand in the host only, not in the path", c.URL)
+		}
 	}
 	for _, d := range []struct{ key, v string }{{"expire", c.Expire}, {"slot_timeout", c.SlotTimeout}, {"idle_timeout", c.IdleTimeout}} {
 		if _, err := duration(d.key, d.v); err != nil {
@@ -248,7 +251,7 @@ func (m *Module) request(st *router.Stanza, q *xml.Element) (*xml.Element, error
 		return nil, retry(stanza.ErrResourceConstraint.WithText(fmt.Sprintf("too many upload slots: at most %d a minute", m.Cfg.PerMinute)),
 			m.st.now().Add(time.Minute))
 	}
-	f, token, err := m.st.reserve(from.String(), name, ctype, size, m.Cfg.QuotaBytes, m.slotTTL)
+	f, token, err := m.st.reserve(from.String(), name, ctype, size, m.Cfg.QuotaBytes, m.slotTTL, false)
 	var qe *quotaError
 	if errors.As(err, &qe) {
 		e := stanza.ErrResourceConstraint.WithText(qe.Error())

@@ -29,6 +29,9 @@ type File struct {
 	Expires  time.Time `json:"expires"` // of the slot until uploaded, then of the file
 	Done     bool      `json:"done"`
 	SHA256   string    `json:"sha256,omitempty"`
+	// Server: kept by the server for the owner (a received Direct
+	// document, a message sent by reference), outside the owner's quota.
+	Server bool `json:"server,omitempty"`
 
 	busy bool // a PUT is under way
 }
@@ -38,10 +41,19 @@ type store struct {
 	dir string
 	now func() time.Time
 
-	mu    sync.Mutex
-	files map[string]*File
-	usage map[string]int64 // owner -> bytes of files and open slots
+	mu     sync.Mutex
+	files  map[string]*File
+	usage  map[string]int64 // owner -> bytes of files and open slots
+	busyBy map[string]int   // owner -> PUTs under way
+	busy   int              // PUTs under way in all
 }
+
+// Bounds on PUTs under way: per user and in all (each holds a connection,
+// a goroutine and a buffer).
+const (
+	maxPutsPerUser = 4
+	maxPuts        = 256
+)
 
 var errNoSlot = errors.New("no such upload")
 
@@ -49,7 +61,7 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload directory %s: %w", dir, err)
 	}
-	s := &store{dir: dir, now: now, files: map[string]*File{}, usage: map[string]int64{}}
+	s := &store{dir: dir, now: now, files: map[string]*File{}, usage: map[string]int64{}, busyBy: map[string]int{}}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("upload directory %s: %w", dir, err)
@@ -72,7 +84,9 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 				}
 			}
 			s.files[f.ID] = &f
-			s.usage[f.Owner] += f.Size
+			if !f.Server {
+				s.usage[f.Owner] += f.Size
+			}
 		}
 	}
 	return s, nil
@@ -110,16 +124,16 @@ func (e *quotaError) Error() string {
 }
 
 // reserve opens a slot for owner; it returns the slot and the PUT secret.
-func (s *store) reserve(owner, name, ctype string, size, quota int64, slotTTL time.Duration) (*File, string, error) {
+func (s *store) reserve(owner, name, ctype string, size, quota int64, slotTTL time.Duration, server bool) (*File, string, error) {
 	now := s.now().UTC()
-	f := &File{ID: randomHex(24), Owner: owner, Name: name, Type: ctype, Size: size, Created: now, Expires: now.Add(slotTTL)}
+	f := &File{ID: randomHex(24), Owner: owner, Name: name, Type: ctype, Size: size, Created: now, Expires: now.Add(slotTTL), Server: server}
 	token := randomHex(24)
 	f.TokenSHA = tokenSHA(token)
 	s.mu.Lock()
 	if quota > 0 && s.usage[owner]+size > quota {
 		qe := &quotaError{used: s.usage[owner], quota: quota}
 		for _, g := range s.files {
-			if g.Owner == owner && (qe.retry.IsZero() || g.Expires.Before(qe.retry)) && g.Size >= size+s.usage[owner]-quota {
+			if g.Owner == owner && !g.Server && (qe.retry.IsZero() || g.Expires.Before(qe.retry)) && g.Size >= size+s.usage[owner]-quota {
 				qe.retry = g.Expires
 			}
 		}
@@ -127,7 +141,9 @@ func (s *store) reserve(owner, name, ctype string, size, quota int64, slotTTL ti
 		return nil, "", qe
 	}
 	s.files[f.ID] = f
-	s.usage[owner] += size
+	if !server {
+		s.usage[owner] += size
+	}
 	s.mu.Unlock()
 	if err := s.writeMeta(f); err != nil {
 		s.drop(f)
@@ -184,9 +200,30 @@ func (s *store) begin(id, token string) (*File, error) {
 		return nil, errDone
 	case f.busy:
 		return nil, errBusy
+	case s.busyBy[f.Owner] >= maxPutsPerUser || s.busy >= maxPuts:
+		return nil, errTooMany
 	}
 	f.busy = true
+	s.busyBy[f.Owner]++
+	s.busy++
 	return f, nil
+}
+
+// errTooMany: a PUT beyond maxPutsPerUser or maxPuts.
+var errTooMany = errors.New("too many uploads under way: wait for one to finish")
+
+// release ends f's claim.
+func (s *store) release(f *File) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !f.busy {
+		return
+	}
+	f.busy = false
+	s.busy--
+	if s.busyBy[f.Owner]--; s.busyBy[f.Owner] <= 0 {
+		delete(s.busyBy, f.Owner)
+	}
 }
 
 var errForbidden = errors.New("the Authorization header is not this slot's")
@@ -194,11 +231,7 @@ var errForbidden = errors.New("the Authorization header is not this slot's")
 // receive streams body into the slot's file: exactly f.Size bytes, synced
 // and renamed into place; a short or long body leaves nothing.
 func (s *store) receive(f *File, body io.Reader, expire time.Duration) (err error) {
-	defer func() {
-		s.mu.Lock()
-		f.busy = false
-		s.mu.Unlock()
-	}()
+	defer s.release(f)
 	part := s.path(f.ID) + ".part"
 	out, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -282,8 +315,10 @@ func (s *store) drop(f *File) {
 		return
 	}
 	delete(s.files, f.ID)
-	if s.usage[f.Owner] -= f.Size; s.usage[f.Owner] <= 0 {
-		delete(s.usage, f.Owner)
+	if !f.Server {
+		if s.usage[f.Owner] -= f.Size; s.usage[f.Owner] <= 0 {
+			delete(s.usage, f.Owner)
+		}
 	}
 	s.mu.Unlock()
 	s.remove(f)
@@ -329,8 +364,4 @@ func (s *store) deleteOwner(owner string) int {
 }
 
 // unbusy ends a claim that did not get to receive.
-func (s *store) unbusy(f *File) {
-	s.mu.Lock()
-	f.busy = false
-	s.mu.Unlock()
-}
+func (s *store) unbusy(f *File) { s.release(f) }

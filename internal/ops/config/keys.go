@@ -39,18 +39,31 @@ func (c *Config) SealingKey() ([]byte, error) {
 	return nil, nil
 }
 
-// sealingBytes decodes hex or base64 text, else takes the bytes as they
-// are; at least 32 are needed.
+// sealingBytes decodes hex or base64 text; raw bytes count only when they
+// are not text (a passphrase is no key); at least 32 are needed.
 func sealingBytes(what string, b []byte) ([]byte, error) {
 	t := strings.TrimSpace(string(b))
-	out := b
-	if d, err := hex.DecodeString(t); err == nil && len(t) >= 64 {
+	out := []byte(nil)
+	if d, err := hex.DecodeString(t); err == nil {
 		out = d
-	} else if d, err := base64.StdEncoding.DecodeString(t); err == nil && len(d) >= 32 {
+	} else if d, err := base64.StdEncoding.DecodeString(t); err == nil {
 		out = d
+	} else if !printable(b) {
+		out = b
+	} else {
+		return nil, fmt.Errorf("%s is text that is neither hex nor base64: the sealing key is 32 random bytes, not a passphrase (head -c 32 /dev/urandom | base64)", what)
 	}
 	if len(out) < 32 {
 		return nil, fmt.Errorf("%s holds %d bytes; the sealing key needs at least 32 random bytes (head -c 32 /dev/urandom | base64)", what, len(out))
 	}
 	return out, nil
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
