@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -68,9 +69,13 @@ func BenchmarkDirectMessages(b *testing.B) {
 	drjones, nurse := email("drjones@a.test"), email("nurse@b.test")
 	anchor := filepath.Join(b.TempDir(), "root.pem")
 	writePEM(b, anchor, trusttest.PEM(root.Cert))
-	var done atomic.Int64
+	var done, refused atomic.Int64
 	start := func(domain string, me *trusttest.Leaf, peer *trusttest.Leaf, peerDomain string) (*router.Router, *messages.Module, string) {
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		var w io.Writer = io.Discard
+		if os.Getenv("TERN_BENCH_LOG") != "" {
+			w = os.Stderr
+		}
+		log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", domain)
 		r := router.New(log, []string{domain}, anyUser{})
 		_, s, addr := nodeWith(b, r, tlsCert(domain), pool)
 		_ = s
@@ -109,6 +114,9 @@ func BenchmarkDirectMessages(b *testing.B) {
 		r.Hook(router.EvStanzaIn, 100, func(ev *router.Event) bool {
 			if n := ev.Stanza.El.Child(messages.NS, "notification"); n != nil && n.Attr("disposition") == "processed" {
 				done.Add(1)
+			}
+			if ev.Stanza.El.Child(messages.NS, "refused") != nil || ev.Stanza.Type == "error" {
+				refused.Add(1)
 			}
 			return false
 		})
@@ -157,7 +165,7 @@ func BenchmarkDirectMessages(b *testing.B) {
 	wg.Wait()
 	for deadline := time.Now().Add(5 * time.Minute); done.Load()-base < int64(b.N)-failed.Load(); {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d processed notifications back", done.Load()-base, b.N)
+			b.Fatalf("%d of %d processed notifications back, %d refusals or errors (TERN_BENCH_LOG=1 shows why)", done.Load()-base, b.N, refused.Load())
 		}
 		time.Sleep(time.Millisecond)
 	}
