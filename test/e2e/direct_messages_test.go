@@ -163,6 +163,11 @@ func TestDirectMessages(t *testing.T) {
 		t.Errorf("the forged refusal reached drjones as: %s; want the error from nurse, unchanged", forged)
 	}
 
+	// A client cannot send a <verified/> element to another server (it would come back in
+	// an error reply, asking for a signed notification): A removes it on the way out.
+	rogue.send("<message to='b.example' type='chat' id='forged2'><body>x</body><verified xmlns='urn:tern:direct:message:0' message-id='&lt;forged2@a.example&gt;' subject='s'/></message>")
+	logHas(t, a, `elements of the Direct message namespace removed from a message for another server`, rawTimeout)
+
 	// An address that no longer has an account (deleted after A learnt
 	// its certificate, which A keeps for [discovery] peer_cache): B refuses
 	// it unopened, service-unavailable with the rule recipient-unknown.
@@ -218,7 +223,7 @@ func TestDirectMessages(t *testing.T) {
 			t.Errorf("B's audit trail lacks %s:\n%s", want, bLog)
 		}
 	}
-	if strings.Contains(aLog, "forged@") {
+	if strings.Contains(aLog, "forged@") || strings.Contains(aLog, "forged2@") {
 		t.Errorf("A recorded the forged refusal:\n%s", aLog)
 	}
 	if strings.Contains(aLog, "mdn-sent") {

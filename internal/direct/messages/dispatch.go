@@ -214,7 +214,9 @@ func (m *Module) undelivered(ev *router.Event) bool {
 	}
 	v := st.El.Child(NS, "verified")
 	if st.Type != "error" || v == nil || ev.Origin != nil {
-		stripForeign(st.El)
+		if stripForeign(st.El) {
+			m.log.Info("elements of the Direct message namespace removed from a message for another server", "from", st.From.String(), "to", st.To.String())
+		}
 		return false
 	}
 	// A server-made error carrying a verified message: never sent on.

@@ -261,3 +261,45 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestServerKept: files the server keeps for a user (Keep, KeepFile) are
+// outside the user's quota; Find names a file of the service behind any
+// host spelling, and nothing else; PUTs beyond the per-user bound wait.
+func TestServerKept(t *testing.T) {
+	h, m := harness(t, func(c *Config) { c.QuotaBytes = 100; c.SlotTimeout = "1h" })
+	s := h.Login("alice", "pc")
+	u, err := m.Keep("alice@example.org", "example.org", "big.pdf", "application/pdf", bytes.Repeat([]byte("x"), 500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot(t, s, "small.txt", "90", "") // the 500 kept bytes do not count
+	other := strings.Replace(u, "https://upload.example.org:5443", "https://127.0.0.1", 1)
+	if url, owner, name, _, path, size := m.Find("see " + other + " please"); url != u || owner != "alice@example.org" || name != "big.pdf" || size != 500 || path == "" {
+		t.Errorf("Find(%q) = %q %q %q %d %q; want %q", other, url, owner, name, size, path, u)
+	}
+	if url, _, _, _, _, _ := m.Find("https://upload.example.org:5443/upload/" + strings.Repeat("0", 48) + "/x"); url != "" {
+		t.Errorf("Find of an unknown id: %q", url)
+	}
+	var claims []*File
+	for i := 0; i < maxPutsPerUser+1; i++ {
+		f, token, err := m.st.reserve("bob@example.org", "f", "", 1, 0, time.Hour, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := m.st.begin(f.ID, token)
+		if i < maxPutsPerUser {
+			if err != nil {
+				t.Fatalf("PUT %d: %v", i, err)
+			}
+			claims = append(claims, c)
+		} else if err != errTooMany {
+			t.Errorf("PUT %d beyond the bound: %v; want errTooMany", i, err)
+		}
+	}
+	m.st.release(claims[0])
+	if f, token, _ := m.st.reserve("bob@example.org", "f", "", 1, 0, time.Hour, false); f != nil {
+		if _, err := m.st.begin(f.ID, token); err != nil {
+			t.Errorf("after one ended: %v", err)
+		}
+	}
+}
