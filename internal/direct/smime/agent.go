@@ -138,19 +138,26 @@ func SignEntity(ent []byte, s Signer, d Digest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	head, tail := signedAround(d, sig)
+	return cat(head, ent, tail), nil
+}
+
+// signedAround is what a multipart/signed entity (RFC 5751 §3.5) puts
+// before the signed part and after it: the headers and first delimiter;
+// the signature part (base64 of sig) and the close delimiter.
+func signedAround(d Digest, sig []byte) (head, tail []byte) {
 	bd := boundary("signed-")
-	var b bytes.Buffer
-	b.Grow(len(ent) + base64Len(len(sig)) + 512)
-	b.WriteString("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + string(d) + "; boundary=\"" + bd + "\"" + crlf + crlf)
-	b.WriteString("--" + bd + crlf)
-	b.Write(ent)
-	b.WriteString(crlf + "--" + bd + crlf)
-	b.WriteString("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"" + crlf)
-	b.WriteString("Content-Transfer-Encoding: base64" + crlf)
-	b.WriteString("Content-Disposition: attachment; filename=\"smime.p7s\"" + crlf + crlf)
-	writeBase64(&b, sig)
-	b.WriteString(crlf + "--" + bd + "--" + crlf)
-	return b.Bytes(), nil
+	head = []byte("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + string(orDefault(d)) +
+		"; boundary=\"" + bd + "\"" + crlf + crlf + "--" + bd + crlf)
+	var t bytes.Buffer
+	t.Grow(base64Len(len(sig)) + 256)
+	t.WriteString(crlf + "--" + bd + crlf)
+	t.WriteString("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"" + crlf)
+	t.WriteString("Content-Transfer-Encoding: base64" + crlf)
+	t.WriteString("Content-Disposition: attachment; filename=\"smime.p7s\"" + crlf + crlf)
+	writeBase64(&t, sig)
+	t.WriteString(crlf + "--" + bd + "--" + crlf)
+	return head, t.Bytes()
 }
 
 // Rule names why a received message was refused.

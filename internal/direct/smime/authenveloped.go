@@ -87,27 +87,11 @@ func cat(parts ...[]byte) []byte {
 // (AES-GCM), BER or DER, for the recipient's certificate and key: RSA key
 // transport (PKCS#1 v1.5, OAEP) or ECDH key agreement (RFC 5753).
 func openEnvelope(b []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
-	ci, err := children(b, 0x30)
-	if err != nil || len(ci) < 2 {
-		return nil, fmt.Errorf("not a CMS ContentInfo: %v", err)
+	env, err := envelopeFields(b)
+	if err != nil {
+		return nil, err
 	}
-	ctype, _ := oidOf(ci[0])
-	auth := ctype.Equal(oidAuthEnveloped)
-	wrapped, err := children(ci[1].full, 0xa0)
-	if err != nil || len(wrapped) != 1 {
-		return nil, fmt.Errorf("enveloped-data: %v", err)
-	}
-	f, err := children(wrapped[0].full, 0x30)
-	if err != nil || len(f) < 3 {
-		return nil, fmt.Errorf("enveloped-data: %v", err)
-	}
-	i := 1
-	if f[i].tag == 0xa0 { // originatorInfo
-		i++
-	}
-	if i+1 >= len(f) || f[i].tag != 0x31 || f[i+1].tag != 0x30 {
-		return nil, errors.New("enveloped-data: no recipientInfos or content")
-	}
+	auth, f, i := env.auth, env.fields, env.ris
 	ris, eci := f[i], f[i+1]
 	var aad, tag []byte
 	if auth {

@@ -202,9 +202,16 @@ func CipherName(oid asn1.ObjectIdentifier) string {
 	return oid.String()
 }
 
-// InspectEnvelope reads the algorithms of a CMS ContentInfo holding
-// EnvelopedData, BER or DER (senders stream BER with indefinite lengths).
-func InspectEnvelope(b []byte) (*Envelope, error) {
+// envelope is the walk into a ContentInfo holding EnvelopedData or
+// AuthEnvelopedData: its fields, and where recipientInfos stand (the
+// encrypted content info follows).
+type envelope struct {
+	auth   bool
+	fields []tlv
+	ris    int
+}
+
+func envelopeFields(b []byte) (*envelope, error) {
 	ci, err := children(b, 0x30) // ContentInfo
 	if err != nil || len(ci) < 2 {
 		return nil, fmt.Errorf("not a CMS ContentInfo: %v", err)
@@ -228,9 +235,20 @@ func InspectEnvelope(b []byte) (*Envelope, error) {
 	if ed[i].tag == 0xa0 { // originatorInfo
 		i++
 	}
-	if i+1 >= len(ed) || ed[i].tag != 0x31 {
-		return nil, errors.New("enveloped-data: no recipientInfos")
+	if i+1 >= len(ed) || ed[i].tag != 0x31 || ed[i+1].tag != 0x30 {
+		return nil, errors.New("enveloped-data: no recipientInfos or content")
 	}
+	return &envelope{auth: ct.Equal(oidAuthEnveloped), fields: ed, ris: i}, nil
+}
+
+// InspectEnvelope reads the algorithms of a CMS ContentInfo holding
+// EnvelopedData, BER or DER (senders stream BER with indefinite lengths).
+func InspectEnvelope(b []byte) (*Envelope, error) {
+	ef, err := envelopeFields(b)
+	if err != nil {
+		return nil, err
+	}
+	ed, i := ef.fields, ef.ris
 	env := &Envelope{}
 	ris, err := children(ed[i].full, 0x31)
 	if err != nil {

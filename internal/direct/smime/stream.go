@@ -70,21 +70,12 @@ func SealStream(w io.Writer, m *Message, s Signer, recipients []*x509.Certificat
 	if err != nil {
 		return 0, fmt.Errorf("signing: %w", err)
 	}
-	bd := boundary("signed-")
-	head := []byte("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + string(orDefault(o.Digest)) +
-		"; boundary=\"" + bd + "\"" + crlf + crlf + "--" + bd + crlf)
-	var tail bytes.Buffer
-	tail.WriteString(crlf + "--" + bd + crlf)
-	tail.WriteString("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"" + crlf)
-	tail.WriteString("Content-Transfer-Encoding: base64" + crlf)
-	tail.WriteString("Content-Disposition: attachment; filename=\"smime.p7s\"" + crlf + crlf)
-	writeBase64(&tail, sig)
-	tail.WriteString(crlf + "--" + bd + "--" + crlf)
+	head, tail := signedAround(o.Digest, sig)
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	plain := io.MultiReader(bytes.NewReader(head), io.LimitReader(tmp, entLen), bytes.NewReader(tail.Bytes()))
-	plainLen := int64(len(head)) + entLen + int64(tail.Len())
+	plain := io.MultiReader(bytes.NewReader(head), io.LimitReader(tmp, entLen), bytes.NewReader(tail))
+	plainLen := int64(len(head)) + entLen + int64(len(tail))
 	// 3. Encrypted, base64 under the outer headers.
 	out := &countWriter{w: w}
 	ow := bufio.NewWriterSize(out, 256<<10)
