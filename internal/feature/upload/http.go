@@ -234,6 +234,8 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, id, name string) 
 	h.Set("ETag", `"`+f.SHA256+`"`)
 	if r.Method == http.MethodGet {
 		m.m.gets.Inc()
+		// A reader slower than minRate on the whole is cut off.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute + time.Duration(f.Size/minRate)*time.Second))
 	}
 	http.ServeContent(w, r, "", f.Created, file)
 }
