@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -43,13 +40,7 @@ func TestHTTPUpload(t *testing.T) {
 		t.Errorf("upload.py ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s", runErr, last.Step, last.Expected, last.Error, tail(trace))
 	}
 
-	pem, err := os.ReadFile(certFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := uploadClient(t, p)
 	bob := dialRaw(t, &p.target, true)
 	bob.login(&p.target, "bob@localhost")
 	slot := func(id, name string, size int) (put, get, auth string) {

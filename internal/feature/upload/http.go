@@ -136,7 +136,7 @@ func (m *Module) put(w http.ResponseWriter, r *http.Request, id, name string) {
 	ok := false
 	defer func() {
 		if !ok {
-			m.st.unbusy(f)
+			m.st.release(f) // a claim that did not get to receive
 		}
 	}()
 	switch {

@@ -119,10 +119,11 @@ func (c *Config) Validate() error {
 		return errors.New("[upload] quota_bytes and slots_per_minute: 0 (no limit) or more")
 	}
 	if c.URL != "" {
-		if u, err := url.Parse(strings.ReplaceAll(c.URL, "{domain}", "example.org")); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" {
+		u, err := url.Parse(strings.ReplaceAll(c.URL, "{domain}", "example.org"))
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" {
 			return fmt.Errorf("[upload] url = %q: an https:// URL without a query (XEP-0363 requires HTTPS)", c.URL)
 		}
-		if u, _ := url.Parse(strings.ReplaceAll(c.URL, "{domain}", "example.org")); strings.Contains(u.Path, "example.org") {
+		if strings.Contains(u.Path, "example.org") {
 			return fmt.Errorf("[upload] url = %q: {domain} may stand in the host only, not in the path", c.URL)
 		}
 	}

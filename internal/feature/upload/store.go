@@ -362,6 +362,3 @@ func (s *store) deleteOwner(owner string) int {
 	}
 	return len(gone)
 }
-
-// unbusy ends a claim that did not get to receive.
-func (s *store) unbusy(f *File) { s.release(f) }
