@@ -64,9 +64,16 @@ func (o *Output) failed() {
 	} else {
 		o.closing, o.closed = true, true
 	}
-	o.wake(false)
+	// The connection is closed before the waiters run (outside the lock:
+	// a close may block), so whoever waited sees it closed, as after a
+	// final flush.
+	w := o.takeWaiters()
+	o.mu.Unlock()
 	if c != nil {
 		c.Close()
+	}
+	for _, fn := range w {
+		fn(false)
 	}
 }
 
