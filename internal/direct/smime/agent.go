@@ -10,7 +10,9 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
+	"os"
 	"slices"
 	"strings"
 
@@ -221,6 +223,43 @@ type Opened struct {
 	Trust     *trust.Result
 	Cipher    string
 	Digest    string
+
+	// Opened from a file (OpenFile): Message is nil, the message is in
+	// a temporary file under dir, read through Reader until Close.
+	content *io.SectionReader
+	file    *os.File
+	dir     string
+}
+
+// Reader reads the RFC 5322 message that was signed.
+func (op *Opened) Reader() io.Reader {
+	if op.content != nil {
+		return io.NewSectionReader(op.content, 0, op.content.Size())
+	}
+	return bytes.NewReader(op.Message)
+}
+
+// Size is the length of the signed message.
+func (op *Opened) Size() int64 {
+	if op.content != nil {
+		return op.content.Size()
+	}
+	return int64(len(op.Message))
+}
+
+// Dir is a temporary directory that lives as long as the message (for
+// what is taken out of it: its documents), "" when it was opened in memory.
+func (op *Opened) Dir() string { return op.dir }
+
+// Close removes what OpenFile kept on disk; a no-op for Open.
+func (op *Opened) Close() error {
+	if op.file != nil {
+		op.file.Close()
+	}
+	if op.dir != "" {
+		return os.RemoveAll(op.dir)
+	}
+	return nil
 }
 
 // Open runs the receive path on a message as it arrived: decrypt with one
@@ -239,10 +278,8 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 	if err != nil {
 		return nil, reject(RuleMalformed, "%v", err)
 	}
-	mt, params := outer.mediaType()
-	if (mt != "application/pkcs7-mime" && mt != "application/x-pkcs7-mime") ||
-		(params["smime-type"] != "" && !strings.EqualFold(params["smime-type"], "enveloped-data") && !strings.EqualFold(params["smime-type"], "authEnveloped-data")) {
-		return nil, reject(RuleNotEncrypted, "the message is %s, not application/pkcs7-mime enveloped-data", mt)
+	if err := checkOuter(outer.header); err != nil {
+		return nil, err
 	}
 	der, err := outer.decodedBody()
 	if err != nil {
@@ -271,107 +308,20 @@ func Open(ctx context.Context, raw []byte, rcpts []Recipient, verify Verifier) (
 	decrypted = true
 	authenticated = env.Cipher.Equal(oidAES128GCM) || env.Cipher.Equal(oidAES256GCM) // the tag vouched for it
 	op = &Opened{Cipher: CipherName(env.Cipher)}
-	signed, err := parseEntity(plain)
-	if err != nil {
-		return nil, reject(RuleMalformed, "the decrypted entity: %v", err)
-	}
-	smt, sparams := signed.mediaType()
-	if smt != "multipart/signed" || !strings.Contains(strings.ToLower(sparams["protocol"]), "pkcs7-signature") {
-		return nil, reject(RuleNotSigned, "the decrypted content is %s, not multipart/signed with a PKCS#7 signature", smt)
-	}
-	parts, err := splitMultipart(signed.body, sparams["boundary"])
-	if err != nil || len(parts) != 2 {
-		return nil, reject(RuleMalformed, "multipart/signed needs two parts (%d, %v)", len(parts), err)
-	}
-	sigEnt, err := parseEntity(parts[1])
-	if err != nil {
-		return nil, reject(RuleMalformed, "the signature part: %v", err)
-	}
-	sigDER, err := sigEnt.decodedBody()
-	if err != nil {
-		return nil, reject(RuleMalformed, "the signature part: %v", err)
-	}
-	p7, err := pkcs7.Parse(sigDER)
-	if err != nil {
-		return nil, reject(RuleMalformed, "the signature: %v", err)
-	}
-	if len(p7.Signers) == 0 {
-		return nil, reject(RuleNotSigned, "the signature has no signer")
-	}
-	for _, si := range p7.Signers {
-		if err := checkDigest(si.DigestAlgorithm.Algorithm); err != nil {
-			return nil, err
-		}
-		if err := checkSignatureAlgorithm(si.DigestEncryptionAlgorithm.Algorithm); err != nil {
-			return nil, err
-		}
-		op.Digest = digestName(si.DigestAlgorithm.Algorithm)
-	}
-	p7.Content = parts[0]
-	if err := p7.Verify(); err != nil {
-		// Some senders sign LF text that a relay turned into CRLF, or the reverse: one retry on the canonical form.
-		p7.Content = canonicalLines(parts[0])
-		if err2 := p7.Verify(); err2 != nil {
-			if st := (*pkcs7.SigningTimeNotValidError)(nil); errors.As(err, &st) || errors.As(err2, &st) {
-				if st.SigningTime.After(st.NotAfter) {
-					return nil, reject(RuleExpired, "the signer's certificate had expired when the message was signed: %v", err)
-				}
-				return nil, reject(RuleNotYetValid, "the signer's certificate was not yet valid when the message was signed: %v", err)
-			}
-			return nil, reject(RuleBadSignature, "%v", err)
-		}
-	}
-	authenticated = true // the signature holds over the decrypted content
-	si := p7.Signers[0]
-	signer := signerCert(p7, si.IssuerAndSerialNumber.SerialNumber.String(), si.IssuerAndSerialNumber.IssuerName.FullBytes)
-	if signer == nil {
-		return nil, reject(RuleBadSignature, "the signer's certificate is not in the signature")
-	}
-	if err := checkKey(signer); err != nil {
+	if err := op.openSigned(ctx, outer.header, bytes.NewReader(plain), verify, &authenticated); err != nil {
 		return nil, err
-	}
-	op.Signer = signer
-
-	content, err := parseEntity(parts[0])
-	if err != nil {
-		return nil, reject(RuleMalformed, "the signed entity: %v", err)
-	}
-	op.Message = parts[0]
-	if cmt, _ := content.mediaType(); cmt == "message/rfc822" {
-		op.Wrapped, op.Message = true, content.body
-	}
-	// Wrapped, the sender is the signed inner From; unwrapped (AS 1.0
-	// style), only the outer headers name it.
-	fromHeader, idHeader := outer.header.Get("From"), outer.header.Get("Message-ID")
-	if op.Wrapped {
-		inner, err := mail.ReadMessage(bytes.NewReader(op.Message))
-		if err != nil {
-			return nil, reject(RuleMalformed, "the signed message: %v", err)
-		}
-		if err := compareHeaders(outer.header, inner.Header); err != nil {
-			return nil, err
-		}
-		fromHeader, idHeader = inner.Header.Get("From"), inner.Header.Get("Message-ID")
-	}
-	if op.MessageID, err = CheckMessageID(idHeader); err != nil {
-		return nil, err
-	}
-	from, err := mail.ParseAddress(fromHeader)
-	if err != nil {
-		return nil, reject(RuleMalformed, "the message's From %q: %v", fromHeader, err)
-	}
-	op.From = strings.ToLower(from.Address)
-
-	chain := append([]*x509.Certificate{signer}, others(p7.Certificates, signer)...)
-	res, err := verify(ctx, op.From, chain)
-	if res == nil {
-		return nil, reject(RuleUntrusted, "the signer could not be checked: %v", err)
-	}
-	op.Trust = res
-	if !res.Trusted {
-		return nil, reject(trustRule(res.Reason), "signer %s for %s: %s", signer.Subject, op.From, trust.Explain(res))
 	}
 	return op, nil
+}
+
+// checkOuter: what arrives must be application/pkcs7-mime enveloped-data.
+func checkOuter(h mail.Header) error {
+	mt, params := mediaTypeOf(h)
+	if (mt != "application/pkcs7-mime" && mt != "application/x-pkcs7-mime") ||
+		(params["smime-type"] != "" && !strings.EqualFold(params["smime-type"], "enveloped-data") && !strings.EqualFold(params["smime-type"], "authEnveloped-data")) {
+		return reject(RuleNotEncrypted, "the message is %s, not application/pkcs7-mime enveloped-data", mt)
+	}
+	return nil
 }
 
 func signerCert(p7 *pkcs7.PKCS7, serial string, issuer []byte) *x509.Certificate {

@@ -249,8 +249,18 @@ func InspectEnvelope(b []byte) (*Envelope, error) {
 		return nil, err
 	}
 	ed, i := ef.fields, ef.ris
+	eci, err := children(ed[i+1].full, 0x30)
+	if err != nil || len(eci) < 2 {
+		return nil, fmt.Errorf("encryptedContentInfo: %v", err)
+	}
+	return envelopeOf(ed[i], eci[1])
+}
+
+// envelopeOf reads the algorithms of recipientInfos and of the content
+// encryption algorithm identifier.
+func envelopeOf(risT, algT tlv) (*Envelope, error) {
 	env := &Envelope{}
-	ris, err := children(ed[i].full, 0x31)
+	ris, err := children(risT.full, 0x31)
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +283,7 @@ func InspectEnvelope(b []byte) (*Envelope, error) {
 		}
 		env.KeyTransports = append(env.KeyTransports, oid)
 	}
-	eci, err := children(ed[i+1].full, 0x30)
-	if err != nil || len(eci) < 2 {
-		return nil, fmt.Errorf("encryptedContentInfo: %v", err)
-	}
-	alg, err := children(eci[1].full, 0x30)
+	alg, err := children(algT.full, 0x30)
 	if err != nil || len(alg) == 0 {
 		return nil, fmt.Errorf("the content encryption algorithm: %v", err)
 	}

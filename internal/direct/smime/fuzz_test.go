@@ -1,12 +1,14 @@
 package smime
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"io"
 	"testing"
 
 	"github.com/tern-xmpp/tern/internal/direct/trust"
@@ -104,4 +106,78 @@ func FuzzKeyWrap(f *testing.F) {
 			t.Fatal("a changed wrapping unwrapped")
 		}
 	})
+}
+
+// FuzzStreamEnvelope: the streaming CMS reader never panics, never reads
+// past its input, and reads an envelope's recipientInfos and algorithm as
+// the in-memory reader does.
+func FuzzStreamEnvelope(f *testing.F) {
+	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03, 0xa0, 0x80, 0x30, 0x80, 0x02, 0x01, 0x00,
+		0x31, 0x00, 0x30, 0x80, 0x06, 0x00, 0x30, 0x02, 0x06, 0x00, 0xa0, 0x80, 0x04, 0x02, 1, 2, 0x04, 0x01, 3, 0x00, 0x00, 0x00, 0x00})
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := &derReader{r: bufio.NewReader(bytes.NewReader(b))}
+		s, err := d.envelope()
+		if err != nil {
+			return
+		}
+		n, _ := io.Copy(io.Discard, s.content)
+		if n > int64(len(b)) || d.n > int64(len(b)) {
+			t.Fatalf("read %d content bytes, %d in all, of %d", n, d.n, len(b))
+		}
+		if env, err := InspectEnvelope(b); err == nil {
+			got, err := envelopeOf(s.ris, s.alg)
+			if err != nil || !got.Cipher.Equal(env.Cipher) || got.Recipients != env.Recipients {
+				t.Fatalf("streamed %+v (%v), in memory %+v", got, err, env)
+			}
+		}
+	})
+}
+
+// FuzzSplitAt: the multipart parts found by offset are the ones
+// splitMultipart cuts from memory (the signature covers those bytes).
+func FuzzSplitAt(f *testing.F) {
+	f.Add([]byte("pre\r\n--b\r\nA\r\n--b\r\n\r\n--b \t\r\nC\n--b--\r\n"), "b")
+	f.Add([]byte("--b\nx\r\r\n--b\r\n--b--"), "b")
+	f.Fuzz(func(t *testing.T, body []byte, bd string) {
+		want, werr := splitMultipart(body, bd)
+		got, gerr := splitAt(bytes.NewReader(body), 0, bd)
+		if (werr == nil) != (gerr == nil) {
+			if gerr != nil && len(want) > 16 {
+				return // splitAt stops at 16 parts
+			}
+			t.Fatalf("splitMultipart: %v; splitAt: %v", werr, gerr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d parts, want %d", len(got), len(want))
+		}
+		for i, p := range got {
+			if !bytes.Equal(body[p[0]:p[1]], want[i]) {
+				t.Fatalf("part %d: %q, want %q", i, body[p[0]:p[1]], want[i])
+			}
+		}
+	})
+}
+
+// TestSplitAtLongLines: lines longer than the reader's buffer, and a CR
+// that ends one buffer before the LF that starts the next.
+func TestSplitAtLongLines(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 64<<10-1)
+	for _, body := range [][]byte{
+		cat([]byte("--b\r\n"), long, []byte("\r\n--b\r\nsig\r\n--b--\r\n")),
+		cat([]byte("--b\r\n"), long, long, []byte("\r\n--b\r\n--b--")),
+		cat([]byte("--b\r\n"), long[:64<<10-6], []byte("\r\n--b\r\n--b--")), // the CR last in the first buffer
+		cat([]byte("--b\r\n"), long, []byte("--b\r\n--b\r\n--b--")),
+	} {
+		want, werr := splitMultipart(body, "b")
+		got, gerr := splitAt(bytes.NewReader(body), 0, "b")
+		if werr != nil || gerr != nil || len(got) != len(want) {
+			t.Fatalf("%d parts (%v), want %d (%v)", len(got), gerr, len(want), werr)
+		}
+		for i, p := range got {
+			if !bytes.Equal(body[p[0]:p[1]], want[i]) {
+				t.Fatalf("part %d: %d bytes, want %d", i, p[1]-p[0], len(want[i]))
+			}
+		}
+	}
 }

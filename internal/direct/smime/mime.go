@@ -210,8 +210,10 @@ func parseEntity(raw []byte) (*entity, error) {
 	return &entity{raw: raw, header: msg.Header, body: body}, nil
 }
 
-func (e *entity) mediaType() (string, map[string]string) {
-	mt, params, err := mime.ParseMediaType(e.header.Get("Content-Type"))
+func (e *entity) mediaType() (string, map[string]string) { return mediaTypeOf(e.header) }
+
+func mediaTypeOf(h mail.Header) (string, map[string]string) {
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil {
 		return "text/plain", nil // RFC 2045 §5.2's default
 	}

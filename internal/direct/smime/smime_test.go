@@ -130,7 +130,7 @@ func TestSealOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			op, err := Open(context.Background(), raw, l.rcpt(), l.verifier())
+			op, err := openBoth(t, raw, l.rcpt(), l.verifier())
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -293,6 +293,8 @@ func TestOpenOpenSSLs(t *testing.T) {
 		{name: "aes128-sha256", signer: l.sender, inner: innerMsg, sign: sha256, enc: aes},
 		{name: "aes256-oaep-sha384", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha384"},
 			enc: []string{"-aes256", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"}},
+		// -stream: BER, indefinite lengths, the content in constructed octet-string chunks.
+		{name: "aes128-streamed-ber", signer: l.sender, inner: innerMsg, sign: sha256, enc: []string{"-aes128", "-stream"}},
 		{name: "unwrapped", signer: l.sender, inner: "Content-Type: text/plain\r\n\r\nThe patient went home.\r\n", sign: sha256, enc: aes},
 		{name: "sha512", signer: l.sender, inner: innerMsg, sign: []string{"-md", "sha512"}, enc: aes},
 		{name: "aes128-gcm", signer: l.sender, inner: innerMsg, sign: sha256, enc: []string{"-aes-128-gcm"}},
@@ -314,7 +316,7 @@ func TestOpenOpenSSLs(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			signArgs := c.sign
 			raw := l.opensslMessage(t, ossl, c.signer, c.inner, signArgs, c.enc)
-			op, err := Open(context.Background(), raw, l.rcpt(), l.verifier())
+			op, err := openBoth(t, raw, l.rcpt(), l.verifier())
 			if c.rule == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -344,7 +346,7 @@ func TestOpenTampered(t *testing.T) {
 	}
 	rc := l.write(t, "rcpt.pem", trusttest.PEM(l.recipient.Cert))
 	raw := run(t, tampered, ossl, "cms", "-encrypt", "-aes128", "-from", "drjones@a.test", "-to", "nurse@b.test", rc)
-	_, err := Open(context.Background(), raw, l.rcpt(), l.verifier())
+	_, err := openBoth(t, raw, l.rcpt(), l.verifier())
 	if rej, ok := err.(*Rejection); !ok || rej.Rule != RuleBadSignature {
 		t.Fatalf("got %v; want bad-signature", err)
 	}
@@ -354,7 +356,7 @@ func TestOpenTampered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(context.Background(), raw, l.rcpt(), l.verifier()); err == nil || err.(*Rejection).Rule != RuleNotForUs {
+	if _, err := openBoth(t, raw, l.rcpt(), l.verifier()); err == nil || err.(*Rejection).Rule != RuleNotForUs {
 		t.Fatalf("got %v; want no-recipient", err)
 	}
 }
@@ -380,7 +382,7 @@ func TestOpenGCMTampered(t *testing.T) {
 	var b bytes.Buffer
 	b.Write(raw[:bytes.Index(raw, []byte("\r\n\r\n"))+4])
 	writeBase64(&b, der)
-	_, err = Open(context.Background(), b.Bytes(), l.rcpt(), l.verifier())
+	_, err = openBoth(t, b.Bytes(), l.rcpt(), l.verifier())
 	if rej, ok := err.(*Rejection); !ok || rej.Rule != RuleDecryptFailed {
 		t.Fatalf("got %v; want decrypt-failed", err)
 	}
@@ -403,10 +405,10 @@ func TestECDHRecipient(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %+v: Seal: %v", name, o, err)
 			}
-			if _, err := Open(context.Background(), raw, rcpt, l.verifier()); err != nil {
+			if _, err := openBoth(t, raw, rcpt, l.verifier()); err != nil {
 				t.Errorf("%s %+v: Open with the EC key: %v", name, o, err)
 			}
-			if _, err := Open(context.Background(), raw, l.rcpt(), l.verifier()); err != nil {
+			if _, err := openBoth(t, raw, l.rcpt(), l.verifier()); err != nil {
 				t.Errorf("%s %+v: Open with the RSA key beside it: %v", name, o, err)
 			}
 			rc := l.write(t, "ec.pem", trusttest.PEM(ec.Cert))
@@ -417,7 +419,7 @@ func TestECDHRecipient(t *testing.T) {
 		}
 		for _, kdf := range [][]string{nil, {"-keyopt", "ecdh_kdf_md:sha256"}} {
 			raw := l.opensslMessageTo(t, ossl, ec, kdf)
-			if _, err := Open(context.Background(), raw, rcpt, l.verifier()); err != nil {
+			if _, err := openBoth(t, raw, rcpt, l.verifier()); err != nil {
 				t.Errorf("%s openssl %v: %v", name, kdf, err)
 			}
 		}
@@ -460,7 +462,7 @@ func TestSealStream(t *testing.T) {
 			if err != nil || n != int64(out.Len()) {
 				t.Fatalf("SealStream: %d, %v (%d written)", n, err, out.Len())
 			}
-			op, err := Open(context.Background(), out.Bytes(), l.rcpt(), l.verifier())
+			op, err := openBoth(t, out.Bytes(), l.rcpt(), l.verifier())
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -488,4 +490,43 @@ func TestSealStream(t *testing.T) {
 			run(t, signed, ossl, "cms", "-verify", "-CAfile", root, "-purpose", "smimesign", "-out", "/dev/null")
 		})
 	}
+}
+
+// openBoth opens raw with Open and, from a file, with OpenFile, and fails
+// unless both come to the same verdict and message.
+func openBoth(t *testing.T, raw []byte, rcpts []Recipient, verify Verifier) (*Opened, error) {
+	t.Helper()
+	op, err := Open(context.Background(), raw, rcpts, verify)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.eml")
+	if werr := os.WriteFile(path, raw, 0o600); werr != nil {
+		t.Fatal(werr)
+	}
+	fop, ferr := OpenFile(context.Background(), path, rcpts, verify, dir)
+	switch {
+	case (err == nil) != (ferr == nil):
+		t.Fatalf("Open: %v; OpenFile: %v", err, ferr)
+	case err != nil:
+		r1, _ := err.(*Rejection)
+		r2, _ := ferr.(*Rejection)
+		if r1 == nil || r2 == nil || r1.Rule != r2.Rule || r1.Unauthenticated != r2.Unauthenticated {
+			t.Fatalf("Open: %#v; OpenFile: %#v", err, ferr)
+		}
+	default:
+		got, rerr := io.ReadAll(fop.Reader())
+		if rerr != nil || !bytes.Equal(got, op.Message) || fop.From != op.From || fop.MessageID != op.MessageID || fop.Wrapped != op.Wrapped ||
+			fop.Cipher != op.Cipher || fop.Digest != op.Digest || !fop.Signer.Equal(op.Signer) || fop.Size() != int64(len(op.Message)) {
+			t.Fatalf("OpenFile's message differs from Open's (%d bytes, %d; %v)", len(got), len(op.Message), rerr)
+		}
+		if fop.Dir() == "" {
+			t.Fatal("OpenFile gave no directory for what is taken out of the message")
+		}
+		if err := fop.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(fop.Dir()); !os.IsNotExist(err) {
+			t.Fatalf("Close left %s behind: %v", fop.Dir(), err)
+		}
+	}
+	return op, err
 }
