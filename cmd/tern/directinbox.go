@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,9 +73,10 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 	if op == "inbox" {
 		for _, k := range kept {
 			subject, names := "(cannot decrypt)", []string{}
-			if opened, err := messages.OpenKept(e.ctx, k, keys, address); err == nil {
+			if opened, err := messages.OpenKept(e.ctx, k, keys, address, cfg.DirectDir(), os.TempDir()); err == nil {
 				var docs []messages.Document
 				subject, docs = messages.Documents(opened)
+				opened.Close()
 				for _, d := range docs {
 					if d.Name != "" {
 						names = append(names, d.Name)
@@ -102,10 +105,11 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 	if k == nil {
 		return e.fail("no message %s in the inbox of %s (tern direct inbox %s lists them)", pos[1], address, address)
 	}
-	opened, err := messages.OpenKept(e.ctx, *k, keys, address)
+	opened, err := messages.OpenKept(e.ctx, *k, keys, address, cfg.DirectDir(), os.TempDir())
 	if err != nil {
 		return e.fail("message %s does not open: %v", k.ID, err)
 	}
+	defer opened.Close()
 	subject, docs := messages.Documents(opened)
 	if op == "show" {
 		w := e.stdout
@@ -113,12 +117,16 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 		fmt.Fprintf(w, "Verified:   signed by %s (%s-bound), %s, %s, at receipt\n", k.Signer, k.Bound, k.Cipher, k.Digest)
 		for _, d := range docs {
 			if d.Name != "" {
-				fmt.Fprintf(w, "Attachment: %s (%s, %d bytes)\n", d.Name, d.Type, len(d.Data))
+				fmt.Fprintf(w, "Attachment: %s (%s, %d bytes)\n", d.Name, d.Type, d.Size)
 			}
 		}
 		for _, d := range docs {
 			if d.Name == "" && strings.HasPrefix(d.Type, "text/") {
-				fmt.Fprintf(w, "\n%s", d.Data)
+				text := d.Text
+				if d.Data != nil {
+					text = string(d.Data)
+				}
+				fmt.Fprintf(w, "\n%s", text)
 				break
 			}
 		}
@@ -129,7 +137,7 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 	}
 	// A new file each time: never over an existing file or through a
 	// link a document's name could point at; a clash gets a suffix.
-	write := func(name string, data []byte) (string, error) {
+	write := func(name string, data io.Reader) (string, error) {
 		ext := filepath.Ext(name)
 		for i := 0; i < 1000; i++ {
 			try := name
@@ -144,7 +152,7 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 			if err != nil {
 				return "", err
 			}
-			if _, err := f.Write(data); err != nil {
+			if _, err := io.Copy(f, data); err != nil {
 				f.Close()
 				return "", err
 			}
@@ -152,7 +160,7 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 		}
 		return "", fmt.Errorf("%s: 1000 files of that name already in %s", name, *out)
 	}
-	msgPath, err := write("message.eml", opened.Message)
+	msgPath, err := write("message.eml", opened.Reader())
 	if err != nil {
 		return e.fail("%v", err)
 	}
@@ -165,12 +173,24 @@ func cmdDirectInbox(e *env, op string, args []string) int {
 		if name == "/" || name == "." || name == "message.eml" {
 			name = fmt.Sprintf("part-%d", i+1)
 		}
-		path, err := write(name, d.Data)
+		if d.Size < 0 {
+			return e.fail("%s could not be taken out of the message: check the space in %s", d.Name, os.TempDir())
+		}
+		var data io.Reader = bytes.NewReader(d.Data)
+		if d.Path != "" {
+			f, err := os.Open(d.Path)
+			if err != nil {
+				return e.fail("%v", err)
+			}
+			defer f.Close()
+			data = f
+		}
+		path, err := write(name, data)
 		if err != nil {
 			return e.fail("%v", err)
 		}
 		n++
-		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", path, len(d.Data))
+		fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", path, d.Size)
 	}
 	fmt.Fprintf(e.stdout, "wrote %s; %d file(s)\n", msgPath, n)
 	return 0

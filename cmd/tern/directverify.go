@@ -74,8 +74,7 @@ func cmdDirectVerify(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "tern direct verify: "+format+"\n", a...)
 		return 2
 	}
-	raw, err := os.ReadFile(pos[0])
-	if err != nil {
+	if _, err := os.Stat(pos[0]); err != nil {
 		return unreadable("%v", err)
 	}
 	pair, err := keypair.Source{CertFile: *cert, KeyFile: *key, PKCS12File: *p12, PasswordFile: *pw}.Load(now)
@@ -108,7 +107,9 @@ func cmdDirectVerify(e *env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
 	defer cancel()
-	op, err := smime.Open(ctx, raw, []smime.Recipient{{Cert: pair.Leaf(), Key: pair.Key}}, v)
+	// From the file, as the server opens a message fetched by reference:
+	// any size, decrypted into a temporary file that Close removes.
+	op, err := smime.OpenFile(ctx, pos[0], []smime.Recipient{{Cert: pair.Leaf(), Key: pair.Key}}, v, "")
 	if rej := (*smime.Rejection)(nil); errors.As(err, &rej) {
 		fmt.Fprintf(e.stdout, "reject: %s\n  %s\n", rej.Rule, rej.Detail)
 		return 1
@@ -116,6 +117,7 @@ func cmdDirectVerify(e *env, args []string) int {
 	if err != nil {
 		return unreadable("%v", err)
 	}
+	defer op.Close()
 	w := e.stdout
 	fmt.Fprintf(w, "accept: from %s, signed by %q (%s-bound)\n", op.From, op.Signer.Subject.String(), op.Trust.Bound)
 	fmt.Fprintf(w, "  encryption %s, digest %s, %s\n", op.Cipher, op.Digest, map[bool]string{true: "wrapped (message/rfc822)", false: "not wrapped"}[op.Wrapped])

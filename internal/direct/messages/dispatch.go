@@ -1,9 +1,9 @@
 package messages
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/mail"
 	"strings"
 	"sync"
@@ -39,8 +39,8 @@ const (
 // dispatchRequested reports whether the signed message asks for final
 // delivery notification; a garbled option counts as not asked (ETT MT 40:
 // processed only).
-func dispatchRequested(msg []byte) bool {
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
+func dispatchRequested(msg io.Reader) bool {
+	m, err := mail.ReadMessage(msg)
 	if err != nil {
 		return false
 	}

@@ -37,16 +37,15 @@ const NSOOB = "jabber:x:oob"
 // a <part url/>, and XEP-0066 <x/> as clients show attachments. The links
 // are capabilities (192-bit random) delivered only to the recipient's
 // clients; they expire with [upload] expire; the inbox keeps the message.
-func (m *Module) links(to jid.JID, chat *router.Stanza, op *smime.Opened) {
+func (m *Module) links(to jid.JID, chat *router.Stanza, parts []partInfo) {
 	if m.files == nil || chat == nil {
 		return
 	}
-	_, parts, _ := summary(op)
 	v := chat.El.Child(NS, "verified")
 	var lines []string
 	i := 0
 	for _, p := range parts {
-		if p.name == "" {
+		if p.name == "" || p.size < 0 {
 			continue
 		}
 		var el *xml.Element
@@ -57,7 +56,13 @@ func (m *Module) links(to jid.JID, chat *router.Stanza, op *smime.Opened) {
 				break
 			}
 		}
-		u, err := m.files.Keep(to.String(), to.Domain(), p.name, p.ctype, p.data)
+		var u string
+		var err error
+		if p.path != "" {
+			u, err = m.files.KeepFile(to.String(), to.Domain(), p.name, p.ctype, p.path)
+		} else {
+			u, err = m.files.Keep(to.String(), to.Domain(), p.name, p.ctype, p.data)
+		}
 		if err != nil {
 			m.log.Error("received Direct document not kept for download: check the upload directory", "to", to.String(), "name", p.name, "err", err)
 			continue

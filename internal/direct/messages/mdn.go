@@ -39,8 +39,8 @@ type Notification struct {
 
 // readNotification returns the notification an opened message carries,
 // or nil when it is not one (multipart/report; report-type=disposition-notification).
-func readNotification(msg []byte) (*Notification, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
+func readNotification(msg io.Reader) (*Notification, error) {
+	m, err := mail.ReadMessage(msg)
 	if err != nil {
 		return nil, nil
 	}

@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func TestReadNotification(t *testing.T) {
 			"dispatched", "nurse@b.example", false},
 		{"unknown disposition", "Original-Message-ID: <1@a.example>\r\nDisposition: automatic-action/MDN-sent-automatically;exploded\r\n", "", "", true},
 	} {
-		n, err := readNotification(report(c.fields))
+		n, err := readNotification(bytes.NewReader(report(c.fields)))
 		if c.err {
 			if err == nil {
 				t.Errorf("%s: accepted %+v", c.name, n)
@@ -42,7 +43,7 @@ func TestReadNotification(t *testing.T) {
 			t.Errorf("%s: %+v, %v", c.name, n, err)
 		}
 	}
-	if n, err := readNotification([]byte("From: a@b\r\nContent-Type: text/plain\r\n\r\nhello\r\n")); n != nil || err != nil {
+	if n, err := readNotification(strings.NewReader("From: a@b\r\nContent-Type: text/plain\r\n\r\nhello\r\n")); n != nil || err != nil {
 		t.Errorf("a plain message read as a notification: %+v %v", n, err)
 	}
 }
@@ -59,11 +60,11 @@ func TestDispatchRequested(t *testing.T) {
 		"X-DIRECT-FINAL-DESTINATION-DELIVERY":                                                                 false,
 	} {
 		msg := []byte("From: a@b\r\nDisposition-Notification-Options: " + v + "\r\n\r\nhi\r\n")
-		if got := dispatchRequested(msg); got != want {
+		if got := dispatchRequested(bytes.NewReader(msg)); got != want {
 			t.Errorf("%q: %v; want %v", v, got, want)
 		}
 	}
-	if dispatchRequested([]byte("From: a@b\r\n\r\nhi\r\n")) {
+	if dispatchRequested(strings.NewReader("From: a@b\r\n\r\nhi\r\n")) {
 		t.Error("no option header: requested")
 	}
 }
@@ -88,10 +89,10 @@ func TestReadNotificationFinalDestination(t *testing.T) {
 	msg := "From: nurse@b.example\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=\"b1\"\r\n\r\n" +
 		"--b1\r\nContent-Type: message/disposition-notification\r\n\r\nOriginal-Message-ID: <1@a.example>\r\n" +
 		"X-DIRECT-FINAL-DESTINATION-DELIVERY:\r\nDisposition: automatic-action/MDN-sent-automatically;dispatched\r\n\r\n--b1--\r\n"
-	if n, err := readNotification([]byte(msg)); err != nil || n == nil || !n.FinalDestination {
+	if n, err := readNotification(strings.NewReader(msg)); err != nil || n == nil || !n.FinalDestination {
 		t.Errorf("%+v %v; want the X-DIRECT field seen", n, err)
 	}
-	if n, _ := readNotification([]byte(strings.Replace(msg, "X-DIRECT-FINAL-DESTINATION-DELIVERY:\r\n", "", 1))); n == nil || n.FinalDestination {
+	if n, _ := readNotification(strings.NewReader(strings.Replace(msg, "X-DIRECT-FINAL-DESTINATION-DELIVERY:\r\n", "", 1))); n == nil || n.FinalDestination {
 		t.Errorf("%+v; want a dispatched without the field", n)
 	}
 }

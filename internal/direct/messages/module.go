@@ -1,21 +1,16 @@
 package messages
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +23,6 @@ import (
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
-	"github.com/tern-xmpp/tern/internal/wire/stanza"
-	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
 // Keys gives a local address's private keys (kept sealed in storage).
@@ -53,6 +46,10 @@ type Module struct {
 	Options   smime.Options
 	Audit     *audit.Log      // nil: no audit trail
 	Pending   storage.Archive // where sent messages await their notification; nil: not tracked
+	// Dir holds messages fetched by reference while they are checked
+	// (tmp/) and the inbox's large messages (inbox/); "": under the
+	// system's temporary directory.
+	Dir string
 
 	// files keeps received documents for their recipient and gives the
 	// files users uploaded (the upload module, when it serves); nil: none.
@@ -121,7 +118,7 @@ func (c *Config) Validate() error {
 
 // New returns the module with its default configuration.
 func New() *Module {
-	return &Module{cfg: Config{ProcessedTimeout: "1h", MaxMessageBytes: 64 << 20, FetchTimeout: "2m", FetchCA: []string{},
+	return &Module{cfg: Config{ProcessedTimeout: "1h", MaxMessageBytes: 128 << 20, FetchTimeout: "2m", FetchCA: []string{},
 		Cipher: string(smime.AES128CBC), KeyTransport: string(smime.RSAPKCS1)}}
 }
 
@@ -153,6 +150,22 @@ func (m *Module) Register(h *module.Host) error {
 		m.Options.Cipher, m.Options.KeyTransport = smime.Cipher(m.cfg.Cipher), smime.KeyTransport(m.cfg.KeyTransport)
 	}
 	m.r, m.log = h.Router, h.Log
+	if m.Dir == "" {
+		m.Dir = filepath.Join(os.TempDir(), "tern-direct")
+	}
+	// What a kill -9 left in tmp/ was never delivered: it goes.
+	os.RemoveAll(m.tmpDir())
+	for _, d := range []string{m.tmpDir(), InboxDir(m.Dir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("directmessages: %w (the data directory must be writable)", err)
+		}
+	}
+	h.Hook(router.EvAccountDeleting, 0, func(ev *router.Event) bool {
+		if err := os.RemoveAll(filepath.Join(InboxDir(m.Dir), ownerDir(ev.Account.String()))); err != nil {
+			m.log.Error("the inbox files of a deleted account were not removed: remove them by hand", "account", ev.Account.String(), "err", err)
+		}
+		return false
+	})
 	h.Hook(router.EvStanzaIn, 50, m.incoming)
 	if f, err := module.Depend[Files](h, "upload"); err == nil && f.Serving() {
 		m.files = f
@@ -193,336 +206,7 @@ func (m *Module) record(address string, r audit.Record) {
 	}
 }
 
-// errIsNotification: the message opened is a disposition notification,
-// handled as such (never answered with another).
-var errIsNotification = errors.New("a disposition notification")
-
-// openTimeout bounds the receive path of one message (CRL and AIA fetches
-// included).
-const openTimeout = 30 * time.Second
-
-// incoming takes a Direct message for a local user of a Direct domain
-// before delivery: opened and checked, it is replaced by a chat message
-// saying what was verified; refused, it is bounced with the rule.
-func (m *Module) incoming(ev *router.Event) bool {
-	st := ev.Stanza
-	if st.Kind != stanza.Message {
-		return false
-	}
-	if !ours.OfStanza(st) && stripForeign(st.El) {
-		m.log.Info("elements of the Direct message namespace removed from a message tern did not make", "from", st.From.String(), "to", st.To.String())
-	}
-	el := st.El.Child(NS, "direct")
-	if el == nil || !m.Direct(st.To.Domain()) {
-		return false
-	}
-	if st.Type == "error" {
-		return m.refused(ev, el)
-	}
-	wait := openTimeout + 5*time.Second
-	if el.Attr("url") != "" {
-		wait += m.fetchTimeout
-	}
-	held := ev.Hold(wait, stanza.ErrRemoteServerTimeout.WithText("the Direct message could not be checked in time"))
-	if held == nil {
-		return false
-	}
-	to, from, id := st.To.Bare(), st.From.Bare(), st.ID
-	go m.check(held, el, to, from, id)
-	return false
-}
-
-// maxHeavy bounds the fetches of messages by reference and the in-memory
-// work on large documents at a time (each may hold max_message_bytes).
-const maxHeavy = 4
-
-// RuleUnknownRecipient: the message is for no account of this server.
-const RuleUnknownRecipient smime.Rule = "recipient-unknown"
-
-// check runs the receive path on a held message, then delivers the
-// verified summary in its place or refuses it naming the rule.
-func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id string) {
-	var (
-		raw  []byte
-		perr error
-	)
-	uctx, ucancel := context.WithTimeout(context.Background(), 10*time.Second)
-	exists := m.r.UserExists(uctx, to)
-	ucancel()
-	if !exists {
-		perr = errUnknown // nothing fetched for nobody
-	} else {
-		raw, perr = m.payload(el, from) // its own time bound (fetch_timeout)
-	}
-	// The receive path's time starts once the bytes are here.
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	defer cancel()
-	rec := audit.Record{Peer: from.String(), MessageID: el.Attr("message-id")}
-	if perr == nil {
-		rec.Digest = audit.Digest(raw)
-	}
-	var (
-		chat *router.Stanza
-		op   *smime.Opened
-		rule smime.Rule
-		err  error
-	)
-	switch {
-	case perr == errUnknown:
-		// Not decrypted with the domain's keys, kept or answered: RFC 6120
-		// §10.5.4 for an unknown account, naming the rule.
-		rule, err = RuleUnknownRecipient, fmt.Errorf("%s: there is no account %s here", RuleUnknownRecipient, to)
-	case perr != nil:
-		rule, err = smime.RuleMalformed, perr
-		var fe *fetchError
-		if errors.As(perr, &fe) {
-			rule = RuleFetchFailed
-		}
-	default:
-		chat, op, rule, err = m.open(ctx, el, raw, to, from, id)
-	}
-	if err != nil && err != errIsNotification {
-		rec.Event, rec.Rule, rec.Reason = audit.Rejected, string(rule), err.Error()
-		m.record(to.String(), rec)
-		m.log.Warn("Direct message refused", "from", from.String(), "to", to.String(), "id", id, "rule", rule, "err", err)
-		if !held.Take() {
-			return // timed out: the sender has had its error
-		}
-		// The error goes back without the S/MIME bytes (RFC 6120 §8.3.1
-		// lets it leave them out), naming the message and the rule; what
-		// was learnt of unauthenticated plaintext, or of a fetch, stays here
-		// (no padding oracle, no probe of what the server can reach).
-		var rej *smime.Rejection
-		if errors.As(err, &rej) && (rej.Unauthenticated || rej.Rule == smime.RuleDecryptFailed) {
-			rule, err = smime.RuleDecryptFailed, errors.New("decrypt-failed: the message could not be decrypted and verified with the recipient's keys")
-		}
-		if rule == RuleFetchFailed {
-			err = errors.New("fetch-failed: the message could not be fetched as the stanza describes it (see the receiving server's log)")
-		}
-		e := stanza.ErrNotAcceptable.WithText("direct: " + err.Error())
-		if rule == RuleUnknownRecipient {
-			e = stanza.ErrServiceUnavailable.WithText("direct: " + err.Error())
-		}
-		reply := xml.New(xml.NSClient, "message", "from", to.String(), "to", from.String(), "type", "error", "id", id)
-		reply.Append(xml.New(NS, "direct", "message-id", el.Attr("message-id"), "rule", string(rule)))
-		reply.Append(e.Element())
-		if st, serr := router.NewStanza(reply); serr == nil {
-			m.send(context.Background(), st)
-		}
-		return
-	}
-	// Delivered once the hold is ours, before anything slower (the
-	// inbox, the notification) could let the hold time out.
-	if !held.Take() {
-		m.log.Warn("Direct message checked after its hold timed out: not delivered, the sender was told", "from", from.String(), "to", to.String(), "id", id)
-		return
-	}
-	if err == errIsNotification { // recorded by notified
-		if chat != nil {
-			m.send(context.Background(), chat)
-		}
-		return
-	}
-	m.links(to, chat, op)
-	// What is owed once a client has it, before the client can have it.
-	v := chat.El.Child(NS, "verified")
-	if dispatchRequested(op.Message) {
-		if err := m.owe(ctx, to.String(), from.String(), op.MessageID, v.Attr("subject")); err != nil {
-			m.log.Error("dispatched notification not owed: check the storage", "to", to.String(), "err", err)
-		}
-	}
-	key := to.String() + "|" + op.MessageID
-	fl := &inflight{}
-	m.inflight.Store(key, fl)
-	m.send(context.Background(), chat) // local delivery runs its hooks before it returns
-	m.inflight.Delete(key)
-	rec.Event, rec.MessageID = audit.Received, op.MessageID
-	if err := m.keep(ctx, to.String(), from.String(), op.MessageID, raw, v); err != nil {
-		// Delivered anyway: the client has the text; the documents are in
-		// the message the sender can send again.
-		m.log.Error("received Direct message not kept in the inbox: check the storage", "to", to.String(), "id", id, "err", err)
-	}
-	rec.Certs = []string{v.Attr("signer-sha256")}
-	m.record(to.String(), rec)
-	m.log.Info("Direct message accepted", "from", from.String(), "to", to.String(), "id", id)
-	m.answer(to, from, op.MessageID, v.Attr("subject"), "processed", "")
-	switch {
-	case fl.get() != "":
-		m.settle(context.Background(), to.String(), op.MessageID)
-		m.answer(to, from, op.MessageID, v.Attr("subject"), "failed", fl.get())
-	case fl.taken():
-		m.dispatch(to, from.String(), op.MessageID) // after processed, as senders expect
-	}
-}
-
-// refused turns the recipient's server's refusal of a message a local user
-// sent into a notice for that user's clients. Only a refusal of a message
-// awaiting its notification counts (its Message-ID is random and its
-// recipient is who answers); any other error passes unchanged.
-func (m *Module) refused(ev *router.Event, el *xml.Element) bool {
-	st := ev.Stanza
-	sender, rcpt, mid := st.To.Bare(), st.From.Bare(), el.Attr("message-id")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ok, err := m.complete(ctx, sender.String(), rcpt.String(), mid)
-	if err != nil {
-		m.log.Error("a refusal of a Direct message could not be matched with its pending entry: check the storage", "message_id", mid, "err", err)
-	}
-	if !ok {
-		return false
-	}
-	why := "refused"
-	if e := stanza.ParseError(st.El); e != nil {
-		why = e.Error()
-	}
-	rule := el.Attr("rule")
-	if len(rule) > 64 {
-		rule = rule[:64]
-	}
-	m.log.Warn("Direct message refused by the recipient's server", "from", sender.String(), "to", rcpt.String(),
-		"message_id", mid, "rule", rule, "error", why)
-	m.record(sender.String(), audit.Record{Event: audit.RefusedByPeer, Peer: rcpt.String(), MessageID: mid, Rule: rule, Reason: why})
-	// From the sender's own server, type normal: a notice, not a chat line
-	// that delivery tracking would answer (TIM+ AMP) as if the recipient wrote it.
-	notice := xml.New(xml.NSClient, "message", "from", st.To.Domain(), "to", sender.String(), "type", "normal", "id", st.ID+"-refused")
-	notice.Append(xml.New(xml.NSClient, "body").SetText(fmt.Sprintf("Your Direct message %s to %s was refused by its server: %s",
-		mid, rcpt, why)))
-	notice.Append(xml.New(NS, "refused", "message-id", mid, "rule", rule))
-	if n, serr := router.NewStanza(notice); serr == nil {
-		ours.SetStanza(n, true)
-		ev.Stanza = n // delivered in the error's place
-	}
-	return false
-}
-
-func (m *Module) open(ctx context.Context, el *xml.Element, raw []byte, to, from jid.JID, id string) (*router.Stanza, *smime.Opened, smime.Rule, error) {
-	rcpts, err := m.Keys.Recipients(ctx, to.String())
-	if err != nil || len(rcpts) == 0 {
-		return nil, nil, smime.RuleNotForUs, fmt.Errorf("%s has no certificate with a key here (tern direct cert add): %v", to, err)
-	}
-	op, err := smime.Open(ctx, raw, rcpts, func(ctx context.Context, sender string, chain []*x509.Certificate) (*trust.Result, error) {
-		return m.Verify(ctx, to.Domain(), sender, chain)
-	})
-	if err != nil {
-		rule := smime.RuleMalformed
-		if rej, ok := err.(*smime.Rejection); ok {
-			rule = rej.Rule
-		}
-		return nil, nil, rule, err
-	}
-	if op.From != from.String() {
-		return nil, nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: signed by %s but sent by %s", smime.RuleHeaderMismatch, op.From, from)
-	}
-	// The Message-ID the notifications quote is the signed one; the
-	// stanza's attribute must name it.
-	if op.MessageID == "" {
-		return nil, nil, smime.RuleMalformed, errors.New("the message has no Message-ID: a Direct message needs one for its notifications")
-	}
-	if a := el.Attr("message-id"); a != op.MessageID {
-		return nil, nil, smime.RuleHeaderMismatch, fmt.Errorf("%s: the stanza names message %q, the signed message is %q", smime.RuleHeaderMismatch, a, op.MessageID)
-	}
-	n, err := readNotification(op.Message)
-	if err != nil {
-		return nil, nil, smime.RuleMalformed, err
-	}
-	if n != nil {
-		return m.notified(n, to, from), op, "", errIsNotification
-	}
-	body, parts, subject := summary(op)
-	msg := xml.New(xml.NSClient, "message", "from", from.String(), "to", to.String(), "type", "chat", "id", id)
-	msg.Append(xml.New(xml.NSClient, "body").SetText(body))
-	v := xml.New(NS, "verified", "message-id", op.MessageID, "from", op.From, "signer", op.Signer.Subject.String(), "signer-sha256", audit.Fingerprint(op.Signer),
-		"bound", string(op.Trust.Bound), "cipher", op.Cipher, "digest", op.Digest, "subject", subject)
-	for _, p := range parts {
-		v.Append(xml.New(NS, "part", "name", p.name, "type", p.ctype, "size", fmt.Sprint(p.size)))
-	}
-	msg.Append(v)
-	chat, serr := router.NewStanza(msg)
-	if serr != nil {
-		return nil, nil, smime.RuleMalformed, serr
-	}
-	return chat, op, "", nil
-}
-
-type partInfo struct {
-	name, ctype string
-	size        int
-	text        string
-	data        []byte
-}
-
-// summary is what the recipient's client shows: who signed, that it was
-// verified, the parts, and the message's text.
-func summary(op *smime.Opened) (string, []partInfo, string) {
-	subject := ""
-	var parts []partInfo
-	if m, err := mail.ReadMessage(bytes.NewReader(op.Message)); err == nil {
-		subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		parts = readParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Header.Get("Content-Disposition"), m.Body)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Direct message %q from %s: signature and trust verified (signed by %s, %s-bound; %s, %s).",
-		subject, op.From, op.Signer.Subject.CommonName, op.Trust.Bound, op.Cipher, op.Digest)
-	for _, p := range parts {
-		if p.name != "" {
-			fmt.Fprintf(&b, "\nAttachment: %s (%s, %d bytes)", p.name, p.ctype, p.size)
-		}
-	}
-	for _, p := range parts {
-		if p.name == "" && p.text != "" {
-			b.WriteString("\n\n" + p.text)
-			break
-		}
-	}
-	return b.String(), parts, subject
-}
-
-// maxTextShown bounds the message text copied into the chat body.
-const maxTextShown = 16 << 10
-
-func readParts(ctype, cte, disposition string, body io.Reader) []partInfo {
-	mt, params, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		mt = "text/plain"
-	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		data := decodeCTE(cte, body)
-		p := partInfo{ctype: mt, size: len(data), data: data}
-		if _, dp, err := mime.ParseMediaType(disposition); err == nil {
-			p.name = dp["filename"] // a message that is one attachment
-		}
-		if p.name == "" && strings.HasPrefix(mt, "text/") {
-			p.text = string(data[:min(len(data), maxTextShown)])
-		}
-		return []partInfo{p}
-	}
-	var out []partInfo
-	mr := multipart.NewReader(body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			return out
-		}
-		data := decodeCTE(p.Header.Get("Content-Transfer-Encoding"), p)
-		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		info := partInfo{name: p.FileName(), ctype: pt, size: len(data), data: data}
-		if info.name == "" && strings.HasPrefix(pt, "text/") {
-			info.text = string(data[:min(len(data), maxTextShown)])
-		}
-		out = append(out, info)
-	}
-}
-
-// decodeCTE reads a part's body (at most 64 MiB) and undoes base64
-// (mime/multipart undoes quoted-printable itself); what does not decode is
-// shown as it came.
-func decodeCTE(cte string, r io.Reader) []byte {
-	data, _ := io.ReadAll(io.LimitReader(r, 64<<20))
-	if out, err := smime.DecodeBody(cte, data); err == nil {
-		return out
-	}
-	return data
-}
+func (m *Module) tmpDir() string { return filepath.Join(m.Dir, "tmp") }
 
 // MaxMessageBytes is the largest Direct message sent or accepted by reference.
 func (m *Module) MaxMessageBytes() int64 { return m.cfg.MaxMessageBytes }

@@ -48,13 +48,32 @@ type fetchError struct{ err error }
 func (e *fetchError) Error() string { return "fetch-failed: " + e.err.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
 
+// payload is a received message's S/MIME bytes: inline, in memory, or
+// fetched into a temporary file (removed by done unless the inbox took it).
+type payload struct {
+	raw  []byte
+	path string
+	sum  []byte // SHA-256
+}
+
+func (p *payload) done() {
+	if p.path != "" {
+		os.Remove(p.path)
+	}
+}
+
 // payload returns the S/MIME bytes of a <direct/> element: inline, or
 // fetched from its https URL, at the sender's domain or under it (public
 // addresses only, no redirects; fetch_private lifts both, in a lab).
-func (m *Module) payload(el *xml.Element, from jid.JID) ([]byte, error) {
+func (m *Module) payload(el *xml.Element, from jid.JID) (*payload, error) {
 	ref := el.Attr("url")
 	if ref == "" {
-		return parse(el, m.InlineMax)
+		raw, err := parse(el, m.InlineMax)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(raw)
+		return &payload{raw: raw, sum: sum[:]}, nil
 	}
 	size, err := strconv.ParseInt(el.Attr("size"), 10, 64)
 	sum, herr := hex.DecodeString(el.Attr("sha256"))
@@ -73,7 +92,7 @@ func (m *Module) payload(el *xml.Element, from jid.JID) ([]byte, error) {
 	if host, dom := strings.ToLower(u.Hostname()), from.Domain(); !m.cfg.FetchPrivate && host != dom && !strings.HasSuffix(host, "."+dom) {
 		return nil, &fetchError{fmt.Errorf("the url's host %s is not %s or a name under it", host, dom)}
 	}
-	// A bounded number at a time: each may hold max_message_bytes.
+	// A bounded number at a time (disk, bandwidth).
 	select {
 	case m.heavy <- struct{}{}:
 		defer func() { <-m.heavy }()
@@ -82,11 +101,11 @@ func (m *Module) payload(el *xml.Element, from jid.JID) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.fetchTimeout)
 	defer cancel()
-	raw, err := m.fetcher.get(ctx, u.String(), size, sum)
+	path, err := m.fetcher.get(ctx, u.String(), size, sum, m.tmpDir())
 	if err != nil {
 		return nil, &fetchError{err}
 	}
-	return raw, nil
+	return &payload{path: path, sum: sum}, nil
 }
 
 // fetcher gets messages by reference over HTTPS.
@@ -126,46 +145,51 @@ func newFetcher(c Config, timeout time.Duration) (*fetcher, error) {
 	}}, nil
 }
 
-// get reads exactly size bytes from u and checks their SHA-256.
-func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte) ([]byte, error) {
+// get reads exactly size bytes from u into a new file under dir, checks
+// their SHA-256 and returns the file's path.
+func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte, dir string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+		return "", fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != size {
-		return nil, fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, resp.ContentLength, size)
+		return "", fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, resp.ContentLength, size)
 	}
-	var raw []byte // grows with what arrives, not with what the stanza claims
+	out, err := os.CreateTemp(dir, "fetched-*.p7m")
+	if err != nil {
+		return "", err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
 	h := sha256.New()
-	buf := make([]byte, 64<<10)
-	lr := io.LimitReader(resp.Body, size+1)
-	for {
-		n, err := lr.Read(buf)
-		raw = append(raw, buf[:n]...)
-		h.Write(buf[:n])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", u, err)
-		}
-		if int64(len(raw)) > size {
-			return nil, fmt.Errorf("GET %s: more than the %d bytes the stanza says", u, size)
-		}
-	}
-	if int64(len(raw)) != size {
-		return nil, fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, len(raw), size)
+	n, err := io.CopyBuffer(io.MultiWriter(out, h), io.LimitReader(resp.Body, size+1), make([]byte, 64<<10))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("GET %s: %w", u, err)
+	case n > size:
+		return "", fmt.Errorf("GET %s: more than the %d bytes the stanza says", u, size)
+	case n < size:
+		return "", fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, n, size)
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, sum) {
-		return nil, fmt.Errorf("GET %s: SHA-256 %x; the stanza says %x (changed on the way or at rest)", u, got, sum)
+		return "", fmt.Errorf("GET %s: SHA-256 %x; the stanza says %x (changed on the way or at rest)", u, got, sum)
 	}
-	return raw, nil
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	ok = true
+	return out.Name(), nil
 }

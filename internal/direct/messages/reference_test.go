@@ -46,7 +46,8 @@ func TestFetch(t *testing.T) {
 	m := New()
 	m.InlineMax, m.fetchTimeout = DefaultInlineMax, 10*time.Second
 	m.cfg.FetchCA, m.cfg.FetchPrivate = []string{ca}, true
-	m.heavy = make(chan struct{}, maxHeavy)
+	m.heavy, m.Dir = make(chan struct{}, maxHeavy), t.TempDir()
+	os.MkdirAll(m.tmpDir(), 0o700)
 	sender := jid.MustParse("drjones@a.example")
 	var err error
 	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
@@ -56,8 +57,16 @@ func TestFetch(t *testing.T) {
 		return xml.New(NS, "direct", "message-id", "<1@a.example>", "url", srv.URL+path, "size", size, "sha256", digest)
 	}
 	good, n := hex.EncodeToString(sum[:]), strconv.Itoa(len(body))
-	if raw, err := m.payload(ref("/ok", n, good), sender); err != nil || string(raw) != string(body) {
+	pl, err := m.payload(ref("/ok", n, good), sender)
+	if err != nil {
 		t.Fatalf("a good reference: %v", err)
+	}
+	if raw, err := os.ReadFile(pl.path); err != nil || string(raw) != string(body) || hex.EncodeToString(pl.sum) != good {
+		t.Fatalf("a good reference fetched into %s: %v", pl.path, err)
+	}
+	pl.done()
+	if _, err := os.Stat(pl.path); !os.IsNotExist(err) {
+		t.Fatalf("done left %s: %v", pl.path, err)
 	}
 	for _, c := range []struct {
 		name  string
@@ -81,6 +90,9 @@ func TestFetch(t *testing.T) {
 			t.Errorf("%s: %v; want an error (fetch-failed %v)", c.name, err, c.fetch)
 		}
 	}
+	if left, _ := os.ReadDir(m.tmpDir()); len(left) > 0 {
+		t.Errorf("failed fetches left %d file(s) behind", len(left))
+	}
 	// Outside a lab: a host not under the sender's domain is refused, and loopback before anything is sent.
 	m.cfg.FetchPrivate = false
 	var fe *fetchError
@@ -89,7 +101,7 @@ func TestFetch(t *testing.T) {
 	}
 	m.cfg.FetchPrivate = false
 	m.fetcher, _ = newFetcher(m.cfg, m.fetchTimeout)
-	if _, err := m.fetcher.get(context.Background(), srv.URL+"/ok", int64(len(body)), sum[:]); err == nil || !strings.Contains(err.Error(), "not public") {
+	if _, err := m.fetcher.get(context.Background(), srv.URL+"/ok", int64(len(body)), sum[:], m.tmpDir()); err == nil || !strings.Contains(err.Error(), "not public") {
 		t.Errorf("loopback without fetch_private: %v", err)
 	}
 }

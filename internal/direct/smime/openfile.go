@@ -129,8 +129,10 @@ func OpenFile(ctx context.Context, path string, rcpts []Recipient, verify Verifi
 	return opened, nil
 }
 
-// decodedReader undoes a Content-Transfer-Encoding as DecodeBody does, as
+// DecodedReader undoes a Content-Transfer-Encoding as DecodeBody does, as
 // it reads.
+func DecodedReader(cte string, r io.Reader) (io.Reader, error) { return decodedReader(cte, r) }
+
 func decodedReader(cte string, r io.Reader) (io.Reader, error) {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":

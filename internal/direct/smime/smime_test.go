@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -529,4 +530,25 @@ func openBoth(t *testing.T, raw []byte, rcpts []Recipient, verify Verifier) (*Op
 		}
 	}
 	return op, err
+}
+
+// TestOpenFileFlat: opening a 24 MiB document from a file allocates a
+// small fraction of its size (buffers and header blocks, not the message).
+func TestOpenFileFlat(t *testing.T) {
+	l := newLab(t)
+	path := l.streamSealed(t, 24<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	op, err := OpenFile(context.Background(), path, l.rcpt(), l.verifier(), t.TempDir())
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("OpenFile allocated %d bytes for a 24 MiB document; it must stream", got)
+	}
+	if op.Size() < 24<<20 || op.Message != nil {
+		t.Errorf("the message: %d bytes, %d in memory", op.Size(), len(op.Message))
+	}
 }

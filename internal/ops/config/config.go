@@ -294,6 +294,10 @@ func (c *Config) StoragePath() string {
 // `tern user del` (see internal/ops/control).
 func (c *Config) ControlSocket() string { return filepath.Join(c.DataDir, "tern.sock") }
 
+// DirectDir is where Direct messages fetched by reference are checked and
+// the inbox keeps the large ones: <data_dir>/direct.
+func (c *Config) DirectDir() string { return filepath.Join(c.DataDir, "direct") }
+
 // CertDir is where generated self-signed certificates live.
 func (c *Config) CertDir() string { return filepath.Join(c.DataDir, "certs") }
 

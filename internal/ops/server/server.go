@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	dmsg := messages.New()
 	dmsg.Direct, dmsg.Keys, dmsg.Discover = isDirect(cfg), &directKeys{store: store.DirectCerts(), box: box}, intro.Discover
-	dmsg.Audit, dmsg.Pending = &audit.Log{Store: store.Archive()}, store.Archive()
+	dmsg.Audit, dmsg.Pending, dmsg.Dir = &audit.Log{Store: store.Archive()}, store.Archive(), cfg.DirectDir()
 	dmsg.Verify = func(ctx context.Context, local, sender string, chain []*x509.Certificate) (*trust.Result, error) {
 		if dt == nil {
 			return nil, errNoDirect
