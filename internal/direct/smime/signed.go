@@ -39,7 +39,7 @@ type source interface {
 // does (up to the first empty line, CRLF or LF) and returns the offset of
 // the body.
 func readHead(src source) (mail.Header, int64, error) {
-	for _, n := range []int64{64 << 10, maxHead} {
+	for _, n := range []int64{8 << 10, 128 << 10, maxHead} {
 		n = min(n, src.Size())
 		buf := make([]byte, n)
 		if _, err := src.ReadAt(buf, 0); err != nil && err != io.EOF {
@@ -70,7 +70,7 @@ func readHead(src source) (mail.Header, int64, error) {
 // of each body part.
 func splitAt(src source, off int64, bd string) ([][2]int64, error) {
 	delim := []byte("--" + bd)
-	br := bufio.NewReaderSize(io.NewSectionReader(src, off, src.Size()-off), 64<<10)
+	br := bufio.NewReaderSize(io.NewSectionReader(src, off, src.Size()-off), int(min(64<<10, max(src.Size()-off, 16))))
 	var parts [][2]int64
 	start, pos := int64(-1), int64(0)
 	lineStart, prevCRLF, lastCR := true, false, false
@@ -289,7 +289,7 @@ func (s sectionHasher) Hash(h crypto.Hash, _ io.Reader) ([]byte, error) {
 	if s.canon {
 		w = cw
 	}
-	if _, err := io.CopyBuffer(w, io.NewSectionReader(s.r, 0, s.r.Size()), make([]byte, 64<<10)); err != nil {
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(s.r, 0, s.r.Size()), make([]byte, min(64<<10, max(s.r.Size(), 1)))); err != nil {
 		return nil, err
 	}
 	if s.canon {
