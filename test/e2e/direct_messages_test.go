@@ -38,12 +38,28 @@ func messagingPair(t *testing.T, extraA, extraB string) (a, b *ternProc) {
 // messagingPairQuota is messagingPair with B's offline quota set (0: the default).
 func messagingPairQuota(t *testing.T, extraA, extraB string, quotaB int) (a, b *ternProc) {
 	t.Helper()
+	a, b, _ = messagingPairWith(t, pairOpts{extraA: extraA, extraB: extraB, quotaB: quotaB})
+	return a, b
+}
+
+// pairOpts: more TOML for A and B, B's offline quota (0: the default), more users of A
+// (without certificates).
+type pairOpts struct {
+	extraA, extraB string
+	quotaB         int
+	usersA         []string
+}
+
+// messagingPairWith is messagingPair with opts; it returns the lab's CAs too.
+func messagingPairWith(t *testing.T, o pairOpts) (a, b *ternProc, l *directLab) {
+	t.Helper()
+	extraA, extraB, quotaB := o.extraA, o.extraB, o.quotaB
 	// B seals its Direct private keys with a key of its own ([keys] file), A with its secret.
 	keyFile := filepath.Join(t.TempDir(), "sealing.key")
 	writeFile(t, keyFile, strings.Repeat("5a", 32)+"\n")
 	os.Chmod(keyFile, 0o600)
 	extraB += fmt.Sprintf("\n[keys]\nfile = %q\n", keyFile)
-	l := &directLab{dir: t.TempDir()}
+	l = &directLab{dir: t.TempDir()}
 	pn := nextPeerNet()
 	httpA := net.JoinHostPort(pn.tern, fmt.Sprint(freePort(t, pn.tern)))
 	httpB := net.JoinHostPort(pn.tern2, fmt.Sprint(freePort(t, pn.tern2)))
@@ -68,7 +84,7 @@ func messagingPairQuota(t *testing.T, extraA, extraB string, quotaB int) (a, b *
 		users: []string{"nurse@b.example", "ghost@b.example"}, extra: extraB, quota: quotaB})
 	a = startDirectTern(t, directOpts{ip: pn.tern, http: httpA, pkiDirs: []string{l.ca("orga"), l.ca("orgd")},
 		routes: map[string]string{"b.example": pn.tern2}, circles: anchors("orgb"), domains: domain("a.example", "orga"),
-		users: []string{"drjones@a.example", "rogue@a.example"}, extra: extraA})
+		users: append([]string{"drjones@a.example", "rogue@a.example"}, o.usersA...), extra: extraA})
 	addCert := func(p *ternProc, ca, address string) {
 		t.Helper()
 		crt, key := l.issued(ca, address)
@@ -81,7 +97,7 @@ func messagingPairQuota(t *testing.T, extraA, extraB string, quotaB int) (a, b *
 	addCert(b, "orgb", "nurse@b.example")
 	addCert(b, "orgb", "ghost@b.example")
 
-	return a, b
+	return a, b, l
 }
 
 func TestDirectMessages(t *testing.T) {
@@ -101,10 +117,13 @@ func TestDirectMessages(t *testing.T) {
 
 	doc := filepath.Join(t.TempDir(), "summary.xml")
 	writeFile(t, doc, "<ClinicalDocument xmlns='urn:hl7-org:v3'><title>Discharge</title></ClinicalDocument>\n")
+	pdf := filepath.Join(t.TempDir(), "discharge.pdf")
+	pdfData := "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n" // binary bytes: base64 on the way
+	writeFile(t, pdf, pdfData)
 	send := func(from, to string) (string, int) {
 		t.Helper()
 		out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", from, "--to", to,
-			"--subject", "Discharge summary", "--text", "Mr Smith went home today.", doc).CombinedOutput()
+			"--subject", "Discharge summary", "--text", "Mr Smith went home today.", doc, pdf).CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
@@ -119,7 +138,7 @@ func TestDirectMessages(t *testing.T) {
 	}
 	m := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
 	for _, want := range []string{"type=\"chat\"|type='chat'", "Discharge summary", "signature and trust verified", "address-bound",
-		"Attachment: summary.xml", "Mr Smith went home today.", "urn:tern:direct:message:0"} {
+		"Attachment: summary.xml", "Attachment: discharge.pdf \\(application/pdf", "Mr Smith went home today.", "urn:tern:direct:message:0"} {
 		if !regexp.MustCompile(want).MatchString(m) {
 			t.Errorf("nurse's message lacks %q:\n%s", want, m)
 		}
@@ -252,7 +271,7 @@ func TestDirectMessages(t *testing.T) {
 		return string(out)
 	}
 	inbox := direct("inbox", "nurse@b.example")
-	mm := regexp.MustCompile(`(?m)^(\S+)\s+\S+\s+drjones@a\.example\s+"Discharge summary"\s+summary\.xml$`).FindStringSubmatch(inbox)
+	mm := regexp.MustCompile(`(?m)^(\S+)\s+\S+\s+drjones@a\.example\s+"Discharge summary"\s+summary\.xml, discharge\.pdf$`).FindStringSubmatch(inbox)
 	if mm == nil || !strings.Contains(inbox, "1 message(s)") {
 		t.Fatalf("inbox:\n%s", inbox)
 	}
@@ -263,6 +282,9 @@ func TestDirectMessages(t *testing.T) {
 	direct("export", "nurse@b.example", mm[1], "--out", outDir)
 	if got, err := os.ReadFile(filepath.Join(outDir, "summary.xml")); err != nil || string(got) != "<ClinicalDocument xmlns='urn:hl7-org:v3'><title>Discharge</title></ClinicalDocument>\n" {
 		t.Errorf("exported summary.xml: %q, %v", got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(outDir, "discharge.pdf")); err != nil || string(got) != pdfData {
+		t.Errorf("exported discharge.pdf: %q, %v", got, err)
 	}
 	if eml, err := os.ReadFile(filepath.Join(outDir, "message.eml")); err != nil || !strings.Contains(string(eml), "Subject: Discharge summary") {
 		t.Errorf("exported message.eml: %v\n%s", err, eml)

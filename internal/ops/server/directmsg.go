@@ -16,6 +16,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/direct/messages"
 	"github.com/tern-xmpp/tern/internal/direct/sealed"
 	"github.com/tern-xmpp/tern/internal/direct/smime"
+	"github.com/tern-xmpp/tern/internal/direct/trust"
 	"github.com/tern-xmpp/tern/internal/ops/control"
 	"github.com/tern-xmpp/tern/internal/storage"
 )
@@ -73,7 +74,9 @@ func (k *directKeys) both(ctx context.Context, address string) ([]keyed, error) 
 	return append(own, dom...), err
 }
 
-// Signer implements messages.Keys: the newest valid certificate allowed to sign.
+// Signer implements messages.Keys: the newest certificate valid now,
+// allowed to sign and bound to the address (or its domain): what any
+// receiver would refuse is never used.
 func (k *directKeys) Signer(ctx context.Context, address string) (smime.Signer, error) {
 	all, err := k.both(ctx, address)
 	if err != nil {
@@ -82,11 +85,12 @@ func (k *directKeys) Signer(ctx context.Context, address string) (smime.Signer, 
 	now := time.Now()
 	for i := len(all) - 1; i >= 0; i-- {
 		c := all[i].cert
-		if now.After(c.NotBefore) && now.Before(c.NotAfter) && (c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageDigitalSignature != 0) {
+		if now.After(c.NotBefore) && now.Before(c.NotAfter) && (c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageDigitalSignature != 0) &&
+			trust.BoundTo(c, address) != "" {
 			return smime.Signer{Cert: c, Key: all[i].key}, nil
 		}
 	}
-	return smime.Signer{}, errors.New("none is valid now and allowed to sign")
+	return smime.Signer{}, fmt.Errorf("none is valid now, allowed to sign and bound to %s (its SAN)", address)
 }
 
 // Recipients implements messages.Keys.
