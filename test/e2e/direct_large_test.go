@@ -63,7 +63,8 @@ func TestDirectByReference(t *testing.T) {
 	writeFile(t, doc, string(scan))
 	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
 		"--subject", "Imaging", "--text", "The scan.", doc).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent <") || !strings.Contains(string(out), "by reference") {
+	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent <") || !strings.Contains(string(out), "by reference") ||
+		!strings.Contains(string(out), "sealing and storing 52428800 bytes for each recipient...") || !strings.Contains(string(out), "nurse@b.example: dispatched") {
 		t.Fatalf("send: %v\n%s\n--- A ---\n%s", err, out, tail(a.logFile))
 	}
 	got := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 60*time.Second)[0]

@@ -120,10 +120,11 @@ func TestDirectMessages(t *testing.T) {
 	pdf := filepath.Join(t.TempDir(), "discharge.pdf")
 	pdfData := "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n" // binary bytes: base64 on the way
 	writeFile(t, pdf, pdfData)
-	send := func(from, to string) (string, int) {
+	send := func(from, to string, wait ...string) (string, int) {
 		t.Helper()
-		out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", from, "--to", to,
-			"--subject", "Discharge summary", "--text", "Mr Smith went home today.", doc, pdf).CombinedOutput()
+		args := append([]string{"direct", "send", "--config", a.config, "--from", from, "--to", to,
+			"--subject", "Discharge summary", "--text", "Mr Smith went home today."}, wait...)
+		out, err := exec.Command(ternBin, append(args, doc, pdf)...).CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
@@ -135,6 +136,10 @@ func TestDirectMessages(t *testing.T) {
 	out, code := send("drjones@a.example", "nurse@b.example")
 	if code != 0 || !strings.Contains(out, "nurse@b.example: sent <") || !strings.Contains(out, "peer b.example") {
 		t.Fatalf("send: exit %d\n%s\n--- A ---\n%s", code, out, tail(a.logFile))
+	}
+	// tern direct send waits (--wait, 15s by default) and prints the outcome.
+	if !strings.Contains(out, "nurse@b.example: processed (accepted by its server") || !strings.Contains(out, "nurse@b.example: dispatched (delivered to the recipient)") {
+		t.Errorf("send's outcome: %s", out)
 	}
 	m := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
 	for _, want := range []string{"type=\"chat\"|type='chat'", "Discharge summary", "signature and trust verified", "address-bound",
@@ -162,8 +167,8 @@ func TestDirectMessages(t *testing.T) {
 
 	// rogue@'s certificate comes from orgd, in none of b.example's circles.
 	out, code = send("rogue@a.example", "nurse@b.example")
-	if code != 0 {
-		t.Fatalf("send as rogue (A does not judge its own signer): exit %d\n%s", code, out)
+	if code != 1 || !strings.Contains(out, "nurse@b.example: sent <") || !strings.Contains(out, "nurse@b.example: FAILED: refused by its server (rule untrusted)") {
+		t.Fatalf("send as rogue (A does not judge its own signer; B refuses it): exit %d\n%s", code, out)
 	}
 	notice := expectWithin(rogue, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
 	if !strings.Contains(notice, "was refused by its server") || !strings.Contains(notice, "not-acceptable") || !strings.Contains(notice, `rule="untrusted"`) {
@@ -190,7 +195,7 @@ func TestDirectMessages(t *testing.T) {
 	// An address that no longer has an account (deleted after A learnt
 	// its certificate, which A keeps for [discovery] peer_cache): B refuses
 	// it unopened, service-unavailable with the rule recipient-unknown.
-	if out, code := send("drjones@a.example", "ghost@b.example"); code != 0 {
+	if out, code := send("drjones@a.example", "ghost@b.example", "--wait", "0"); code != 0 {
 		t.Fatalf("send to ghost: exit %d\n%s", code, out)
 	}
 	if n := notificationsFor(t, drjones, "ghost@b.example", 1); n["processed"] == "" {
@@ -207,7 +212,7 @@ func TestDirectMessages(t *testing.T) {
 	if out, err := exec.Command(ternBin, "user", "del", "--config", b.config, "--yes", "ghost@b.example").CombinedOutput(); err != nil {
 		t.Fatalf("tern user del ghost: %v\n%s", err, out)
 	}
-	if out, code := send("drjones@a.example", "ghost@b.example"); code != 0 {
+	if out, code := send("drjones@a.example", "ghost@b.example", "--wait", "0"); code != 0 {
 		t.Fatalf("send to deleted ghost (A's cached certificate): exit %d\n%s", code, out)
 	}
 	gone := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
@@ -311,9 +316,12 @@ func TestDirectMessageTimeout(t *testing.T) {
 	drjones.login(withDomain(a, "a.example"), "drjones@a.example")
 	drjones.send("<presence/>")
 	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
-		"--subject", "Referral", "--text", "Please see Mr Smith.").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent") {
-		t.Fatalf("send: %v\n%s", err, out)
+		"--subject", "Referral", "--text", "Please see Mr Smith.", "--wait", "20s").CombinedOutput()
+	if !strings.Contains(string(out), "nurse@b.example: sent") || !strings.Contains(string(out), "nurse@b.example: FAILED: no processed notification from nurse@b.example within 3s") {
+		t.Fatalf("send (waiting for the outcome): %v\n%s", err, out)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("send: %v; want exit 1 for a recipient that failed", err)
 	}
 	notice := expectWithin(drjones, `(?s)<message[^>]*from=['"]a\.example['"][^>]*>.*?</message>`, 20*time.Second)[0]
 	if !strings.Contains(notice, "failed: no processed notification from nurse@b.example within 3s") || !strings.Contains(notice, `reason="timeout"`) {
@@ -367,7 +375,7 @@ func TestDirectFailedAfterProcessed(t *testing.T) {
 	send := func(text string) {
 		t.Helper()
 		out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
-			"--subject", "Lab results", "--text", text).CombinedOutput()
+			"--subject", "Lab results", "--text", text, "--wait", "0").CombinedOutput()
 		if err != nil {
 			t.Fatalf("send: %v\n%s", err, out)
 		}
@@ -405,7 +413,7 @@ func TestDirectSenderRestart(t *testing.T) {
 	}
 	a, _ := messagingPair(t, "[directmessages]\nprocessed_timeout = \"4s\"\n", "[discovery]\norder = [\"dns\"]\n\n[dns]\nresolver = \"127.0.0.1:9\"\n")
 	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
-		"--subject", "Referral", "--text", "Please see Mr Smith.").CombinedOutput()
+		"--subject", "Referral", "--text", "Please see Mr Smith.", "--wait", "0").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent") {
 		t.Fatalf("send: %v\n%s", err, out)
 	}

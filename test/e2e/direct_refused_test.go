@@ -60,8 +60,8 @@ func TestDirectRefusedMessages(t *testing.T) {
 			"--subject", "Refused", "--text", "Not for nurse: "+from).CombinedOutput()
 		return string(out), err
 	}
-	if out, err := send("revoked@a.example"); err != nil || !strings.Contains(out, "nurse@b.example: sent <") {
-		t.Fatalf("send as revoked@ (A does not check its own signer's CRL): %v\n%s", err, out)
+	if out, err := send("revoked@a.example"); err == nil || !strings.Contains(out, "nurse@b.example: sent <") || !strings.Contains(out, "nurse@b.example: FAILED: refused by its server (rule revoked)") {
+		t.Fatalf("send as revoked@ (A does not check its own signer's CRL; B does): %v\n%s", err, out)
 	}
 	for _, from := range []string{"expired@a.example", "mallory@a.example"} {
 		if out, err := send(from); err == nil || !strings.Contains(out, "FAILED: no signing certificate") {

@@ -108,7 +108,7 @@ func TestDirectUpload(t *testing.T) {
 
 	// A message without files goes with the configured AES-256-GCM.
 	if out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
-		"--subject", "Note", "--text", "Call me.").CombinedOutput(); err != nil {
+		"--subject", "Note", "--text", "Call me.", "--wait", "0").CombinedOutput(); err != nil {
 		t.Fatalf("send: %v\n%s", err, out)
 	}
 	if note := expectWithin(nurse, `(?s)<message[^>]*from=['"]drjones@a\.example['"][^>]*>.*?</message>`, 30*time.Second)[0]; !strings.Contains(note, `cipher="AES-256-GCM"`) {

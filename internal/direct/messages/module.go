@@ -216,6 +216,7 @@ type Outcome struct {
 	Recipient string
 	Sent      bool
 	Detail    string // certificates used, or why nothing was sent
+	MessageID string `json:",omitempty"` // when sent
 }
 
 // Send seals msg for each recipient (to every usable certificate
@@ -283,7 +284,7 @@ func (m *Module) Send(ctx context.Context, msg smime.Message) []Outcome {
 			fps = append(fps, audit.Fingerprint(c))
 		}
 		m.record(from.String(), audit.Record{Event: audit.Sent, Peer: to.String(), MessageID: one.MessageID, Digest: hex.EncodeToString(sl.sum[:]), Certs: fps})
-		out = append(out, Outcome{Recipient: to.String(), Sent: true,
+		out = append(out, Outcome{Recipient: to.String(), Sent: true, MessageID: one.MessageID,
 			Detail: fmt.Sprintf("sent %s, encrypted to %d certificate(s) (%s)", one.MessageID, len(certs), certSources(rep.Usable))})
 	}
 	return out

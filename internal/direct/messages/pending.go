@@ -132,15 +132,33 @@ func (m *Module) expire(ctx context.Context, domains []string, now time.Time) {
 	}
 }
 
+// owedFor bounds how long a dispatched notification stays owed for a
+// message its recipient never fetched: past it, no sender still waits.
+const owedFor = 7 * 24 * time.Hour
+
 // scanner expires on a timer for the process's life; its first pass at
 // start-up catches what fell due while the server was down.
 func (m *Module) scanner(domains []string) {
 	every := min(max(m.processedTimeout/10, time.Second), time.Minute)
-	for {
+	for i := 0; ; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), every)
 		m.expire(ctx, domains, time.Now())
+		if i%60 == 0 {
+			m.forgetOwed(ctx, time.Now())
+		}
 		cancel()
 		time.Sleep(every)
+	}
+}
+
+// forgetOwed drops the dispatched notifications owed for longer than owedFor.
+func (m *Module) forgetOwed(ctx context.Context, now time.Time) {
+	n, err := m.Pending.Expire(ctx, DispatchArchive, storage.Retention{Before: now.Add(-owedFor)})
+	switch {
+	case err != nil:
+		m.log.Error("old dispatched notifications owed not removed; retried later", "err", err)
+	case n > 0:
+		m.log.Info("dispatched notifications owed for messages not fetched within a week forgotten", "count", n)
 	}
 }
 

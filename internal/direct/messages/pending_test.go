@@ -66,3 +66,28 @@ func TestPendingProgress(t *testing.T) {
 		t.Errorf("dispatched: %v, %+v left", ok, entries())
 	}
 }
+
+// TestForgetOwed: dispatched notifications owed are kept until they are a
+// week old, then forgotten.
+func TestForgetOwed(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := &Module{Pending: st.Archive(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, id := range []string{"<old@a.example>", "<new@a.example>"} {
+		if err := m.owe(ctx, "nurse@b.example", "drjones@a.example", id, "s"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.forgetOwed(ctx, time.Now()) // nothing is a week old
+	if n, _ := m.Pending.Count(ctx, "nurse@b.example", DispatchArchive); n != 2 {
+		t.Fatalf("%d owed after a scan now; want 2", n)
+	}
+	m.forgetOwed(ctx, time.Now().Add(owedFor+time.Minute))
+	if n, _ := m.Pending.Count(ctx, "nurse@b.example", DispatchArchive); n != 0 {
+		t.Fatalf("%d owed a week later; want 0", n)
+	}
+}
