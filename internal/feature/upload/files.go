@@ -43,7 +43,7 @@ func (m *Module) keep(owner, domain, name, ctype string, r io.Reader, size int64
 	if err != nil {
 		n = "document"
 	}
-	f, token, err := m.st.reserve(owner, n, ctype, size, 0, m.slotTTL, true)
+	f, token, err := m.st.reserve(owner, n, ctype, size, m.Cfg.ServerQuotaBytes, m.slotTTL, true)
 	if err != nil {
 		return "", err
 	}

@@ -42,14 +42,18 @@ type Config struct {
 	Dir         string `toml:"dir"`           // "": <data_dir>/uploads
 	MaxFileSize int64  `toml:"max_file_size"` // bytes per file
 	QuotaBytes  int64  `toml:"quota_bytes"`   // per user, files and open slots; 0: none
-	Expire      string `toml:"expire"`        // how long a file is kept
-	SlotTimeout string `toml:"slot_timeout"`  // how long a slot waits for its PUT
-	IdleTimeout string `toml:"idle_timeout"`  // a PUT that sends nothing this long is cut off
-	PerMinute   int    `toml:"slots_per_minute"`
+	// ServerQuotaBytes bounds what the server keeps for its users
+	// (received Direct documents, Direct messages sent by reference), all
+	// together; 0: none.
+	ServerQuotaBytes int64  `toml:"server_quota_bytes"`
+	Expire           string `toml:"expire"`       // how long a file is kept
+	SlotTimeout      string `toml:"slot_timeout"` // how long a slot waits for its PUT
+	IdleTimeout      string `toml:"idle_timeout"` // a PUT that sends nothing this long is cut off
+	PerMinute        int    `toml:"slots_per_minute"`
 }
 
 // DefaultConfig: off until listen is set.
-var DefaultConfig = Config{Name: "upload", MaxFileSize: 100 << 20, QuotaBytes: 1 << 30, Expire: "168h", SlotTimeout: "5m",
+var DefaultConfig = Config{Name: "upload", MaxFileSize: 100 << 20, QuotaBytes: 1 << 30, ServerQuotaBytes: 8 << 30, Expire: "168h", SlotTimeout: "5m",
 	IdleTimeout: "30s", PerMinute: 30}
 
 // Module is the HTTP File Upload service.
@@ -115,8 +119,8 @@ func (c *Config) Validate() error {
 	if c.MaxFileSize <= 0 {
 		return fmt.Errorf("[upload] max_file_size = %d: a positive number of bytes", c.MaxFileSize)
 	}
-	if c.QuotaBytes < 0 || c.PerMinute < 0 {
-		return errors.New("[upload] quota_bytes and slots_per_minute: 0 (no limit) or more")
+	if c.QuotaBytes < 0 || c.ServerQuotaBytes < 0 || c.PerMinute < 0 {
+		return errors.New("[upload] quota_bytes, server_quota_bytes and slots_per_minute: 0 (no limit) or more")
 	}
 	if c.URL != "" {
 		u, err := url.Parse(strings.ReplaceAll(c.URL, "{domain}", "example.org"))

@@ -263,14 +263,28 @@ func TestValidate(t *testing.T) {
 }
 
 // TestServerKept: files the server keeps for a user (Keep, KeepFile) are
-// outside the user's quota; Find names a file of the service behind any
-// host spelling, and nothing else; PUTs beyond the per-user bound wait.
+// outside the user's quota, within server_quota_bytes for all of them
+// (freed as they go); Find names a file of the service behind any host
+// spelling, and nothing else; PUTs beyond the per-user bound wait.
 func TestServerKept(t *testing.T) {
-	h, m := harness(t, func(c *Config) { c.QuotaBytes = 100; c.SlotTimeout = "1h" })
+	h, m := harness(t, func(c *Config) { c.QuotaBytes = 100; c.ServerQuotaBytes = 800; c.SlotTimeout = "1h" })
 	s := h.Login("alice", "pc")
 	u, err := m.Keep("alice@example.org", "example.org", "big.pdf", "application/pdf", bytes.Repeat([]byte("x"), 500))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := m.Keep("bob@example.org", "example.org", "more.pdf", "application/pdf", bytes.Repeat([]byte("x"), 400)); err == nil || !strings.Contains(err.Error(), "server_quota_bytes") {
+		t.Errorf("a kept file beyond server_quota_bytes (500 + 400 > 800): %v", err)
+	}
+	u2, err := m.Keep("bob@example.org", "example.org", "less.pdf", "application/pdf", bytes.Repeat([]byte("x"), 300))
+	if err != nil {
+		t.Fatalf("a kept file within server_quota_bytes: %v", err)
+	}
+	if err := m.Delete(u2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Keep("bob@example.org", "example.org", "again.pdf", "application/pdf", bytes.Repeat([]byte("x"), 300)); err != nil {
+		t.Errorf("once a kept file is deleted, its bytes are free again: %v", err)
 	}
 	slot(t, s, "small.txt", "90", "") // the 500 kept bytes do not count
 	other := strings.Replace(u, "https://upload.example.org:5443", "https://127.0.0.1", 1)

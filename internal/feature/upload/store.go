@@ -84,9 +84,7 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 				}
 			}
 			s.files[f.ID] = &f
-			if !f.Server {
-				s.usage[f.Owner] += f.Size
-			}
+			s.usage[usageKey(&f)] += f.Size
 		}
 	}
 	return s, nil
@@ -117,23 +115,41 @@ func tokenSHA(token string) string {
 type quotaError struct {
 	used, quota int64
 	retry       time.Time
+	server      bool
 }
 
 func (e *quotaError) Error() string {
+	if e.server {
+		return fmt.Sprintf("the space for files the server keeps is full: %d of %d bytes in use ([upload] server_quota_bytes)", e.used, e.quota)
+	}
 	return fmt.Sprintf("upload quota reached: %d of %d bytes in use (files and open slots)", e.used, e.quota)
 }
 
-// reserve opens a slot for owner; it returns the slot and the PUT secret.
+// serverKept is the usage key of what the server keeps for its users
+// (received Direct documents, messages sent by reference): one quota for
+// all of them, apart from the users' own.
+const serverKept = "\x00server"
+
+func usageKey(f *File) string {
+	if f.Server {
+		return serverKept
+	}
+	return f.Owner
+}
+
+// reserve opens a slot for owner (for the server, its quota covering all
+// that the server keeps); it returns the slot and the PUT secret.
 func (s *store) reserve(owner, name, ctype string, size, quota int64, slotTTL time.Duration, server bool) (*File, string, error) {
 	now := s.now().UTC()
 	f := &File{ID: randomHex(24), Owner: owner, Name: name, Type: ctype, Size: size, Created: now, Expires: now.Add(slotTTL), Server: server}
 	token := randomHex(24)
 	f.TokenSHA = tokenSHA(token)
+	key := usageKey(f)
 	s.mu.Lock()
-	if quota > 0 && s.usage[owner]+size > quota {
-		qe := &quotaError{used: s.usage[owner], quota: quota}
+	if quota > 0 && s.usage[key]+size > quota {
+		qe := &quotaError{used: s.usage[key], quota: quota, server: server}
 		for _, g := range s.files {
-			if g.Owner == owner && !g.Server && (qe.retry.IsZero() || g.Expires.Before(qe.retry)) && g.Size >= size+s.usage[owner]-quota {
+			if g.Owner == owner && !g.Server && (qe.retry.IsZero() || g.Expires.Before(qe.retry)) && g.Size >= size+s.usage[key]-quota {
 				qe.retry = g.Expires
 			}
 		}
@@ -141,9 +157,7 @@ func (s *store) reserve(owner, name, ctype string, size, quota int64, slotTTL ti
 		return nil, "", qe
 	}
 	s.files[f.ID] = f
-	if !server {
-		s.usage[owner] += size
-	}
+	s.usage[key] += size
 	s.mu.Unlock()
 	if err := s.writeMeta(f); err != nil {
 		s.drop(f)
@@ -315,10 +329,9 @@ func (s *store) drop(f *File) {
 		return
 	}
 	delete(s.files, f.ID)
-	if !f.Server {
-		if s.usage[f.Owner] -= f.Size; s.usage[f.Owner] <= 0 {
-			delete(s.usage, f.Owner)
-		}
+	k := usageKey(f)
+	if s.usage[k] -= f.Size; s.usage[k] <= 0 {
+		delete(s.usage, k)
 	}
 	s.mu.Unlock()
 	s.remove(f)
