@@ -35,6 +35,13 @@ type pending struct {
 	URL string `json:"url,omitempty"`
 }
 
+// pendingKey is a pending entry's peer: the sender, the recipient and the
+// Message-ID, so that an answer finds its entry by index, however many
+// the domain has pending.
+func pendingKey(sender, rcpt, messageID string) string {
+	return sender + " " + strings.ToLower(rcpt) + " " + messageID
+}
+
 // track stores a sent message's entry before the message leaves.
 func (m *Module) track(ctx context.Context, sender, rcpt, messageID string, reliable bool, url string) error {
 	if m.Pending == nil {
@@ -43,7 +50,7 @@ func (m *Module) track(ctx context.Context, sender, rcpt, messageID string, reli
 	p := pending{MessageID: messageID, Sender: sender, Recipient: rcpt, Deadline: time.Now().Add(m.processedTimeout).UTC(), Reliable: reliable, URL: url}
 	b, _ := json.Marshal(p)
 	_, domain, _ := strings.Cut(sender, "@")
-	_, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: sender, Payload: b}, 0)
+	_, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: pendingKey(sender, rcpt, messageID), Payload: b}, 0)
 	return err
 }
 
@@ -61,7 +68,11 @@ func (m *Module) progress(ctx context.Context, sender, rcpt, messageID string, f
 		return false, nil
 	}
 	_, domain, _ := strings.Cut(sender, "@")
-	page, err := m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: sender})
+	page, err := m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: pendingKey(sender, rcpt, messageID)})
+	if err == nil && len(page.Entries) == 0 {
+		// Entries written before the key had the recipient and Message-ID.
+		page, err = m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: sender})
+	}
 	if err != nil {
 		return false, err
 	}
@@ -88,7 +99,7 @@ func (m *Module) progress(ctx context.Context, sender, rcpt, messageID string, f
 	}
 	for _, p := range marked { // the marked entry first: a crash between leaves two, never none
 		b, _ := json.Marshal(p)
-		if _, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: sender, Payload: b}, 0); err != nil {
+		if _, err := m.Pending.Append(ctx, storage.Entry{Owner: domain, Archive: PendingArchive, Time: p.Deadline, Peer: pendingKey(p.Sender, p.Recipient, p.MessageID), Payload: b}, 0); err != nil {
 			return true, err
 		}
 	}

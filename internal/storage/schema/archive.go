@@ -17,8 +17,10 @@ import (
 // archive, bounded by its quota and never queried by time, has none of
 // the time indexes. All of them are partial indexes (see the 0003
 // migrations), and a query uses a partial index only if it repeats the
-// index's WHERE term: every statement adds Scope(archive). Peer filters
-// scan the owner's archive: an index per peer would tax every append.
+// index's WHERE term: every statement adds Scope(archive). The other
+// archives also have (owner, archive, peer, id) for peer filters (a
+// pending Direct message by its key, MAM's "with"); offline peer filters
+// scan the owner's archive.
 
 // The WHERE terms of the partial indexes.
 const (

@@ -122,6 +122,7 @@ func TestArchiveQueryPlans(t *testing.T) {
 	}{
 		{"page", "archive_owner_id", "mam", storage.Query{Max: 10, AfterID: storage.EncodeID(5)}},
 		{"time range", "archive_owner_at", "mam", storage.Query{Start: at, End: at.Add(time.Hour)}},
+		{"peer", "archive_owner_peer", "direct-pending", storage.Query{Peer: "drjones@a.example"}},
 		{"offline fetch", "archive_offline", storage.ArchiveOffline, storage.Query{Max: 100}},
 	} {
 		q, args, err := dialect.ArchiveQuery("a@b.example", c.archive, c.q)
