@@ -111,7 +111,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 
 	// The first connection creates the file; keep it owner-only, as it
 	// holds credentials and messages.
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingBusy(ctx, w, o.BusyTimeout); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -274,4 +274,22 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// pingBusy opens the first connection, again while SQLite answers BUSY:
+// processes opening one new database at once race to switch it to WAL,
+// and that switch fails at once rather than waiting for the busy timeout.
+func pingBusy(ctx context.Context, db *sql.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
