@@ -218,7 +218,19 @@ type Query struct {
 	// Last pages from the end: the page is the last Max matching entries
 	// rather than the first (RSM <before/>, possibly with BeforeID).
 	Last bool
+	// IDs keeps only the entries with these ids (XEP-0313 "ids"; at most
+	// MaxQueryIDs); a malformed id is ErrNotFound.
+	IDs []string
+	// Offset skips that many matching entries in the paging direction
+	// (RSM <index/>).
+	Offset int
+	// CountOnly returns no entries, only Page.Count: how many match (every
+	// term but Max, Offset and Last).
+	CountOnly bool
 }
+
+// MaxQueryIDs bounds Query.IDs.
+const MaxQueryIDs = 100
 
 // Page is the result of a Query. Entries are always in ascending ID
 // order, whichever end Last paged from.
@@ -228,6 +240,8 @@ type Page struct {
 	// page in the paging direction (after it, or before it with Last):
 	// XEP-0313's complete='true'.
 	Complete bool
+	// Count is set by a CountOnly query.
+	Count int
 }
 
 // Retention is what Expire removes from one archive, across owners.

@@ -69,6 +69,13 @@ func (a archive) Query(ctx context.Context, owner, name string, q storage.Query)
 	if err != nil {
 		return storage.Page{}, err
 	}
+	if q.CountOnly {
+		var p storage.Page
+		if err := a.s.pool.QueryRow(ctx, query, args...).Scan(&p.Count); err != nil {
+			return storage.Page{}, wrap(err, "count %s archive of %s", name, owner)
+		}
+		return p, nil
+	}
 	rows, _ := a.s.pool.Query(ctx, query, args...)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Entry, error) {
 		e := storage.Entry{Owner: owner, Archive: name}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -160,6 +161,22 @@ func (d Dialect) ArchiveQuery(owner, archive string, q storage.Query) (string, [
 		b.WriteString(" AND peer = ?")
 		args = append(args, q.Peer)
 	}
+	if len(q.IDs) > storage.MaxQueryIDs {
+		return "", nil, fmt.Errorf("storage: %d ids in one query (at most %d)", len(q.IDs), storage.MaxQueryIDs)
+	}
+	if len(q.IDs) > 0 {
+		b.WriteString(" AND id IN (?" + strings.Repeat(", ?", len(q.IDs)-1) + ")")
+		for _, id := range q.IDs {
+			n, err := storage.DecodeID(id)
+			if err != nil {
+				return "", nil, storage.ErrNotFound
+			}
+			args = append(args, n)
+		}
+	}
+	if q.CountOnly {
+		return d.Bind(strings.Replace(b.String(), "SELECT id, at, peer, payload FROM", "SELECT COUNT(*) FROM", 1)), args, nil
+	}
 	if q.Last {
 		b.WriteString(" ORDER BY id DESC")
 	} else {
@@ -168,6 +185,12 @@ func (d Dialect) ArchiveQuery(owner, archive string, q storage.Query) (string, [
 	if q.Max > 0 {
 		b.WriteString(" LIMIT ?")
 		args = append(args, q.Max+1)
+	} else if q.Offset > 0 && !d.Dollar {
+		b.WriteString(" LIMIT -1") // SQLite has no OFFSET without a LIMIT
+	}
+	if q.Offset > 0 {
+		b.WriteString(" OFFSET ?")
+		args = append(args, q.Offset)
 	}
 	return d.Bind(b.String()), args, nil
 }

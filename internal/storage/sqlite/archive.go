@@ -211,6 +211,13 @@ func (a archive) Query(ctx context.Context, owner, name string, q storage.Query)
 	if err != nil {
 		return storage.Page{}, err
 	}
+	if q.CountOnly {
+		var p storage.Page
+		if err := a.s.r.QueryRowContext(ctx, query, args...).Scan(&p.Count); err != nil {
+			return storage.Page{}, wrap(err, "count %s archive of %s", name, owner)
+		}
+		return p, nil
+	}
 	rows, err := a.s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return storage.Page{}, wrap(err, "query %s archive of %s", name, owner)

@@ -16,6 +16,8 @@ var archiveTests = []test{
 	{"PageBackward", testArchivePageBackward},
 	{"TimeRange", testArchiveTimeRange},
 	{"PeerFilter", testArchivePeer},
+	{"IDs", testArchiveIDs},
+	{"OffsetAndCount", testArchiveOffsetCount},
 	{"Quota", testArchiveQuota},
 	{"DeleteIDs", testArchiveDeleteIDs},
 	{"DeleteUpTo", testArchiveDeleteUpTo},
@@ -162,6 +164,49 @@ func testArchivePeer(t *testing.T, s storage.Store) {
 	checkPage(t, "peer b", query(t, s, o, storage.Query{Peer: "b@x.example"}), withB, true)
 	checkPage(t, "peer b, paged", query(t, s, o, storage.Query{Peer: "b@x.example", Max: 2}), withB[:2], false)
 	checkPage(t, "unknown peer", query(t, s, o, storage.Query{Peer: "c@x.example"}), nil, true)
+}
+
+func testArchiveIDs(t *testing.T, s storage.Store) {
+	o := newOwner(t, newDomain(t))
+	all := appendN(t, s, o, 6)
+	checkPage(t, "two ids", query(t, s, o, storage.Query{IDs: []string{all[4].ID, all[1].ID}}), []storage.Entry{all[1], all[4]}, true)
+	checkPage(t, "ids and peer", query(t, s, o, storage.Query{IDs: []string{all[1].ID, all[2].ID}, Peer: "a@x.example"}), []storage.Entry{all[2]}, true)
+	other := newOwner(t, newDomain(t))
+	checkPage(t, "another owner's id", query(t, s, other, storage.Query{IDs: []string{all[0].ID}}), nil, true)
+	_, err := s.Archive().Query(ctx(t), o, testArchive, storage.Query{IDs: []string{all[0].ID, "not an id"}})
+	wantErr(t, "Query with a malformed id", err, storage.ErrNotFound)
+	many := make([]string, storage.MaxQueryIDs+1)
+	for i := range many {
+		many[i] = all[0].ID
+	}
+	if _, err := s.Archive().Query(ctx(t), o, testArchive, storage.Query{IDs: many}); err == nil {
+		t.Errorf("a query with %d ids: no error", len(many))
+	}
+}
+
+func testArchiveOffsetCount(t *testing.T, s storage.Store) {
+	o := newOwner(t, newDomain(t))
+	all := appendN(t, s, o, 7)
+	checkPage(t, "offset 2, max 3", query(t, s, o, storage.Query{Offset: 2, Max: 3}), all[2:5], false)
+	checkPage(t, "offset 5, no max", query(t, s, o, storage.Query{Offset: 5}), all[5:], true)
+	checkPage(t, "offset 1 from the end", query(t, s, o, storage.Query{Offset: 1, Max: 2, Last: true}), all[4:6], false)
+	for _, c := range []struct {
+		what string
+		q    storage.Query
+		want int
+	}{
+		{"all", storage.Query{}, 7},
+		{"peer b", storage.Query{Peer: "b@x.example"}, 3},
+		{"after the 2nd", storage.Query{AfterID: all[1].ID}, 5},
+		{"in a time range", storage.Query{Start: all[1].Time, End: all[3].Time}, 3},
+		{"Max ignored", storage.Query{Max: 2, Last: true, Offset: 3}, 7},
+	} {
+		c.q.CountOnly = true
+		p := query(t, s, o, c.q)
+		if p.Count != c.want || len(p.Entries) != 0 {
+			t.Errorf("count %s: %d (%d entries), want %d", c.what, p.Count, len(p.Entries), c.want)
+		}
+	}
 }
 
 func testArchiveQuota(t *testing.T, s storage.Store) {
