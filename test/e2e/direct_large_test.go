@@ -62,7 +62,7 @@ func TestDirectByReference(t *testing.T) {
 	doc := filepath.Join(t.TempDir(), "scan.pdf")
 	writeFile(t, doc, string(scan))
 	out, err := exec.Command(ternBin, "direct", "send", "--config", a.config, "--from", "drjones@a.example", "--to", "nurse@b.example",
-		"--subject", "Imaging", "--text", "The scan.", doc).CombinedOutput()
+		"--subject", "Imaging", "--text", "The scan.", "--wait", "5m", doc).CombinedOutput() // -race: minutes
 	if err != nil || !strings.Contains(string(out), "nurse@b.example: sent <") || !strings.Contains(string(out), "by reference") ||
 		!strings.Contains(string(out), "sealing and storing 52428800 bytes for each recipient...") || !strings.Contains(string(out), "nurse@b.example: dispatched") {
 		t.Fatalf("send: %v\n%s\n--- A ---\n%s", err, out, tail(a.logFile))
