@@ -1,0 +1,240 @@
+package mam
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/routing/module"
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/stanza"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Namespaces used.
+const (
+	NS         = "urn:xmpp:mam:2"
+	NSExtended = "urn:xmpp:mam:2#extended"
+	NSSID      = "urn:xmpp:sid:0"
+	NSRSM      = "http://jabber.org/protocol/rsm"
+	NSForward  = "urn:xmpp:forward:0"
+	NSDelay    = "urn:xmpp:delay"
+	NSData     = "jabber:x:data"
+	NSHints    = "urn:xmpp:hints"
+	NSCarbons  = "urn:xmpp:carbons:2"
+)
+
+// Archive is the archive store's name of user archives.
+const Archive = "mam"
+
+// Config is the [mam] section.
+type Config struct {
+	// Default is what is archived for a user who set no preferences:
+	// always, roster (only with contacts in the roster) or never.
+	Default string `toml:"default"`
+	// RetentionDays removes entries older than that (0: kept).
+	RetentionDays int `toml:"retention_days"`
+	// MaxPerUser keeps each user's newest entries only (0: no bound).
+	MaxPerUser int `toml:"max_per_user"`
+	// MaxPage bounds the results of one query (RSM max above it is cut).
+	MaxPage int `toml:"max_page"`
+}
+
+// Validate checks the section (at start-up and by tern check).
+func (c *Config) Validate() error {
+	switch c.Default {
+	case "always", "roster", "never":
+	default:
+		return fmt.Errorf("[mam] default = %q: always, roster or never", c.Default)
+	}
+	if c.RetentionDays < 0 || c.MaxPerUser < 0 {
+		return fmt.Errorf("[mam] retention_days and max_per_user: 0 (no bound) or more")
+	}
+	if c.MaxPage < 1 || c.MaxPage > 1000 {
+		return fmt.Errorf("[mam] max_page = %d: from 1 to 1000", c.MaxPage)
+	}
+	return nil
+}
+
+// Module is the user archive.
+type Module struct {
+	cfg    Config
+	r      *router.Router
+	a      storage.Archive
+	store  storage.Store
+	prefs  *prefCache
+	log    *slog.Logger
+	now    func() time.Time
+	writes chan struct{} // archive writes under way (each holds a stanza)
+}
+
+// New returns the module with its default configuration.
+func New() *Module {
+	return &Module{cfg: Config{Default: "always", MaxPage: 250}}
+}
+
+// Name implements module.Module.
+func (*Module) Name() string { return "mam" }
+
+// Config implements module.Configurable.
+func (m *Module) Config() any { return &m.cfg }
+
+// Register implements module.Module.
+func (m *Module) Register(h *module.Host) error {
+	if err := m.cfg.Validate(); err != nil {
+		return err
+	}
+	m.r, m.store, m.a, m.log, m.now = h.Router, h.Store, h.Store.Archive(), h.Log, h.Now
+	m.prefs = newPrefCache(h.Store.PrivateXML(), m.cfg.Default)
+	m.writes = make(chan struct{}, maxWrites)
+	// Archived last, after every hook that may refuse or change the
+	// message: the archive holds what was accepted for delivery.
+	h.Hook(router.EvStanzaIn, -100, m.incoming)
+	h.Hook(router.EvStanzaOut, -100, m.outgoing)
+	h.AddFeature(router.Self, NS)
+	h.AddFeature(router.Self, NSExtended)
+	h.AddFeature(router.Self, NSSID)
+	h.HandleIQ(router.Self, "set", NS, m.query)
+	h.HandleIQ(router.Self, "get", NS, m.get)
+	h.Hook(router.EvAccountDeleting, 0, func(ev *router.Event) bool {
+		m.prefs.forget(ev.Account.String())
+		return false
+	})
+	if m.cfg.RetentionDays > 0 || m.cfg.MaxPerUser > 0 {
+		go m.retain()
+	}
+	return nil
+}
+
+// maxWrites bounds the archive writes under way at once.
+const maxWrites = 4096
+
+// archivable: XEP-0313 §5.1.1: chat and normal messages with a body (or
+// an end-to-end encrypted payload, which has none to show); never errors,
+// groupchat (a room keeps its own archive), headlines, what the server
+// made of other messages (carbons, MAM results), or what the sender asked
+// not to be stored (XEP-0334).
+func archivable(st *router.Stanza) bool {
+	if st.Kind != stanza.Message || (st.Type != "" && st.Type != "normal" && st.Type != "chat") {
+		return false
+	}
+	el := st.El
+	if el.Child(NSHints, "no-store") != nil || el.Child(NSHints, "no-permanent-store") != nil {
+		return false
+	}
+	if el.Child(NSCarbons, "sent") != nil || el.Child(NSCarbons, "received") != nil || el.Child(NS, "result") != nil {
+		return false
+	}
+	if el.Child(xml.NSClient, "body") != nil || el.Child("", "body") != nil {
+		return true
+	}
+	for _, c := range el.Elements() {
+		switch c.Space {
+		case "eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2", "urn:xmpp:openpgp:0", "jabber:x:encrypted":
+			return true
+		}
+	}
+	return false
+}
+
+// incoming archives a message for a local user (owner: the recipient) and
+// gives it the archive id as its stanza-id before it is delivered.
+func (m *Module) incoming(ev *router.Event) bool {
+	st := ev.Stanza
+	if !archivable(st) || st.To.Local() == "" || !m.r.IsLocal(st.To.Domain()) {
+		return false
+	}
+	owner := st.To.Bare()
+	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside is removed.
+	removeOurs(st.El, owner.String())
+	m.archive(ev, owner, st.From.Bare(), func(id string) {
+		st.El.Append(xml.New(NSSID, "stanza-id", "by", owner.String(), "id", id))
+	})
+	return false
+}
+
+// outgoing archives a message a local user sends (owner: the sender).
+func (m *Module) outgoing(ev *router.Event) bool {
+	st := ev.Stanza
+	if !archivable(st) || st.From.Local() == "" || st.To.Local() == "" && st.To.Domain() == "" {
+		return false
+	}
+	m.archive(ev, st.From.Bare(), st.To.Bare(), nil)
+	return false
+}
+
+// archive holds the stanza while it is written to owner's archive, if
+// owner's preferences keep messages with peer, then lets it go on; a
+// storage failure is logged and the message goes on unarchived (delivery
+// matters more than its copy).
+func (m *Module) archive(ev *router.Event, owner, peer jid.JID, done func(id string)) {
+	ctx := ev.Ctx
+	keep, err := m.prefs.keep(ctx, m.store, owner.String(), peer.String())
+	if err != nil {
+		m.log.Error("archive preferences not read; the message is archived", "owner", owner.String(), "err", err)
+		keep = true
+	}
+	if !keep {
+		return
+	}
+	select {
+	case m.writes <- struct{}{}:
+	default:
+		m.log.Warn("too many archive writes under way: a message goes unarchived", "owner", owner.String())
+		return
+	}
+	held := ev.Hold(router.DefaultHoldTimeout, stanza.ErrInternalServerError.WithText("the message could not be archived in time"))
+	if held == nil {
+		<-m.writes
+		return
+	}
+	payload := xml.Append(nil, ev.Stanza.El, "")
+	at := m.now().UTC().Truncate(time.Microsecond) // as stamped in results: start and end compare equal
+	go func() {
+		defer func() { <-m.writes }()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		id, err := m.a.Append(wctx, storage.Entry{Owner: owner.String(), Archive: Archive, Time: at, Peer: peer.String(), Payload: payload}, 0)
+		if err != nil {
+			m.log.Error("message not archived: check the storage", "owner", owner.String(), "err", err)
+		} else if done != nil {
+			done(id)
+		}
+		held.Resume()
+	}()
+}
+
+// removeOurs drops the stanza-ids that claim to be by owner.
+func removeOurs(el *xml.Element, owner string) {
+	keep := el.Children[:0]
+	for _, n := range el.Children {
+		if c, ok := n.(*xml.Element); ok && c.Space == NSSID && c.Name == "stanza-id" && c.Attr("by") == owner {
+			continue
+		}
+		keep = append(keep, n)
+	}
+	el.Children = keep
+}
+
+// retain applies retention_days and max_per_user every hour.
+func (m *Module) retain() {
+	for {
+		r := storage.Retention{KeepPerOwner: m.cfg.MaxPerUser}
+		if m.cfg.RetentionDays > 0 {
+			r.Before = m.now().Add(-time.Duration(m.cfg.RetentionDays) * 24 * time.Hour)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		n, err := m.a.Expire(ctx, Archive, r)
+		cancel()
+		switch {
+		case err != nil:
+			m.log.Error("archive retention not applied; retried in an hour", "err", err)
+		case n > 0:
+			m.log.Info("archive retention applied", "removed", n)
+		}
+		time.Sleep(time.Hour)
+	}
+}
