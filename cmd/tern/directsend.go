@@ -174,7 +174,7 @@ func (e *env) awaitNotifications(cfg *config.Config, from string, outs []message
 		for _, r := range recs {
 			after = r.ID
 			s, ok := state[r.MessageID]
-			if !ok || r.Address != from || s == "dispatched" || s == "failed" {
+			if !ok || r.Address != from || !strings.EqualFold(r.Peer, rcpt[r.MessageID]) || s == "dispatched" || s == "failed" {
 				continue
 			}
 			switch {
@@ -182,10 +182,17 @@ func (e *env) awaitNotifications(cfg *config.Config, from string, outs []message
 				state[r.MessageID] = r.Rule
 				fmt.Fprintf(e.stdout, "%s: %s %s\n", rcpt[r.MessageID], r.Rule, map[string]string{"processed": "(accepted by its server: decrypted, verified, trusted)",
 					"dispatched": "(delivered to the recipient)"}[r.Rule])
-			case r.Event == audit.NotificationReceived && r.Rule == "failed", r.Event == audit.RefusedByPeer, r.Event == audit.Failed:
+			case r.Event == audit.NotificationReceived && (r.Rule == "failed" || r.Rule == "denied" || r.Rule == "deleted"),
+				r.Event == audit.RefusedByPeer, r.Event == audit.Failed:
 				state[r.MessageID] = "failed"
 				failed++
 				why := r.Reason
+				if r.Event == audit.NotificationReceived {
+					why = r.Rule + " (its server's notification)"
+					if r.Reason != "" {
+						why += ": " + r.Reason
+					}
+				}
 				if r.Event == audit.RefusedByPeer {
 					why = "refused by its server (rule " + r.Rule + "): " + r.Reason
 				}

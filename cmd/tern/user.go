@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/tern-xmpp/tern/internal/auth/sasl"
+	"github.com/tern-xmpp/tern/internal/direct/messages"
 	"github.com/tern-xmpp/tern/internal/feature/register"
 	"github.com/tern-xmpp/tern/internal/ops/config"
 	"github.com/tern-xmpp/tern/internal/ops/control"
@@ -240,6 +242,11 @@ func userDel(e *env, args []string) int {
 	}
 	if err := st.Users().DeleteUser(e.ctx, acct.domain, acct.local); err != nil {
 		return e.fail("deleting %s: %v", acct, err)
+	}
+	// The Direct messages its inbox kept as files go too (the server's
+	// hook does it when it runs).
+	if err := os.RemoveAll(messages.AccountInboxDir(cfg.DirectDir(), acct.String())); err != nil {
+		fmt.Fprintf(e.stderr, "the Direct inbox files of %s were not removed: %v\n", acct, err)
 	}
 	fmt.Fprintf(e.stdout, "deleted %s from the database (no server answers on %s: its contacts were not told)\n", acct, cfg.ControlSocket())
 	return 0

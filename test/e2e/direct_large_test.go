@@ -106,8 +106,8 @@ func TestDirectByReference(t *testing.T) {
 			t.Errorf("%s: peak memory %d KiB above idle while a 50 MB document went through; it must stay under 64 MiB", p.name, grew)
 		}
 	}
-	if left, _ := os.ReadDir(filepath.Join(b.dataDir, "direct", "tmp")); len(left) > 0 {
-		t.Errorf("B's direct/tmp holds %d entries after the message", len(left))
+	if left, _ := filepath.Glob(filepath.Join(b.dataDir, "direct", "tmp", "*", "*")); len(left) > 0 {
+		t.Errorf("B's direct/tmp holds %v after the message", left)
 	}
 	// The inbox: the message kept as a file, exported as sent.
 	direct := func(args ...string) string {

@@ -49,6 +49,10 @@ type Kept struct {
 // the module's Dir.
 func InboxDir(dir string) string { return filepath.Join(dir, "inbox") }
 
+// AccountInboxDir is where the inbox keeps an account's messages as files
+// (under the module's Dir); removed with the account.
+func AccountInboxDir(dir, owner string) string { return filepath.Join(InboxDir(dir), ownerDir(owner)) }
+
 // ownerDir is an account's directory under InboxDir: a hash, so that no
 // address makes a path.
 func ownerDir(owner string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
@@ -60,6 +61,7 @@ type Module struct {
 	processedTimeout time.Duration
 	fetchTimeout     time.Duration
 	fetcher          *fetcher
+	tmp              string        // this process's tmp/ under Dir
 	heavy            chan struct{} // fetches and in-memory seals of large documents under way
 	r                *router.Router
 	log              *slog.Logger
@@ -151,17 +153,26 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	m.r, m.log = h.Router, h.Log
 	if m.Dir == "" {
-		m.Dir = filepath.Join(os.TempDir(), "tern-direct")
+		d, err := os.MkdirTemp("", "tern-direct-")
+		if err != nil {
+			return fmt.Errorf("directmessages: %w", err)
+		}
+		m.Dir = d
+		m.log.Warn("no data directory for Direct messages: those by reference, and the large ones the inbox keeps, go to a temporary directory", "dir", d)
 	}
-	// What a kill -9 left in tmp/ was never delivered: it goes.
-	os.RemoveAll(m.tmpDir())
-	for _, d := range []string{m.tmpDir(), InboxDir(m.Dir)} {
+	// Each process its own tmp/ (a cluster may share the directory); what
+	// a kill -9 left, never delivered, goes once a day old.
+	removeStale(filepath.Join(m.Dir, "tmp"), 24*time.Hour)
+	var b [8]byte
+	rand.Read(b[:])
+	m.tmp = filepath.Join(m.Dir, "tmp", hex.EncodeToString(b[:]))
+	for _, d := range []string{m.tmp, InboxDir(m.Dir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("directmessages: %w (the data directory must be writable)", err)
 		}
 	}
 	h.Hook(router.EvAccountDeleting, 0, func(ev *router.Event) bool {
-		if err := os.RemoveAll(filepath.Join(InboxDir(m.Dir), ownerDir(ev.Account.String()))); err != nil {
+		if err := os.RemoveAll(AccountInboxDir(m.Dir, ev.Account.String())); err != nil {
 			m.log.Error("the inbox files of a deleted account were not removed: remove them by hand", "account", ev.Account.String(), "err", err)
 		}
 		return false
@@ -206,7 +217,22 @@ func (m *Module) record(address string, r audit.Record) {
 	}
 }
 
-func (m *Module) tmpDir() string { return filepath.Join(m.Dir, "tmp") }
+// tmpDir is this process's directory for messages being checked (made
+// again if something removed it).
+func (m *Module) tmpDir() string {
+	os.MkdirAll(m.tmp, 0o700)
+	return m.tmp
+}
+
+// removeStale removes the entries of dir last changed before age ago.
+func removeStale(dir string, age time.Duration) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
 
 // MaxMessageBytes is the largest Direct message sent or accepted by reference.
 func (m *Module) MaxMessageBytes() int64 { return m.cfg.MaxMessageBytes }

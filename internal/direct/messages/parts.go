@@ -39,7 +39,10 @@ func summary(op *smime.Opened) (string, []partInfo, string) {
 	fmt.Fprintf(&b, "Direct message %q from %s: signature and trust verified (signed by %s, %s-bound; %s, %s).",
 		subject, op.From, op.Signer.Subject.CommonName, op.Trust.Bound, op.Cipher, op.Digest)
 	for _, p := range parts {
-		if p.name != "" {
+		switch {
+		case p.name != "" && p.size < 0:
+			fmt.Fprintf(&b, "\nAttachment: %s (%s): it could not be read out of the message (a broken MIME part, or this server's disk); no link", p.name, p.ctype)
+		case p.name != "":
 			fmt.Fprintf(&b, "\nAttachment: %s (%s, %d bytes)", p.name, p.ctype, p.size)
 		}
 	}
@@ -91,7 +94,11 @@ func (p partInfo) read(cte string, r io.Reader, dir string, i int) partInfo {
 	if dir != "" {
 		limit = spillAt
 	}
-	head, _ := io.ReadAll(io.LimitReader(r, limit+1))
+	head, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		p.size = -1 // cut short (a broken multipart): no link, the inbox keeps the message
+		return p
+	}
 	if int64(len(head)) <= limit {
 		p.data = decodeCTE(cte, head)
 		p.size = int64(len(p.data))
@@ -104,7 +111,8 @@ func (p partInfo) read(cte string, r io.Reader, dir string, i int) partInfo {
 	// decode is kept as it came, as in memory.
 	raw := filepath.Join(dir, fmt.Sprintf("part-%d.raw", i))
 	doc := filepath.Join(dir, fmt.Sprintf("part-%d", i))
-	n, err := writeFile(raw, io.MultiReader(bytes.NewReader(head), r))
+	var n int64
+	n, err = writeFile(raw, io.MultiReader(bytes.NewReader(head), r))
 	head = nil
 	if err != nil {
 		p.size = -1 // not taken out: no link, the inbox keeps the message

@@ -60,6 +60,10 @@ func (m *Module) incoming(ev *router.Event) bool {
 // work on large documents at a time (each may hold max_message_bytes).
 const maxHeavy = 4
 
+// RuleLocal: the receiving server could not process the message (its
+// disk, its load): nothing is wrong with the message.
+const RuleLocal smime.Rule = "temporary-failure"
+
 // RuleUnknownRecipient: the message is for no account of this server.
 const RuleUnknownRecipient smime.Rule = "recipient-unknown"
 
@@ -73,9 +77,21 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 	uctx, ucancel := context.WithTimeout(context.Background(), 10*time.Second)
 	exists := m.r.UserExists(uctx, to)
 	ucancel()
-	if !exists {
+	if exists && el.Attr("url") != "" {
+		// A bounded number of messages by reference at a time, from the
+		// fetch to the last copy of their documents (disk, bandwidth, and
+		// the AES-GCM ones opened in memory).
+		select {
+		case m.heavy <- struct{}{}:
+			defer func() { <-m.heavy }()
+		case <-time.After(m.fetchTimeout):
+			perr = fmt.Errorf("%w: too many messages by reference under way", smime.ErrLocal)
+		}
+	}
+	switch {
+	case !exists:
 		perr = errUnknown // nothing fetched for nobody
-	} else {
+	case perr == nil:
 		pl, perr = m.payload(el, from) // its own time bound (fetch_timeout)
 	}
 	if pl != nil {
@@ -100,6 +116,8 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 		// Not decrypted with the domain's keys, kept or answered: RFC 6120
 		// §10.5.4 for an unknown account, naming the rule.
 		rule, err = RuleUnknownRecipient, fmt.Errorf("%s: there is no account %s here", RuleUnknownRecipient, to)
+	case errors.Is(perr, smime.ErrLocal):
+		rule, err = RuleLocal, perr
 	case perr != nil:
 		rule, err = smime.RuleMalformed, perr
 		var fe *fetchError
@@ -131,8 +149,13 @@ func (m *Module) check(held *router.Held, el *xml.Element, to, from jid.JID, id 
 			err = errors.New("fetch-failed: the message could not be fetched as the stanza describes it (see the receiving server's log)")
 		}
 		e := stanza.ErrNotAcceptable.WithText("direct: " + err.Error())
-		if rule == RuleUnknownRecipient {
+		switch rule {
+		case RuleUnknownRecipient:
 			e = stanza.ErrServiceUnavailable.WithText("direct: " + err.Error())
+		case RuleLocal:
+			// This server's trouble (its disk), not the message's: said as
+			// such, without its details, and worth sending again.
+			e = stanza.ErrResourceConstraint.WithText("direct: " + string(RuleLocal) + ": the receiving server could not take the message now; send it again later")
 		}
 		reply := xml.New(xml.NSClient, "message", "from", to.String(), "to", from.String(), "type", "error", "id", id)
 		reply.Append(xml.New(NS, "direct", "message-id", el.Attr("message-id"), "rule", string(rule)))
@@ -246,6 +269,8 @@ func (m *Module) open(ctx context.Context, el *xml.Element, pl *payload, to, fro
 		rule := smime.RuleMalformed
 		if rej, ok := err.(*smime.Rejection); ok {
 			rule = rej.Rule
+		} else {
+			rule = RuleLocal // not a verdict on the message: a file, a time-out here
 		}
 		return nil, nil, nil, rule, err
 	}
@@ -279,7 +304,11 @@ func (m *Module) open(ctx context.Context, el *xml.Element, pl *payload, to, fro
 	v := xml.New(NS, "verified", "message-id", op.MessageID, "from", op.From, "signer", op.Signer.Subject.String(), "signer-sha256", audit.Fingerprint(op.Signer),
 		"bound", string(op.Trust.Bound), "cipher", op.Cipher, "digest", op.Digest, "subject", subject)
 	for _, p := range parts {
-		v.Append(xml.New(NS, "part", "name", p.name, "type", p.ctype, "size", fmt.Sprint(p.size)))
+		part := xml.New(NS, "part", "name", p.name, "type", p.ctype)
+		if p.size >= 0 {
+			part.SetAttr("size", fmt.Sprint(p.size))
+		}
+		v.Append(part)
 	}
 	msg.Append(v)
 	chat, serr := router.NewStanza(msg)

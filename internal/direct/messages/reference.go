@@ -92,13 +92,6 @@ func (m *Module) payload(el *xml.Element, from jid.JID) (*payload, error) {
 	if host, dom := strings.ToLower(u.Hostname()), from.Domain(); !m.cfg.FetchPrivate && host != dom && !strings.HasSuffix(host, "."+dom) {
 		return nil, &fetchError{fmt.Errorf("the url's host %s is not %s or a name under it", host, dom)}
 	}
-	// A bounded number at a time (disk, bandwidth).
-	select {
-	case m.heavy <- struct{}{}:
-		defer func() { <-m.heavy }()
-	case <-time.After(m.fetchTimeout):
-		return nil, &fetchError{errors.New("too many messages being fetched; try again")}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.fetchTimeout)
 	defer cancel()
 	path, err := m.fetcher.get(ctx, u.String(), size, sum, m.tmpDir())
@@ -163,9 +156,12 @@ func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte, dir
 	if resp.ContentLength >= 0 && resp.ContentLength != size {
 		return "", fmt.Errorf("GET %s: %d bytes; the stanza says %d", u, resp.ContentLength, size)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("%w: %v", smime.ErrLocal, err)
+	}
 	out, err := os.CreateTemp(dir, "fetched-*.p7m")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %v", smime.ErrLocal, err)
 	}
 	ok := false
 	defer func() {
@@ -175,8 +171,11 @@ func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte, dir
 		}
 	}()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(out, h), io.LimitReader(resp.Body, size+1), make([]byte, 64<<10))
+	disk := &diskWriter{w: out}
+	n, err := io.CopyBuffer(io.MultiWriter(disk, h), io.LimitReader(resp.Body, size+1), make([]byte, 64<<10))
 	switch {
+	case disk.err != nil:
+		return "", fmt.Errorf("%w: %v", smime.ErrLocal, disk.err)
 	case err != nil:
 		return "", fmt.Errorf("GET %s: %w", u, err)
 	case n > size:
@@ -188,8 +187,23 @@ func (f *fetcher) get(ctx context.Context, u string, size int64, sum []byte, dir
 		return "", fmt.Errorf("GET %s: SHA-256 %x; the stanza says %x (changed on the way or at rest)", u, got, sum)
 	}
 	if err := out.Close(); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %v", smime.ErrLocal, err)
 	}
 	ok = true
 	return out.Name(), nil
+}
+
+// diskWriter keeps the first write error (this server's disk, not the peer).
+type diskWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (d *diskWriter) Write(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	n, err := d.w.Write(p)
+	d.err = err
+	return n, err
 }

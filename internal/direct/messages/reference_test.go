@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/direct/smime"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
@@ -47,7 +48,7 @@ func TestFetch(t *testing.T) {
 	m.InlineMax, m.fetchTimeout = DefaultInlineMax, 10*time.Second
 	m.cfg.FetchCA, m.cfg.FetchPrivate = []string{ca}, true
 	m.heavy, m.Dir = make(chan struct{}, maxHeavy), t.TempDir()
-	os.MkdirAll(m.tmpDir(), 0o700)
+	m.tmp = filepath.Join(m.Dir, "tmp", "test")
 	sender := jid.MustParse("drjones@a.example")
 	var err error
 	if m.fetcher, err = newFetcher(m.cfg, m.fetchTimeout); err != nil {
@@ -93,6 +94,15 @@ func TestFetch(t *testing.T) {
 	if left, _ := os.ReadDir(m.tmpDir()); len(left) > 0 {
 		t.Errorf("failed fetches left %d file(s) behind", len(left))
 	}
+	// This server's disk failing is no verdict on the message: ErrLocal.
+	blocker := filepath.Join(m.Dir, "blocker")
+	os.WriteFile(blocker, nil, 0o600)
+	saved := m.tmp
+	m.tmp = filepath.Join(blocker, "tmp")
+	if _, err := m.payload(ref("/ok", n, good), sender); !errors.Is(err, smime.ErrLocal) {
+		t.Errorf("a fetch with no room to write it: %v; want smime.ErrLocal", err)
+	}
+	m.tmp = saved
 	// Outside a lab: a host not under the sender's domain is refused, and loopback before anything is sent.
 	m.cfg.FetchPrivate = false
 	var fe *fetchError

@@ -181,3 +181,19 @@ func TestSplitAtLongLines(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitAtLongPadding: a delimiter padded past its line limit is
+// content both in memory and from a file (the review's 70 KiB of spaces).
+func TestSplitAtLongPadding(t *testing.T) {
+	pad := bytes.Repeat([]byte(" "), 70<<10)
+	for _, body := range [][]byte{
+		cat([]byte("--b\r\nA\r\n--b"), pad, []byte("\r\nB\r\n--b--\r\n")),
+		cat([]byte("--b\r\nA\r\n--b"), pad[:maxDelimLine-3], []byte("\r\nB\r\n--b--\r\n")),
+	} {
+		want, werr := splitMultipart(body, "b")
+		got, gerr := splitAt(bytes.NewReader(body), 0, "b")
+		if (werr == nil) != (gerr == nil) || len(got) != len(want) {
+			t.Fatalf("%d parts (%v), want %d (%v)", len(got), gerr, len(want), werr)
+		}
+	}
+}

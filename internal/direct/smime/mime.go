@@ -250,6 +250,10 @@ func DecodeBody(cte string, body []byte) ([]byte, error) {
 	}
 }
 
+// maxDelimLine bounds a delimiter line, its padding included (RFC 5322's
+// 998 characters): a longer one is content, in memory as from a file.
+const maxDelimLine = 998
+
 // splitMultipart returns the exact bytes of each body part of a multipart
 // body with boundary bd (RFC 2046 §5.1.1): what lies between a delimiter
 // line's end and the line break before the next delimiter. Not
@@ -266,7 +270,7 @@ func splitMultipart(body []byte, bd string) ([][]byte, error) {
 		}
 		line := bytes.TrimRight(body[pos:end], "\r \t")
 		rest, isDelim := bytes.CutPrefix(line, delim)
-		if isDelim && (len(rest) == 0 || bytes.Equal(rest, []byte("--"))) {
+		if isDelim && end-pos <= maxDelimLine && (len(rest) == 0 || bytes.Equal(rest, []byte("--"))) {
 			if start >= 0 {
 				// The part ends before the line break preceding this delimiter.
 				p := body[start:pos]

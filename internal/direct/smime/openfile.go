@@ -19,6 +19,14 @@ import (
 // file (the signed entity), and checks it in place (openSigned), with
 // memory bounded by buffers and header blocks whatever the size.
 
+// maxGCMFile bounds an AES-GCM message opened from a file (in memory,
+// several copies of it).
+const maxGCMFile = 16 << 20
+
+// ErrLocal marks a failure of this server (its disk), not of the message:
+// the sender may try again later.
+var ErrLocal = errors.New("local failure")
+
 // OpenFile is Open for the message in the file at path. The decrypted
 // entity lives in a directory under tmpDir until the Opened is closed
 // (Close); so do the documents a caller takes out of it (Dir). AES-GCM
@@ -55,6 +63,9 @@ func OpenFile(ctx context.Context, path string, rcpts []Recipient, verify Verifi
 	d := &derReader{r: bufio.NewReaderSize(body, 64<<10)}
 	env, err := d.envelope()
 	if err == errAuthEnveloped {
+		if fi.Size() > maxGCMFile {
+			return nil, reject(RuleMalformed, "an AES-GCM message of %d bytes: this server opens those in memory, up to %d; larger messages must be AES-CBC", fi.Size(), maxGCMFile)
+		}
 		raw, err := io.ReadAll(src)
 		if err != nil {
 			return nil, err
@@ -104,12 +115,12 @@ func OpenFile(ctx context.Context, path string, rcpts []Recipient, verify Verifi
 	}
 	dir, err := os.MkdirTemp(tmpDir, "direct-open-*")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrLocal, err)
 	}
 	pf, err := os.OpenFile(filepath.Join(dir, "signed"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrLocal, err)
 	}
 	opened := &Opened{Cipher: CipherName(info.Cipher), dir: dir, file: pf}
 	defer func() {
@@ -119,6 +130,9 @@ func OpenFile(ctx context.Context, path string, rcpts []Recipient, verify Verifi
 	}()
 	block, _ := aes.NewCipher(cek)
 	n, err := decryptCBC(ctx, pf, env.content, block, alg[1].content)
+	if errors.Is(err, ErrLocal) || ctx.Err() != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, reject(RuleDecryptFailed, "%v", err)
 	}
@@ -164,9 +178,15 @@ func (b blankless) Read(p []byte) (int, error) {
 
 // decryptCBC decrypts the AES-CBC ciphertext ct into w and removes its
 // padding (the last block is held until it is known to be the last).
-func decryptCBC(ctx context.Context, w io.Writer, ct io.Reader, block cipher.Block, iv []byte) (int64, error) {
+func decryptCBC(ctx context.Context, w io.Writer, ct io.Reader, block cipher.Block, iv []byte) (n int64, err error) {
 	dec := cipher.NewCBCDecrypter(block, iv)
-	bw := bufio.NewWriterSize(w, 256<<10)
+	lw := &localWriter{w: w}
+	defer func() {
+		if lw.err != nil {
+			n, err = 0, fmt.Errorf("%w: writing the decrypted message: %v", ErrLocal, lw.err)
+		}
+	}()
+	bw := bufio.NewWriterSize(lw, 256<<10)
 	buf := make([]byte, 64<<10)
 	held := make([]byte, 0, aes.BlockSize)
 	var total int64
@@ -207,6 +227,22 @@ func decryptCBC(ctx context.Context, w io.Writer, ct io.Reader, block cipher.Blo
 	bw.Write(held[:aes.BlockSize-pad])
 	total += int64(aes.BlockSize - pad)
 	return total, bw.Flush()
+}
+
+// localWriter keeps the first write error: a failure of this server's
+// disk, not of the message.
+type localWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (l *localWriter) Write(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.w.Write(p)
+	l.err = err
+	return n, err
 }
 
 // derReader reads a CMS structure from a stream: the small values whole,

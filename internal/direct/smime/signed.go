@@ -25,6 +25,9 @@ import (
 // maxHead bounds a header block and the signature part.
 const maxHead = 1 << 20
 
+// maxSigners bounds the SignerInfos of one signature.
+const maxSigners = 4
+
 // maxUnattributed bounds content whose signer signed no attributes: the
 // signature is then over the content itself, which must be held.
 const maxUnattributed = 16 << 20
@@ -80,7 +83,7 @@ func splitAt(src source, off int64, bd string) ([][2]int64, error) {
 		if lineStart && whole {
 			line := bytes.TrimRight(bytes.TrimSuffix(chunk, []byte("\n")), "\r \t")
 			rest, isDelim := bytes.CutPrefix(line, delim)
-			if isDelim && (len(rest) == 0 || bytes.Equal(rest, []byte("--"))) {
+			if isDelim && len(bytes.TrimSuffix(chunk, []byte("\n"))) <= maxDelimLine && (len(rest) == 0 || bytes.Equal(rest, []byte("--"))) {
 				if start >= 0 {
 					// The part ends before the line break preceding this delimiter.
 					end := pos
@@ -156,6 +159,11 @@ func (op *Opened) openSigned(ctx context.Context, outer mail.Header, plain sourc
 	if len(p7.Signers) == 0 {
 		return reject(RuleNotSigned, "the signature has no signer")
 	}
+	if len(p7.Signers) > maxSigners {
+		// Each signer is a pass over the content: a thousand would be a
+		// thousand passes, for no signer anyone needs.
+		return reject(RuleMalformed, "the signature has %d signers (at most %d)", len(p7.Signers), maxSigners)
+	}
 	for _, si := range p7.Signers {
 		if err := checkDigest(si.DigestAlgorithm.Algorithm); err != nil {
 			return err
@@ -166,7 +174,7 @@ func (op *Opened) openSigned(ctx context.Context, outer mail.Header, plain sourc
 		op.Digest = digestName(si.DigestAlgorithm.Algorithm)
 	}
 	content := io.NewSectionReader(plain, parts[0][0], parts[0][1]-parts[0][0])
-	if err := verifyOver(p7, content); err != nil {
+	if err := verifyOver(ctx, p7, content); err != nil {
 		return err
 	}
 	*authenticated = true // the signature holds over the decrypted content
@@ -233,17 +241,20 @@ func (op *Opened) openSigned(ctx context.Context, outer mail.Header, plain sourc
 // verifyOver verifies every signature of p7 over content, hashed as it is
 // read; once more on the canonical (CRLF) form of the content, as some
 // senders sign LF text that a relay turned into CRLF, or the reverse.
-func verifyOver(p7 *pkcs7.PKCS7, content *io.SectionReader) error {
+func verifyOver(ctx context.Context, p7 *pkcs7.PKCS7, content *io.SectionReader) error {
 	attributed := true
 	for _, si := range p7.Signers {
 		attributed = attributed && len(si.AuthenticatedAttributes) > 0
 	}
 	var err, err2 error
 	if attributed {
-		p7.Hasher = sectionHasher{r: content}
-		if err = p7.Verify(); err != nil {
-			p7.Hasher = sectionHasher{r: content, canon: true}
+		p7.Hasher = &sectionHasher{ctx: ctx, r: content}
+		if err = p7.Verify(); err != nil && ctx.Err() == nil {
+			p7.Hasher = &sectionHasher{ctx: ctx, r: content, canon: true}
 			err2 = p7.Verify()
+		}
+		if ctx.Err() != nil {
+			return reject(RuleBadSignature, "the signature was not verified in time: %v", ctx.Err())
 		}
 	} else {
 		// Signed without attributes: over the content itself, held.
@@ -273,13 +284,19 @@ func verifyOver(p7 *pkcs7.PKCS7, content *io.SectionReader) error {
 }
 
 // sectionHasher is a pkcs7.Hasher that hashes the content from where it
-// lies instead of from p7.Content.
+// lies instead of from p7.Content, once per hash function whatever the
+// number of signers, and stops when ctx ends.
 type sectionHasher struct {
+	ctx   context.Context
 	r     *io.SectionReader
 	canon bool
+	done  map[crypto.Hash][]byte
 }
 
-func (s sectionHasher) Hash(h crypto.Hash, _ io.Reader) ([]byte, error) {
+func (s *sectionHasher) Hash(h crypto.Hash, _ io.Reader) ([]byte, error) {
+	if sum, ok := s.done[h]; ok {
+		return sum, nil
+	}
 	if !h.Available() {
 		return nil, fmt.Errorf("hash function %v not available", h)
 	}
@@ -289,13 +306,26 @@ func (s sectionHasher) Hash(h crypto.Hash, _ io.Reader) ([]byte, error) {
 	if s.canon {
 		w = cw
 	}
-	if _, err := io.CopyBuffer(w, io.NewSectionReader(s.r, 0, s.r.Size()), make([]byte, min(64<<10, max(s.r.Size(), 1)))); err != nil {
-		return nil, err
+	buf := make([]byte, min(64<<10, max(s.r.Size(), 1)))
+	for off := int64(0); off < s.r.Size(); {
+		if err := s.ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := s.r.ReadAt(buf[:min(int64(len(buf)), s.r.Size()-off)], off)
+		w.Write(buf[:n])
+		off += int64(n)
+		if err != nil && (err != io.EOF || off < s.r.Size()) {
+			return nil, err
+		}
 	}
 	if s.canon {
 		cw.close()
 	}
-	return d.Sum(nil), nil
+	if s.done == nil {
+		s.done = map[crypto.Hash][]byte{}
+	}
+	s.done[h] = d.Sum(nil)
+	return s.done[h], nil
 }
 
 // canonWriter writes what canonicalLines returns, as it goes: every CR,

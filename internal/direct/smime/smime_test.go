@@ -552,3 +552,40 @@ func TestOpenFileFlat(t *testing.T) {
 		t.Errorf("the message: %d bytes, %d in memory", op.Size(), len(op.Message))
 	}
 }
+
+// TestTooManySigners: a signature of five SignerInfos (each a pass over
+// the content) is refused before any is verified.
+func TestTooManySigners(t *testing.T) {
+	l := newLab(t)
+	inner, err := testMessage().Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent := append([]byte("Content-Type: message/rfc822\r\n\r\n"), inner...)
+	sd, err := pkcs7.NewSignedData(ent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	for range 5 {
+		if err := sd.AddSigner(l.sender.Cert, l.sender.Key, pkcs7.SignerInfoConfig{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sd.Detach()
+	sig, err := sd.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, tail := signedAround(SHA256, sig)
+	der, err := Encrypt(cat(head, ent, tail), []*x509.Certificate{l.recipient.Cert}, AES128CBC, RSAPKCS1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte("From: drjones@a.test\r\nTo: nurse@b.test\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString(der) + "\r\n")
+	_, err = openBoth(t, raw, l.rcpt(), l.verifier())
+	if rej, ok := err.(*Rejection); !ok || rej.Rule != RuleMalformed || !strings.Contains(rej.Detail, "5 signers") {
+		t.Fatalf("five signers: %v; want malformed, naming them", err)
+	}
+}
