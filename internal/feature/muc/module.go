@@ -1,0 +1,163 @@
+package muc
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/routing/module"
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/stanza"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// ModuleConfig is the [muc] section.
+type ModuleConfig struct {
+	// Name is the service's label: the service is <name>.<domain>;
+	// Direct domains use groupchat (TIM+).
+	Name string `toml:"name"`
+	// MaxRooms bounds the rooms of one service.
+	MaxRooms int `toml:"max_rooms"`
+	// MaxOccupants is a room's default (and highest) occupant limit.
+	MaxOccupants int `toml:"max_occupants"`
+	// HistoryLength is a new room's discussion history, in messages.
+	HistoryLength int `toml:"history_length"`
+	// MaxSubject bounds a subject, in bytes.
+	MaxSubject int `toml:"max_subject"`
+}
+
+// Validate checks the section.
+func (c *ModuleConfig) Validate() error {
+	if c.Name == "" {
+		return fmt.Errorf("[muc] name is empty: the service is <name>.<domain> (conference)")
+	}
+	if c.MaxRooms < 1 || c.MaxOccupants < 1 || c.HistoryLength < 0 || c.MaxSubject < 1 {
+		return fmt.Errorf("[muc] max_rooms, max_occupants and max_subject: 1 or more; history_length: 0 or more")
+	}
+	return nil
+}
+
+// Module is the multi-user chat service of every served domain.
+type Module struct {
+	cfg    ModuleConfig
+	Direct func(domain string) bool // Direct domains: groupchat.<domain>, non-anonymous rooms
+
+	r      *router.Router
+	log    *slog.Logger
+	now    func() time.Time
+	secret []byte
+
+	mu    sync.Mutex
+	rooms map[string]*Room // room bare JID -> room
+}
+
+// New returns the module with its defaults.
+func New() *Module {
+	return &Module{cfg: ModuleConfig{Name: "conference", MaxRooms: 10000, MaxOccupants: 1000, HistoryLength: 20, MaxSubject: 1024}}
+}
+
+// Name implements module.Module.
+func (*Module) Name() string { return "muc" }
+
+// Config implements module.Configurable.
+func (m *Module) Config() any { return &m.cfg }
+
+// Register implements module.Module.
+func (m *Module) Register(h *module.Host) error {
+	if err := m.cfg.Validate(); err != nil {
+		return err
+	}
+	if m.Direct == nil {
+		m.Direct = func(string) bool { return false }
+	}
+	m.r, m.log, m.now = h.Router, h.Log, h.Now
+	m.rooms = map[string]*Room{}
+	m.secret = make([]byte, 32)
+	rand.Read(m.secret)
+	for _, host := range h.Router.Hosts() {
+		name := m.cfg.Name
+		if m.Direct(host) {
+			name = "groupchat"
+		}
+		domain := name + "." + host
+		direct := m.Direct(host)
+		h.AddService(router.Service{Domain: domain, Parent: host, Name: "Chatrooms",
+			Identities: []router.Identity{{Category: "conference", Type: "text", Name: "Chatrooms"}},
+			Features:   []string{NS, NSItems, NSDiscoInfo, NSOccupant},
+			Handle:     func(ctx context.Context, st *router.Stanza) bool { return m.handle(ctx, domain, direct, st) }})
+	}
+	return nil
+}
+
+// handle takes every stanza for the service or one of its rooms.
+func (m *Module) handle(ctx context.Context, service string, direct bool, st *router.Stanza) bool {
+	if st.To.Local() == "" {
+		return m.serviceIQ(ctx, service, st)
+	}
+	roomJID := st.To.Bare()
+	switch st.Kind {
+	case stanza.Presence:
+		m.presence(ctx, roomJID, direct, st)
+		return true
+	case stanza.Message:
+		r := m.room(roomJID)
+		if r == nil {
+			if st.Type != "error" {
+				m.r.ReplyError(ctx, st, stanza.ErrItemNotFound.WithText("no such room"))
+			}
+			return true
+		}
+		r.message(ctx, m, st)
+		return true
+	case stanza.IQ:
+		r := m.room(roomJID)
+		if r == nil {
+			if st.Type == "get" || st.Type == "set" {
+				m.r.ReplyError(ctx, st, stanza.ErrItemNotFound.WithText("no such room"))
+			}
+			return true
+		}
+		r.iq(ctx, m, st)
+		return true
+	}
+	return false
+}
+
+func (m *Module) room(j jid.JID) *Room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rooms[j.String()]
+}
+
+// newRoomConfig is a new room's configuration (§10.1.3's defaults; on a
+// Direct domain non-anonymous, as TIM+ requires).
+func (m *Module) newRoomConfig(direct bool) Config {
+	c := Config{MaxOccupants: m.cfg.MaxOccupants, WhoIs: "moderators", AllowPM: "anyone", HistoryLength: m.cfg.HistoryLength, Public: true}
+	if direct {
+		c.WhoIs = "anyone"
+	}
+	return c
+}
+
+// send routes a stanza the service made.
+func (m *Module) send(ctx context.Context, el *xml.Element) {
+	st, err := router.NewStanza(el)
+	if err != nil {
+		m.log.Error("muc: a stanza the service made does not parse", "err", err)
+		return
+	}
+	m.r.Route(ctx, st)
+}
+
+// drop forgets a room (destroyed, or the last occupant of a temporary room left).
+func (m *Module) drop(r *Room) {
+	m.mu.Lock()
+	if m.rooms[r.jid.String()] == r {
+		delete(m.rooms, r.jid.String())
+	}
+	m.mu.Unlock()
+}

@@ -1,0 +1,255 @@
+package muc
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/feature/presence"
+	"github.com/tern-xmpp/tern/internal/feature/roster"
+	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+const room = "lobby@conference.example.org"
+
+// unread keeps what a wait took past the stanza it waited for.
+var unread = map[*moduletest.Session][]*xml.Element{}
+
+// drain forgets what s got so far.
+func drain(s *moduletest.Session) []*xml.Element {
+	got := append(unread[s], s.Take()...)
+	unread[s] = nil
+	return got
+}
+
+// wait collects what s gets until pred holds for one stanza, and returns
+// everything up to and including it.
+func wait(t *testing.T, s *moduletest.Session, what string, pred func(*xml.Element) bool) []*xml.Element {
+	t.Helper()
+	var got []*xml.Element
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		pending := append(unread[s], s.Take()...)
+		unread[s] = nil
+		for i, el := range pending {
+			got = append(got, el)
+			if pred(el) {
+				unread[s] = pending[i+1:] // for the next wait
+				return got
+			}
+		}
+	}
+	t.Fatalf("%s: not received; got %d stanzas: %v", what, len(got), got)
+	return nil
+}
+
+func codes(el *xml.Element) string {
+	var c []string
+	if x := el.Child(NSUser, "x"); x != nil {
+		for _, s := range x.Elements() {
+			if s.Name == "status" {
+				c = append(c, s.Attr("code"))
+			}
+		}
+	}
+	return strings.Join(c, ",")
+}
+
+func from(f string) func(*xml.Element) bool {
+	return func(el *xml.Element) bool { return el.Attr("from") == f }
+}
+
+func setup(t *testing.T, users ...string) (*moduletest.Harness, map[string]*moduletest.Session) {
+	h := moduletest.New(t, users, roster.Module{}, presence.Module{}, New())
+	s := map[string]*moduletest.Session{}
+	for _, u := range users {
+		s[u] = h.Online(u, "pc")
+		drain(s[u])
+	}
+	return h, s
+}
+
+// join sends u's presence to the room as nick and waits for its own
+// presence back (status 110).
+func join(t *testing.T, s *moduletest.Session, nick, extra string) []*xml.Element {
+	t.Helper()
+	s.Send("<presence to='" + room + "/" + nick + "'><x xmlns='http://jabber.org/protocol/muc'>" + extra + "</x></presence>")
+	return wait(t, s, nick+" joins", func(el *xml.Element) bool {
+		return el.Name == "presence" && el.Attr("from") == room+"/"+nick && strings.Contains(codes(el), "110") || el.Attr("type") == "error"
+	})
+}
+
+// TestCreateAndJoin: the first occupant creates the room (201, 110, owner,
+// moderator), the room is locked until the owner accepts the default
+// configuration; then a second user joins and both see each other in the
+// order of §7.2.3, with the subject last; a nick in use is a conflict.
+func TestCreateAndJoin(t *testing.T) {
+	_, s := setup(t, "alice", "bob", "carol")
+	got := join(t, s["alice"], "Alice", "")
+	self := got[len(got)-1]
+	item := self.Child(NSUser, "x").Child(NSUser, "item")
+	if codes(self) != "110,201" || item.Attr("affiliation") != Owner || item.Attr("role") != Moderator {
+		t.Fatalf("the creator's presence: %s", self)
+	}
+	if self.Child(NSOccupant, "occupant-id") == nil {
+		t.Errorf("no occupant-id: %s", self)
+	}
+	// Locked: bob may not enter yet.
+	got = join(t, s["bob"], "Bob", "")
+	if e := got[len(got)-1]; e.Attr("type") != "error" || moduletest.ErrorCondition(e) != "item-not-found" {
+		t.Fatalf("joining a locked room: %s", e)
+	}
+	// An instant room (§10.1.2).
+	if r := s["alice"].Reply("<iq type='set' id='c1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>"); r.Attr("type") != "result" {
+		t.Fatalf("instant room: %s", r)
+	}
+	got = join(t, s["bob"], "Bob", "")
+	if len(got) < 2 || got[0].Attr("from") != room+"/Alice" || got[len(got)-1].Attr("from") != room+"/Bob" {
+		t.Fatalf("bob's join: %v", got)
+	}
+	if a := got[0].Child(NSUser, "x").Child(NSUser, "item"); a.Attr("jid") != "" {
+		t.Errorf("semi-anonymous room showed alice's real JID to bob, a participant: %s", got[0])
+	}
+	subj := wait(t, s["bob"], "subject", func(el *xml.Element) bool { return el.Name == "message" && el.Child(xml.NSClient, "subject") != nil })
+	if len(subj) != 1 {
+		t.Errorf("after his own presence, bob got %v before the subject", subj)
+	}
+	seen := wait(t, s["alice"], "bob's presence to alice", from(room+"/Bob"))
+	if j := seen[len(seen)-1].Child(NSUser, "x").Child(NSUser, "item").Attr("jid"); j != "bob@example.org/pc" {
+		t.Errorf("alice, a moderator, sees bob's real JID as %q", j)
+	}
+	// The nick is bob's: carol gets a conflict.
+	got = join(t, s["carol"], "Bob", "")
+	if e := got[len(got)-1]; e.Attr("type") != "error" || moduletest.ErrorCondition(e) != "conflict" {
+		t.Fatalf("a nick in use: %s", e)
+	}
+}
+
+func openRoom(t *testing.T, s map[string]*moduletest.Session) {
+	t.Helper()
+	join(t, s["alice"], "Alice", "")
+	s["alice"].Reply("<iq type='set' id='c1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>")
+	drain(s["alice"])
+}
+
+// TestMessagesAndHistory: a groupchat message goes to every occupant from
+// room/nick with the occupant-id; a stranger's is refused; the subject is
+// kept; a newcomer gets the history it asks for (maxstanzas) with delays,
+// then the subject; private messages go to the nick only.
+func TestMessagesAndHistory(t *testing.T) {
+	_, s := setup(t, "alice", "bob", "carol", "dave")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	for _, b := range []string{"one", "two", "three"} {
+		s["bob"].Send("<message to='" + room + "' type='groupchat'><body>" + b + "</body></message>")
+	}
+	got := wait(t, s["alice"], "bob's third message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "three" })
+	for _, m := range got {
+		if m.Attr("from") != room+"/Bob" || m.Child(NSOccupant, "occupant-id") == nil {
+			t.Errorf("a room message: %s", m)
+		}
+	}
+	wait(t, s["bob"], "bob's own echo", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "three" })
+	s["dave"].Send("<message to='" + room + "' type='groupchat'><body>intruder</body></message>")
+	e := wait(t, s["dave"], "an error for a stranger", func(el *xml.Element) bool { return el.Attr("type") == "error" })
+	if c := moduletest.ErrorCondition(e[len(e)-1]); c != "not-acceptable" {
+		t.Errorf("a stranger's message: %s", c)
+	}
+	s["alice"].Send("<message to='" + room + "' type='groupchat'><subject>Rounds at 9</subject></message>")
+	wait(t, s["bob"], "the subject", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "subject") == "Rounds at 9" })
+
+	got = join(t, s["carol"], "Carol", "<history maxstanzas='2'/>")
+	rest := wait(t, s["carol"], "the subject", func(el *xml.Element) bool { return el.Child(xml.NSClient, "subject") != nil })
+	var hist []string
+	for _, m := range rest {
+		if b := m.ChildText(xml.NSClient, "body"); b != "" {
+			hist = append(hist, b)
+			if m.Child(NSDelay, "delay") == nil {
+				t.Errorf("history without delay: %s", m)
+			}
+		}
+	}
+	if strings.Join(hist, ",") != "two,three" || rest[len(rest)-1].ChildText(xml.NSClient, "subject") != "Rounds at 9" {
+		t.Errorf("carol's history %v, then %s", hist, rest[len(rest)-1])
+	}
+	drain(s["bob"])
+	s["carol"].Send("<message to='" + room + "/Bob' type='chat'><body>psst</body></message>")
+	pm := wait(t, s["bob"], "carol's private message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "psst" })
+	if pm[len(pm)-1].Attr("from") != room+"/Carol" {
+		t.Errorf("private message: %s", pm[len(pm)-1])
+	}
+	if got := drain(s["alice"]); len(moduletest.Filter(got, "message")) > 0 {
+		for _, m := range got {
+			if m.ChildText(xml.NSClient, "body") == "psst" {
+				t.Errorf("alice got the private message: %s", m)
+			}
+		}
+	}
+}
+
+// TestNickChangeAndLeave: a new nick is told as unavailable with 303 and
+// the new nick, then available; leaving is unavailable to all, with 110
+// to the one who left; the last one out of a temporary room ends it.
+func TestNickChangeAndLeave(t *testing.T) {
+	h, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	s["bob"].Send("<presence to='" + room + "/Robert'/>")
+	got := wait(t, s["alice"], "Robert", from(room+"/Robert"))
+	var old *xml.Element
+	for _, p := range got {
+		if p.Attr("from") == room+"/Bob" {
+			old = p
+		}
+	}
+	if old == nil || old.Attr("type") != "unavailable" || codes(old) != "303" || old.Child(NSUser, "x").Child(NSUser, "item").Attr("nick") != "Robert" {
+		t.Fatalf("the old nick's presence: %v", got)
+	}
+	s["bob"].Send("<presence type='unavailable' to='" + room + "/Robert'/>")
+	left := wait(t, s["alice"], "Robert leaves", func(el *xml.Element) bool { return el.Attr("from") == room+"/Robert" && el.Attr("type") == "unavailable" })
+	if len(left) == 0 {
+		t.Fatal("no unavailable")
+	}
+	self := wait(t, s["bob"], "bob's own unavailable", func(el *xml.Element) bool { return el.Attr("type") == "unavailable" && strings.Contains(codes(el), "110") })
+	if len(self) == 0 {
+		t.Fatal("no self unavailable")
+	}
+	s["alice"].Send("<presence type='unavailable' to='" + room + "/Alice'/>")
+	wait(t, s["alice"], "alice leaves", func(el *xml.Element) bool { return el.Attr("type") == "unavailable" })
+	if r := s["bob"].Reply("<iq type='get' id='d1' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"); moduletest.ErrorCondition(r) != "item-not-found" {
+		t.Errorf("a temporary room after its last occupant left: %s", r)
+	}
+	_ = h
+}
+
+// TestDiscoAndPing: the service lists public rooms; a room's disco#info
+// has its features and the roominfo form; self-ping answers an occupant,
+// not a stranger; a Direct domain's rooms stay non-anonymous.
+func TestDiscoAndPing(t *testing.T) {
+	_, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	if r := s["bob"].Reply("<iq type='get' id='i1' to='conference.example.org'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"); !strings.Contains(r.String(), room) {
+		t.Errorf("service items: %s", r)
+	}
+	r := s["bob"].Reply("<iq type='get' id='i2' to='" + room + "'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	for _, f := range []string{"muc_public", "muc_temporary", "muc_open", "muc_semianonymous", NSRoomInfo} {
+		if !strings.Contains(r.String(), f) {
+			t.Errorf("room info lacks %s: %s", f, r)
+		}
+	}
+	if r := s["alice"].Reply("<iq type='get' id='p1' to='" + room + "/Alice'><ping xmlns='urn:xmpp:ping'/></iq>"); r.Attr("type") != "result" {
+		t.Errorf("self-ping of an occupant: %s", r)
+	}
+	if r := s["bob"].Reply("<iq type='get' id='p2' to='" + room + "/Bob'><ping xmlns='urn:xmpp:ping'/></iq>"); moduletest.ErrorCondition(r) != "not-acceptable" {
+		t.Errorf("self-ping of a non-occupant: %s", r)
+	}
+	if r := s["bob"].Reply("<iq type='get' id='o1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>"); moduletest.ErrorCondition(r) != "forbidden" {
+		t.Errorf("the owner form for a non-owner: %s", r)
+	}
+	form := s["alice"].Reply("<iq type='get' id='o2' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>")
+	if !strings.Contains(form.String(), "muc#roomconfig_whois") {
+		t.Errorf("owner form: %s", form)
+	}
+}

@@ -1,0 +1,360 @@
+package muc
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/stanza"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// outbox collects what a room sends while its lock is held; it is routed
+// once the lock is released.
+type outbox []*xml.Element
+
+// presence handles presence to room@service/nick: joining (§7.2), a nick
+// change (§7.6), a status change (§7.7), leaving (§7.14).
+func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st *router.Stanza) {
+	if st.Type == "error" {
+		return // an occupant's server bouncing our presence (§ 7.14 leaves it to policy)
+	}
+	nick := st.To.Resource()
+	if st.Type != "" && st.Type != "unavailable" {
+		return // subscriptions and probes have no meaning for a room
+	}
+	if nick == "" || st.Type == "" && !validNick(nick) {
+		if st.Type == "" {
+			m.r.ReplyError(ctx, st, stanza.ErrJIDMalformed.WithText("join a room as room@service/nickname, with a nickname of 1 to 64 printable characters"))
+		}
+		return
+	}
+	m.mu.Lock()
+	r := m.rooms[roomJID.String()]
+	created := false
+	if r == nil && st.Type == "" {
+		if len(m.rooms) >= m.cfg.MaxRooms {
+			m.mu.Unlock()
+			m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this service has as many rooms as it keeps"))
+			return
+		}
+		r = newRoom(roomJID, m.newRoomConfig(direct), m.secret, m.now())
+		r.affs[st.From.Bare().String()] = Owner
+		m.rooms[roomJID.String()] = r
+		created = true
+	}
+	m.mu.Unlock()
+	if r == nil {
+		return // unavailable to a room that is gone
+	}
+	var out outbox
+	r.mu.Lock()
+	var gone bool
+	if st.Type == "unavailable" {
+		out, gone = r.leave(st)
+	} else {
+		out = r.available(m, st, nick, created)
+	}
+	r.mu.Unlock()
+	if gone {
+		m.drop(r)
+	}
+	for _, el := range out {
+		m.send(ctx, el)
+	}
+}
+
+// validNick: a nickname of 1 to 64 characters, none of them controls
+// (a start of XEP-0029/PRECIS's nickname profile; the resourcepart rules
+// of the JID parser did the rest).
+func validNick(n string) bool {
+	if n == "" || len([]rune(n)) > 64 || strings.TrimSpace(n) != n {
+		return false
+	}
+	for _, c := range n {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// available is an available presence from a user to room/nick.
+func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool) outbox {
+	full, bare := st.From.String(), st.From.Bare()
+	if cur, ok := r.byFull[full]; ok {
+		o := r.occupants[cur]
+		if cur != nick {
+			return r.changeNick(st, o, nick)
+		}
+		o.sessions[full] = presencePayload(st.El)
+		return r.broadcastPresence(o, nil, false)
+	}
+	errorBack := func(e *stanza.Error) outbox {
+		return outbox{errorPresence(st, e)}
+	}
+	aff := r.affiliation(bare.String())
+	switch {
+	case r.locked && aff != Owner:
+		return errorBack(stanza.ErrItemNotFound.WithText("the room is being set up by its owner"))
+	case aff == Outcast:
+		return errorBack(stanza.ErrForbidden.WithText("you are banned from this room"))
+	case r.cfg.MembersOnly && aff == NoAff:
+		return errorBack(stanza.ErrRegistrationRequired.WithText("this room is for its members only"))
+	}
+	if o, taken := r.occupants[nick]; taken && !o.bare.Equal(bare) {
+		return errorBack(stanza.ErrConflict.WithText("that nickname is in use in this room"))
+	}
+	x := st.El.Child(NS, "x")
+	if r.cfg.Password != "" && aff != Owner && (x == nil || x.ChildText(NS, "password") != r.cfg.Password) {
+		return errorBack(stanza.ErrNotAuthorized.WithText("this room needs a password"))
+	}
+	o, same := r.occupants[nick]
+	if !same && r.cfg.MaxOccupants > 0 && len(r.occupants) >= r.cfg.MaxOccupants && aff != Owner && aff != Admin {
+		return errorBack(stanza.ErrServiceUnavailable.WithText("the room is full"))
+	}
+	var out outbox
+	if !same {
+		o = &occupant{nick: nick, bare: bare, sessions: map[string]*xml.Element{}, role: r.defaultRole(aff)}
+		r.occupants[nick] = o
+	}
+	o.sessions[full] = presencePayload(st.El)
+	r.byFull[full] = nick
+	// §7.2.3: the others' presence to the newcomer, then its own to all.
+	for _, n := range r.sortedNicks() {
+		if n == nick {
+			continue
+		}
+		p := r.presenceOf(r.occupants[n], o, nil)
+		p.SetAttr("to", full)
+		out = append(out, p)
+	}
+	codes := []string{}
+	if r.nonAnonymous() {
+		codes = append(codes, "100")
+	}
+	if created {
+		codes = append(codes, "201")
+	}
+	if same {
+		// Another session of the same nick: only it gets the room's state;
+		// the others already know the occupant.
+		p := r.presenceOf(o, o, append([]string{"110"}, codes...))
+		p.SetAttr("to", full)
+		out = append(out, p)
+	} else {
+		out = append(out, r.broadcastPresence(o, codes, true)...)
+	}
+	out = append(out, r.historyFor(full, x, m.now())...)
+	out = append(out, r.subjectFor(full))
+	return out
+}
+
+// changeNick: an occupant asks for another nickname (§7.6): unavailable
+// with 303 under the old one, then available under the new.
+func (r *Room) changeNick(st *router.Stanza, o *occupant, nick string) outbox {
+	if other, taken := r.occupants[nick]; taken && !other.bare.Equal(o.bare) {
+		return outbox{errorPresence(st, stanza.ErrConflict.WithText("that nickname is in use in this room"))}
+	}
+	if len(o.sessions) > 1 {
+		return outbox{errorPresence(st, stanza.ErrNotAcceptable.WithText("close your other sessions in this room before changing the nickname"))}
+	}
+	var out outbox
+	for _, n := range r.sortedNicks() {
+		to := r.occupants[n]
+		for full := range to.sessions {
+			p := r.presenceOf(o, to, withSelf(to == o, "303"))
+			p.SetAttr("type", "unavailable")
+			p.Child(NSUser, "x").Child(NSUser, "item").SetAttr("nick", nick)
+			p.SetAttr("to", full)
+			out = append(out, p)
+		}
+	}
+	delete(r.occupants, o.nick)
+	o.nick = nick
+	r.occupants[nick] = o
+	for full := range o.sessions {
+		r.byFull[full] = nick
+		o.sessions[full] = presencePayload(st.El)
+	}
+	return append(out, r.broadcastPresence(o, nil, false)...)
+}
+
+// leave is an unavailable presence from a session of an occupant
+// (§7.14); it reports whether the room is to go (temporary and empty).
+func (r *Room) leave(st *router.Stanza) (outbox, bool) {
+	full := st.From.String()
+	nick, ok := r.byFull[full]
+	if !ok {
+		return nil, false
+	}
+	o := r.occupants[nick]
+	delete(r.byFull, full)
+	delete(o.sessions, full)
+	// The leaving session hears it leave.
+	self := r.presenceOf(o, o, []string{"110"})
+	self.SetAttr("type", "unavailable")
+	self.SetAttr("to", full)
+	out := outbox{self}
+	if status := st.El.ChildText(xml.NSClient, "status"); status != "" {
+		self.Append(xml.New(xml.NSClient, "status").SetText(clip(status, 1024)))
+	}
+	if len(o.sessions) > 0 {
+		return out, false // the nick stays with its other sessions
+	}
+	delete(r.occupants, nick)
+	for _, n := range r.sortedNicks() {
+		to := r.occupants[n]
+		for f := range to.sessions {
+			p := r.presenceOf(o, to, nil)
+			p.SetAttr("type", "unavailable")
+			p.SetAttr("to", f)
+			out = append(out, p)
+		}
+	}
+	return out, len(r.occupants) == 0 && !r.cfg.Persistent
+}
+
+// broadcastPresence sends o's presence to every session in the room; o's
+// own sessions get 110 and, if self, codes.
+func (r *Room) broadcastPresence(o *occupant, codes []string, self bool) outbox {
+	var out outbox
+	for _, n := range r.sortedNicks() {
+		to := r.occupants[n]
+		for full := range to.sessions {
+			var c []string
+			if to == o {
+				c = append([]string{"110"}, codes...)
+			}
+			p := r.presenceOf(o, to, c)
+			p.SetAttr("to", full)
+			out = append(out, p)
+		}
+	}
+	_ = self
+	return out
+}
+
+func withSelf(self bool, code string) []string {
+	if self {
+		return []string{"110", code}
+	}
+	return []string{code}
+}
+
+// presenceOf is o's presence as to sees it: from room/nick, its show and
+// status, the muc#user item (the real JID for those who may see it), the
+// status codes, the occupant-id.
+func (r *Room) presenceOf(o, to *occupant, codes []string) *xml.Element {
+	p := xml.New(xml.NSClient, "presence", "from", r.jid.String()+"/"+o.nick)
+	var last *xml.Element
+	var lastFull string
+	for full, pres := range o.sessions {
+		if last == nil || full > lastFull {
+			last, lastFull = pres, full
+		}
+	}
+	if last != nil {
+		for _, c := range last.Elements() {
+			p.Append(c.Copy())
+		}
+	}
+	x := xml.New(NSUser, "x")
+	item := xml.New(NSUser, "item", "affiliation", r.affiliation(o.bare.String()), "role", o.role)
+	if r.seesJIDs(to) && lastFull != "" {
+		item.SetAttr("jid", lastFull)
+	}
+	x.Append(item)
+	for _, c := range codes {
+		x.Append(xml.New(NSUser, "status", "code", c))
+	}
+	p.Append(x, xml.New(NSOccupant, "occupant-id", "id", r.occupantID(o.bare)))
+	return p
+}
+
+// presencePayload keeps what an occupant's presence says (show, status,
+// priority, caps...) without what the room writes itself.
+func presencePayload(el *xml.Element) *xml.Element {
+	keep := xml.New(xml.NSClient, "presence")
+	for _, c := range el.Elements() {
+		if c.Space == NS || c.Space == NSUser || c.Space == NSOccupant {
+			continue
+		}
+		if c.Name == "status" {
+			c = c.Copy()
+			c.SetText(clip(c.Text(), 1024))
+		}
+		keep.Append(c.Copy())
+		if len(keep.Children) >= 16 {
+			break
+		}
+	}
+	return keep
+}
+
+func errorPresence(st *router.Stanza, e *stanza.Error) *xml.Element {
+	p := xml.New(xml.NSClient, "presence", "from", st.To.String(), "to", st.From.String(), "type", "error")
+	return p.Append(e.Element())
+}
+
+// historyFor is the discussion history a newcomer asked for (§7.2.15),
+// each message with the delay of when the room got it.
+func (r *Room) historyFor(full string, x *xml.Element, now time.Time) outbox {
+	items := r.history
+	var h *xml.Element
+	if x != nil {
+		h = x.Child(NS, "history")
+	}
+	if h != nil {
+		if v, err := strconv.Atoi(h.Attr("maxstanzas")); err == nil && v >= 0 && v < len(items) {
+			items = items[len(items)-v:]
+		}
+		if v, err := strconv.Atoi(h.Attr("seconds")); err == nil && v >= 0 {
+			for len(items) > 0 && now.Sub(items[0].at) > time.Duration(v)*time.Second {
+				items = items[1:]
+			}
+		}
+		if t, err := time.Parse(time.RFC3339Nano, h.Attr("since")); err == nil {
+			for len(items) > 0 && items[0].at.Before(t) {
+				items = items[1:]
+			}
+		}
+		if v, err := strconv.Atoi(h.Attr("maxchars")); err == nil && v >= 0 {
+			total, i := 0, len(items)
+			for i > 0 && total+items[i-1].n <= v {
+				total += items[i-1].n
+				i--
+			}
+			items = items[i:]
+		}
+	}
+	var out outbox
+	for _, it := range items {
+		m := it.msg.Copy()
+		m.SetAttr("to", full)
+		m.Append(xml.New(NSDelay, "delay", "from", r.jid.String(), "stamp", it.at.UTC().Format("2006-01-02T15:04:05.000Z")))
+		out = append(out, m)
+	}
+	return out
+}
+
+// subjectFor is the subject message a newcomer gets last (§7.2.16): the
+// last subject, or an empty one.
+func (r *Room) subjectFor(full string) *xml.Element {
+	if r.subject != nil {
+		m := r.subject.Copy()
+		m.SetAttr("to", full)
+		return m
+	}
+	return xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", full, "type", "groupchat").Append(xml.New(xml.NSClient, "subject"))
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

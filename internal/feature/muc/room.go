@@ -1,0 +1,151 @@
+package muc
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/wire/jid"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Namespaces used.
+const (
+	NS          = "http://jabber.org/protocol/muc"
+	NSUser      = "http://jabber.org/protocol/muc#user"
+	NSOwner     = "http://jabber.org/protocol/muc#owner"
+	NSAdmin     = "http://jabber.org/protocol/muc#admin"
+	NSOccupant  = "urn:xmpp:occupant-id:0"
+	NSDelay     = "urn:xmpp:delay"
+	NSData      = "jabber:x:data"
+	NSRoomInfo  = "http://jabber.org/protocol/muc#roominfo"
+	NSRoomConf  = "http://jabber.org/protocol/muc#roomconfig"
+	NSDiscoInfo = "http://jabber.org/protocol/disco#info"
+	NSItems     = "http://jabber.org/protocol/disco#items"
+	NSPing      = "urn:xmpp:ping"
+)
+
+// Affiliations and roles (§5).
+const (
+	Owner   = "owner"
+	Admin   = "admin"
+	Member  = "member"
+	Outcast = "outcast"
+	NoAff   = "none"
+
+	Moderator   = "moderator"
+	Participant = "participant"
+	Visitor     = "visitor"
+)
+
+// Config is a room's configuration (the muc#roomconfig form, §10.2).
+type Config struct {
+	Name          string
+	Description   string
+	Persistent    bool
+	Public        bool
+	MembersOnly   bool
+	Moderated     bool
+	Password      string
+	MaxOccupants  int
+	WhoIs         string // "anyone" (non-anonymous) or "moderators" (semi-anonymous)
+	ChangeSubject bool   // participants may change the subject
+	AllowInvites  bool   // members may invite
+	AllowPM       string // "anyone", "participants", "moderators", "none"
+	HistoryLength int
+}
+
+// occupant is one nickname in a room: one bare JID, one or more of its
+// sessions (§7.2.9: several resources under one nick).
+type occupant struct {
+	nick     string
+	bare     jid.JID
+	sessions map[string]*xml.Element // full JID -> its last presence (as sent, children kept)
+	role     string
+}
+
+// historyItem is a message kept for discussion history.
+type historyItem struct {
+	msg *xml.Element // from room/nick, without 'to'
+	at  time.Time
+	n   int // its serialized length (maxchars)
+}
+
+// Room is one room of the service.
+type Room struct {
+	mu        sync.Mutex
+	jid       jid.JID // room@service
+	cfg       Config
+	locked    bool                 // created, not yet configured (§10.1)
+	occupants map[string]*occupant // nick -> occupant
+	byFull    map[string]string    // occupant's full real JID -> nick
+	affs      map[string]string    // bare JID -> affiliation (none is absent)
+	subject   *xml.Element         // the last subject message (from room/nick)
+	history   []historyItem
+	secret    []byte // occupant-id key
+	created   time.Time
+}
+
+func newRoom(j jid.JID, cfg Config, secret []byte, now time.Time) *Room {
+	return &Room{jid: j, cfg: cfg, locked: true, occupants: map[string]*occupant{}, byFull: map[string]string{},
+		affs: map[string]string{}, secret: secret, created: now}
+}
+
+// affiliation of a bare JID.
+func (r *Room) affiliation(bare string) string {
+	if a, ok := r.affs[bare]; ok {
+		return a
+	}
+	return NoAff
+}
+
+// defaultRole is the role an affiliation joins with (§5.1.2).
+func (r *Room) defaultRole(aff string) string {
+	switch aff {
+	case Owner, Admin:
+		return Moderator
+	case Member:
+		return Participant
+	}
+	if r.cfg.Moderated {
+		return Visitor
+	}
+	return Participant
+}
+
+// nonAnonymous: every occupant sees real JIDs (§4.1).
+func (r *Room) nonAnonymous() bool { return r.cfg.WhoIs == "anyone" }
+
+// seesJIDs: may o see the real JIDs of others?
+func (r *Room) seesJIDs(o *occupant) bool { return r.nonAnonymous() || o.role == Moderator }
+
+// occupantID is XEP-0421's stable, opaque id of a bare JID in this room.
+func (r *Room) occupantID(bare jid.JID) string {
+	m := hmac.New(sha256.New, r.secret)
+	m.Write([]byte(bare.String()))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// sortedNicks gives the occupants in a stable order.
+func (r *Room) sortedNicks() []string {
+	out := make([]string, 0, len(r.occupants))
+	for n := range r.occupants {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// addHistory keeps msg for discussion history, within HistoryLength.
+func (r *Room) addHistory(msg *xml.Element, at time.Time) {
+	if r.cfg.HistoryLength <= 0 {
+		return
+	}
+	r.history = append(r.history, historyItem{msg: msg, at: at, n: len(xml.Append(nil, msg, ""))})
+	if over := len(r.history) - r.cfg.HistoryLength; over > 0 {
+		r.history = append(r.history[:0], r.history[over:]...)
+	}
+}
