@@ -208,11 +208,15 @@ func TestNickChangeAndLeave(t *testing.T) {
 		t.Fatalf("the old nick's presence: %v", got)
 	}
 	s["bob"].Send("<presence type='unavailable' to='" + room + "/Robert'/>")
-	left := wait(t, s["alice"], "Robert leaves", func(el *xml.Element) bool { return el.Attr("from") == room+"/Robert" && el.Attr("type") == "unavailable" })
+	left := wait(t, s["alice"], "Robert leaves", func(el *xml.Element) bool {
+		return el.Attr("from") == room+"/Robert" && el.Attr("type") == "unavailable"
+	})
 	if len(left) == 0 {
 		t.Fatal("no unavailable")
 	}
-	self := wait(t, s["bob"], "bob's own unavailable", func(el *xml.Element) bool { return el.Attr("type") == "unavailable" && strings.Contains(codes(el), "110") })
+	self := wait(t, s["bob"], "bob's own unavailable", func(el *xml.Element) bool {
+		return el.Attr("type") == "unavailable" && strings.Contains(codes(el), "110")
+	})
 	if len(self) == 0 {
 		t.Fatal("no self unavailable")
 	}
