@@ -16,7 +16,7 @@ import (
 // messages acknowledged before a kill -9 are all in the archive after the
 // restart.
 func TestMAM(t *testing.T) {
-	p := startTern(t, ternOpts{})
+	p := startTern(t, ternOpts{ExtraTOML: "\n[mam]\nenabled = true\n"})
 	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "password")

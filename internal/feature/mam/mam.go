@@ -32,6 +32,10 @@ const Archive = "mam"
 
 // Config is the [mam] section.
 type Config struct {
+	// Enabled turns archiving on. Off by default for now: each message is
+	// held through its archive write, which a client sees as a message
+	// handled after the stanzas it sent next (docs/mam.md).
+	Enabled bool `toml:"enabled"`
 	// Default is what is archived for a user who set no preferences:
 	// always, roster (only with contacts in the roster) or never.
 	Default string `toml:"default"`
@@ -76,6 +80,13 @@ func New() *Module {
 	return &Module{cfg: Config{Default: "always", MaxPage: 250}}
 }
 
+// Enabled returns the module with archiving on (tests).
+func Enabled() *Module {
+	m := New()
+	m.cfg.Enabled = true
+	return m
+}
+
 // Name implements module.Module.
 func (*Module) Name() string { return "mam" }
 
@@ -86,6 +97,9 @@ func (m *Module) Config() any { return &m.cfg }
 func (m *Module) Register(h *module.Host) error {
 	if err := m.cfg.Validate(); err != nil {
 		return err
+	}
+	if !m.cfg.Enabled {
+		return nil
 	}
 	m.r, m.store, m.a, m.log, m.now = h.Router, h.Store, h.Store.Archive(), h.Log, h.Now
 	m.prefs = newPrefCache(h.Store.PrivateXML(), m.cfg.Default)

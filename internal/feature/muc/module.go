@@ -60,6 +60,12 @@ func New() *Module {
 	return &Module{cfg: ModuleConfig{Name: "conference", MaxRooms: 10000, MaxOccupants: 1000, HistoryLength: 20, MaxSubject: 1024}}
 }
 
+// WithDirect says which domains are Direct (their service is groupchat.<domain>).
+func (m *Module) WithDirect(direct func(domain string) bool) *Module {
+	m.Direct = direct
+	return m
+}
+
 // Name implements module.Module.
 func (*Module) Name() string { return "muc" }
 
