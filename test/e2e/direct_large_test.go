@@ -110,14 +110,7 @@ func TestDirectByReference(t *testing.T) {
 		t.Errorf("B's direct/tmp holds %v after the message", left)
 	}
 	// The inbox: the message kept as a file, exported as sent.
-	direct := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(ternBin, append([]string{"direct"}, append(args, "--config", b.config)...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tern direct %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	direct := func(args ...string) string { return ternDirect(t, b, args...) }
 	kept, _ := filepath.Glob(filepath.Join(b.dataDir, "direct", "inbox", "*", "*.p7m"))
 	mm := regexp.MustCompile(`(?m)^(\S+)\s+\S+\s+drjones@a\.example\s+"Imaging"\s+scan\.pdf$`).FindStringSubmatch(direct("inbox", "nurse@b.example"))
 	if len(kept) != 1 || mm == nil {

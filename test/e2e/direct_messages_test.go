@@ -267,14 +267,7 @@ func TestDirectMessages(t *testing.T) {
 	}
 
 	// nurse's inbox on B: the accepted message only, its document exported as sent.
-	direct := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(ternBin, append([]string{"direct"}, append(args, "--config", b.config)...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tern direct %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	direct := func(args ...string) string { return ternDirect(t, b, args...) }
 	inbox := direct("inbox", "nurse@b.example")
 	mm := regexp.MustCompile(`(?m)^(\S+)\s+\S+\s+drjones@a\.example\s+"Discharge summary"\s+summary\.xml, discharge\.pdf$`).FindStringSubmatch(inbox)
 	if mm == nil || !strings.Contains(inbox, "1 message(s)") {
@@ -431,4 +424,15 @@ func TestDirectSenderRestart(t *testing.T) {
 	if got := expectWithin(drjones, `(?s).*?<iq[^>]*id=['"]ping4['"]`, rawTimeout)[0]; strings.Contains(got, "-timeout") {
 		t.Errorf("a second time-out notice: %s", got)
 	}
+}
+
+// ternDirect runs `tern direct ARGS... --config` of p and returns its
+// output; a failure fails the test.
+func ternDirect(t *testing.T, p *ternProc, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(ternBin, append([]string{"direct"}, append(args, "--config", p.config)...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tern direct %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }
