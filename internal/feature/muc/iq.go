@@ -96,6 +96,8 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 		}
 	case p.Space == NSOwner:
 		payload, out, gone, e = r.owner(st, p)
+	case p.Space == NSAdmin:
+		payload, out, e = r.admin(st, p)
 	default:
 		e = stanza.ErrFeatureNotImplemented
 	}

@@ -257,3 +257,62 @@ func TestDiscoAndPing(t *testing.T) {
 		t.Errorf("owner form: %s", form)
 	}
 }
+
+func adminSet(item string) string {
+	return "<iq type='set' id='a' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#admin'>" + item + "</query></iq>"
+}
+
+// TestAdmin: a moderator kicks (307) and cannot kick an admin; the owner
+// bans (301: the outcast cannot come back), grants membership and
+// admin, lists affiliations; a participant may do none of it; the last
+// owner cannot step down.
+func TestAdmin(t *testing.T) {
+	_, s := setup(t, "alice", "bob", "carol", "dave")
+	openRoom(t, s)
+	for u, n := range map[string]string{"bob": "Bob", "carol": "Carol"} {
+		join(t, s[u], n, "")
+	}
+	drain(s["alice"])
+	drain(s["bob"])
+	if r := s["bob"].Reply(adminSet("<item nick='Carol' role='none'/>")); moduletest.ErrorCondition(r) != "forbidden" {
+		t.Errorf("a participant kicks: %s", r)
+	}
+	if r := s["alice"].Reply(adminSet("<item nick='Carol' role='none'><reason>spam</reason></item>")); r.Attr("type") != "result" {
+		t.Fatalf("kick: %s", r)
+	}
+	k := wait(t, s["carol"], "carol kicked", func(el *xml.Element) bool { return el.Attr("type") == "unavailable" })
+	if c := codes(k[len(k)-1]); c != "110,307" || !strings.Contains(k[len(k)-1].String(), "spam") {
+		t.Errorf("carol's removal: %s", k[len(k)-1])
+	}
+	seen := wait(t, s["bob"], "bob sees the kick", func(el *xml.Element) bool { return el.Attr("from") == room+"/Carol" })
+	if codes(seen[len(seen)-1]) != "307" {
+		t.Errorf("the kick as bob sees it: %s", seen[len(seen)-1])
+	}
+	if r := s["alice"].Reply(adminSet("<item jid='carol@example.org' affiliation='outcast'/>")); r.Attr("type") != "result" {
+		t.Fatalf("ban: %s", r)
+	}
+	if got := join(t, s["carol"], "Carol", ""); moduletest.ErrorCondition(got[len(got)-1]) != "forbidden" {
+		t.Errorf("an outcast rejoins: %s", got[len(got)-1])
+	}
+	if r := s["alice"].Reply(adminSet("<item jid='bob@example.org' affiliation='admin'/>")); r.Attr("type") != "result" {
+		t.Fatalf("admin: %s", r)
+	}
+	up := wait(t, s["bob"], "bob's new standing", func(el *xml.Element) bool { return el.Attr("from") == room+"/Bob" })
+	if it := up[len(up)-1].Child(NSUser, "x").Child(NSUser, "item"); it.Attr("affiliation") != Admin || it.Attr("role") != Moderator {
+		t.Errorf("bob as admin: %s", up[len(up)-1])
+	}
+	// An admin may not touch the owner; bob, now a moderator, still cannot kick an owner.
+	if r := s["bob"].Reply(adminSet("<item jid='alice@example.org' affiliation='none'/>")); moduletest.ErrorCondition(r) != "not-allowed" {
+		t.Errorf("an admin demotes the owner: %s", r)
+	}
+	if r := s["bob"].Reply(adminSet("<item nick='Alice' role='none'/>")); moduletest.ErrorCondition(r) != "not-allowed" {
+		t.Errorf("a moderator kicks the owner: %s", r)
+	}
+	if r := s["alice"].Reply(adminSet("<item jid='alice@example.org' affiliation='admin'/>")); moduletest.ErrorCondition(r) != "conflict" {
+		t.Errorf("the last owner steps down: %s", r)
+	}
+	list := s["alice"].Reply("<iq type='get' id='l' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='outcast'/></query></iq>")
+	if !strings.Contains(list.String(), "carol@example.org") {
+		t.Errorf("outcast list: %s", list)
+	}
+}
