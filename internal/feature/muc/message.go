@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
@@ -27,6 +28,14 @@ func (r *Room) message(ctx context.Context, m *Module, st *router.Stanza) {
 }
 
 func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Error) {
+	if x := st.El.Child(NSUser, "x"); x != nil && st.To.Resource() == "" {
+		if d := x.Child(NSUser, "decline"); d != nil {
+			return r.decline(st, d)
+		}
+		if inv := x.Child(NSUser, "invite"); inv != nil {
+			return r.invite(st, x)
+		}
+	}
 	nick, ok := r.byFull[st.From.String()]
 	if !ok {
 		return nil, stanza.ErrNotAcceptable.WithText("only occupants may send messages to the room; join it first")
@@ -111,4 +120,69 @@ func (r *Room) private(st *router.Stanza, from *occupant) (outbox, *stanza.Error
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// maxInvites bounds the invitations of one message.
+const maxInvites = 20
+
+// invite relays mediated invitations (§7.8.2) from an occupant: each
+// invitee gets the room's message naming the inviter; in a members-only
+// room the invitee becomes a member, when the inviter may grant that (an
+// admin or owner, or a member if the room lets members invite).
+func (r *Room) invite(st *router.Stanza, x *xml.Element) (outbox, *stanza.Error) {
+	nick, ok := r.byFull[st.From.String()]
+	if !ok {
+		return nil, stanza.ErrNotAcceptable.WithText("only occupants may invite to the room")
+	}
+	o := r.occupants[nick]
+	aff := r.affiliation(o.bare.String())
+	if r.cfg.MembersOnly && affRank[aff] < affRank[Admin] && !(r.cfg.AllowInvites && aff == Member) {
+		return nil, stanza.ErrForbidden.WithText("only admins and owners invite to this members-only room")
+	}
+	var out outbox
+	n := 0
+	for _, inv := range x.Elements() {
+		if inv.Name != "invite" {
+			continue
+		}
+		if n++; n > maxInvites {
+			return nil, stanza.ErrPolicyViolation.WithText("at most 20 invitations in one message")
+		}
+		to, err := jid.Parse(inv.Attr("to"))
+		if err != nil {
+			return nil, stanza.ErrJIDMalformed.WithText("an invitation names the invitee's jid")
+		}
+		if r.cfg.MembersOnly && r.affiliation(to.Bare().String()) == NoAff {
+			r.affs[to.Bare().String()] = Member
+		}
+		ux := xml.New(NSUser, "x")
+		i := xml.New(NSUser, "invite", "from", st.From.String())
+		if reason := inv.ChildText(NSUser, "reason"); reason != "" {
+			i.Append(xml.New(NSUser, "reason").SetText(clip(reason, 1024)))
+		}
+		ux.Append(i)
+		if r.cfg.Password != "" {
+			ux.Append(xml.New(NSUser, "password").SetText(r.cfg.Password))
+		}
+		m := xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", to.String())
+		if id := st.El.Attr("id"); id != "" {
+			m.SetAttr("id", id)
+		}
+		out = append(out, m.Append(ux))
+	}
+	return out, nil
+}
+
+// decline passes an invitee's refusal to the inviter (§7.8.2).
+func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error) {
+	to, err := jid.Parse(d.Attr("to"))
+	if err != nil {
+		return nil, stanza.ErrJIDMalformed.WithText("a decline names the inviter's jid")
+	}
+	dx := xml.New(NSUser, "decline", "from", st.From.Bare().String())
+	if reason := d.ChildText(NSUser, "reason"); reason != "" {
+		dx.Append(xml.New(NSUser, "reason").SetText(clip(reason, 1024)))
+	}
+	m := xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", to.String()).Append(xml.New(NSUser, "x").Append(dx))
+	return outbox{m}, nil
 }

@@ -316,3 +316,32 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("outcast list: %s", list)
 	}
 }
+
+// TestInvite: an occupant invites someone (mediated, §7.8.2): the invitee
+// gets the room's message naming the inviter; in a members-only room the
+// invitee, made a member, can then join; a decline reaches the inviter.
+func TestInvite(t *testing.T) {
+	_, s := setup(t, "alice", "bob", "carol")
+	join(t, s["alice"], "Alice", "")
+	s["alice"].Reply("<iq type='set' id='c1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_membersonly'><value>1</value></field></x></query></iq>")
+	if got := join(t, s["bob"], "Bob", ""); moduletest.ErrorCondition(got[len(got)-1]) != "registration-required" {
+		t.Fatalf("a stranger joins a members-only room: %s", got[len(got)-1])
+	}
+	s["alice"].Send("<message to='" + room + "'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='bob@example.org'><reason>rounds</reason></invite></x></message>")
+	inv := wait(t, s["bob"], "the invitation", func(el *xml.Element) bool { return el.Name == "message" && el.Attr("from") == room })
+	i := inv[len(inv)-1].Child(NSUser, "x").Child(NSUser, "invite")
+	if i == nil || i.Attr("from") != "alice@example.org/pc" || i.ChildText(NSUser, "reason") != "rounds" {
+		t.Fatalf("the invitation: %s", inv[len(inv)-1])
+	}
+	if got := join(t, s["bob"], "Bob", ""); got[len(got)-1].Attr("type") == "error" {
+		t.Fatalf("the invitee joins: %s", got[len(got)-1])
+	}
+	s["alice"].Send("<message to='" + room + "'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@example.org'/></x></message>")
+	wait(t, s["carol"], "carol's invitation", func(el *xml.Element) bool { return el.Name == "message" })
+	s["carol"].Send("<message to='" + room + "'><x xmlns='http://jabber.org/protocol/muc#user'><decline to='alice@example.org/pc'><reason>busy</reason></decline></x></message>")
+	d := wait(t, s["alice"], "the decline", func(el *xml.Element) bool { return el.Name == "message" && el.Child(NSUser, "x") != nil })
+	if dx := d[len(d)-1].Child(NSUser, "x").Child(NSUser, "decline"); dx == nil || dx.Attr("from") != "carol@example.org" {
+		t.Errorf("the decline: %s", d[len(d)-1])
+	}
+}
