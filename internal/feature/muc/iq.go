@@ -105,6 +105,9 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 	if gone {
 		m.drop(r)
 	}
+	if e == nil && st.Type == "set" && (p.Space == NSOwner || p.Space == NSAdmin) {
+		m.persist(ctx, r, gone) // before the answer: a restart after it keeps the change
+	}
 	if e != nil {
 		m.r.ReplyError(ctx, st, e)
 	} else {

@@ -17,10 +17,15 @@ func (r *Room) message(ctx context.Context, m *Module, st *router.Stanza) {
 	}
 	r.mu.Lock()
 	out, e := r.messageLocked(m, st)
+	subject := e == nil && st.To.Resource() == "" && st.El.Child(xml.NSClient, "subject") != nil && st.El.Child(xml.NSClient, "body") == nil
+	persistent := r.cfg.Persistent
 	r.mu.Unlock()
 	if e != nil {
 		m.r.ReplyError(ctx, st, e)
 		return
+	}
+	if subject && persistent {
+		m.persist(ctx, r, false)
 	}
 	for _, el := range out {
 		m.send(ctx, el)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tern-xmpp/tern/internal/routing/module"
 	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
@@ -47,6 +48,7 @@ type Module struct {
 	Direct func(domain string) bool // Direct domains: groupchat.<domain>, non-anonymous rooms
 
 	r      *router.Router
+	store  storage.Archive
 	log    *slog.Logger
 	now    func() time.Time
 	secret []byte
@@ -80,7 +82,7 @@ func (m *Module) Register(h *module.Host) error {
 	if m.Direct == nil {
 		m.Direct = func(string) bool { return false }
 	}
-	m.r, m.log, m.now = h.Router, h.Log, h.Now
+	m.r, m.log, m.now, m.store = h.Router, h.Log, h.Now, h.Store.Archive()
 	m.rooms = map[string]*Room{}
 	m.secret = make([]byte, 32)
 	rand.Read(m.secret)
@@ -95,6 +97,12 @@ func (m *Module) Register(h *module.Host) error {
 			Identities: []router.Identity{{Category: "conference", Type: "text", Name: "Chatrooms"}},
 			Features:   []string{NS, NSItems, NSDiscoInfo, NSOccupant},
 			Handle:     func(ctx context.Context, st *router.Stanza) bool { return m.handle(ctx, domain, direct, st) }})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := m.load(ctx, domain)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("muc: the persistent rooms of %s: %w", domain, err)
+		}
 	}
 	return nil
 }

@@ -345,3 +345,37 @@ func TestInvite(t *testing.T) {
 		t.Errorf("the decline: %s", d[len(d)-1])
 	}
 }
+
+// TestPersistentRoom: a room made persistent keeps its configuration,
+// affiliations and subject in storage; a new service over the same store
+// has it, unlocked and empty; destroyed, it is gone from storage.
+func TestPersistentRoom(t *testing.T) {
+	h, s := setup(t, "alice", "bob")
+	join(t, s["alice"], "Alice", "")
+	if r := s["alice"].Reply("<iq type='set' id='c1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field>" +
+		"<field var='muc#roomconfig_roomname'><value>Ward 3</value></field></x></query></iq>"); r.Attr("type") != "result" {
+		t.Fatalf("config: %s", r)
+	}
+	s["alice"].Reply(adminSet("<item jid='bob@example.org' affiliation='member'/>"))
+	s["alice"].Send("<message to='" + room + "' type='groupchat'><subject>Handover at 7</subject></message>")
+	wait(t, s["alice"], "the subject", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "subject") == "Handover at 7" })
+
+	m2 := New()
+	m2.store, m2.log, m2.now, m2.rooms, m2.secret = h.Store.Archive(), h.Host.Log, time.Now, map[string]*Room{}, []byte("k")
+	if err := m2.load(t.Context(), "conference.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	r := m2.rooms[room]
+	if r == nil || r.locked || r.cfg.Name != "Ward 3" || !r.cfg.Persistent || r.affs["bob@example.org"] != Member || r.affs["alice@example.org"] != Owner ||
+		r.subject.ChildText(xml.NSClient, "subject") != "Handover at 7" || len(r.occupants) != 0 {
+		t.Fatalf("the room as loaded: %+v", r)
+	}
+	if n, _ := h.Store.Archive().Count(t.Context(), "conference.example.org", roomsArchive); n != 1 {
+		t.Errorf("%d saved copies of one room", n)
+	}
+	s["alice"].Reply("<iq type='set' id='d' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy jid='other@conference.example.org'><reason>moved</reason></destroy></query></iq>")
+	if n, _ := h.Store.Archive().Count(t.Context(), "conference.example.org", roomsArchive); n != 0 {
+		t.Errorf("a destroyed room still saved (%d)", n)
+	}
+}

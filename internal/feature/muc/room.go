@@ -87,6 +87,7 @@ type Room struct {
 	history   []historyItem
 	secret    []byte // occupant-id key
 	created   time.Time
+	storeID   string // the saved copy's archive id, for a persistent room
 }
 
 func newRoom(j jid.JID, cfg Config, secret []byte, now time.Time) *Room {
