@@ -295,9 +295,11 @@ func presencePayload(el *xml.Element) *xml.Element {
 	return keep
 }
 
+// errorPresence refuses a join or a nick change as §7.2 shows it: the
+// muc <x/> echoed, the error by the room.
 func errorPresence(st *router.Stanza, e *stanza.Error) *xml.Element {
 	p := xml.New(xml.NSClient, "presence", "from", st.To.String(), "to", st.From.String(), "type", "error")
-	return p.Append(e.Element())
+	return p.Append(xml.New(NS, "x"), e.Element().SetAttr("by", st.To.Bare().String()))
 }
 
 // historyFor is the discussion history a newcomer asked for (§7.2.15),

@@ -14,6 +14,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/feature/disco"
 	"github.com/tern-xmpp/tern/internal/feature/lastactivity"
 	"github.com/tern-xmpp/tern/internal/feature/mam"
+	"github.com/tern-xmpp/tern/internal/feature/muc"
 	"github.com/tern-xmpp/tern/internal/feature/offline"
 	"github.com/tern-xmpp/tern/internal/feature/presence"
 	"github.com/tern-xmpp/tern/internal/feature/privatexml"
@@ -47,7 +48,8 @@ func modules(cfg *config.Config, started time.Time, regLimit *ratelimit.Window, 
 		&privatexml.Module{Limits: privatexml.DefaultLimits},
 		blocking.Module{},
 		carbons.Module{},
-		mam.New(), // XEP-0313 user archives, section [mam]
+		mam.New(),                           // XEP-0313 user archives, section [mam]
+		muc.New().WithDirect(isDirect(cfg)), // XEP-0045 at conference.<domain> (groupchat.<domain> on Direct domains), section [muc]
 		csi.Module{},
 		lastactivity.Module{Started: started},
 		register.Module{Open: registrationOpen(cfg), PerIP: regLimit, Trusted: trusted, MinPassword: cfg.Limits.MinPasswordLength},

@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// TestMUC: group chat (XEP-0045) through the real binary, driven by
+// slixmpp's xep_0045 plugin (test/interop/muc.py): create, configure,
+// join, messages, subject, history, a nick conflict, kick and ban; then,
+// after a restart, the persistent room is still there, configured, and
+// the ban holds.
+func TestMUC(t *testing.T) {
+	p := startTern(t, ternOpts{Users: []string{"alice@localhost", "bob@localhost", "carol@localhost"}})
+	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "password")
+	writeFile(t, pw, p.password+"\n")
+	last, runErr, trace := runStepScript(t, dir, []string{filepath.Join("..", "interop", "muc.py"), "--trace", "--addr", p.c2s,
+		"--alice", "alice@localhost", "--bob", "bob@localhost", "--carol", "carol@localhost", "--room", "ward@conference.localhost",
+		"--password-file", pw}, 2*time.Minute)
+	if runErr != nil || last.Step != "done" || !last.OK {
+		t.Fatalf("muc.py ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s", runErr, last.Step, last.Expected, last.Error, tail(trace))
+	}
+	p.crash(t)
+	p.restart(t)
+	logHas(t, p, `(?s)e2e: restarted.*tern ready`, rawTimeout)
+	carol := dialRaw(t, &p.target, true)
+	carol.login(&p.target, "carol@localhost")
+	carol.send("<iq type='get' to='ward@conference.localhost' id='info'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	info := expectWithin(carol, `(?s)<iq[^>]*id=['"]info['"].*?</iq>`, rawTimeout)[0]
+	if !regexp.MustCompile(`muc_persistent`).MatchString(info) || !regexp.MustCompile(`name=['"]Ward 3['"]`).MatchString(info) {
+		t.Errorf("the persistent room after a restart: %s", info)
+	}
+	carol.send("<presence to='ward@conference.localhost/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	if got := expectWithin(carol, `(?s)<presence[^>]*type=['"]error['"].*?</presence>`, rawTimeout)[0]; !regexp.MustCompile(`<forbidden`).MatchString(got) {
+		t.Errorf("the ban after a restart: %s", got)
+	}
+}
