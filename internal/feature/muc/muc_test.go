@@ -379,3 +379,15 @@ func TestPersistentRoom(t *testing.T) {
 		t.Errorf("a destroyed room still saved (%d)", n)
 	}
 }
+
+// TestDisconnectLeaves: a session that ends without leaving (its stream
+// closed) leaves the room: the server sends the unavailable presence owed
+// for directed presence (RFC 6121 §4.6.3), and the others see it go.
+func TestDisconnectLeaves(t *testing.T) {
+	_, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	s["bob"].Logout()
+	wait(t, s["alice"], "bob gone", func(el *xml.Element) bool { return el.Attr("from") == room+"/Bob" && el.Attr("type") == "unavailable" })
+}
