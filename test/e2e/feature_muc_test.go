@@ -39,3 +39,31 @@ func TestMUC(t *testing.T) {
 		t.Errorf("the ban after a restart: %s", got)
 	}
 }
+
+// TestMUCFederation: a Prosody user and an ejabberd user join a tern room
+// over s2s (test/interop/muc_fed.py): each sees the room's occupants,
+// messages go both ways, leaving is seen.
+func TestMUCFederation(t *testing.T) {
+	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
+	for _, peer := range []struct {
+		name  string
+		start peerStarter
+	}{{"prosody", startProsodyPeer}, {"ejabberd", startEjabberdPeer}} {
+		t.Run(peer.name, func(t *testing.T) {
+			pn := nextPeerNet()
+			ip := map[string]string{"prosody": pn.prosody, "ejabberd": pn.ejabberd}[peer.name]
+			a := ternPeer(t, peerOpts{domain: "tern.test", ip: pn.tern, hosts: map[string]string{peer.name + ".test": ip}, users: []string{"alice"}})
+			b := peer.start(t, peerOpts{domain: peer.name + ".test", ip: ip, hosts: map[string]string{"tern.test": pn.tern, "conference.tern.test": pn.tern}, users: []string{"bob"}})
+			dir := t.TempDir()
+			pwA, pwB := filepath.Join(dir, "pa"), filepath.Join(dir, "pb")
+			writeFile(t, pwA, a.password+"\n")
+			writeFile(t, pwB, b.password+"\n")
+			last, runErr, trace := runStepScript(t, dir, []string{filepath.Join("..", "interop", "muc_fed.py"), "--trace",
+				"--alice", a.users[0], "--alice-addr", a.c2s, "--password-file", pwA,
+				"--bob", b.users[0], "--bob-addr", b.c2s, "--bob-password-file", pwB, "--room", "ward@conference.tern.test"}, 2*time.Minute)
+			if runErr != nil || last.Step != "done" || !last.OK {
+				t.Errorf("muc_fed.py with %s ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s", peer.name, runErr, last.Step, last.Expected, last.Error, tailN(trace, 32<<10))
+			}
+		})
+	}
+}

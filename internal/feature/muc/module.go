@@ -109,6 +109,13 @@ func (m *Module) Register(h *module.Host) error {
 
 // handle takes every stanza for the service or one of its rooms.
 func (m *Module) handle(ctx context.Context, service string, direct bool, st *router.Stanza) bool {
+	if st.El.Space == xml.NSServer {
+		// From another server: its content in jabber:server, which the
+		// room copies into stanzas for clients (jabber:client).
+		c := *st
+		c.El = clientNS(st.El.Copy())
+		st = &c
+	}
 	if st.To.Local() == "" {
 		return m.serviceIQ(ctx, service, st)
 	}
@@ -174,4 +181,15 @@ func (m *Module) drop(r *Room) {
 		delete(m.rooms, r.jid.String())
 	}
 	m.mu.Unlock()
+}
+
+// clientNS moves el and its descendants from jabber:server to jabber:client.
+func clientNS(el *xml.Element) *xml.Element {
+	if el.Space == xml.NSServer {
+		el.Space = xml.NSClient
+	}
+	for _, c := range el.Elements() {
+		clientNS(c)
+	}
+	return el
 }

@@ -391,3 +391,25 @@ func TestDisconnectLeaves(t *testing.T) {
 	s["bob"].Logout()
 	wait(t, s["alice"], "bob gone", func(el *xml.Element) bool { return el.Attr("from") == room+"/Bob" && el.Attr("type") == "unavailable" })
 }
+
+// TestRemoteOccupant: a user of another server joins over federation; its
+// message, in jabber:server, reaches local occupants in jabber:client
+// (a body the client can read) and is kept in the history.
+func TestRemoteOccupant(t *testing.T) {
+	h, s := setup(t, "alice")
+	remote := h.Federate()
+	openRoom(t, s)
+	h.FromRemote("<presence from='zoe@other.example/x' to='" + room + "/Zoe'><x xmlns='http://jabber.org/protocol/muc'/><status>here</status></presence>")
+	seen := wait(t, s["alice"], "zoe's presence", from(room+"/Zoe"))
+	if st := seen[len(seen)-1].Child(xml.NSClient, "status"); st == nil || st.Text() != "here" {
+		t.Errorf("zoe's presence as alice sees it: %s", seen[len(seen)-1])
+	}
+	h.FromRemote("<message from='zoe@other.example/x' to='" + room + "' type='groupchat'><body>hello from afar</body></message>")
+	got := wait(t, s["alice"], "zoe's message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "hello from afar" })
+	if strings.Contains(got[len(got)-1].String(), "jabber:server") {
+		t.Errorf("a remote message relayed with jabber:server inside: %s", got[len(got)-1])
+	}
+	if len(remote.Take()) == 0 {
+		t.Error("nothing went to zoe's server (her own presence, the room's state, her echo)")
+	}
+}
