@@ -67,3 +67,22 @@ func TestMUCFederation(t *testing.T) {
 		})
 	}
 }
+
+// TestMUCInProsody: a tern user in a Prosody room (test/interop/muc_fed.py
+// with the roles turned: the room's server is Prosody's).
+func TestMUCInProsody(t *testing.T) {
+	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
+	pn := nextPeerNet()
+	b := ternPeer(t, peerOpts{domain: "tern.test", ip: pn.tern, hosts: map[string]string{"prosody.test": pn.prosody, "conference.prosody.test": pn.prosody}, users: []string{"alice"}})
+	a := startProsodyPeer(t, peerOpts{domain: "prosody.test", ip: pn.prosody, hosts: map[string]string{"tern.test": pn.tern}, users: []string{"bob"}, muc: true})
+	dir := t.TempDir()
+	pwA, pwB := filepath.Join(dir, "pa"), filepath.Join(dir, "pb")
+	writeFile(t, pwA, a.password+"\n")
+	writeFile(t, pwB, b.password+"\n")
+	last, runErr, trace := runStepScript(t, dir, []string{filepath.Join("..", "interop", "muc_fed.py"), "--trace",
+		"--alice", a.users[0], "--alice-addr", a.c2s, "--password-file", pwA,
+		"--bob", b.users[0], "--bob-addr", b.c2s, "--bob-password-file", pwB, "--room", "ward@conference.prosody.test"}, 2*time.Minute)
+	if runErr != nil || last.Step != "done" || !last.OK {
+		t.Errorf("muc_fed.py (a tern user in a Prosody room) ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s", runErr, last.Step, last.Expected, last.Error, tailN(trace, 32<<10))
+	}
+}

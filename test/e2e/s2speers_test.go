@@ -139,6 +139,7 @@ type peerOpts struct {
 	domain string
 	ip     string            // its loopback address; s2s on ip:5269
 	hosts  map[string]string // other domains -> their loopback address (its private name resolution)
+	muc    bool              // Prosody: a group chat service at conference.<domain>
 	ca     *testCA           // nil: self-signed certificate and dialback; else CA certificates only
 	users  []string          // localparts
 	limits string            // tern only: extra [limits] lines
@@ -222,6 +223,9 @@ func startProsodyPeer(t *testing.T, o peerOpts) *target {
 	}
 	env := append(os.Environ(), "PEER_RUN="+run, "PEER_DOMAIN="+o.domain, "PEER_IP="+o.ip,
 		fmt.Sprintf("PEER_C2S=%d", c2s), "PEER_S2S_TIMEOUT=5")
+	if o.muc {
+		env = append(env, "PEER_MUC=1")
+	}
 	if o.ca != nil {
 		o.ca.issue(t, certs, o.domain)
 		env = append(env, "PEER_CAFILE="+o.ca.file)

@@ -56,3 +56,9 @@ VirtualHost (domain)
     key = run.."/certs/"..domain..".key";
     cafile = cafile;
   }
+
+-- PEER_MUC=1: a group chat service at conference.<domain> (TestMUCFederation: a tern user in a
+-- Prosody room).
+if os.getenv("PEER_MUC") == "1" then
+  Component ("conference."..domain) "muc"
+end
