@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
 	"github.com/tern-xmpp/tern/internal/routing/module"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -29,6 +30,9 @@ type ModuleConfig struct {
 	HistoryLength int `toml:"history_length"`
 	// MaxSubject bounds a subject, in bytes.
 	MaxSubject int `toml:"max_subject"`
+	// JoinsPerMinute bounds the rooms one user may enter (or create) a
+	// minute, whatever the room (0: no bound): a join flood is refused.
+	JoinsPerMinute int `toml:"joins_per_minute"`
 }
 
 // Validate checks the section.
@@ -36,8 +40,8 @@ func (c *ModuleConfig) Validate() error {
 	if c.Name == "" {
 		return fmt.Errorf("[muc] name is empty: the service is <name>.<domain> (conference)")
 	}
-	if c.MaxRooms < 1 || c.MaxOccupants < 1 || c.HistoryLength < 0 || c.MaxSubject < 1 {
-		return fmt.Errorf("[muc] max_rooms, max_occupants and max_subject: 1 or more; history_length: 0 or more")
+	if c.MaxRooms < 1 || c.MaxOccupants < 1 || c.HistoryLength < 0 || c.MaxSubject < 1 || c.JoinsPerMinute < 0 {
+		return fmt.Errorf("[muc] max_rooms, max_occupants and max_subject: 1 or more; history_length and joins_per_minute: 0 or more")
 	}
 	return nil
 }
@@ -53,13 +57,15 @@ type Module struct {
 	now    func() time.Time
 	secret []byte
 
+	joins *ratelimit.Window // joins per bare JID
+
 	mu    sync.Mutex
 	rooms map[string]*Room // room bare JID -> room
 }
 
 // New returns the module with its defaults.
 func New() *Module {
-	return &Module{cfg: ModuleConfig{Name: "conference", MaxRooms: 10000, MaxOccupants: 1000, HistoryLength: 20, MaxSubject: 1024}}
+	return &Module{cfg: ModuleConfig{Name: "conference", MaxRooms: 10000, MaxOccupants: 1000, HistoryLength: 20, MaxSubject: 1024, JoinsPerMinute: 30}}
 }
 
 // WithDirect says which domains are Direct (their service is groupchat.<domain>).
@@ -84,6 +90,7 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	m.r, m.log, m.now, m.store = h.Router, h.Log, h.Now, h.Store.Archive()
 	m.rooms = map[string]*Room{}
+	m.joins = ratelimit.NewWindow(m.cfg.JoinsPerMinute, time.Minute)
 	m.secret = make([]byte, 32)
 	rand.Read(m.secret)
 	for _, host := range h.Router.Hosts() {

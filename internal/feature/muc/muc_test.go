@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +412,26 @@ func TestRemoteOccupant(t *testing.T) {
 	}
 	if len(remote.Take()) == 0 {
 		t.Error("nothing went to zoe's server (her own presence, the room's state, her echo)")
+	}
+}
+
+// TestJoinFlood: past joins_per_minute, a user's joins are refused
+// (resource-constraint) and the rooms are unharmed; presence updates in a
+// room one is in do not count.
+func TestJoinFlood(t *testing.T) {
+	h, s := setup(t, "alice")
+	_ = h
+	for i := range 30 {
+		s["alice"].Send(fmt.Sprintf("<presence to='r%d@conference.example.org/A'><x xmlns='http://jabber.org/protocol/muc'/></presence>", i))
+	}
+	drain(s["alice"])
+	s["alice"].Send("<presence to='r0@conference.example.org/A'><show>away</show></presence>") // an update, not a join
+	if got := drain(s["alice"]); len(got) == 0 || got[len(got)-1].Attr("type") == "error" {
+		t.Errorf("a presence update in a room after 30 joins: %v", got)
+	}
+	s["alice"].Send("<presence to='r30@conference.example.org/A'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	got := wait(t, s["alice"], "the refusal", func(el *xml.Element) bool { return el.Attr("type") == "error" })
+	if c := moduletest.ErrorCondition(got[len(got)-1]); c != "resource-constraint" {
+		t.Errorf("the 31st join in a minute: %s", got[len(got)-1])
 	}
 }

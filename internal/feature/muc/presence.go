@@ -32,6 +32,10 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 		}
 		return
 	}
+	if st.Type == "" && !m.inRoom(roomJID, st.From) && !m.joins.Add(st.From.Bare().String()) {
+		m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("too many rooms entered this minute; wait a little"))
+		return
+	}
 	m.mu.Lock()
 	r := m.rooms[roomJID.String()]
 	created := false
@@ -65,6 +69,19 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 	for _, el := range out {
 		m.send(ctx, el)
 	}
+}
+
+// inRoom: full is an occupant session of the room (a presence update or a
+// nick change, not a join).
+func (m *Module) inRoom(roomJID, full jid.JID) bool {
+	r := m.room(roomJID)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.byFull[full.String()]
+	return ok
 }
 
 // validNick: a nickname of 1 to 64 characters, none of them controls
