@@ -71,8 +71,8 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 		msg.SetAttr("id", id)
 	}
 	for _, c := range st.El.Elements() {
-		if c.Space == NSOccupant {
-			continue // ours to say (XEP-0421 §4: a client's own is removed)
+		if roomsToSay(c) {
+			continue
 		}
 		msg.Append(c.Copy())
 	}
@@ -117,8 +117,17 @@ func (r *Room) private(st *router.Stanza, from *occupant) (outbox, *stanza.Error
 		}
 	}
 	var out outbox
+	clean := st.El.Copy()
+	keep := clean.Children[:0]
+	for _, n := range clean.Children {
+		if e, ok := n.(*xml.Element); ok && roomsToSay(e) {
+			continue
+		}
+		keep = append(keep, n)
+	}
+	clean.Children = keep
 	for full := range to.sessions {
-		c := st.El.Copy()
+		c := clean.Copy()
 		c.SetAttr("from", r.jid.String()+"/"+from.nick)
 		c.SetAttr("to", full)
 		c.Append(xml.New(NSUser, "x"))
@@ -190,4 +199,11 @@ func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error
 	}
 	m := xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", to.String()).Append(xml.New(NSUser, "x").Append(dx))
 	return outbox{m}, nil
+}
+
+// roomsToSay: what only the room may put in the messages it sends (the
+// occupant-id, XEP-0421 §4; its own muc#user statuses; delays, which are
+// the room's history's): an occupant's own is removed.
+func roomsToSay(c *xml.Element) bool {
+	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay
 }

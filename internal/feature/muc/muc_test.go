@@ -435,3 +435,24 @@ func TestJoinFlood(t *testing.T) {
 		t.Errorf("the 31st join in a minute: %s", got[len(got)-1])
 	}
 }
+
+// TestForgedRoomElements: an occupant's own occupant-id, muc#user
+// statuses and delays are not relayed (the room alone says those).
+func TestForgedRoomElements(t *testing.T) {
+	_, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	s["bob"].Send("<message to='" + room + "' type='groupchat'><body>hi</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='fake'/>" +
+		"<x xmlns='http://jabber.org/protocol/muc#user'><status code='104'/></x><delay xmlns='urn:xmpp:delay' stamp='2001-01-01T00:00:00Z'/></message>")
+	got := wait(t, s["alice"], "bob's message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "hi" })
+	m := got[len(got)-1]
+	if m.Child(NSUser, "x") != nil || m.Child(NSDelay, "delay") != nil || m.Child(NSOccupant, "occupant-id").Attr("id") == "fake" {
+		t.Errorf("forged room elements relayed: %s", m)
+	}
+	s["bob"].Send("<message to='" + room + "/Alice' type='chat'><body>pm</body><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></message>")
+	pm := wait(t, s["alice"], "bob's private message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "pm" })
+	if x := pm[len(pm)-1].Child(NSUser, "x"); x == nil || len(x.Elements()) != 0 {
+		t.Errorf("a private message: %s; want only the room's empty muc#user <x/>", pm[len(pm)-1])
+	}
+}
