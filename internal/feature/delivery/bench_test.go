@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/feature/presence"
 	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/routing/module"
+	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
 	mt "github.com/tern-xmpp/tern/internal/routing/module/moduletest"
 )
 
@@ -65,7 +65,7 @@ func BenchmarkChat(b *testing.B) {
 			sent, got, back := 0, 0, 0
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := moduletest.CPUTime()
 			for b.Loop() {
 				i := sent % pairs
 				sent++
@@ -86,18 +86,9 @@ func BenchmarkChat(b *testing.B) {
 					b.Fatalf("%d of %d messages, %d notices arrived", got, sent, back)
 				}
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(sent), "cpu-µs/msg")
+			b.ReportMetric(float64((moduletest.CPUTime()-cpu0).Microseconds())/float64(sent), "cpu-µs/msg")
 		})
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkChatRemote: 32 local senders to users of another domain
@@ -147,7 +138,7 @@ func BenchmarkChatRemote(b *testing.B) {
 			sent, out, back := 0, 0, 0
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := moduletest.CPUTime()
 			for b.Loop() {
 				i := sent % pairs
 				sent++
@@ -164,7 +155,7 @@ func BenchmarkChatRemote(b *testing.B) {
 					b.Fatalf("%d of %d messages left, %d notices arrived", out, sent, back)
 				}
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(sent), "cpu-µs/msg")
+			b.ReportMetric(float64((moduletest.CPUTime()-cpu0).Microseconds())/float64(sent), "cpu-µs/msg")
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,4 +342,14 @@ func Rules(t *testing.T, users []string, mods func() []module.Module, rows []Rul
 			r.Run(t, New(t, users, mods()...))
 		})
 	}
+}
+
+// CPUTime is the process's user and system CPU time so far (benchmarks
+// report CPU per operation with it).
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
