@@ -11,13 +11,12 @@ Prints one JSON line per step, like scenario.py. Run with Debian's python:
   /usr/bin/python3 mam.py --addr 127.0.0.1:5222 --alice alice@localhost --bob bob@localhost
     --password-file pw [--trace]
 """
-import argparse
 import asyncio
 import sys
 
 from slixmpp.exceptions import IqError, IqTimeout
 
-from scenario import Client, StepFailed, close_all, emit, run_steps, short_err
+from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, step_parser, short_err
 
 NS = "urn:xmpp:mam:2"
 SID = "urn:xmpp:sid:0"
@@ -31,7 +30,6 @@ def body_of(result):
 async def run(args):
     with open(args.password_file) as f:
         pw = f.read().rstrip("\n")
-    host, port = args.addr.rsplit(":", 1)
     T = args.timeout
     a, b = Client(args.alice, pw, "auto"), Client(args.bob, pw, "auto")
     for c in (a, b):
@@ -39,15 +37,7 @@ async def run(args):
             c.register_plugin(p)
     clients = [a, b]
     try:
-        for c in clients:
-            c.connect((host, int(port)), force_starttls=True)
-        for c in clients:
-            try:
-                await asyncio.wait_for(c.online, T)
-            except (asyncio.TimeoutError, RuntimeError) as e:
-                raise StepFailed("login", "session start (TLS, SASL, bind)", repr(e))
-            c.send_presence()
-        emit("login")
+        await connect_all(clients, [args.addr] * len(clients), T)
 
         info = await b["xep_0030"].get_info(jid=args.bob, timeout=T)
         feats = info["disco_info"]["features"]
@@ -124,13 +114,11 @@ async def run(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser(__doc__)
     p.add_argument("--addr", required=True, help="host:port of the c2s STARTTLS listener")
     p.add_argument("--alice", required=True)
     p.add_argument("--bob", required=True)
     p.add_argument("--password-file", required=True)
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds per step")
-    p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     return run_steps(run, p.parse_args())
 
 

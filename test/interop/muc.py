@@ -10,13 +10,12 @@ Prints one JSON line per step, like scenario.py. Run with Debian's python:
   /usr/bin/python3 muc.py --addr 127.0.0.1:5222 --alice alice@localhost --bob bob@localhost
     --carol carol@localhost --room ward@conference.localhost --password-file pw [--trace]
 """
-import argparse
 import asyncio
 import sys
 
-from slixmpp.exceptions import IqError, IqTimeout, PresenceError
+from slixmpp.exceptions import PresenceError
 
-from scenario import Client, StepFailed, close_all, emit, run_steps, short_err
+from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, step_parser
 
 NSU = "http://jabber.org/protocol/muc#user"
 
@@ -29,7 +28,6 @@ def codes(pres):
 async def run(args):
     with open(args.password_file) as f:
         pw = f.read().rstrip("\n")
-    host, port = args.addr.rsplit(":", 1)
     T = args.timeout
     room = args.room
     a, b, c = Client(args.alice, pw, "auto"), Client(args.bob, pw, "auto"), Client(args.carol, pw, "auto")
@@ -38,15 +36,7 @@ async def run(args):
         for p in ("xep_0030", "xep_0045", "xep_0004", "xep_0082"):
             cl.register_plugin(p)
     try:
-        for cl in clients:
-            cl.connect((host, int(port)), force_starttls=True)
-        for cl in clients:
-            try:
-                await asyncio.wait_for(cl.online, T)
-            except (asyncio.TimeoutError, RuntimeError) as e:
-                raise StepFailed("login", "session start (TLS, SASL, bind)", repr(e))
-            cl.send_presence()
-        emit("login")
+        await connect_all(clients, [args.addr] * len(clients), T)
 
         pres, subject, occupants, history = await a["xep_0045"].join_muc_wait(room, "Alice", timeout=T)
         if codes(pres) != ["110", "201"]:
@@ -135,15 +125,13 @@ async def run(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser(__doc__)
     p.add_argument("--addr", required=True, help="host:port of the c2s STARTTLS listener")
     p.add_argument("--alice", required=True)
     p.add_argument("--bob", required=True)
     p.add_argument("--carol", required=True)
     p.add_argument("--room", required=True)
     p.add_argument("--password-file", required=True)
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds per step")
-    p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     return run_steps(run, p.parse_args())
 
 

@@ -8,13 +8,12 @@ Prints one JSON line per step, like scenario.py. Run with Debian's python:
   /usr/bin/python3 muc_fed.py --alice alice@a.test --alice-addr IP:PORT --password-file pa
     --bob bob@b.test --bob-addr IP:PORT --bob-password-file pb --room ward@conference.a.test
 """
-import argparse
 import asyncio
 import sys
 
 from slixmpp.xmlstream.stanzabase import ET
 
-from scenario import Client, StepFailed, close_all, emit, run_steps
+from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, step_parser
 
 
 async def run(args):
@@ -30,16 +29,7 @@ async def run(args):
         for p in ("xep_0030", "xep_0045", "xep_0004"):
             cl.register_plugin(p)
     try:
-        for cl, addr in ((a, args.alice_addr), (b, args.bob_addr)):
-            host, port = addr.rsplit(":", 1)
-            cl.connect((host, int(port)), force_starttls=True)
-        for cl in clients:
-            try:
-                await asyncio.wait_for(cl.online, T)
-            except (asyncio.TimeoutError, RuntimeError) as e:
-                raise StepFailed("login", "session start", repr(e))
-            cl.send_presence()
-        emit("login")
+        await connect_all(clients, [args.alice_addr, args.bob_addr], T)
         await a["xep_0045"].join_muc_wait(room, "Alice", timeout=T)
         iq = a.make_iq_set(ito=room)
         q = ET.Element("{http://jabber.org/protocol/muc#owner}query")
@@ -83,7 +73,7 @@ async def run(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser(__doc__)
     p.add_argument("--alice", required=True)
     p.add_argument("--alice-addr", required=True)
     p.add_argument("--password-file", required=True)
@@ -91,8 +81,6 @@ def main():
     p.add_argument("--bob-addr", required=True)
     p.add_argument("--bob-password-file", required=True)
     p.add_argument("--room", required=True)
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds per step")
-    p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
     return run_steps(run, p.parse_args())
 
 

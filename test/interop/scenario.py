@@ -371,6 +371,29 @@ def main():
     return run_steps(run, args)
 
 
+async def connect_all(clients, addrs, timeout):
+    """Connect each client to its host:port (STARTTLS), wait for its session and send initial
+    presence; then emit the "login" step."""
+    for c, addr in zip(clients, addrs):
+        host, port = addr.rsplit(":", 1)
+        c.connect((host, int(port)), force_starttls=True)
+    for c in clients:
+        try:
+            await asyncio.wait_for(c.online, timeout)
+        except (asyncio.TimeoutError, RuntimeError) as e:
+            raise StepFailed("login", "session start (TLS, SASL, bind)", repr(e))
+        c.send_presence()
+    emit("login")
+
+
+def step_parser(doc):
+    """An argument parser for a step script, with --timeout and --trace."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds per step")
+    p.add_argument("--trace", action="store_true", help="log every SEND/RECV to stderr")
+    return p
+
+
 def run_steps(run, args):
     """Run a step script's coroutine run(args) with logging set up (--trace: every SEND/RECV to
     stderr); a failure becomes one JSON line on stdout and exit status 1."""
