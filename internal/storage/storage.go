@@ -27,6 +27,9 @@ type Store interface {
 	// Archive holds every time-ordered per-owner log (offline messages,
 	// later MAM, MUC history, the Direct audit trail).
 	Archive() Archive
+	// History holds the archives that page by time (MAM), written by a
+	// Writer.
+	History() History
 	// Tracking holds the message monitor's pending delivery notices.
 	Tracking() Tracking
 	// DirectCerts holds the certificates of local Direct addresses.
@@ -227,13 +230,21 @@ type Query struct {
 	// CountOnly returns no entries, only Page.Count: how many match (every
 	// term but Max, Offset and Last).
 	CountOnly bool
+	// ByTime orders the entries by Time (then ID) rather than by ID: for
+	// archives whose writer gives every entry of an owner a time of its
+	// own and names it by that time (TimeID), written behind the stanzas
+	// they record (Writer) and so not in commit order.
+	ByTime bool
+	// Times keeps only the entries with one of these times (at most
+	// MaxQueryIDs): the "ids" of an archive named by TimeID.
+	Times []time.Time
 }
 
 // MaxQueryIDs bounds Query.IDs.
 const MaxQueryIDs = 100
 
-// Page is the result of a Query. Entries are always in ascending ID
-// order, whichever end Last paged from.
+// Page is the result of a Query. Entries are always in ascending order (ID,
+// or Time for ByTime), whichever end Last paged from.
 type Page struct {
 	Entries []Entry
 	// Complete reports that no further matching entry lies beyond the
@@ -277,6 +288,26 @@ type Archive interface {
 	DeleteOwner(ctx context.Context, owner, archive string) error
 	// Expire applies r to archive for every owner and returns how many
 	// entries it removed.
+	Expire(ctx context.Context, archive string, r Retention) (int64, error)
+}
+
+// History holds per-owner archives whose entries are named by their
+// times (TimeID), unique per owner: MAM's user and room archives. Entries
+// are stored in chunks (many per row under load), so that archiving costs
+// 1:1 messaging little; a Writer feeds Write.
+type History interface {
+	// Write stores the entries (Time set, in time order per owner) in one
+	// transaction and returns once they are durable.
+	Write(ctx context.Context, entries []Entry) error
+	// Query returns a page (Start, End, Peer, Times, Max, Last, Offset,
+	// CountOnly; not the id terms) in time order; the entries' ID is
+	// TimeID of their Time.
+	Query(ctx context.Context, owner, archive string, q Query) (Page, error)
+	// DeleteOwner removes owner's entries of archive ("" for all).
+	DeleteOwner(ctx context.Context, owner, archive string) error
+	// Expire applies r to archive for every owner (KeepPerOwner keeps at
+	// least that many, whole chunks) and returns how many chunks it
+	// removed.
 	Expire(ctx context.Context, archive string, r Retention) (int64, error)
 }
 

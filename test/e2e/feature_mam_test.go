@@ -16,7 +16,7 @@ import (
 // messages acknowledged before a kill -9 are all in the archive after the
 // restart.
 func TestMAM(t *testing.T) {
-	p := startTern(t, ternOpts{ExtraTOML: "\n[mam]\nenabled = true\n"})
+	p := startTern(t, ternOpts{}) // archiving is on by default
 	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "password")
@@ -28,7 +28,8 @@ func TestMAM(t *testing.T) {
 	}
 
 	// Acknowledged, then kill -9: nothing lost. alice's messages are
-	// acknowledged by bob's receipt of them (each archived before delivery).
+	// acknowledged by the answer to the ping she sends after them (the
+	// server answers once the archive writes behind them are durable).
 	alice := dialRaw(t, &p.target, true)
 	alice.login(&p.target, "alice@localhost")
 	alice.send("<presence/>")
@@ -39,6 +40,8 @@ func TestMAM(t *testing.T) {
 	for i := range n {
 		alice.send(fmt.Sprintf("<message to='bob@localhost' type='chat' id='k%d'><body>before the crash %d</body></message>", i, i))
 	}
+	alice.send("<iq type='get' id='acked'><ping xmlns='urn:xmpp:ping'/></iq>")
+	expectWithin(alice, `(?s)^.*?<iq[^>]*id=['"]acked['"]`, rawTimeout)
 	got := expectWithin(bob, fmt.Sprintf(`(?s)^.*?<body>before the crash %d</body>.*?</message>`, n-1), rawTimeout)[0]
 	if c := strings.Count(got, "urn:xmpp:sid:0"); c < n {
 		t.Errorf("%d stanza-ids on the %d messages bob got", c, n)

@@ -135,7 +135,7 @@ func (m *Module) delivered(ev *router.Event) bool {
 func (m *Module) dispatch(rcpt jid.JID, sender, mid string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	page, err := m.Pending.Query(ctx, rcpt.String(), DispatchArchive, storage.Query{Peer: sender})
+	page, err := m.Pending.Query(ctx, rcpt.String(), DispatchArchive, storage.Query{Peer: sender, ByTime: true})
 	if err != nil {
 		m.log.Error("dispatched notifications owed not read: check the storage", "to", rcpt.String(), "err", err)
 		return

@@ -68,10 +68,12 @@ func (m *Module) progress(ctx context.Context, sender, rcpt, messageID string, f
 		return false, nil
 	}
 	_, domain, _ := strings.Cut(sender, "@")
-	page, err := m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: pendingKey(sender, rcpt, messageID)})
+	// ByTime: read through the (owner, archive, peer, at) index; the
+	// order of a key's few entries does not matter.
+	page, err := m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: pendingKey(sender, rcpt, messageID), ByTime: true})
 	if err == nil && len(page.Entries) == 0 {
 		// Entries written before the key had the recipient and Message-ID.
-		page, err = m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: sender})
+		page, err = m.Pending.Query(ctx, domain, PendingArchive, storage.Query{Peer: sender, ByTime: true})
 	}
 	if err != nil {
 		return false, err

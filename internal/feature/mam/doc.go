@@ -2,9 +2,12 @@
 // urn:xmpp:mam:2 with urn:xmpp:mam:2#extended): every chat or normal
 // message with a body (or an end-to-end encrypted payload) a local user
 // sends or receives is kept in the archive store ("mam", owner = the
-// user's bare JID, peer = the other party's bare JID) before it goes on,
-// so what a client was told was delivered is in the archive, even after a
-// kill -9. A received message gets the archive id as its XEP-0359
+// user's bare JID, peer = the other party's bare JID), written behind the
+// message by a storage.Writer (ids are unique microsecond times, known
+// before delivery); the server's acknowledgements (stream management,
+// pings, offline stores) wait for those writes (router.Sync), so what a
+// client was told was kept is in the archive, even after a kill -9. A
+// received message gets the archive id as its XEP-0359
 // <stanza-id by='user@domain'/> before delivery (any stanza-id claiming
 // to be ours is removed first), so an offline copy and its archived copy
 // carry the same id and clients that sync with MAM drop the duplicate.

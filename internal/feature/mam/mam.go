@@ -32,9 +32,7 @@ const Archive = "mam"
 
 // Config is the [mam] section.
 type Config struct {
-	// Enabled turns archiving on. Off by default for now: each message is
-	// held through its archive write, which a client sees as a message
-	// handled after the stanzas it sent next (docs/mam.md).
+	// Enabled turns archiving on (the default).
 	Enabled bool `toml:"enabled"`
 	// Default is what is archived for a user who set no preferences:
 	// always, roster (only with contacts in the roster) or never.
@@ -65,27 +63,23 @@ func (c *Config) Validate() error {
 
 // Module is the user archive.
 type Module struct {
-	cfg    Config
-	r      *router.Router
-	a      storage.Archive
-	store  storage.Store
-	prefs  *prefCache
-	log    *slog.Logger
-	now    func() time.Time
-	writes chan struct{} // archive writes under way (each holds a stanza)
+	cfg   Config
+	r     *router.Router
+	a     storage.History
+	store storage.Store
+	prefs *prefCache
+	log   *slog.Logger
+	now   func() time.Time
+	w     *storage.Writer
 }
 
 // New returns the module with its default configuration.
 func New() *Module {
-	return &Module{cfg: Config{Default: "always", MaxPage: 250}}
+	return &Module{cfg: Config{Enabled: true, Default: "always", MaxPage: 250}}
 }
 
-// Enabled returns the module with archiving on (tests).
-func Enabled() *Module {
-	m := New()
-	m.cfg.Enabled = true
-	return m
-}
+// Sync waits for the archive writes queued so far (tests).
+func (m *Module) Sync(ctx context.Context) error { return m.w.Sync(ctx) }
 
 // Name implements module.Module.
 func (*Module) Name() string { return "mam" }
@@ -101,9 +95,10 @@ func (m *Module) Register(h *module.Host) error {
 	if !m.cfg.Enabled {
 		return nil
 	}
-	m.r, m.store, m.a, m.log, m.now = h.Router, h.Store, h.Store.Archive(), h.Log, h.Now
+	m.r, m.store, m.a, m.log, m.now = h.Router, h.Store, h.Store.History(), h.Log, h.Now
 	m.prefs = newPrefCache(h.Store.PrivateXML(), m.cfg.Default)
-	m.writes = make(chan struct{}, maxWrites)
+	m.w = storage.NewWriter(m.a, m.log)
+	h.Router.OnSync(m.w.Sync)
 	// Archived last, after every hook that may refuse or change the
 	// message: the archive holds what was accepted for delivery.
 	h.Hook(router.EvStanzaIn, -100, m.incoming)
@@ -122,9 +117,6 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	return nil
 }
-
-// maxWrites bounds the archive writes under way at once.
-const maxWrites = 4096
 
 // archivable: XEP-0313 §5.1.1: chat and normal messages with a body (or
 // an end-to-end encrypted payload, which has none to show); never errors,
@@ -164,9 +156,9 @@ func (m *Module) incoming(ev *router.Event) bool {
 	owner := st.To.Bare()
 	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside is removed.
 	removeOurs(st.El, owner.String())
-	m.archive(ev, owner, st.From.Bare(), func(id string) {
+	if id := m.archive(ev, owner, st.From.Bare()); id != "" {
 		st.El.Append(xml.New(NSSID, "stanza-id", "by", owner.String(), "id", id))
-	})
+	}
 	return false
 }
 
@@ -176,49 +168,25 @@ func (m *Module) outgoing(ev *router.Event) bool {
 	if !archivable(st) || st.From.Local() == "" || st.To.Local() == "" && st.To.Domain() == "" {
 		return false
 	}
-	m.archive(ev, st.From.Bare(), st.To.Bare(), nil)
+	m.archive(ev, st.From.Bare(), st.To.Bare())
 	return false
 }
 
-// archive holds the stanza while it is written to owner's archive, if
-// owner's preferences keep messages with peer, then lets it go on; a
-// storage failure is logged and the message goes on unarchived (delivery
-// matters more than its copy).
-func (m *Module) archive(ev *router.Event, owner, peer jid.JID, done func(id string)) {
-	ctx := ev.Ctx
-	keep, err := m.prefs.keep(ctx, m.store, owner.String(), peer.String())
+// archive queues the message for owner's archive, if owner's preferences
+// keep messages with peer, and returns its id ("" if not kept). The
+// message is not held: the writer puts it in storage behind it (and
+// Sync, before any acknowledgement, waits for that).
+func (m *Module) archive(ev *router.Event, owner, peer jid.JID) string {
+	keep, err := m.prefs.keep(ev.Ctx, m.store, owner.String(), peer.String())
 	if err != nil {
 		m.log.Error("archive preferences not read; the message is archived", "owner", owner.String(), "err", err)
 		keep = true
 	}
 	if !keep {
-		return
-	}
-	select {
-	case m.writes <- struct{}{}:
-	default:
-		m.log.Warn("too many archive writes under way: a message goes unarchived", "owner", owner.String())
-		return
-	}
-	held := ev.Hold(router.DefaultHoldTimeout, stanza.ErrInternalServerError.WithText("the message could not be archived in time"))
-	if held == nil {
-		<-m.writes
-		return
+		return ""
 	}
 	payload := xml.Append(nil, ev.Stanza.El, "")
-	at := m.now().UTC().Truncate(time.Microsecond) // as stamped in results: start and end compare equal
-	go func() {
-		defer func() { <-m.writes }()
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		defer cancel()
-		id, err := m.a.Append(wctx, storage.Entry{Owner: owner.String(), Archive: Archive, Time: at, Peer: peer.String(), Payload: payload}, 0)
-		if err != nil {
-			m.log.Error("message not archived: check the storage", "owner", owner.String(), "err", err)
-		} else if done != nil {
-			done(id)
-		}
-		held.Resume()
-	}()
+	return m.w.Add(storage.Entry{Owner: owner.String(), Archive: Archive, Time: m.now(), Peer: peer.String(), Payload: payload})
 }
 
 // removeOurs drops the stanza-ids that claim to be by owner.

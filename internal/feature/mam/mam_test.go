@@ -84,7 +84,7 @@ func bodies(t *testing.T, results []*xml.Element, queryID string) ([]string, []s
 }
 
 func setup(t *testing.T) (*moduletest.Harness, *moduletest.Session, *moduletest.Session) {
-	h := moduletest.New(t, []string{"alice", "bob"}, roster.Module{}, presence.Module{}, Enabled())
+	h := moduletest.New(t, []string{"alice", "bob"}, roster.Module{}, presence.Module{}, New())
 	return h, h.Online("alice", "pc"), h.Online("bob", "phone")
 }
 

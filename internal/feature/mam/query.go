@@ -65,6 +65,9 @@ func queryForm() *xml.Element {
 // metadata: the first and last entries of the archive (#extended).
 func (m *Module) metadata(iq *router.IQ) (*xml.Element, error) {
 	owner := iq.From.Bare().String()
+	if err := m.w.Sync(iq.Ctx); err != nil {
+		return nil, stanza.ErrInternalServerError.WithText("the archive is busy; try again")
+	}
 	md := xml.New(NS, "metadata")
 	for _, last := range []bool{false, true} {
 		page, err := m.a.Query(iq.Ctx, owner, Archive, storage.Query{Max: 1, Last: last})
@@ -75,7 +78,7 @@ func (m *Module) metadata(iq *router.IQ) (*xml.Element, error) {
 			return md, nil // empty: no start, no end
 		}
 		e := page.Entries[0]
-		md.Append(xml.New(NS, map[bool]string{false: "start", true: "end"}[last], "id", e.ID, "timestamp", stamp(e.Time)))
+		md.Append(xml.New(NS, map[bool]string{false: "start", true: "end"}[last], "id", storage.TimeID(e.Time), "timestamp", stamp(e.Time)))
 	}
 	return md, nil
 }
@@ -104,6 +107,10 @@ func (m *Module) query(iq *router.IQ) (*xml.Element, error) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(iq.Ctx), 30*time.Second)
 		defer cancel()
+		// Read your writes: what was routed before the query is in it.
+		if err := m.w.Sync(ctx); err != nil {
+			m.log.Warn("archive query before pending writes finished", "err", err)
+		}
 		fin, err := m.run(ctx, owner, res.JID.String(), req, func(el *xml.Element) bool { return m.r.DeliverTo(res, el) })
 		iq.Reply(fin, err)
 	}()
@@ -246,7 +253,11 @@ func (m *Module) run(ctx context.Context, owner, to string, req *request, delive
 		if len(uniq) > storage.MaxQueryIDs {
 			return nil, stanza.ErrPolicyViolation.WithText("too many ids in one query")
 		}
-		page, err := m.a.Query(ctx, owner, Archive, storage.Query{IDs: uniq})
+		times, err := idTimes(uniq)
+		if err != nil {
+			return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
+		}
+		page, err := m.a.Query(ctx, owner, Archive, storage.Query{Times: times})
 		if errors.Is(err, storage.ErrNotFound) || err == nil && len(page.Entries) != len(uniq) {
 			return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
 		}
@@ -254,7 +265,11 @@ func (m *Module) run(ctx context.Context, owner, to string, req *request, delive
 			return nil, m.failed(owner, err)
 		}
 	}
-	page, err := m.a.Query(ctx, owner, Archive, req.q)
+	q, err := byTime(req.q)
+	if err != nil {
+		return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
+	}
+	page, err := m.a.Query(ctx, owner, Archive, q)
 	if err != nil {
 		return nil, m.failed(owner, err)
 	}
@@ -275,7 +290,7 @@ func (m *Module) run(ctx context.Context, owner, to string, req *request, delive
 		if el.Space == "" {
 			el.Space = xml.NSClient
 		}
-		r := xml.New(NS, "result", "id", e.ID)
+		r := xml.New(NS, "result", "id", storage.TimeID(e.Time))
 		if req.queryID != "" {
 			r.SetAttr("queryid", req.queryID)
 		}
@@ -290,20 +305,66 @@ func (m *Module) run(ctx context.Context, owner, to string, req *request, delive
 	}
 	set := xml.New(NSRSM, "set")
 	if len(entries) > 0 {
-		first := xml.New(NSRSM, "first").SetText(entries[0].ID)
+		first := xml.New(NSRSM, "first").SetText(storage.TimeID(entries[0].Time))
 		if req.count && !req.q.Last {
 			first.SetAttr("index", strconv.Itoa(req.q.Offset))
 		}
-		set.Append(first, xml.New(NSRSM, "last").SetText(entries[len(entries)-1].ID))
+		set.Append(first, xml.New(NSRSM, "last").SetText(storage.TimeID(entries[len(entries)-1].Time)))
 	}
 	if req.count && !req.withFull {
-		cq := req.form
+		cq, err := byTime(req.form)
 		cq.CountOnly = true
-		if c, err := m.a.Query(ctx, owner, Archive, cq); err == nil {
+		if c, err2 := m.a.Query(ctx, owner, Archive, cq); err == nil && err2 == nil {
 			set.Append(xml.New(NSRSM, "count").SetText(strconv.Itoa(c.Count)))
 		}
 	}
 	return fin.Append(set), nil
+}
+
+// byTime turns a query in archive ids (the entries' times, TimeID) into
+// the storage's: exclusive id bounds become time bounds a microsecond
+// inside them, ids become times.
+func byTime(q storage.Query) (storage.Query, error) {
+	if q.AfterID != "" {
+		t, err := storage.ParseTimeID(q.AfterID)
+		if err != nil {
+			return q, err
+		}
+		if t = t.Add(time.Microsecond); t.After(q.Start) {
+			q.Start = t
+		}
+		q.AfterID = ""
+	}
+	if q.BeforeID != "" {
+		t, err := storage.ParseTimeID(q.BeforeID)
+		if err != nil {
+			return q, err
+		}
+		if t = t.Add(-time.Microsecond); q.End.IsZero() || t.Before(q.End) {
+			q.End = t
+		}
+		q.BeforeID = ""
+	}
+	if len(q.IDs) > 0 {
+		t, err := idTimes(q.IDs)
+		if err != nil {
+			return q, err
+		}
+		q.Times, q.IDs = t, nil
+	}
+	return q, nil
+}
+
+func idTimes(ids []string) ([]time.Time, error) {
+	out := make([]time.Time, 0, len(ids))
+	for _, id := range ids {
+		t, err := storage.ParseTimeID(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 func (m *Module) failed(owner string, err error) error {

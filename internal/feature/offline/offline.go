@@ -80,6 +80,14 @@ func (s *Service) storeMessage(ev *router.Event) bool {
 	el.Append(xml.New(NSDelay, "delay", "from", st.To.Domain(), "stamp", s.now().UTC().Format("2006-01-02T15:04:05.000Z")).SetText("Offline Storage"))
 	owner := st.To.Bare().String()
 	err := s.store.Store(ev.Ctx, owner, xml.Append(nil, el, el.Space), s.quota)
+	if err == nil {
+		// The archive's copy (written behind) is durable too before the
+		// message counts as stored: a client syncing with MAM after a
+		// crash finds what was stored offline.
+		if serr := s.r.Sync(ev.Ctx); serr != nil {
+			s.log.Warn("archive not synced after an offline store", "to", owner, "err", serr)
+		}
+	}
 	switch {
 	case err == nil:
 		s.r.Fire(router.EvMessageStored, &router.Event{Ctx: ev.Ctx, Stanza: st})

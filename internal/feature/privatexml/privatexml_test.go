@@ -67,6 +67,7 @@ func (store) VCards() storage.VCards             { return nil }
 func (store) Blocking() storage.Blocking         { return nil }
 func (store) LastActivity() storage.LastActivity { return nil }
 func (store) Archive() storage.Archive           { return nil }
+func (store) History() storage.History           { return nil }
 func (store) Tracking() storage.Tracking         { return nil }
 func (store) DirectCerts() storage.DirectCerts   { return nil }
 func (store) Ping(context.Context) error         { return nil }

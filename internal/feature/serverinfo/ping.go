@@ -17,6 +17,8 @@ func (Ping) Name() string { return "ping" }
 
 // Register implements module.Module.
 func (Ping) Register(h *module.Host) error {
-	h.HandleIQ(router.Host|router.Self, "get", NSPing, func(*router.IQ) (*xml.Element, error) { return nil, nil })
+	// The answer waits for the writes behind the stanzas before it (an
+	// archive): a client that pings after sending knows they are kept.
+	h.HandleIQ(router.Host|router.Self, "get", NSPing, func(iq *router.IQ) (*xml.Element, error) { return nil, h.Router.Sync(iq.Ctx) })
 	return nil
 }

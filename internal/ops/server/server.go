@@ -285,6 +285,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer cancel()
 	cs.Shutdown(sctx)
 	stopS2S(sctx) // after c2s: stanzas the sessions sent last still go out
+	if err := r.Sync(sctx); err != nil {
+		log.Error("archive writes not finished at shutdown", "err", err)
+	}
 	if hs != nil {
 		_ = hs.Shutdown(sctx)
 	}

@@ -37,6 +37,7 @@ type Router struct {
 	serviceOrder   []string
 	lanes          Lanes    // stanzas the server generates on its own
 	reqs           requests // the server's own iq requests awaiting answers (request.go)
+	syncs          []func(ctx context.Context) error
 
 	Metrics Metrics
 }

@@ -19,3 +19,4 @@ func BenchmarkOfflineStore(b *testing.B)       { storagetest.BenchOfflineStore(b
 func BenchmarkOfflineStoreSerial(b *testing.B) { storagetest.BenchOfflineStoreSerial(b, benchStore(b)) }
 func BenchmarkRosterPutItem(b *testing.B)      { storagetest.BenchRosterPutItem(b, benchStore(b)) }
 func BenchmarkGetUser(b *testing.B)            { storagetest.BenchGetUser(b, benchStore(b)) }
+func BenchmarkArchiveWriter(b *testing.B)      { storagetest.BenchArchiveWriter(b, benchStore(b)) }

@@ -56,6 +56,7 @@ func (s *Store) Users() storage.Users               { return users{s} }
 func (s *Store) Roster() storage.Roster             { return roster{s} }
 func (s *Store) Offline() storage.Offline           { return s.offline }
 func (s *Store) Archive() storage.Archive           { return archive{s} }
+func (s *Store) History() storage.History           { return history{s} }
 func (s *Store) VCards() storage.VCards             { return vcards{s} }
 func (s *Store) Blocking() storage.Blocking         { return blocking{s} }
 func (s *Store) LastActivity() storage.LastActivity { return lastActivity{s} }

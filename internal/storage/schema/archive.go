@@ -133,7 +133,13 @@ func (d Dialect) ArchiveDeleteIDs(owner, archive string, ids []int64) (stmts []s
 // storage.ErrNotFound for a malformed id.
 func (d Dialect) ArchiveQuery(owner, archive string, q storage.Query) (string, []any, error) {
 	var b strings.Builder
-	b.WriteString(`SELECT id, at, peer, payload FROM archive WHERE owner = ? AND archive = CAST(? AS TEXT)`)
+	b.WriteString(`SELECT id, at, peer, payload FROM archive`)
+	if d.IndexedBy && q.ByTime && q.Peer != "" && archive != storage.ArchiveOffline {
+		// One conversation of a large archive by time: with a time bound
+		// too, SQLite would walk the owner's whole time index instead.
+		b.WriteString(` INDEXED BY archive_owner_peer_at`)
+	}
+	b.WriteString(` WHERE owner = ? AND archive = CAST(? AS TEXT)`)
 	b.WriteString(Scope(archive))
 	args := []any{owner, archive}
 	for _, c := range []struct {
@@ -164,6 +170,15 @@ func (d Dialect) ArchiveQuery(owner, archive string, q storage.Query) (string, [
 	if len(q.IDs) > storage.MaxQueryIDs {
 		return "", nil, fmt.Errorf("storage: %d ids in one query (at most %d)", len(q.IDs), storage.MaxQueryIDs)
 	}
+	if len(q.Times) > storage.MaxQueryIDs {
+		return "", nil, fmt.Errorf("storage: %d times in one query (at most %d)", len(q.Times), storage.MaxQueryIDs)
+	}
+	if len(q.Times) > 0 {
+		b.WriteString(" AND at IN (?" + strings.Repeat(", ?", len(q.Times)-1) + ")")
+		for _, t := range q.Times {
+			args = append(args, d.Time(t))
+		}
+	}
 	if len(q.IDs) > 0 {
 		b.WriteString(" AND id IN (?" + strings.Repeat(", ?", len(q.IDs)-1) + ")")
 		for _, id := range q.IDs {
@@ -177,9 +192,14 @@ func (d Dialect) ArchiveQuery(owner, archive string, q storage.Query) (string, [
 	if q.CountOnly {
 		return d.Bind(strings.Replace(b.String(), "SELECT id, at, peer, payload FROM", "SELECT COUNT(*) FROM", 1)), args, nil
 	}
-	if q.Last {
+	switch {
+	case q.ByTime && q.Last:
+		b.WriteString(" ORDER BY at DESC, id DESC")
+	case q.ByTime:
+		b.WriteString(" ORDER BY at, id")
+	case q.Last:
 		b.WriteString(" ORDER BY id DESC")
-	} else {
+	default:
 		b.WriteString(" ORDER BY id")
 	}
 	if q.Max > 0 {
@@ -196,7 +216,8 @@ func (d Dialect) ArchiveQuery(owner, archive string, q storage.Query) (string, [
 }
 
 // ArchivePage turns the rows of an ArchiveQuery (in paging order) into a
-// page: at most q.Max entries, ascending, and whether it is complete.
+// page: at most q.Max entries, ascending (by ID, or by Time for ByTime),
+// and whether it is complete.
 func ArchivePage(rows []storage.Entry, q storage.Query) storage.Page {
 	p := storage.Page{Complete: true}
 	if q.Max > 0 && len(rows) > q.Max {

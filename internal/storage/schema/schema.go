@@ -14,6 +14,9 @@ type Dialect struct {
 	Dollar bool
 	// Time converts a time to the column representation of at.
 	Time func(time.Time) any
+	// IndexedBy names the index of a query SQLite's planner picks wrongly
+	// without statistics (SQLite's INDEXED BY).
+	IndexedBy bool
 }
 
 // Bind rewrites the placeholders of q for d: ? (the next argument) and ?N
@@ -59,6 +62,7 @@ var OwnerTables = []OwnerTable{
 	{"roster_versions", []string{"owner"}, nil},
 	{"pending_in", []string{"owner"}, nil},
 	{"archive", []string{"owner"}, Scopes},
+	{"history", []string{"owner"}, nil},
 	{"vcards", []string{"owner"}, nil},
 	{"blocklist", []string{"owner"}, nil},
 	{"last_activity", []string{"owner"}, nil},

@@ -15,7 +15,7 @@ type archive struct{ s *Store }
 
 // dialect: ? placeholders, times as UTC unix nanoseconds (clamped in
 // queries, where an out-of-range bound just means "everything").
-var dialect = schema.Dialect{Time: func(t time.Time) any { return clampNanos(t) }}
+var dialect = schema.Dialect{IndexedBy: true, Time: func(t time.Time) any { return clampNanos(t) }}
 
 var stmts = dialect.Archive()
 

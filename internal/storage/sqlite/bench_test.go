@@ -47,3 +47,7 @@ func BenchmarkTracking(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkArchiveWriter(b *testing.B) {
+	storagetest.BenchArchiveWriter(b, benchStore(b, Options{}))
+}

@@ -122,7 +122,11 @@ func TestArchiveQueryPlans(t *testing.T) {
 	}{
 		{"page", "archive_owner_id", "mam", storage.Query{Max: 10, AfterID: storage.EncodeID(5)}},
 		{"time range", "archive_owner_at", "mam", storage.Query{Start: at, End: at.Add(time.Hour)}},
-		{"peer", "archive_owner_peer", "direct-pending", storage.Query{Peer: "drjones@a.example"}},
+		{"peer", "archive_owner_peer_at", "direct-pending", storage.Query{Peer: "drjones@a.example", ByTime: true}},
+		{"mam page", "archive_owner_at", "mam", storage.Query{Max: 10, Start: at, ByTime: true}},
+		{"mam last page", "archive_owner_at", "mam", storage.Query{Max: 10, Last: true, ByTime: true}},
+		{"mam with", "archive_owner_peer_at", "mam", storage.Query{Max: 10, Peer: "bob@b.example", Start: at, ByTime: true}},
+		{"mam ids", "archive_owner_at", "mam", storage.Query{Times: []time.Time{at, at.Add(time.Second)}, ByTime: true}},
 		{"offline fetch", "archive_offline", storage.ArchiveOffline, storage.Query{Max: 100}},
 	} {
 		q, args, err := dialect.ArchiveQuery("a@b.example", c.archive, c.q)

@@ -25,6 +25,7 @@ var archiveTests = []test{
 	{"ExpireBefore", testArchiveExpireBefore},
 	{"ExpireKeepPerOwner", testArchiveExpireKeep},
 	{"MalformedID", testArchiveMalformedID},
+	{"ByTime", testArchiveByTime},
 }
 
 const testArchive = "test"
@@ -367,4 +368,24 @@ func testArchiveMalformedID(t *testing.T, s storage.Store) {
 	if n, err := s.Archive().Count(ctx(t), o, testArchive); err != nil || n != 1 {
 		t.Errorf("Count = %d, %v; want 1 (nothing deleted)", n, err)
 	}
+}
+
+// testArchiveByTime: entries appended out of time order come back in
+// time order with ByTime; Times picks entries by time.
+func testArchiveByTime(t *testing.T, s storage.Store) {
+	o := newOwner(t, newDomain(t))
+	var es []storage.Entry
+	for _, i := range []int{3, 0, 4, 1, 2} {
+		e := storage.Entry{Owner: o, Archive: testArchive, Time: base.Add(time.Duration(i) * time.Microsecond),
+			Peer: []string{"a@x.example", "b@x.example"}[i%2], Payload: fmt.Appendf(nil, "<m n='%d'/>", i)}
+		id, err := s.Archive().Append(ctx(t), e, 0)
+		must(t, err)
+		e.ID = id
+		es = append(es, e)
+	}
+	sorted := []storage.Entry{es[1], es[3], es[4], es[0], es[2]}
+	checkPage(t, "all by time", query(t, s, o, storage.Query{ByTime: true}), sorted, true)
+	checkPage(t, "last two by time", query(t, s, o, storage.Query{ByTime: true, Max: 2, Last: true}), sorted[3:], false)
+	checkPage(t, "peer b by time", query(t, s, o, storage.Query{ByTime: true, Peer: "b@x.example"}), []storage.Entry{sorted[1], sorted[3]}, true)
+	checkPage(t, "times", query(t, s, o, storage.Query{ByTime: true, Times: []time.Time{sorted[4].Time, sorted[0].Time, base.Add(time.Hour)}}), []storage.Entry{sorted[0], sorted[4]}, true)
 }

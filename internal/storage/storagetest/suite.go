@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Roster", rosterTests},
 		{"Offline", offlineTests},
 		{"Archive", archiveTests},
+		{"History", historyTests},
 		{"VCards", vcardTests},
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},

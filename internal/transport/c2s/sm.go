@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -85,6 +86,13 @@ func (s *Session) handleSM(el *xml.Element) error {
 		s.out.Unlock()
 	case "r":
 		if s.smOn() {
+			// Handled means kept: writes behind the stanzas counted (the
+			// archive's) are durable before they are acknowledged.
+			ctx, cancel := context.WithTimeout(s.srv.ctx, 10*time.Second)
+			if err := s.srv.router.Sync(ctx); err != nil {
+				s.srv.log.Warn("acknowledging stanzas whose archive copies are not yet written", "err", err)
+			}
+			cancel()
 			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inH), 10)))
 		}
 	case "a":

@@ -1,0 +1,416 @@
+package schema
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/storage"
+)
+
+// The history table holds the archives that page by time (MAM's user and
+// room archives) in chunks: one row for the entries of one (owner,
+// archive, peer) that a Writer's batch holds, so that under load one
+// insert and three index updates carry many messages (one row per message
+// cost SQLite some 30 us of CPU and I/O each, more than routing the
+// message). Columns: id, owner, archive, peer, first_at, last_at, n (the
+// entries in the chunk), entries (the encoding below). A chunk spans less
+// than MaxSpan, so a chunk holding entries at or after t starts at or
+// after t - MaxSpan: chunks of an owner overlap (one per peer), and
+// reading them in first_at order, a query knows when no later chunk can
+// hold an earlier entry.
+
+// MaxSpan bounds the time between a chunk's first and last entries.
+const MaxSpan = time.Second
+
+// Chunk limits: entries and bytes of one row.
+const (
+	maxChunkEntries = 512
+	maxChunkBytes   = 256 << 10
+)
+
+// Chunk is one row of the history table.
+type Chunk struct {
+	ID                   int64 // set when read
+	Owner, Archive, Peer string
+	First, Last          time.Time
+	N                    int
+	Entries              []byte
+}
+
+// Chunks groups entries (in time order per owner, as a Writer gives
+// them) into chunks by owner, archive and peer.
+func Chunks(entries []storage.Entry) []Chunk {
+	type key struct{ owner, archive, peer string }
+	open := map[key]int{} // the chunk of key still filling
+	var out []Chunk
+	var members [][]int
+	for i, e := range entries {
+		k := key{e.Owner, e.Archive, e.Peer}
+		if c, ok := open[k]; ok {
+			ch := &out[c]
+			if ch.N < maxChunkEntries && len(ch.Entries)+len(e.Payload) < maxChunkBytes && e.Time.Sub(ch.First) < MaxSpan && !e.Time.Before(ch.Last) {
+				ch.N++
+				ch.Last = e.Time
+				ch.Entries = append(ch.Entries, 0) // sized below
+				members[c] = append(members[c], i)
+				continue
+			}
+		}
+		open[k] = len(out)
+		out = append(out, Chunk{Owner: e.Owner, Archive: e.Archive, Peer: e.Peer, First: e.Time, Last: e.Time, N: 1, Entries: make([]byte, 0, len(e.Payload))})
+		members = append(members, []int{i})
+	}
+	for c := range out {
+		out[c].Entries = encodeEntries(out[c].First, entries, members[c])
+	}
+	return out
+}
+
+// encodeEntries: one entry is its payload alone (so a row of the archive
+// table moves here as it is); more are, each, the microseconds after
+// first (uvarint), the payload's length (uvarint) and the payload.
+func encodeEntries(first time.Time, entries []storage.Entry, idx []int) []byte {
+	if len(idx) == 1 {
+		return entries[idx[0]].Payload
+	}
+	n := 0
+	for _, i := range idx {
+		n += len(entries[i].Payload) + 2*binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	for _, i := range idx {
+		b = binary.AppendUvarint(b, uint64(entries[i].Time.Sub(first)/time.Microsecond))
+		b = binary.AppendUvarint(b, uint64(len(entries[i].Payload)))
+		b = append(b, entries[i].Payload...)
+	}
+	return b
+}
+
+var errChunk = errors.New("storage: malformed history chunk")
+
+// Decode returns the chunk's entries, in time order.
+func (c *Chunk) Decode() ([]storage.Entry, error) {
+	if c.N == 1 {
+		return []storage.Entry{{Owner: c.Owner, Archive: c.Archive, Peer: c.Peer, Time: c.First, Payload: c.Entries}}, nil
+	}
+	out := make([]storage.Entry, 0, c.N)
+	b := c.Entries
+	for len(b) > 0 {
+		us, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errChunk
+		}
+		b = b[n:]
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, errChunk
+		}
+		b = b[n:]
+		out = append(out, storage.Entry{Owner: c.Owner, Archive: c.Archive, Peer: c.Peer,
+			Time: c.First.Add(time.Duration(us) * time.Microsecond), Payload: b[:l:l]})
+		b = b[l:]
+	}
+	if len(out) != c.N {
+		return nil, errChunk
+	}
+	return out, nil
+}
+
+// HistoryStatements are the history statements of a dialect.
+type HistoryStatements struct {
+	Insert       string // owner, archive, peer, first_at, last_at, n, entries
+	DeleteOwner  string // owner, archive
+	DeleteAll    string // owner
+	ExpireBefore string // archive, at
+	ExpireKeep   string // archive, keep
+	// SumAll and SumPeer count the entries of the chunks wholly inside a
+	// time range: owner, archive, [peer,] start, end.
+	SumAll, SumPeer string
+}
+
+// History builds the statements of d.
+func (d Dialect) History() *HistoryStatements {
+	return &HistoryStatements{
+		Insert:       d.Bind(`INSERT INTO history (owner, archive, peer, first_at, last_at, n, entries) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		DeleteOwner:  d.Bind(`DELETE FROM history WHERE owner = ? AND archive = ?`),
+		DeleteAll:    d.Bind(`DELETE FROM history WHERE owner = ?`),
+		ExpireBefore: d.Bind(`DELETE FROM history WHERE archive = ? AND last_at < ?`),
+		// A chunk goes when the entries newer than it already make keep.
+		ExpireKeep: d.Bind(`DELETE FROM history WHERE id IN (SELECT id FROM (
+	SELECT id, SUM(n) OVER (PARTITION BY owner ORDER BY first_at DESC, id DESC) - n AS newer FROM history WHERE archive = ?) AS q
+	WHERE newer >= ?)`),
+		SumAll:  d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ?`),
+		SumPeer: d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ?`),
+	}
+}
+
+// HistoryRange is a read of chunks: those of owner's archive (and peer,
+// if set) starting from From to To (inclusive), in first_at order
+// (descending if Desc), past the cursor (CursorAt, CursorID) if Cursor.
+type HistoryRange struct {
+	Owner, Archive, Peer string
+	From, To             time.Time
+	Desc                 bool
+	Cursor               bool
+	CursorAt             time.Time
+	CursorID             int64
+	Limit                int
+}
+
+// HistorySelect builds the SELECT of r: columns id, peer, first_at, last_at, n,
+// entries.
+func (d Dialect) HistorySelect(r HistoryRange) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`SELECT id, peer, first_at, last_at, n, entries FROM history`)
+	if d.IndexedBy {
+		if r.Peer != "" {
+			b.WriteString(` INDEXED BY history_peer`)
+		} else {
+			b.WriteString(` INDEXED BY history_owner`)
+		}
+	}
+	b.WriteString(` WHERE owner = ? AND archive = ?`)
+	args := []any{r.Owner, r.Archive}
+	if r.Peer != "" {
+		b.WriteString(` AND peer = ?`)
+		args = append(args, r.Peer)
+	}
+	b.WriteString(` AND first_at >= ? AND first_at <= ?`)
+	args = append(args, d.Time(r.From), d.Time(r.To))
+	if r.Cursor {
+		if r.Desc {
+			b.WriteString(` AND (first_at, id) < (?, ?)`)
+		} else {
+			b.WriteString(` AND (first_at, id) > (?, ?)`)
+		}
+		args = append(args, d.Time(r.CursorAt), r.CursorID)
+	}
+	if r.Desc {
+		b.WriteString(` ORDER BY first_at DESC, id DESC`)
+	} else {
+		b.WriteString(` ORDER BY first_at, id`)
+	}
+	b.WriteString(` LIMIT ?`)
+	args = append(args, r.Limit)
+	return d.Bind(b.String()), args
+}
+
+// Fetch reads the chunks of a range (a backend's HistorySelect).
+type Fetch func(ctx context.Context, r HistoryRange) ([]Chunk, error)
+
+// Sum counts the entries of the chunks wholly in [start, end].
+type Sum func(ctx context.Context, owner, archive, peer string, start, end time.Time) (int, error)
+
+// Times far enough out to mean "no bound" in every backend.
+var (
+	minTime = time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 30, 0, 0, 0, 0, time.UTC)
+)
+
+// fetchRows is how many chunks one read asks for.
+const fetchRows = 64
+
+// HistoryQuery answers q (Start, End, Peer, Times, Max, Last, Offset,
+// CountOnly; ids are times) on owner's archive through a backend's reads.
+func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive string, q storage.Query) (storage.Page, error) {
+	if q.AfterID != "" || q.BeforeID != "" || len(q.IDs) > 0 {
+		return storage.Page{}, fmt.Errorf("storage: a history query names entries by time, not by id")
+	}
+	if len(q.Times) > storage.MaxQueryIDs {
+		return storage.Page{}, fmt.Errorf("storage: %d times in one query (at most %d)", len(q.Times), storage.MaxQueryIDs)
+	}
+	start, end := q.Start, q.End
+	if start.IsZero() || start.Before(minTime) {
+		start = minTime
+	}
+	if end.IsZero() || end.After(maxTime) {
+		end = maxTime
+	}
+	if len(q.Times) > 0 {
+		return historyTimes(ctx, fetch, owner, archive, q, start, end)
+	}
+	if q.CountOnly {
+		n, err := historyCount(ctx, fetch, sum, owner, archive, q.Peer, start, end)
+		return storage.Page{Count: n}, err
+	}
+	need := -1 // all
+	if q.Max > 0 {
+		need = q.Offset + q.Max + 1 // one more tells whether the page is complete
+	}
+	got, err := historyScan(ctx, fetch, HistoryRange{Owner: owner, Archive: archive, Peer: q.Peer, Desc: q.Last}, start, end, need)
+	if err != nil {
+		return storage.Page{}, err
+	}
+	if q.Offset >= len(got) {
+		got = nil
+	} else {
+		got = got[q.Offset:]
+	}
+	p := storage.Page{Complete: true}
+	if q.Max > 0 && len(got) > q.Max {
+		got, p.Complete = got[:q.Max], false
+	}
+	if q.Last {
+		slices.Reverse(got)
+	}
+	p.Entries = got
+	return p, nil
+}
+
+// historyScan returns the entries in [start, end] in paging order
+// (descending if r.Desc), at least need of them if there are (all if need
+// < 0): it reads chunks in first_at order until no further chunk can hold
+// an entry that sorts before the need-th gathered.
+func historyScan(ctx context.Context, fetch Fetch, r HistoryRange, start, end time.Time, need int) ([]storage.Entry, error) {
+	r.From, r.To, r.Limit = start.Add(-MaxSpan), end, fetchRows
+	if r.From.Before(minTime) {
+		r.From = minTime
+	}
+	before := func(a, b storage.Entry) int { // paging order
+		if r.Desc {
+			return b.Time.Compare(a.Time)
+		}
+		return a.Time.Compare(b.Time)
+	}
+	var got []storage.Entry
+	for {
+		rows, err := fetch(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			c := &rows[i]
+			if need >= 0 && len(got) >= need {
+				// Sorted: got[need-1] is the need-th. A chunk starting
+				// after it (ascending), or ending before it (descending:
+				// a chunk ends within MaxSpan of its start), holds none
+				// that comes earlier.
+				edge := got[need-1].Time
+				if !r.Desc && c.First.After(edge) || r.Desc && c.First.Add(MaxSpan).Before(edge) {
+					return got[:need], nil
+				}
+			}
+			es, err := c.Decode()
+			if err != nil {
+				return nil, fmt.Errorf("%w (chunk %d of %s)", err, c.ID, r.Owner)
+			}
+			added := false
+			for _, e := range es {
+				if !e.Time.Before(start) && !e.Time.After(end) {
+					got = append(got, e)
+					added = true
+				}
+			}
+			if added {
+				slices.SortStableFunc(got, before)
+				if need >= 0 && len(got) > need {
+					got = got[:need] // later chunks can only push these out
+				}
+			}
+			r.Cursor, r.CursorAt, r.CursorID = true, c.First, c.ID
+		}
+		if len(rows) < r.Limit {
+			break
+		}
+	}
+	if need >= 0 && len(got) > need {
+		got = got[:need]
+	}
+	return got, nil
+}
+
+// historyCount: the chunks wholly inside by SUM, the few at the edges
+// (starting within MaxSpan before start, or ending after end) decoded.
+func historyCount(ctx context.Context, fetch Fetch, sum Sum, owner, archive, peer string, start, end time.Time) (int, error) {
+	n, err := sum(ctx, owner, archive, peer, start, end)
+	if err != nil {
+		return 0, err
+	}
+	r := HistoryRange{Owner: owner, Archive: archive, Peer: peer, From: start.Add(-MaxSpan), To: start, Limit: fetchRows}
+	if r.From.Before(minTime) {
+		r.From = minTime
+	}
+	edges := []HistoryRange{r}
+	if end.Before(maxTime) {
+		e := r
+		e.From, e.To = end.Add(-MaxSpan), end
+		edges = append(edges, e)
+	}
+	seen := map[int64]bool{}
+	for _, r := range edges {
+		for {
+			rows, err := fetch(ctx, r)
+			if err != nil {
+				return 0, err
+			}
+			for i := range rows {
+				c := &rows[i]
+				r.Cursor, r.CursorAt, r.CursorID = true, c.First, c.ID
+				inside := !c.First.Before(start) && !c.Last.After(end)
+				if inside || seen[c.ID] {
+					continue // counted by SUM, or already here
+				}
+				seen[c.ID] = true
+				es, err := c.Decode()
+				if err != nil {
+					return 0, err
+				}
+				for _, e := range es {
+					if !e.Time.Before(start) && !e.Time.After(end) {
+						n++
+					}
+				}
+			}
+			if len(rows) < r.Limit {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// historyTimes: the entries at the given times (each found in the chunks
+// starting within MaxSpan before it), with the other terms of q.
+func historyTimes(ctx context.Context, fetch Fetch, owner, archive string, q storage.Query, start, end time.Time) (storage.Page, error) {
+	times := slices.SortedFunc(slices.Values(q.Times), time.Time.Compare)
+	times = slices.CompactFunc(times, time.Time.Equal)
+	var got []storage.Entry
+	for _, t := range times {
+		if t.Before(start) || t.After(end) {
+			continue
+		}
+		es, err := historyScan(ctx, fetch, HistoryRange{Owner: owner, Archive: archive, Peer: q.Peer}, t, t, -1)
+		if err != nil {
+			return storage.Page{}, err
+		}
+		got = append(got, es...)
+	}
+	if q.CountOnly {
+		return storage.Page{Count: len(got)}, nil
+	}
+	slices.SortStableFunc(got, func(a, b storage.Entry) int { return cmp.Compare(a.Time.UnixMicro(), b.Time.UnixMicro()) })
+	if q.Last {
+		slices.Reverse(got)
+	}
+	q.Times = nil
+	if q.Offset < len(got) {
+		got = got[q.Offset:]
+	} else {
+		got = nil
+	}
+	p := storage.Page{Complete: true}
+	if q.Max > 0 && len(got) > q.Max {
+		got, p.Complete = got[:q.Max], false
+	}
+	if q.Last {
+		slices.Reverse(got)
+	}
+	p.Entries = got
+	return p, nil
+}

@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/storage/schema"
+)
+
+type history struct{ s *Store }
+
+var historyStmts = dialect.History()
+
+// Write inserts the entries' chunks in one transaction on the writer
+// connection (the archive committer shares it, one transaction at a time).
+func (h history) Write(ctx context.Context, entries []storage.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	tx, err := h.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err, "write history")
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, historyStmts.Insert)
+	if err != nil {
+		return wrap(err, "write history")
+	}
+	defer ins.Close()
+	for _, c := range schema.Chunks(entries) {
+		first, err := nanos(c.First)
+		if err != nil {
+			return wrap(err, "write history of %s", c.Owner)
+		}
+		last, err := nanos(c.Last)
+		if err != nil {
+			return wrap(err, "write history of %s", c.Owner)
+		}
+		if _, err := ins.ExecContext(ctx, c.Owner, c.Archive, c.Peer, first, last, c.N, nonNil(c.Entries)); err != nil {
+			return wrap(err, "write history of %s", c.Owner)
+		}
+	}
+	return wrap(tx.Commit(), "write history")
+}
+
+func (h history) fetch(ctx context.Context, r schema.HistoryRange) ([]schema.Chunk, error) {
+	q, args := dialect.HistorySelect(r)
+	rows, err := h.s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(err, "read history of %s", r.Owner)
+	}
+	defer rows.Close()
+	var out []schema.Chunk
+	for rows.Next() {
+		c := schema.Chunk{Owner: r.Owner, Archive: r.Archive}
+		var first, last int64
+		if err := rows.Scan(&c.ID, &c.Peer, &first, &last, &c.N, &c.Entries); err != nil {
+			return nil, wrap(err, "read history of %s", r.Owner)
+		}
+		c.First, c.Last = fromNanos(first), fromNanos(last)
+		out = append(out, c)
+	}
+	return out, wrap(rows.Err(), "read history of %s", r.Owner)
+}
+
+func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time) (int, error) {
+	var n int
+	var err error
+	if peer == "" {
+		err = h.s.r.QueryRowContext(ctx, historyStmts.SumAll, owner, archive, clampNanos(start), clampNanos(end)).Scan(&n)
+	} else {
+		err = h.s.r.QueryRowContext(ctx, historyStmts.SumPeer, owner, archive, peer, clampNanos(start), clampNanos(end)).Scan(&n)
+	}
+	return n, wrap(err, "count history of %s", owner)
+}
+
+func (h history) Query(ctx context.Context, owner, archive string, q storage.Query) (storage.Page, error) {
+	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, owner, archive, q)
+	for i := range p.Entries {
+		p.Entries[i].ID = storage.TimeID(p.Entries[i].Time)
+	}
+	return p, err
+}
+
+func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {
+	var err error
+	if archive == "" {
+		_, err = h.s.w.ExecContext(ctx, historyStmts.DeleteAll, owner)
+	} else {
+		_, err = h.s.w.ExecContext(ctx, historyStmts.DeleteOwner, owner, archive)
+	}
+	return wrap(err, "delete history of %s", owner)
+}
+
+func (h history) Expire(ctx context.Context, archive string, r storage.Retention) (int64, error) {
+	var total int64
+	if !r.Before.IsZero() {
+		res, err := h.s.w.ExecContext(ctx, historyStmts.ExpireBefore, archive, clampNanos(r.Before))
+		if err != nil {
+			return 0, wrap(err, "expire %s history", archive)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	if r.KeepPerOwner > 0 {
+		res, err := h.s.w.ExecContext(ctx, historyStmts.ExpireKeep, archive, r.KeepPerOwner)
+		if err != nil {
+			return total, wrap(err, "expire %s history", archive)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,209 @@
+package storage
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Writer appends archive entries behind the stanzas they record: Add
+// names the entry at once (its time, unique in the process, is its id) and
+// returns, and one goroutine writes what was added meanwhile in batches
+// (History.Write). So a message is not held for its copy (later stanzas of
+// its sender cannot overtake it, and nothing waits for a commit per
+// message), and its stanza-id is known before it is delivered. Sync waits
+// until what was added before it is durable: the server answers a stream
+// management <r/>, a ping and an offline store only after it, so what a
+// client was told is stored survives a kill -9. Entries of one process are
+// written in the order of their times.
+type Writer struct {
+	h     History
+	log   *slog.Logger
+	clock Clock
+
+	mu     sync.Mutex
+	space  *sync.Cond // Add waits while maxQueued entries are queued
+	cur    *batch     // filling
+	busy   *batch     // being written
+	queued int
+	closed bool // Close was called: Add writes at once
+	wake   chan struct{}
+	quit   chan struct{}
+	ended  chan struct{}
+}
+
+// batch is entries written together; done is closed once they are
+// durable (or given up).
+type batch struct {
+	entries []Entry
+	done    chan struct{}
+}
+
+const (
+	// maxQueued bounds the entries waiting: past it Add waits (the
+	// storage is slower than the traffic; the streams slow down rather
+	// than the server's memory grow).
+	maxQueued = 1 << 16
+	// maxChunk bounds one Write: the larger, the fewer rows and pages per
+	// entry under load (it decides the chunk sizes).
+	maxChunk = 16384
+	// writeTries: a failed chunk is tried again after a pause, then given
+	// up (logged) so that a broken store cannot stop every stream.
+	writeTries = 3
+)
+
+// NewWriter starts a writer to h.
+func NewWriter(h History, log *slog.Logger) *Writer {
+	w := &Writer{h: h, log: log, cur: newBatch(), wake: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
+	w.space = sync.NewCond(&w.mu)
+	go w.run()
+	return w
+}
+
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
+
+// Add queues e, with e.Time made unique (the next microsecond after the
+// last one given if it is not later), and returns its id (TimeID).
+func (w *Writer) Add(e Entry) string {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	w.mu.Lock()
+	for w.queued >= maxQueued && !w.closed {
+		w.space.Wait()
+	}
+	e.Time = w.clock.Next(e.Time)
+	if w.closed {
+		w.mu.Unlock()
+		w.write([]Entry{e})
+		return TimeID(e.Time)
+	}
+	w.cur.entries = append(w.cur.entries, e)
+	w.queued++
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return TimeID(e.Time)
+}
+
+// Sync returns once every entry added before it is written (or given up
+// after errors, which are logged), or when ctx ends.
+func (w *Writer) Sync(ctx context.Context) error {
+	w.mu.Lock()
+	var done chan struct{}
+	switch {
+	case len(w.cur.entries) > 0:
+		done = w.cur.done // written after busy
+	case w.busy != nil:
+		done = w.busy.done
+	}
+	w.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close writes what is queued and stops the writer.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.quit)
+		w.space.Broadcast()
+	}
+	w.mu.Unlock()
+	<-w.ended
+}
+
+func (w *Writer) run() {
+	defer close(w.ended)
+	for {
+		w.mu.Lock()
+		b := w.cur
+		if len(b.entries) > 0 {
+			w.cur, w.busy = newBatch(), b
+		}
+		w.mu.Unlock()
+		if len(b.entries) == 0 {
+			select {
+			case <-w.wake:
+			case <-w.quit:
+				w.mu.Lock()
+				empty := len(w.cur.entries) == 0 // closed is set: no Add queues after this
+				w.mu.Unlock()
+				if empty {
+					return
+				}
+			}
+			continue
+		}
+		for es := b.entries; len(es) > 0; {
+			n := min(len(es), maxChunk)
+			w.write(es[:n])
+			es = es[n:]
+		}
+		w.mu.Lock()
+		w.busy = nil
+		w.queued -= len(b.entries)
+		w.space.Broadcast()
+		w.mu.Unlock()
+		close(b.done)
+	}
+}
+
+func (w *Writer) write(es []Entry) {
+	var err error
+	for try := range writeTries {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * time.Second)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = w.h.Write(ctx, es)
+		cancel()
+		if err == nil {
+			return
+		}
+		w.log.Warn("archive write failed; trying again", "entries", len(es), "err", err)
+	}
+	w.log.Error("archive entries lost: check the storage", "entries", len(es), "first_owner", es[0].Owner, "err", err)
+}
+
+// Clock gives strictly increasing microsecond times: unique names for the
+// entries of one process. The zero value is ready.
+type Clock struct{ last atomic.Int64 }
+
+// Next returns t truncated to the microsecond, or the microsecond after
+// the last time it gave if t is not later.
+func (c *Clock) Next(t time.Time) time.Time {
+	us := t.UnixMicro()
+	for {
+		last := c.last.Load()
+		n := max(us, last+1)
+		if c.last.CompareAndSwap(last, n) {
+			return time.UnixMicro(n).UTC()
+		}
+	}
+}
+
+// TimeID names an entry by its time (microseconds): an archive id of the
+// same form as EncodeID's, ordered like the times.
+func TimeID(t time.Time) string { return EncodeID(t.UnixMicro()) }
+
+// ParseTimeID is the inverse of TimeID.
+func ParseTimeID(id string) (time.Time, error) {
+	us, err := DecodeID(id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMicro(us).UTC(), nil
+}
