@@ -56,6 +56,7 @@ var commands = []command{
 	{"sessions", "hold N idle authenticated sessions and report server KB per session", runSessions},
 	{"logins", "full logins (TCP, STARTTLS, SCRAM, bind, close): logins/s and latency", runLogins},
 	{"messages", "one-to-one chat between P pairs: throughput and one-way latency", runMessages},
+	{"mam", "message archive paging (XEP-0313): results/s and page latency", runMAM},
 }
 
 func usage() {

@@ -130,11 +130,12 @@ func (w *Writer) run() {
 	for {
 		w.mu.Lock()
 		b := w.cur
-		if len(b.entries) > 0 {
+		got := len(b.entries) > 0 // read under the lock: Add appends to cur
+		if got {
 			w.cur, w.busy = newBatch(), b
 		}
 		w.mu.Unlock()
-		if len(b.entries) == 0 {
+		if !got {
 			select {
 			case <-w.wake:
 			case <-w.quit:

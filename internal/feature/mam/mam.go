@@ -66,6 +66,7 @@ type Module struct {
 	cfg   Config
 	r     *router.Router
 	a     storage.History
+	eng   *Engine
 	store storage.Store
 	prefs *prefCache
 	log   *slog.Logger
@@ -98,6 +99,7 @@ func (m *Module) Register(h *module.Host) error {
 	m.r, m.store, m.a, m.log, m.now = h.Router, h.Store, h.Store.History(), h.Log, h.Now
 	m.prefs = newPrefCache(h.Store.PrivateXML(), m.cfg.Default)
 	m.w = storage.NewWriter(m.a, m.log)
+	m.eng = &Engine{H: m.a, Archive: Archive, MaxPage: m.cfg.MaxPage, Log: m.log}
 	h.Router.OnSync(m.w.Sync)
 	// Archived last, after every hook that may refuse or change the
 	// message: the archive holds what was accepted for delivery.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
@@ -86,7 +87,7 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 	r.mu.Lock()
 	switch {
 	case p.Space == NSDiscoInfo && st.Type == "get":
-		payload = r.info()
+		payload = r.info(m.w != nil)
 	case p.Space == NSItems && st.Type == "get":
 		payload = xml.New(NSItems, "query")
 		if r.cfg.Public {
@@ -98,6 +99,11 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 		payload, out, gone, e = r.owner(st, p)
 	case p.Space == NSAdmin:
 		payload, out, e = r.admin(st, p)
+	case p.Space == mam.NS && p.Name == "query":
+		if e = r.archiveQuery(ctx, m, st, p); e == nil {
+			r.mu.Unlock()
+			return // answered by archiveQuery
+		}
 	default:
 		e = stanza.ErrFeatureNotImplemented
 	}
@@ -119,13 +125,16 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 }
 
 // info is the room's disco#info (§6.4) with the muc#roominfo form.
-func (r *Room) info() *xml.Element {
+func (r *Room) info(archived bool) *xml.Element {
 	q := xml.New(NSDiscoInfo, "query")
 	q.Append(xml.New(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", r.displayName()))
 	feats := []string{NS, NSOccupant, "urn:xmpp:ping",
 		pick(r.cfg.Public, "muc_public", "muc_hidden"), pick(r.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"), pick(r.cfg.Moderated, "muc_moderated", "muc_unmoderated"),
 		pick(r.nonAnonymous(), "muc_nonanonymous", "muc_semianonymous"), pick(r.cfg.Password != "", "muc_passwordprotected", "muc_unsecured")}
+	if archived {
+		feats = append(feats, mam.NS, mam.NSSID)
+	}
 	for _, f := range feats {
 		q.Append(xml.New(NSDiscoInfo, "feature", "var", f))
 	}

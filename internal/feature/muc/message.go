@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 
+	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
@@ -82,6 +83,9 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 	case subject != nil && body == nil:
 		r.subject = msg
 	case body != nil:
+		if id := m.archiveMessage(r, from, st, msg, now); id != "" {
+			msg.Append(xml.New(mam.NSSID, "stanza-id", "by", r.jid.String(), "id", id))
+		}
 		r.addHistory(msg, now)
 	}
 	var out outbox
@@ -203,7 +207,8 @@ func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error
 
 // roomsToSay: what only the room may put in the messages it sends (the
 // occupant-id, XEP-0421 §4; its own muc#user statuses; delays, which are
-// the room's history's): an occupant's own is removed.
+// the room's history's; stanza-ids, XEP-0359 §4, the room's archive's):
+// an occupant's own is removed.
 func roomsToSay(c *xml.Element) bool {
-	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay
+	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay || c.Space == mam.NSSID
 }

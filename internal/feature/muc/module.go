@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
+	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/module"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -33,6 +34,9 @@ type ModuleConfig struct {
 	// JoinsPerMinute bounds the rooms one user may enter (or create) a
 	// minute, whatever the room (0: no bound): a join flood is refused.
 	JoinsPerMinute int `toml:"joins_per_minute"`
+	// Archive keeps every room's messages for XEP-0313 queries to the
+	// room (on by default).
+	Archive bool `toml:"archive"`
 }
 
 // Validate checks the section.
@@ -53,6 +57,9 @@ type Module struct {
 
 	r      *router.Router
 	store  storage.Archive
+	hist   storage.History
+	w      *storage.Writer // room archives; nil when off
+	eng    *mam.Engine
 	log    *slog.Logger
 	now    func() time.Time
 	secret []byte
@@ -65,7 +72,7 @@ type Module struct {
 
 // New returns the module with its defaults.
 func New() *Module {
-	return &Module{cfg: ModuleConfig{Name: "conference", MaxRooms: 10000, MaxOccupants: 1000, HistoryLength: 20, MaxSubject: 1024, JoinsPerMinute: 30}}
+	return &Module{cfg: ModuleConfig{Name: "conference", MaxRooms: 10000, MaxOccupants: 1000, HistoryLength: 20, MaxSubject: 1024, JoinsPerMinute: 30, Archive: true}}
 }
 
 // WithDirect says which domains are Direct (their service is groupchat.<domain>).
@@ -90,6 +97,12 @@ func (m *Module) Register(h *module.Host) error {
 	}
 	m.r, m.log, m.now, m.store = h.Router, h.Log, h.Now, h.Store.Archive()
 	m.rooms = map[string]*Room{}
+	if m.cfg.Archive {
+		m.hist = h.Store.History()
+		m.w = storage.NewWriter(m.hist, m.log)
+		h.Router.OnSync(m.w.Sync)
+		m.eng = &mam.Engine{H: m.hist, Archive: ArchiveName, MaxPage: 250, Log: m.log}
+	}
 	m.joins = ratelimit.NewWindow(m.cfg.JoinsPerMinute, time.Minute)
 	m.secret = make([]byte, 32)
 	rand.Read(m.secret)
@@ -184,10 +197,14 @@ func (m *Module) send(ctx context.Context, el *xml.Element) {
 // drop forgets a room (destroyed, or the last occupant of a temporary room left).
 func (m *Module) drop(r *Room) {
 	m.mu.Lock()
-	if m.rooms[r.jid.String()] == r {
+	gone := m.rooms[r.jid.String()] == r
+	if gone {
 		delete(m.rooms, r.jid.String())
 	}
 	m.mu.Unlock()
+	if gone {
+		m.forgetArchive(r.jid.String())
+	}
 }
 
 // clientNS moves el and its descendants from jabber:server to jabber:client.

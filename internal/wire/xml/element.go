@@ -21,14 +21,22 @@ type Element struct {
 	Children []Node
 }
 
-// Node is *Element or Text.
+// Node is *Element, Text or Raw.
 type Node interface{ isNode() }
 
 // Text is character data (unescaped).
 type Text string
 
+// Raw is serialized XML written as it is: one or more whole elements that
+// declare their own namespaces, which the server serialized itself (an
+// archived message put back into a result without parsing it again).
+// Never input from the network: nothing checks it. Child and Elements do
+// not see into it.
+type Raw []byte
+
 func (*Element) isNode() {}
 func (Text) isNode()     {}
+func (Raw) isNode()      {}
 
 // New returns an element with the given namespace, local name and
 // attribute pairs (name, value, name, value...).

@@ -65,6 +65,8 @@ func Append(buf []byte, e *Element, parentNS string) []byte {
 		switch c := n.(type) {
 		case Text:
 			buf = escape(buf, string(c), false)
+		case Raw:
+			buf = append(buf, c...)
 		case *Element:
 			if c != nil {
 				buf = Append(buf, c, inner)

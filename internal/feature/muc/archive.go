@@ -1,0 +1,112 @@
+package muc
+
+import (
+	"context"
+	"time"
+
+	"github.com/tern-xmpp/tern/internal/feature/mam"
+	"github.com/tern-xmpp/tern/internal/routing/router"
+	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/wire/stanza"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// Room archives (XEP-0313 §5.1.2, "MUC archives"): every groupchat
+// message with a body is kept in the history store (owner: the room's
+// JID, archive "muc", peer: the sender's real bare JID) by a
+// storage.Writer, and gets the archive id as its <stanza-id by='room'/>
+// before it is sent to the occupants. The archive answers queries to the
+// room's JID from whoever may enter the room (not outcasts; members only
+// in a members-only room), with the room's visibility: a result carries
+// the sender's real JID only to those who may see real JIDs.
+
+// ArchiveName is the history store's name of room archives.
+const ArchiveName = "muc"
+
+// archiveMessage queues msg (as the occupants get it, before its
+// stanza-id) and returns its id, or "" when rooms are not archived or the
+// sender asked not to store it (XEP-0334).
+func (m *Module) archiveMessage(r *Room, from *occupant, st *router.Stanza, msg *xml.Element, at time.Time) string {
+	if m.w == nil || st.El.Child(mam.NSHints, "no-store") != nil || st.El.Child(mam.NSHints, "no-permanent-store") != nil {
+		return ""
+	}
+	return m.w.Add(storage.Entry{Owner: r.jid.String(), Archive: ArchiveName, Time: at, Peer: from.bare.String(), Payload: xml.Append(nil, msg, "")})
+}
+
+// archiveQuery answers a MAM query to the room (§5.1.2); r.mu is held.
+// The results and the <fin/> go out later, from another goroutine.
+func (r *Room) archiveQuery(ctx context.Context, m *Module, st *router.Stanza, p *xml.Element) *stanza.Error {
+	if m.w == nil {
+		return stanza.ErrFeatureNotImplemented.WithText("this service keeps no room archives")
+	}
+	if st.Type == "get" {
+		return stanza.ErrFeatureNotImplemented.WithText("ask the room's archive with a query set")
+	}
+	bare := st.From.Bare().String()
+	aff := r.affiliation(bare)
+	switch {
+	case aff == Outcast:
+		return stanza.ErrForbidden.WithText("you are banned from this room")
+	case r.cfg.MembersOnly && aff == NoAff:
+		return stanza.ErrForbidden.WithText("the archive of a members-only room is for its members")
+	}
+	seeJIDs := r.nonAnonymous() || aff == Owner || aff == Admin
+	if nick, in := r.byFull[st.From.String()]; in && r.seesJIDs(r.occupants[nick]) {
+		seeJIDs = true
+	}
+	req, err := m.eng.Parse(p)
+	if err != nil {
+		if e, ok := err.(*stanza.Error); ok {
+			return e
+		}
+		return stanza.ErrBadRequest
+	}
+	room, to := r.jid.String(), st.From.String()
+	go func() {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := m.w.Sync(qctx); err != nil {
+			m.log.Warn("room archive query before pending writes finished", "room", room, "err", err)
+		}
+		show := func(e storage.Entry) (xml.Node, bool) {
+			el, err := xml.Parse(e.Payload)
+			if err != nil {
+				return nil, false
+			}
+			if seeJIDs && e.Peer != "" {
+				el.Append(xml.New(NSUser, "x").Append(xml.New(NSUser, "item", "jid", e.Peer)))
+			}
+			return el, true
+		}
+		if !seeJIDs {
+			show = nil // as archived: from room/nick, no real JID
+		}
+		fin, err := m.eng.Run(qctx, room, room, to, req, func(el *xml.Element) bool { m.send(qctx, el); return true }, show)
+		if err != nil {
+			e, ok := err.(*stanza.Error)
+			if !ok {
+				e = stanza.ErrInternalServerError
+			}
+			m.r.ReplyError(qctx, st, e)
+			return
+		}
+		m.reply(qctx, st, fin)
+	}()
+	return nil
+}
+
+// forgetArchive removes a room's archive once it is gone (destroyed, or a
+// temporary room left empty), after the writes queued for it.
+func (m *Module) forgetArchive(room string) {
+	if m.w == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = m.w.Sync(ctx)
+		if err := m.hist.DeleteOwner(ctx, room, ArchiveName); err != nil {
+			m.log.Error("the archive of a room that is gone was not removed", "room", room, "err", err)
+		}
+	}()
+}

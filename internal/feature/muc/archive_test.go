@@ -1,0 +1,114 @@
+package muc
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tern-xmpp/tern/internal/feature/mam"
+	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
+	"github.com/tern-xmpp/tern/internal/wire/xml"
+)
+
+// roomQuery asks the room's archive as s and returns the results and the
+// answer (a result with <fin/> or an error).
+func roomQuery(t *testing.T, s *moduletest.Session, id, inner string) ([]*xml.Element, *xml.Element) {
+	t.Helper()
+	s.Send("<iq type='set' id='" + id + "' to='" + room + "'><query xmlns='urn:xmpp:mam:2' queryid='" + id + "'>" + inner + "</query></iq>")
+	got := wait(t, s, "the answer to "+id, func(el *xml.Element) bool { return el.Name == "iq" && el.Attr("id") == id })
+	var results []*xml.Element
+	for _, el := range got {
+		if r := el.Child(mam.NS, "result"); r != nil && r.Attr("queryid") == id {
+			if el.Attr("from") != room {
+				t.Errorf("a result not from the room: %s", el)
+			}
+			results = append(results, r)
+		}
+	}
+	return results, got[len(got)-1]
+}
+
+func resultMessage(t *testing.T, r *xml.Element) *xml.Element {
+	t.Helper()
+	m := r.Child(mam.NSForward, "forwarded").Child(xml.NSClient, "message")
+	if m == nil {
+		t.Fatalf("a result without its message: %s", r)
+	}
+	return m
+}
+
+// TestRoomArchive: groupchat messages get the room's stanza-id (a forged
+// one is dropped) and are in the room's archive, in order, from
+// room/nick; a participant of a semi-anonymous room does not see real
+// JIDs in results, the owner does; paging; an outcast, and a stranger to
+// a members-only room, are refused.
+func TestRoomArchive(t *testing.T) {
+	_, s := setup(t, "alice", "bob", "carol", "dave")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	for _, b := range []string{"one", "two", "three"} {
+		s["bob"].Send("<message to='" + room + "' type='groupchat'><body>" + b + "</body><stanza-id xmlns='urn:xmpp:sid:0' by='" + room + "' id='forged'/></message>")
+	}
+	s["bob"].Send("<message to='" + room + "' type='groupchat'><body>not kept</body><no-store xmlns='urn:xmpp:hints'/></message>")
+	got := wait(t, s["alice"], "bob's messages", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "not kept" })
+	var ids []string
+	for _, m := range got {
+		if m.ChildText(xml.NSClient, "body") == "" {
+			continue
+		}
+		var sids []string
+		for _, c := range m.Elements() {
+			if c.Space == mam.NSSID && c.Name == "stanza-id" {
+				sids = append(sids, c.Attr("by")+" "+c.Attr("id"))
+			}
+		}
+		switch {
+		case m.ChildText(xml.NSClient, "body") == "not kept" && len(sids) != 0:
+			t.Errorf("a no-store message got a stanza-id: %s", m)
+		case m.ChildText(xml.NSClient, "body") != "not kept" && (len(sids) != 1 || strings.Contains(sids[0], "forged") || !strings.HasPrefix(sids[0], room+" ")):
+			t.Errorf("a room message's stanza-ids: %v in %s", sids, m)
+		case len(sids) == 1:
+			ids = append(ids, strings.TrimPrefix(sids[0], room+" "))
+		}
+	}
+
+	results, fin := roomQuery(t, s["bob"], "q1", "")
+	if fin.Attr("type") != "result" || fin.Child(mam.NS, "fin") == nil || fin.Child(mam.NS, "fin").Attr("complete") != "true" {
+		t.Fatalf("bob's query of the room archive: %s", fin)
+	}
+	var bodies []string
+	for i, r := range results {
+		m := resultMessage(t, r)
+		bodies = append(bodies, m.ChildText(xml.NSClient, "body"))
+		if m.Attr("from") != room+"/Bob" || m.Attr("type") != "groupchat" {
+			t.Errorf("an archived room message: %s", m)
+		}
+		if x := m.Child(NSUser, "x"); x != nil {
+			t.Errorf("a participant of a semi-anonymous room sees a real JID: %s", m)
+		}
+		if i < len(ids) && r.Attr("id") != ids[i] {
+			t.Errorf("result %d has id %s; the message had stanza-id %s", i, r.Attr("id"), ids[i])
+		}
+	}
+	if strings.Join(bodies, ",") != "one,two,three" {
+		t.Errorf("the room archive: %v", bodies)
+	}
+	results, _ = roomQuery(t, s["alice"], "q2", "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><before/></set>")
+	if len(results) != 2 || resultMessage(t, results[1]).ChildText(xml.NSClient, "body") != "three" {
+		t.Fatalf("the owner's last page of two: %v", results)
+	}
+	item := resultMessage(t, results[1]).Child(NSUser, "x")
+	if item == nil || item.Child(NSUser, "item") == nil || item.Child(NSUser, "item").Attr("jid") != "bob@example.org" {
+		t.Errorf("the owner does not see bob's real JID in a result: %s", resultMessage(t, results[1]))
+	}
+
+	s["alice"].Reply("<iq type='set' id='ban' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='outcast' jid='carol@example.org'/></query></iq>")
+	if _, e := roomQuery(t, s["carol"], "q3", ""); moduletest.ErrorCondition(e) != "forbidden" {
+		t.Errorf("an outcast's query: %s", e)
+	}
+	s["alice"].Reply("<iq type='set' id='mo' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='muc#roomconfig_membersonly'><value>1</value></field></x></query></iq>")
+	if _, e := roomQuery(t, s["dave"], "q4", ""); moduletest.ErrorCondition(e) != "forbidden" {
+		t.Errorf("a stranger's query of a members-only room: %s", e)
+	}
+}
