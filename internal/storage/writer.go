@@ -39,6 +39,23 @@ type Writer struct {
 type batch struct {
 	entries []Entry
 	done    chan struct{}
+	slab    []byte // the entries' payloads, copied in (one allocation for many)
+}
+
+// slabSize is the payload memory a batch takes at a time.
+const slabSize = 256 << 10
+
+// keep copies p into the batch's slab (large payloads on their own).
+func (b *batch) keep(p []byte) []byte {
+	if len(p) > slabSize/8 {
+		return append([]byte(nil), p...)
+	}
+	if cap(b.slab)-len(b.slab) < len(p) {
+		b.slab = make([]byte, 0, slabSize)
+	}
+	start := len(b.slab)
+	b.slab = append(b.slab, p...)
+	return b.slab[start:len(b.slab):len(b.slab)]
 }
 
 const (
@@ -65,7 +82,8 @@ func NewWriter(h History, log *slog.Logger) *Writer {
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // Add queues e, with e.Time made unique (the next microsecond after the
-// last one given if it is not later), and returns its id (TimeID).
+// last one given if it is not later), and returns its id (TimeID). It
+// copies e.Payload: the caller may reuse its buffer.
 func (w *Writer) Add(e Entry) string {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -77,9 +95,11 @@ func (w *Writer) Add(e Entry) string {
 	e.Time = w.clock.Next(e.Time)
 	if w.closed {
 		w.mu.Unlock()
+		e.Payload = append([]byte(nil), e.Payload...)
 		w.write([]Entry{e})
 		return TimeID(e.Time)
 	}
+	e.Payload = w.cur.keep(e.Payload)
 	w.cur.entries = append(w.cur.entries, e)
 	w.queued++
 	w.mu.Unlock()

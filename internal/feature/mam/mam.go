@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/routing/module"
@@ -187,9 +188,17 @@ func (m *Module) archive(ev *router.Event, owner, peer jid.JID) string {
 	if !keep {
 		return ""
 	}
-	payload := xml.Append(nil, ev.Stanza.El, "")
-	return m.w.Add(storage.Entry{Owner: owner.String(), Archive: Archive, Time: m.now(), Peer: peer.String(), Payload: payload})
+	buf := bufs.Get().(*[]byte)
+	*buf = xml.Append((*buf)[:0], ev.Stanza.El, "")
+	id := m.w.Add(storage.Entry{Owner: owner.String(), Archive: Archive, Time: m.now(), Peer: peer.String(), Payload: *buf}) // copied
+	if cap(*buf) <= 64<<10 {
+		bufs.Put(buf)
+	}
+	return id
 }
+
+// bufs are serialization buffers (the writer copies what it keeps).
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // removeOurs drops the stanza-ids that claim to be by owner.
 func removeOurs(el *xml.Element, owner string) {

@@ -42,6 +42,9 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 			return r.invite(st, x)
 		}
 	}
+	if f := requestForm(st); f != nil && st.To.Resource() == "" {
+		return r.voice(st, f)
+	}
 	nick, ok := r.byFull[st.From.String()]
 	if !ok {
 		return nil, stanza.ErrNotAcceptable.WithText("only occupants may send messages to the room; join it first")

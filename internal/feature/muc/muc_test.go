@@ -456,3 +456,62 @@ func TestForgedRoomElements(t *testing.T) {
 		t.Errorf("a private message: %s; want only the room's empty muc#user <x/>", pm[len(pm)-1])
 	}
 }
+
+// TestVoiceRequest: in a moderated room a visitor may not speak; its
+// voice request reaches the moderator as a form; the moderator's approval
+// makes it a participant (presence with the new role), and it may speak.
+func TestVoiceRequest(t *testing.T) {
+	_, s := setup(t, "alice", "bob")
+	join(t, s["alice"], "Alice", "")
+	s["alice"].Reply("<iq type='set' id='c1' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='muc#roomconfig_moderatedroom'><value>1</value></field></x></query></iq>")
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	s["bob"].Send("<message to='" + room + "' type='groupchat'><body>may I?</body></message>")
+	e := wait(t, s["bob"], "an error for a visitor", func(el *xml.Element) bool { return el.Attr("type") == "error" })
+	if c := moduletest.ErrorCondition(e[len(e)-1]); c != "forbidden" {
+		t.Fatalf("a visitor's message: %s", c)
+	}
+	s["bob"].Send("<message to='" + room + "'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field>" +
+		"<field var='muc#role' type='list-single'><value>participant</value></field></x></message>")
+	got := wait(t, s["alice"], "the voice request", func(el *xml.Element) bool { return el.Child(NSData, "x") != nil })
+	form := got[len(got)-1].Child(NSData, "x")
+	fields := map[string]string{}
+	for _, f := range form.Elements() {
+		fields[f.Attr("var")] = f.ChildText(NSData, "value")
+	}
+	if form.Attr("type") != "form" || fields["muc#roomnick"] != "Bob" || fields["muc#jid"] != "bob@example.org" || fields["FORM_TYPE"] != NSRequest {
+		t.Fatalf("the form the moderator got: %s", got[len(got)-1])
+	}
+	s["alice"].Send("<message to='" + room + "'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field>" +
+		"<field var='muc#role'><value>participant</value></field><field var='muc#roomnick'><value>Bob</value></field>" +
+		"<field var='muc#request_allow'><value>true</value></field></x></message>")
+	wait(t, s["bob"], "bob's new role", func(el *xml.Element) bool {
+		x := el.Child(NSUser, "x")
+		return el.Name == "presence" && el.Attr("from") == room+"/Bob" && x != nil && x.Child(NSUser, "item") != nil && x.Child(NSUser, "item").Attr("role") == "participant"
+	})
+	s["bob"].Send("<message to='" + room + "' type='groupchat'><body>thank you</body></message>")
+	wait(t, s["alice"], "bob's message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "thank you" })
+}
+
+// TestNicknames: the PRECIS Nickname profile (RFC 8266): a nickname the
+// profile would change (spaces around or doubled, a width variant) is
+// jid-malformed; one that equals another under its comparison (case) is
+// a conflict.
+func TestNicknames(t *testing.T) {
+	_, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	for _, bad := range []string{"Bob  Smith", "\uff22ob", "Bob\u00a0"} {
+		s["bob"].Send("<presence to='" + room + "/" + bad + "'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+		e := wait(t, s["bob"], "an error for "+bad, func(el *xml.Element) bool { return el.Attr("type") == "error" })
+		if c := moduletest.ErrorCondition(e[len(e)-1]); c != "jid-malformed" {
+			t.Errorf("nickname %q: %s, want jid-malformed", bad, c)
+		}
+	}
+	s["bob"].Send("<presence to='" + room + "/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	e := wait(t, s["bob"], "an error for alice", func(el *xml.Element) bool { return el.Attr("type") == "error" })
+	if c := moduletest.ErrorCondition(e[len(e)-1]); c != "conflict" {
+		t.Errorf("nickname alice while Alice is in: %s, want conflict", c)
+	}
+	join(t, s["bob"], "Bob Smith", "")
+}

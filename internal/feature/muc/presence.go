@@ -3,13 +3,13 @@ package muc
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
+	"golang.org/x/text/secure/precis"
 )
 
 // outbox collects what a room sends while its lock is held; it is routed
@@ -28,7 +28,7 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 	}
 	if nick == "" || st.Type == "" && !validNick(nick) {
 		if st.Type == "" {
-			m.r.ReplyError(ctx, st, stanza.ErrJIDMalformed.WithText("join a room as room@service/nickname, with a nickname of 1 to 64 printable characters"))
+			m.r.ReplyError(ctx, st, stanza.ErrJIDMalformed.WithText("join a room as room@service/nickname, with a nickname of 1 to 64 characters in the PRECIS Nickname form (RFC 8266: no controls, no leading, trailing or double spaces)"))
 		}
 		return
 	}
@@ -84,19 +84,35 @@ func (m *Module) inRoom(roomJID, full jid.JID) bool {
 	return ok
 }
 
-// validNick: a nickname of 1 to 64 characters, none of them controls
-// (a start of XEP-0029/PRECIS's nickname profile; the resourcepart rules
-// of the JID parser did the rest).
+// validNick: a nickname of 1 to 64 characters in the form the PRECIS
+// Nickname profile (RFC 8266, as XEP-0045 §7.2.1 asks) gives it: no
+// controls, no leading, trailing or doubled spaces, NFKC. A nickname the
+// profile would change is refused rather than changed behind the
+// client's back (its presence would come from another JID).
 func validNick(n string) bool {
-	if n == "" || len([]rune(n)) > 64 || strings.TrimSpace(n) != n {
+	if n == "" || len([]rune(n)) > 64 {
 		return false
 	}
-	for _, c := range n {
-		if c < 0x20 || c == 0x7f {
-			return false
+	e, err := precis.Nickname.String(n)
+	return err == nil && e == n
+}
+
+// nickTaken returns the occupant whose nickname equals nick under the
+// profile's comparison (case-insensitive: "Bob" and "bob" are one nick).
+func (r *Room) nickTaken(nick string) (*occupant, bool) {
+	if o, ok := r.occupants[nick]; ok {
+		return o, true
+	}
+	key, err := precis.Nickname.CompareKey(nick)
+	if err != nil {
+		return nil, false
+	}
+	for n, o := range r.occupants {
+		if k, err := precis.Nickname.CompareKey(n); err == nil && k == key {
+			return o, true
 		}
 	}
-	return true
+	return nil, false
 }
 
 // available is an available presence from a user to room/nick.
@@ -122,7 +138,7 @@ func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool
 	case r.cfg.MembersOnly && aff == NoAff:
 		return errorBack(stanza.ErrRegistrationRequired.WithText("this room is for its members only"))
 	}
-	if o, taken := r.occupants[nick]; taken && !o.bare.Equal(bare) {
+	if o, taken := r.nickTaken(nick); taken && (!o.bare.Equal(bare) || o.nick != nick) {
 		return errorBack(stanza.ErrConflict.WithText("that nickname is in use in this room"))
 	}
 	x := st.El.Child(NS, "x")
@@ -173,7 +189,7 @@ func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool
 // changeNick: an occupant asks for another nickname (§7.6): unavailable
 // with 303 under the old one, then available under the new.
 func (r *Room) changeNick(st *router.Stanza, o *occupant, nick string) outbox {
-	if other, taken := r.occupants[nick]; taken && !other.bare.Equal(o.bare) {
+	if other, taken := r.nickTaken(nick); taken && !other.bare.Equal(o.bare) {
 		return outbox{errorPresence(st, stanza.ErrConflict.WithText("that nickname is in use in this room"))}
 	}
 	if len(o.sessions) > 1 {
