@@ -57,6 +57,7 @@ var commands = []command{
 	{"logins", "full logins (TCP, STARTTLS, SCRAM, bind, close): logins/s and latency", runLogins},
 	{"messages", "one-to-one chat between P pairs: throughput and one-way latency", runMessages},
 	{"mam", "message archive paging (XEP-0313): results/s and page latency", runMAM},
+	{"muc", "group chat fan-out (XEP-0045): deliveries/s, latency, CPU per delivery", runMUC},
 }
 
 func usage() {
