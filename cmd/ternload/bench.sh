@@ -17,6 +17,12 @@
 #   the Prosody and ejabberd configs here do not offer it)
 #   TERN_TOML (lines appended to tern's config, after its [limits] table: e.g.
 #   TERN_TOML=$'[delivery]\nnotify = "all"\ntrack = "all"' for delivery tracking on)
+#   GROUPCHAT=1: archives and group chat on all three (tern's defaults; Prosody mod_mam and a
+#   muc component with muc_mam; ejabberd mod_mam and mod_muc with mam rooms) and other steps:
+#   register -> messages closed loop (1:1 with archiving) -> mam (MAM_READERS readers page
+#   MAM_FILL messages each, 250 a page) -> muc open loop (MUC_OCC occupants, MUC_SENDERS
+#   senders, MUC_RATE msgs/s: MUC_RATE x MUC_OCC deliveries/s) -> muc closed loop (window 4).
+#   Knobs: MUC_OCC=200 MUC_SENDERS=5 MUC_RATE=250 MAM_READERS=10 MAM_FILL=2000 N_PEER=N_TERN=220
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -29,6 +35,13 @@ LOGIN_SECS=${LOGIN_SECS:-8s}
 PAIRS=${PAIRS:-100}
 RATE=${RATE:-8000}
 read -r -a MSGF <<<"${MSGFLAGS:-}"
+GROUPCHAT=${GROUPCHAT:-}
+MUC_OCC=${MUC_OCC:-200}
+MUC_SENDERS=${MUC_SENDERS:-5}
+MUC_RATE=${MUC_RATE:-250}
+MAM_READERS=${MAM_READERS:-10}
+MAM_FILL=${MAM_FILL:-2000}
+if [ -n "$GROUPCHAT" ]; then N_TERN=${N_TERN_GC:-220} N_PEER=${N_PEER_GC:-220}; fi
 DUR=${DUR:-10s}
 MAXDUR=${MAXDUR:-8s}
 SOURCES=${SOURCES:-127.0.0.10-127.0.0.29}
@@ -94,6 +107,19 @@ EOF
 
 start_prosody() {
   local run="$OUT/prosody"; mkdir -p "$run/data"
+  PROSODY_MAM="" PROSODY_MAMOPT="" PROSODY_MUC=""
+  if [ -n "$GROUPCHAT" ]; then
+    PROSODY_MAM='"mam"'
+    PROSODY_MAMOPT='archive_expires_after = "never"
+default_archive_policy = true
+max_archive_query_results = 250'
+    PROSODY_MUC="Component \"conference.$DOMAIN\" \"muc\"
+  modules_enabled = { \"muc_mam\" }
+  restrict_room_creation = false
+  muc_room_default_history_length = 20
+  muc_log_by_default = true
+  ssl = { certificate = \"$CERT/$DOMAIN.crt\"; key = \"$CERT/$DOMAIN.key\"; }"
+  fi
   cat > "$run/prosody.cfg.lua" <<EOF
 run_as_root = true
 pidfile = "$run/prosody.pid"
@@ -107,7 +133,7 @@ s2s_ports = { }
 http_ports = { }
 https_ports = { }
 -- the same feature set as the tern and ejabberd configs: no MAM, carbons, PEP, BOSH
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "presence" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "presence"; $PROSODY_MAM }
 modules_disabled = { "posix"; "s2s" }
 allow_registration = true
 registration_throttle_max = 1000000
@@ -118,8 +144,10 @@ storage = "internal"
 network_settings = { nagle = false; opportunistic_writes = true; }
 limits = { c2s = { rate = "100mb/s"; } }
 certificates = "$CERT"
+$PROSODY_MAMOPT
 VirtualHost "$DOMAIN"
   ssl = { certificate = "$CERT/$DOMAIN.crt"; key = "$CERT/$DOMAIN.key"; }
+$PROSODY_MUC
 EOF
   taskset -c 0 prosody --config "$run/prosody.cfg.lua" -F >"$run/stdout.log" 2>&1 &
   PID=$!
@@ -130,6 +158,18 @@ EOF
 
 start_ejabberd() {
   local run="$OUT/ejabberd"; mkdir -p "$run/cfg" "$run/spool" "$run/logs"
+  EJ_GC=""
+  if [ -n "$GROUPCHAT" ]; then
+    EJ_GC="  mod_mam:
+    default: always
+  mod_muc:
+    host: conference.$DOMAIN
+    access_create: all
+    max_users: 1000
+    max_user_conferences: 1000
+    default_room_options:
+      mam: true"
+  fi
   cat > "$run/cfg/ejabberd.yml" <<EOF
 hosts: ["$DOMAIN"]
 loglevel: warning
@@ -166,6 +206,7 @@ modules:
     ip_access: all
     access: register
   mod_roster: {}
+$EJ_GC
 EOF
   cat > "$run/cfg/ejabberdctl.cfg" <<EOF
 ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
@@ -212,6 +253,21 @@ for s in $SERVERS; do
   log "$s: register $N users"
   # Registration from many source addresses: tern allows 5 registrations per IP per hour.
   LOAD "$s" register register -server "$ADDR" -sources "$REG_SOURCES" -per-conn 1 -n "$N" -c 16 -ratelimit-friendly
+  if [ -n "$GROUPCHAT" ]; then
+    log "$s: messages, closed loop, archiving on"
+    LOAD "$s" closed messages "${G[@]}" "${MSGF[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
+    sleep 2
+    log "$s: mam paging"
+    LOAD "$s" mam mam "${G[@]}" -readers "$MAM_READERS" -fill "$MAM_FILL" -page 250 -rounds 2 -pid "$PID"
+    sleep 2
+    log "$s: muc open loop, $MUC_OCC occupants, $MUC_RATE msgs/s"
+    LOAD "$s" muc muc "${G[@]}" -occupants "$MUC_OCC" -senders "$MUC_SENDERS" -rate "$MUC_RATE" -duration "$DUR" -room "open@conference.$DOMAIN" -pid "$PID"
+    sleep 2
+    log "$s: muc closed loop"
+    LOAD "$s" mucmax muc "${G[@]}" -occupants "$MUC_OCC" -senders "$MUC_SENDERS" -rate 0 -window 4 -duration "$MAXDUR" -room "max@conference.$DOMAIN" -pid "$PID"
+    stop_server "$s"
+    continue
+  fi
   log "$s: $N idle sessions"
   LOAD "$s" sessions sessions "${G[@]}" -n "$N" -c 32 -pid "$PID" -settle 30s
   log "$s: logins"
@@ -268,5 +324,15 @@ for name, t in rows.items():
         print(f"| {name} | {g(o,'target_rate')} | {g(o,'sent_per_sec')} → {g(o,'recv_per_sec')} "
               f"| {g(lat,'p50_ms')}/{g(lat,'p90_ms')}/{g(lat,'p99_ms')}/{g(lat,'max_ms')} | {g(o,'lost')} "
               f"| {g(o,'server_cpu_pct')}/{g(o,'client_cpu_pct')} |")
+if rows and any("mam" in t or "muc" in t for t in rows.values()):
+    print("\n| server | 1:1 msgs/s with archives (server CPU %) | MAM results/s (per server CPU-s) | page p50/p99 ms "
+          "| room deliveries/s at target (p50/p99 ms, us CPU each) | room max deliveries/s (p99 ms, us CPU each) | KB per occupant |")
+    print("|---|---|---|---|---|---|---|")
+    for name, t in rows.items():
+        c, m, u, x = t.get("closed", {}), t.get("mam", {}), t.get("muc", {}), t.get("mucmax", {})
+        print(f"| {name} | {g(c,'recv_per_sec')} ({g(c,'server_cpu_pct')}) | {g(m,'results_per_sec')} ({g(m,'results_per_server_cpu_sec')}) "
+              f"| {g(m,'page_latency','p50_ms')}/{g(m,'page_latency','p99_ms')} "
+              f"| {g(u,'deliveries_per_sec')} of {g(u,'target_rate')}x{g(u,'occupants')} ({g(u,'latency','p50_ms')}/{g(u,'latency','p99_ms')}, {g(u,'server_cpu_us_per_delivery')}) "
+              f"| {g(x,'deliveries_per_sec')} ({g(x,'latency','p99_ms')}, {g(x,'server_cpu_us_per_delivery')}) | {g(u,'server_kb_per_idle_occupant')} |")
 PY
 echo "raw results: $RES" >&2

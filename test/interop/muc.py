@@ -13,9 +13,9 @@ Prints one JSON line per step, like scenario.py. Run with Debian's python:
 import asyncio
 import sys
 
-from slixmpp.exceptions import PresenceError
+from slixmpp.exceptions import IqError, IqTimeout, PresenceError
 
-from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, step_parser
+from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, short_err, step_parser
 
 NSU = "http://jabber.org/protocol/muc#user"
 
@@ -33,7 +33,7 @@ async def run(args):
     a, b, c = Client(args.alice, pw, "auto"), Client(args.bob, pw, "auto"), Client(args.carol, pw, "auto")
     clients = [a, b, c]
     for cl in clients:
-        for p in ("xep_0030", "xep_0045", "xep_0004", "xep_0082"):
+        for p in ("xep_0030", "xep_0045", "xep_0004", "xep_0082", "xep_0059", "xep_0313", "xep_0359"):
             cl.register_plugin(p)
     try:
         await connect_all(clients, [args.addr] * len(clients), T)
@@ -84,6 +84,23 @@ async def run(args):
             raise StepFailed("history", "the last two messages with delays, then the subject",
                              f"{[m['body'] for m in history]}, subject {subject['subject']!r}")
         emit("history")
+
+        # The room's archive (XEP-0313 at the room JID), asked by slixmpp's xep_0313 plugin:
+        # bob's three messages from room/Bob, their ids the stanza-ids alice got.
+        try:
+            res = await c["xep_0313"].retrieve(jid=room, rsm={"max": 50}, timeout=T)
+        except (IqError, IqTimeout) as e:
+            raise StepFailed("room-archive", "the room archive's messages", short_err(e))
+        got = [(r["mam_result"]["forwarded"]["stanza"]["from"].resource, r["mam_result"]["forwarded"]["stanza"]["body"])
+               for r in res["mam"]["results"]]
+        if got != [("Bob", "bob 0"), ("Bob", "bob 1"), ("Bob", "bob 2")]:
+            raise StepFailed("room-archive", "bob 0..2 from room/Bob, in order", str(got))
+        sids = [st.xml.find("{urn:xmpp:sid:0}stanza-id") for k, st in a.log[since:]
+                if k == "message" and st["type"] == "groupchat" and st["body"].startswith("bob ")]
+        ids = [r["mam_result"]["id"] for r in res["mam"]["results"]]
+        if [x.get("id") if x is not None and x.get("by") == room else None for x in sids] != ids:
+            raise StepFailed("room-archive", "result ids equal to the stanza-ids by the room alice got", f"{ids} vs {sids}")
+        emit("room-archive", count=len(got))
 
         try:
             await b["xep_0045"].join_muc_wait(room, "Alice", timeout=T)
