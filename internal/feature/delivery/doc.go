@@ -13,10 +13,10 @@
 // value direct when a session took it (router.EvMessageDelivered), stored
 // when offline storage kept it (router.EvMessageStored). Chat-state-only
 // messages, messages without a body or an id, errors and messages from a
-// server get none. Groupchat: the hook takes any message whose type the
-// module lists (notifiable); a MUC service routes the occupants' copies
-// to their real JIDs, and TIM+ wants one notice per occupant to the
-// sender's real JID: that is the same hook once MUC exists.
+// server get none. Groupchat: an occupant's copy (from room/nick) earns
+// a notice to the room, which passes it on to the sender's real bare JID
+// (internal/feature/muc, notice.go): one notice per occupant, as TIM+
+// wants.
 //
 // Sender side (the TIM+ message monitor): every chat message with a body
 // and an id that a local client sends to another user is tracked by

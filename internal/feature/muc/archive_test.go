@@ -1,10 +1,14 @@
 package muc
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tern-xmpp/tern/internal/feature/delivery"
 	"github.com/tern-xmpp/tern/internal/feature/mam"
+	"github.com/tern-xmpp/tern/internal/feature/presence"
+	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
@@ -110,5 +114,39 @@ func TestRoomArchive(t *testing.T) {
 		"<field var='muc#roomconfig_membersonly'><value>1</value></field></x></query></iq>")
 	if _, e := roomQuery(t, s["dave"], "q4", ""); moduletest.ErrorCondition(e) != "forbidden" {
 		t.Errorf("a stranger's query of a members-only room: %s", e)
+	}
+}
+
+// TestDeliveryNotices: with deliver notices on, a groupchat message with
+// an id earns its sender one notice per occupant session's delivery,
+// from the room, naming the occupant as the sender may see it.
+func TestDeliveryNotices(t *testing.T) {
+	dm := delivery.New(0)
+	dm.Cfg.Notify, dm.Cfg.Track = delivery.ModeAll, delivery.ModeOff
+	h := moduletest.New(t, []string{"alice", "bob", "carol"}, roster.Module{}, presence.Module{}, dm, New())
+	s := map[string]*moduletest.Session{}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		s[u] = h.Online(u, "pc")
+		drain(s[u])
+	}
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	join(t, s["carol"], "Carol", "")
+	drain(s["bob"])
+	s["bob"].Send("<message to='" + room + "' type='groupchat' id='g1'><body>rounds</body></message>")
+	var notices []string
+	for len(notices) < 3 {
+		got := wait(t, s["bob"], "a notice", func(el *xml.Element) bool { return el.Child(NSAMP, "amp") != nil })
+		n := got[len(got)-1]
+		amp := n.Child(NSAMP, "amp")
+		if n.Attr("from") != room || n.Attr("id") != "g1" || amp.Attr("from") != room+"/Bob" || amp.Attr("status") != "notify" {
+			t.Fatalf("a notice: %s", n)
+		}
+		notices = append(notices, amp.Attr("to"))
+	}
+	slices.Sort(notices)
+	// bob is a participant of a semi-anonymous room: occupants by room/nick.
+	if strings.Join(notices, ",") != room+"/Alice,"+room+"/Bob,"+room+"/Carol" {
+		t.Errorf("notices about %v", notices)
 	}
 }

@@ -34,6 +34,9 @@ func (r *Room) message(ctx context.Context, m *Module, st *router.Stanza) {
 }
 
 func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Error) {
+	if amp := isNotice(st); amp != nil {
+		return r.relayNotice(st, amp), nil
+	}
 	if x := st.El.Child(NSUser, "x"); x != nil && st.To.Resource() == "" {
 		if d := x.Child(NSUser, "decline"); d != nil {
 			return r.decline(st, d)
