@@ -2,6 +2,7 @@ package muc
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +28,10 @@ func BenchmarkRoomBroadcast(b *testing.B) {
 	for i, u := range users {
 		s[i] = h.Online(u, "pc")
 	}
+	for _, x := range s {
+		x.Take()
+	}
+	heap0 := heapInUse()
 	s[0].Send("<presence to='" + room + "/n0'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
 	s[0].Reply("<iq type='set' id='c' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>")
 	for i := 1; i < occupants; i++ {
@@ -35,6 +40,7 @@ func BenchmarkRoomBroadcast(b *testing.B) {
 	for _, x := range s {
 		x.Take()
 	}
+	perOccupant := float64(heapInUse()-heap0) / occupants
 	var delivered atomic.Int64
 	b.ResetTimer()
 	start, cpu0 := time.Now(), moduletest.CPUTime()
@@ -64,4 +70,13 @@ func BenchmarkRoomBroadcast(b *testing.B) {
 	n := delivered.Load()
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "deliveries/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-us/delivery")
+	b.ReportMetric(perOccupant, "heap-B/occupant")
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
