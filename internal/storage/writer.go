@@ -66,6 +66,10 @@ const (
 	// maxChunk bounds one Write: the larger, the fewer rows and pages per
 	// entry under load (it decides the chunk sizes).
 	maxChunk = 16384
+	// busyBatch and busyLinger: after a batch that large the writer waits
+	// that long before it takes the next (see run).
+	busyBatch  = 256
+	busyLinger = 5 * time.Millisecond
 	// writeTries: a failed chunk is tried again after a pause, then given
 	// up (logged) so that a broken store cannot stop every stream.
 	writeTries = 3
@@ -147,6 +151,8 @@ func (w *Writer) Close() {
 
 func (w *Writer) run() {
 	defer close(w.ended)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		w.mu.Lock()
 		b := w.cur
@@ -179,6 +185,16 @@ func (w *Writer) run() {
 		w.space.Broadcast()
 		w.mu.Unlock()
 		close(b.done)
+		if len(b.entries) >= busyBatch {
+			// Busy: let the next batch gather a little longer, so that
+			// its chunks hold more entries each (fewer rows, pages and
+			// commits per message). Idle, a write starts at once.
+			linger.Reset(busyLinger)
+			select {
+			case <-linger.C:
+			case <-w.quit:
+			}
+		}
 	}
 }
 
