@@ -69,7 +69,7 @@ const (
 	// busyBatch and busyLinger: after a batch that large the writer waits
 	// that long before it takes the next (see run).
 	busyBatch  = 256
-	busyLinger = 5 * time.Millisecond
+	busyLinger = 20 * time.Millisecond
 	// writeTries: a failed chunk is tried again after a pause, then given
 	// up (logged) so that a broken store cannot stop every stream.
 	writeTries = 3
