@@ -258,7 +258,7 @@ for s in $SERVERS; do
     LOAD "$s" closed messages "${G[@]}" "${MSGF[@]}" -pairs "$PAIRS" -rate 0 -window 16 -duration "$MAXDUR" -pid "$PID"
     sleep 2
     log "$s: mam paging"
-    LOAD "$s" mam mam "${G[@]}" -readers "$MAM_READERS" -fill "$MAM_FILL" -page 250 -rounds 2 -pid "$PID"
+    LOAD "$s" mam mam "${G[@]}" -readers "$MAM_READERS" -fill "$MAM_FILL" -page 250 -rounds 2 -timeout 120s -pid "$PID"
     sleep 2
     log "$s: muc open loop, $MUC_OCC occupants, $MUC_RATE msgs/s"
     LOAD "$s" muc muc "${G[@]}" -occupants "$MUC_OCC" -senders "$MUC_SENDERS" -rate "$MUC_RATE" -duration "$DUR" -room "open@conference.$DOMAIN" -pid "$PID"
@@ -290,7 +290,7 @@ for s in $SERVERS; do
 done
 
 # Markdown table from results.jsonl (python3 = any; only the stdlib json module is used).
-/usr/bin/python3 - "$RES" "$LOADAVG" "$(( $(date +%s) - T0 ))" <<'PY'
+/usr/bin/python3 - "$RES" "$LOADAVG" "$(( $(date +%s) - T0 ))" "$GROUPCHAT" <<'PY'
 import json, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -303,28 +303,29 @@ def g(r, *ks):
         r = r[k]
     return str(r)
 print(f"\nLoad average at start: {sys.argv[2]}; total {sys.argv[3]} s. Server on CPU 0, ternload on CPU 1.\n")
-print("| server | sessions | KB/session | SASL | logins/s (server CPU %) | logins per server CPU-s | login p50/p99 ms "
-      "| max msgs/s, closed loop (server/client CPU %) |")
-print("|---|---|---|---|---|---|---|---|")
-for name, t in rows.items():
-    if "start" in t:
-        print(f"| {name} | did not start | | | | | | |"); continue
-    s, l, c = t.get("sessions", {}), t.get("logins", {}), t.get("closed", {})
-    print(f"| {name} | {g(s,'opened')} | {g(s,'kb_per_session')} | {g(l,'mech')} "
-          f"| {g(l,'logins_per_sec')} ({g(l,'server_cpu_pct')}) | {g(l,'logins_per_server_cpu_sec')} "
-          f"| {g(l,'latency','p50_ms')}/{g(l,'latency','p99_ms')} "
-          f"| {g(c,'recv_per_sec')} ({g(c,'server_cpu_pct')}/{g(c,'client_cpu_pct')}) |")
-print("\n| server | open loop target msgs/s | sent/s → received/s | latency p50/p90/p99/max ms | lost | server/client CPU % |")
-print("|---|---|---|---|---|---|")
-for name, t in rows.items():
-    for step in ("open70", "open"):
-        o = t.get(step)
-        if not o: continue
-        lat = o.get("latency", {})
-        print(f"| {name} | {g(o,'target_rate')} | {g(o,'sent_per_sec')} → {g(o,'recv_per_sec')} "
-              f"| {g(lat,'p50_ms')}/{g(lat,'p90_ms')}/{g(lat,'p99_ms')}/{g(lat,'max_ms')} | {g(o,'lost')} "
-              f"| {g(o,'server_cpu_pct')}/{g(o,'client_cpu_pct')} |")
-if rows and any("mam" in t or "muc" in t for t in rows.values()):
+if not sys.argv[4]:
+    print("| server | sessions | KB/session | SASL | logins/s (server CPU %) | logins per server CPU-s | login p50/p99 ms "
+          "| max msgs/s, closed loop (server/client CPU %) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, t in rows.items():
+        if "start" in t:
+            print(f"| {name} | did not start | | | | | | |"); continue
+        s, l, c = t.get("sessions", {}), t.get("logins", {}), t.get("closed", {})
+        print(f"| {name} | {g(s,'opened')} | {g(s,'kb_per_session')} | {g(l,'mech')} "
+              f"| {g(l,'logins_per_sec')} ({g(l,'server_cpu_pct')}) | {g(l,'logins_per_server_cpu_sec')} "
+              f"| {g(l,'latency','p50_ms')}/{g(l,'latency','p99_ms')} "
+              f"| {g(c,'recv_per_sec')} ({g(c,'server_cpu_pct')}/{g(c,'client_cpu_pct')}) |")
+    print("\n| server | open loop target msgs/s | sent/s → received/s | latency p50/p90/p99/max ms | lost | server/client CPU % |")
+    print("|---|---|---|---|---|---|")
+    for name, t in rows.items():
+        for step in ("open70", "open"):
+            o = t.get(step)
+            if not o: continue
+            lat = o.get("latency", {})
+            print(f"| {name} | {g(o,'target_rate')} | {g(o,'sent_per_sec')} → {g(o,'recv_per_sec')} "
+                  f"| {g(lat,'p50_ms')}/{g(lat,'p90_ms')}/{g(lat,'p99_ms')}/{g(lat,'max_ms')} | {g(o,'lost')} "
+                  f"| {g(o,'server_cpu_pct')}/{g(o,'client_cpu_pct')} |")
+else:
     print("\n| server | 1:1 msgs/s with archives (server CPU %) | MAM results/s (per server CPU-s) | page p50/p99 ms "
           "| room deliveries/s at target (p50/p99 ms, us CPU each) | room max deliveries/s (p99 ms, us CPU each) | KB per occupant |")
     print("|---|---|---|---|---|---|---|")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,25 @@ func runMAM(ctx context.Context, args []string) (any, error) {
 	if *fill > 0 {
 		fmt.Fprintf(os.Stderr, "[mam] filling %d archives with %d messages each\n", *readers, *fill)
 		var wg sync.WaitGroup
-		errs := make(chan error, *readers)
+		errs := make(chan error, 2**readers)
+		// The readers read what they are sent meanwhile (a server must not
+		// be left with blocked streams), up to the last filled message.
+		for i := range *readers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 0; n < *fill; {
+					el, err := conns[i].read()
+					if err != nil {
+						errs <- fmt.Errorf("%s reading the fill: %w", g.user(i), err)
+						return
+					}
+					if el.Name == "message" && strings.HasPrefix(el.ChildText("", "body"), "archived message ") {
+						n++
+					}
+				}
+			}()
+		}
 		for i := range *readers {
 			wg.Add(1)
 			go func() {
