@@ -299,6 +299,11 @@ const maxBatch = 64
 // back through TCP) counts against the server, not hidden (no coordinated
 // omission). Messages that are due together go out in one write.
 func (p *pair) sendOpen(ctx context.Context, rate float64, pad int) error {
+	return sendScheduled(ctx, p.from, rate, &p.sent, func(b []byte, seq, ts int64) []byte { return appendMessage(b, p.toBare, seq, ts, pad) })
+}
+
+// sendScheduled is sendOpen's schedule for any stanza appendOne makes.
+func sendScheduled(ctx context.Context, c *conn, rate float64, sent *atomic.Int64, appendOne func(b []byte, seq, ts int64) []byte) error {
 	interval := time.Duration(float64(time.Second) / rate)
 	if interval <= 0 {
 		interval = 1
@@ -323,13 +328,13 @@ func (p *pair) sendOpen(ctx context.Context, rate float64, pad int) error {
 		buf = buf[:0]
 		n := int64(0)
 		for ; n < maxBatch && t0+(seq+n)*int64(interval) <= now; n++ {
-			buf = appendMessage(buf, p.toBare, seq+n, t0+(seq+n)*int64(interval), pad)
+			buf = appendOne(buf, seq+n, t0+(seq+n)*int64(interval))
 		}
-		if err := p.from.write(buf); err != nil {
+		if err := c.write(buf); err != nil {
 			return err
 		}
 		seq += n
-		p.sent.Add(n)
+		sent.Add(n)
 	}
 	return nil
 }

@@ -340,39 +340,7 @@ func appendGroupchat(b []byte, room string, seq, ts int64, pad int) []byte {
 
 // sendRoomOpen sends at rate msgs/s on a fixed schedule (see sendOpen).
 func sendRoomOpen(ctx context.Context, c *conn, room string, rate float64, pad int, sent *atomic.Int64) error {
-	interval := time.Duration(float64(time.Second) / rate)
-	if interval <= 0 {
-		interval = 1
-	}
-	t0 := clock()
-	var seq int64
-	buf := make([]byte, 0, 4096)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for ctx.Err() == nil {
-		due := t0 + seq*int64(interval)
-		now := clock()
-		if due > now {
-			timer.Reset(time.Duration(due - now))
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return nil
-			}
-			now = clock()
-		}
-		buf = buf[:0]
-		n := int64(0)
-		for ; n < maxBatch && t0+(seq+n)*int64(interval) <= now; n++ {
-			buf = appendGroupchat(buf, room, seq+n, t0+(seq+n)*int64(interval), pad)
-		}
-		if err := c.write(buf); err != nil {
-			return err
-		}
-		seq += n
-		sent.Add(n)
-	}
-	return nil
+	return sendScheduled(ctx, c, rate, sent, func(b []byte, seq, ts int64) []byte { return appendGroupchat(b, room, seq, ts, pad) })
 }
 
 // sendRoomClosed keeps cap(window) messages in flight.

@@ -247,11 +247,13 @@ func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive stri
 	if err != nil {
 		return storage.Page{}, err
 	}
-	if q.Offset >= len(got) {
-		got = nil
-	} else {
-		got = got[q.Offset:]
-	}
+	return pageOf(got, q), nil
+}
+
+// pageOf cuts the page of q from got (in paging order): Offset, Max,
+// then ascending order.
+func pageOf(got []storage.Entry, q storage.Query) storage.Page {
+	got = got[min(q.Offset, len(got)):]
 	p := storage.Page{Complete: true}
 	if q.Max > 0 && len(got) > q.Max {
 		got, p.Complete = got[:q.Max], false
@@ -260,7 +262,7 @@ func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive stri
 		slices.Reverse(got)
 	}
 	p.Entries = got
-	return p, nil
+	return p
 }
 
 // historyScan returns the entries in [start, end] in paging order
@@ -398,19 +400,5 @@ func historyTimes(ctx context.Context, fetch Fetch, owner, archive string, q sto
 	if q.Last {
 		slices.Reverse(got)
 	}
-	q.Times = nil
-	if q.Offset < len(got) {
-		got = got[q.Offset:]
-	} else {
-		got = nil
-	}
-	p := storage.Page{Complete: true}
-	if q.Max > 0 && len(got) > q.Max {
-		got, p.Complete = got[:q.Max], false
-	}
-	if q.Last {
-		slices.Reverse(got)
-	}
-	p.Entries = got
-	return p, nil
+	return pageOf(got, q), nil
 }
