@@ -42,7 +42,8 @@ func TestMUC(t *testing.T) {
 
 // TestMUCFederation: a Prosody user and an ejabberd user join a tern room
 // over s2s (test/interop/muc_fed.py): each sees the room's occupants,
-// messages go both ways, leaving is seen.
+// messages go both ways, the remote user reads the room's archive (MAM
+// results over s2s), leaving is seen.
 func TestMUCFederation(t *testing.T) {
 	needPeer(t, python+" with slixmpp (apt-get install python3-slixmpp python3-slixmpp-lib)", haveSlixmpp())
 	for _, peer := range []struct {
@@ -60,7 +61,7 @@ func TestMUCFederation(t *testing.T) {
 			writeFile(t, pwB, b.password+"\n")
 			last, runErr, trace := runStepScript(t, dir, []string{filepath.Join("..", "interop", "muc_fed.py"), "--trace",
 				"--alice", a.users[0], "--alice-addr", a.c2s, "--password-file", pwA,
-				"--bob", b.users[0], "--bob-addr", b.c2s, "--bob-password-file", pwB, "--room", "ward@conference.tern.test"}, 2*time.Minute)
+				"--bob", b.users[0], "--bob-addr", b.c2s, "--bob-password-file", pwB, "--room", "ward@conference.tern.test", "--room-archive"}, 2*time.Minute)
 			if runErr != nil || last.Step != "done" || !last.OK {
 				t.Errorf("muc_fed.py with %s ended with %v after step %q: expected %s; %s\n--- client trace (tail) ---\n%s", peer.name, runErr, last.Step, last.Expected, last.Error, tailN(trace, 32<<10))
 			}

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Group chat across servers (XEP-0045 over s2s), with slixmpp's xep_0045 plugin: alice, on the
 room's server, creates an instant room; bob, a user of another server, joins it over federation,
-sees alice, and each gets the other's groupchat message from the room; bob leaves and alice sees
-him go.
+sees alice, and each gets the other's groupchat message from the room; with --room-archive, bob
+asks the room's archive (XEP-0313 at the room JID, slixmpp's xep_0313) over s2s and finds both
+messages; bob leaves and alice sees him go.
 
 Prints one JSON line per step, like scenario.py. Run with Debian's python:
   /usr/bin/python3 muc_fed.py --alice alice@a.test --alice-addr IP:PORT --password-file pa
@@ -11,9 +12,10 @@ Prints one JSON line per step, like scenario.py. Run with Debian's python:
 import asyncio
 import sys
 
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.stanzabase import ET
 
-from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, step_parser
+from scenario import Client, StepFailed, close_all, connect_all, emit, run_steps, short_err, step_parser
 
 
 async def run(args):
@@ -26,7 +28,7 @@ async def run(args):
     a, b = Client(args.alice, pa, "auto"), Client(args.bob, pb, "auto")
     clients = [a, b]
     for cl in clients:
-        for p in ("xep_0030", "xep_0045", "xep_0004"):
+        for p in ("xep_0030", "xep_0045", "xep_0004", "xep_0059", "xep_0313"):
             cl.register_plugin(p)
     try:
         await connect_all(clients, [args.alice_addr, args.bob_addr], T)
@@ -58,6 +60,16 @@ async def run(args):
                 raise StepFailed("groupchat", f"the other's message at {who}", cl.describe())
         emit("groupchat")
 
+        if args.room_archive:
+            try:
+                res = await b["xep_0313"].retrieve(jid=room, rsm={"max": 20}, timeout=T)
+            except (IqError, IqTimeout) as e:
+                raise StepFailed("room-archive", "the room archive's messages, over s2s", short_err(e))
+            bodies = sorted(r["mam_result"]["forwarded"]["stanza"]["body"] for r in res["mam"]["results"])
+            if bodies != ["from alice", "from bob"]:
+                raise StepFailed("room-archive", "both messages in the room archive, asked over s2s", str(bodies))
+            emit("room-archive", count=len(bodies))
+
         gone = asyncio.get_event_loop().create_future()
         a.add_event_handler("muc::%s::got_offline" % room, lambda pr: gone.done() or gone.set_result(pr))
         b["xep_0045"].leave_muc(room, "Bob")
@@ -81,6 +93,7 @@ def main():
     p.add_argument("--bob-addr", required=True)
     p.add_argument("--bob-password-file", required=True)
     p.add_argument("--room", required=True)
+    p.add_argument("--room-archive", action="store_true", help="also ask the room's archive (the room's server keeps one)")
     return run_steps(run, p.parse_args())
 
 
