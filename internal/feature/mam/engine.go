@@ -19,7 +19,8 @@ import (
 )
 
 // Engine answers XEP-0313 queries on one kind of archive in the history
-// store: the user archives of this module, the room archives of muc.
+// store: the user archives of this module; other modules' archives (muc's
+// rooms) through Module.Answer, which the module provides to them.
 type Engine struct {
 	H       storage.History
 	Archive string // "mam", "muc"

@@ -80,6 +80,20 @@ func New() *Module {
 	return &Module{cfg: Config{Enabled: true, Default: "always", MaxPage: 250}}
 }
 
+// Answer answers the XEP-0313 query element q on owner's entries of
+// archive in h (another module's archive: a room's), sending the results
+// through deliver from from to to, and returns the <fin/> or a stanza
+// error. show renders an entry (nil: as archived).
+func (m *Module) Answer(ctx context.Context, h storage.History, archive, owner, from, to string, q *xml.Element,
+	deliver func(*xml.Element) bool, show func(storage.Entry) (xml.Node, bool)) (*xml.Element, error) {
+	e := &Engine{H: h, Archive: archive, MaxPage: m.cfg.MaxPage, Log: m.log}
+	req, err := e.Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(ctx, owner, from, to, req, deliver, show)
+}
+
 // Sync waits for the archive writes queued so far (tests).
 func (m *Module) Sync(ctx context.Context) error { return m.w.Sync(ctx) }
 
@@ -94,10 +108,12 @@ func (m *Module) Register(h *module.Host) error {
 	if err := m.cfg.Validate(); err != nil {
 		return err
 	}
+	m.log = h.Log
+	h.Provide(m) // Answer: queries on other modules' archives (rooms), user archives on or off
 	if !m.cfg.Enabled {
 		return nil
 	}
-	m.r, m.store, m.a, m.log, m.now = h.Router, h.Store, h.Store.History(), h.Log, h.Now
+	m.r, m.store, m.a, m.now = h.Router, h.Store, h.Store.History(), h.Now
 	m.prefs = newPrefCache(h.Store.PrivateXML(), m.cfg.Default)
 	m.w = storage.NewWriter(m.a, m.log)
 	m.eng = &Engine{H: m.a, Archive: Archive, MaxPage: m.cfg.MaxPage, Log: m.log}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
@@ -23,11 +22,25 @@ import (
 // ArchiveName is the history store's name of room archives.
 const ArchiveName = "muc"
 
+// Namespaces of archiving.
+const (
+	NSMAM   = "urn:xmpp:mam:2"
+	NSSID   = "urn:xmpp:sid:0"
+	NSHints = "urn:xmpp:hints"
+)
+
+// Archives is what the room archive needs of the mam module (which
+// provides it): answering a query on an archive of the history store.
+type Archives interface {
+	Answer(ctx context.Context, h storage.History, archive, owner, from, to string, q *xml.Element,
+		deliver func(*xml.Element) bool, show func(storage.Entry) (xml.Node, bool)) (*xml.Element, error)
+}
+
 // archiveMessage queues msg (as the occupants get it, before its
 // stanza-id) and returns its id, or "" when rooms are not archived or the
 // sender asked not to store it (XEP-0334).
 func (m *Module) archiveMessage(r *Room, from *occupant, st *router.Stanza, msg *xml.Element, at time.Time) string {
-	if m.w == nil || st.El.Child(mam.NSHints, "no-store") != nil || st.El.Child(mam.NSHints, "no-permanent-store") != nil {
+	if m.w == nil || st.El.Child(NSHints, "no-store") != nil || st.El.Child(NSHints, "no-permanent-store") != nil {
 		return ""
 	}
 	return m.w.Add(storage.Entry{Owner: r.jid.String(), Archive: ArchiveName, Time: at, Peer: from.bare.String(), Payload: xml.Append(nil, msg, "")})
@@ -54,13 +67,6 @@ func (r *Room) archiveQuery(ctx context.Context, m *Module, st *router.Stanza, p
 	if nick, in := r.byFull[st.From.String()]; in && r.seesJIDs(r.occupants[nick]) {
 		seeJIDs = true
 	}
-	req, err := m.eng.Parse(p)
-	if err != nil {
-		if e, ok := err.(*stanza.Error); ok {
-			return e
-		}
-		return stanza.ErrBadRequest
-	}
 	room, to := r.jid.String(), st.From.String()
 	go func() {
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -81,7 +87,7 @@ func (r *Room) archiveQuery(ctx context.Context, m *Module, st *router.Stanza, p
 		if !seeJIDs {
 			show = nil // as archived: from room/nick, no real JID
 		}
-		fin, err := m.eng.Run(qctx, room, room, to, req, func(el *xml.Element) bool { m.send(qctx, el); return true }, show)
+		fin, err := m.archives.Answer(qctx, m.hist, ArchiveName, room, room, to, p, func(el *xml.Element) bool { m.send(qctx, el); return true }, show)
 		if err != nil {
 			e, ok := err.(*stanza.Error)
 			if !ok {

@@ -123,7 +123,7 @@ func TestRoomArchive(t *testing.T) {
 func TestDeliveryNotices(t *testing.T) {
 	dm := delivery.New(0)
 	dm.Cfg.Notify, dm.Cfg.Track = delivery.ModeAll, delivery.ModeOff
-	h := moduletest.New(t, []string{"alice", "bob", "carol"}, roster.Module{}, presence.Module{}, dm, New())
+	h := moduletest.New(t, []string{"alice", "bob", "carol"}, roster.Module{}, presence.Module{}, dm, mam.New(), New())
 	s := map[string]*moduletest.Session{}
 	for _, u := range []string{"alice", "bob", "carol"} {
 		s[u] = h.Online(u, "pc")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/feature/presence"
 	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
@@ -22,7 +23,7 @@ func BenchmarkRoomBroadcast(b *testing.B) {
 	for i := range users {
 		users[i] = fmt.Sprintf("u%03d", i)
 	}
-	h := moduletest.New(moduletest.Standalone(), users, roster.Module{}, presence.Module{}, New())
+	h := moduletest.New(moduletest.Standalone(), users, roster.Module{}, presence.Module{}, mam.New(), New())
 	defer h.Close()
 	s := make([]*moduletest.Session, occupants)
 	for i, u := range users {

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
@@ -99,7 +98,7 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 		payload, out, gone, e = r.owner(st, p)
 	case p.Space == NSAdmin:
 		payload, out, e = r.admin(st, p)
-	case p.Space == mam.NS && p.Name == "query":
+	case p.Space == NSMAM && p.Name == "query":
 		if e = r.archiveQuery(ctx, m, st, p); e == nil {
 			r.mu.Unlock()
 			return // answered by archiveQuery
@@ -133,7 +132,7 @@ func (r *Room) info(archived bool) *xml.Element {
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"), pick(r.cfg.Moderated, "muc_moderated", "muc_unmoderated"),
 		pick(r.nonAnonymous(), "muc_nonanonymous", "muc_semianonymous"), pick(r.cfg.Password != "", "muc_passwordprotected", "muc_unsecured")}
 	if archived {
-		feats = append(feats, mam.NS, mam.NSSID)
+		feats = append(feats, NSMAM, NSSID)
 	}
 	for _, f := range feats {
 		q.Append(xml.New(NSDiscoInfo, "feature", "var", f))

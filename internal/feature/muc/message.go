@@ -3,7 +3,6 @@ package muc
 import (
 	"context"
 
-	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
@@ -90,7 +89,7 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 		r.subject = msg
 	case body != nil:
 		if id := m.archiveMessage(r, from, st, msg, now); id != "" {
-			msg.Append(xml.New(mam.NSSID, "stanza-id", "by", r.jid.String(), "id", id))
+			msg.Append(xml.New(NSSID, "stanza-id", "by", r.jid.String(), "id", id))
 		}
 		r.addHistory(msg, now)
 	}
@@ -216,5 +215,5 @@ func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error
 // the room's history's; stanza-ids, XEP-0359 §4, the room's archive's):
 // an occupant's own is removed.
 func roomsToSay(c *xml.Element) bool {
-	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay || c.Space == mam.NSSID
+	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay || c.Space == NSSID
 }

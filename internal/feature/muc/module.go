@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/auth/ratelimit"
-	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/routing/module"
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -55,14 +54,14 @@ type Module struct {
 	cfg    ModuleConfig
 	Direct func(domain string) bool // Direct domains: groupchat.<domain>, non-anonymous rooms
 
-	r      *router.Router
-	store  storage.Archive
-	hist   storage.History
-	w      *storage.Writer // room archives; nil when off
-	eng    *mam.Engine
-	log    *slog.Logger
-	now    func() time.Time
-	secret []byte
+	r        *router.Router
+	store    storage.Archive
+	hist     storage.History
+	w        *storage.Writer // room archives; nil when off
+	archives Archives        // the mam module's queries
+	log      *slog.Logger
+	now      func() time.Time
+	secret   []byte
 
 	joins *ratelimit.Window // joins per bare JID
 
@@ -98,10 +97,14 @@ func (m *Module) Register(h *module.Host) error {
 	m.r, m.log, m.now, m.store = h.Router, h.Log, h.Now, h.Store.Archive()
 	m.rooms = map[string]*Room{}
 	if m.cfg.Archive {
-		m.hist = h.Store.History()
-		m.w = storage.NewWriter(m.hist, m.log)
-		h.Router.OnSync(m.w.Sync)
-		m.eng = &mam.Engine{H: m.hist, Archive: ArchiveName, MaxPage: 250, Log: m.log}
+		a, err := module.Depend[Archives](h, "mam")
+		if err != nil {
+			h.Log.Warn("rooms are not archived: [muc] archive needs the mam module", "err", err)
+		} else {
+			m.archives, m.hist = a, h.Store.History()
+			m.w = storage.NewWriter(m.hist, m.log)
+			h.Router.OnSync(m.w.Sync)
+		}
 	}
 	m.joins = ratelimit.NewWindow(m.cfg.JoinsPerMinute, time.Minute)
 	m.secret = make([]byte, 32)

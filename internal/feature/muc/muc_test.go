@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/feature/mam"
 	"github.com/tern-xmpp/tern/internal/feature/presence"
 	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
@@ -61,7 +62,7 @@ func from(f string) func(*xml.Element) bool {
 }
 
 func setup(t *testing.T, users ...string) (*moduletest.Harness, map[string]*moduletest.Session) {
-	h := moduletest.New(t, users, roster.Module{}, presence.Module{}, New())
+	h := moduletest.New(t, users, roster.Module{}, presence.Module{}, mam.New(), New())
 	s := map[string]*moduletest.Session{}
 	for _, u := range users {
 		s[u] = h.Online(u, "pc")
