@@ -26,6 +26,10 @@ type Engine struct {
 	Archive string // "mam", "muc"
 	MaxPage int    // the most results of one query
 	Log     *slog.Logger
+	// WithOccupant: a 'with' of room@service/nick matches the messages'
+	// from, not the entries' peer (a room archive's peers are the
+	// senders' real JIDs).
+	WithOccupant bool
 }
 
 // Parse reads a query's form (XEP-0313 §4.1) and RSM set (XEP-0059).
@@ -39,6 +43,9 @@ func (e *Engine) Parse(p *xml.Element) (*Request, error) {
 			return nil, err
 		}
 	}
+	if e.WithOccupant && req.withFull {
+		req.form.Peer = "" // room/nick: matched against the messages' from, not the senders
+	}
 	req.q = req.form
 	req.q.Max = defaultPage
 	if set := p.Child(NSRSM, "set"); set != nil {
@@ -49,6 +56,7 @@ func (e *Engine) Parse(p *xml.Element) (*Request, error) {
 				return nil, stanza.ErrBadRequest.WithText("RSM max must be a number, 0 or more")
 			}
 			req.q.Max = n
+			req.countOnly = n == 0 // XEP-0059 §2.6: the count alone
 		}
 		if v := set.Child(NSRSM, "index"); v != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(v.Text()))
@@ -184,6 +192,14 @@ func (e *Engine) Run(ctx context.Context, owner, from, to string, req *Request, 
 	q, err := byTime(req.q)
 	if err != nil {
 		return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
+	}
+	if req.countOnly {
+		q.CountOnly = true
+		c, err := e.H.Query(ctx, owner, e.Archive, q)
+		if err != nil {
+			return nil, e.failed(owner, err)
+		}
+		return xml.New(NS, "fin").Append(xml.New(NSRSM, "set").Append(xml.New(NSRSM, "count").SetText(strconv.Itoa(c.Count)))), nil
 	}
 	page, err := e.H.Query(ctx, owner, e.Archive, q)
 	if err != nil {

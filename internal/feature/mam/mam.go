@@ -81,12 +81,13 @@ func New() *Module {
 }
 
 // Answer answers the XEP-0313 query element q on owner's entries of
-// archive in h (another module's archive: a room's), sending the results
+// archive in h (another module's archive: a room's, where 'with' may
+// name an occupant as room/nick), sending the results
 // through deliver from from to to, and returns the <fin/> or a stanza
 // error. show renders an entry (nil: as archived).
 func (m *Module) Answer(ctx context.Context, h storage.History, archive, owner, from, to string, q *xml.Element,
 	deliver func(*xml.Element) bool, show func(storage.Entry) (xml.Node, bool)) (*xml.Element, error) {
-	e := &Engine{H: h, Archive: archive, MaxPage: m.cfg.MaxPage, Log: m.log}
+	e := &Engine{H: h, Archive: archive, MaxPage: m.cfg.MaxPage, Log: m.log, WithOccupant: true}
 	req, err := e.Parse(q)
 	if err != nil {
 		return nil, err

@@ -16,14 +16,15 @@ const defaultPage = 50
 
 // Request is a parsed query: the form's filters and the RSM page.
 type Request struct {
-	queryID  string
-	with     jid.JID
-	withFull bool // with has a resource: matched against the message's own addresses
-	q        storage.Query
-	form     storage.Query // the filters alone (RSM count counts those)
-	check    []string      // ids that must exist (after-id, before-id, RSM after/before)
-	count    bool          // RSM asked (any <set/>): <count/> is told
-	flip     bool
+	queryID   string
+	with      jid.JID
+	withFull  bool // with has a resource: matched against the message's own addresses
+	q         storage.Query
+	form      storage.Query // the filters alone (RSM count counts those)
+	check     []string      // ids that must exist (after-id, before-id, RSM after/before)
+	count     bool          // RSM asked (any <set/>): <count/> is told
+	countOnly bool          // RSM max 0: the count alone (XEP-0059 §2.6)
+	flip      bool
 }
 
 // get answers the query form and the archive's metadata.

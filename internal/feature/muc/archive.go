@@ -2,10 +2,12 @@ package muc
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/storage"
+	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
@@ -63,9 +65,15 @@ func (r *Room) archiveQuery(ctx context.Context, m *Module, st *router.Stanza, p
 	case r.cfg.MembersOnly && aff == NoAff:
 		return stanza.ErrForbidden.WithText("the archive of a members-only room is for its members")
 	}
-	seeJIDs := r.nonAnonymous() || aff == Owner || aff == Admin
-	if nick, in := r.byFull[st.From.String()]; in && r.seesJIDs(r.occupants[nick]) {
-		seeJIDs = true
+	nick, in := r.byFull[st.From.String()]
+	if r.cfg.Password != "" && !in && affRank[aff] < affRank[Member] {
+		return stanza.ErrForbidden.WithText("the archive of a password-protected room is for its occupants and members")
+	}
+	seeJIDs := r.nonAnonymous() || aff == Owner || aff == Admin || in && r.seesJIDs(r.occupants[nick])
+	if !seeJIDs && filtersByRealJID(p) {
+		// The entries' peer is the sender's real JID: filtering by one
+		// would tell who is behind a nick.
+		return stanza.ErrForbidden.WithText("in this room only moderators may filter by a real JID; use with = room@service/nick")
 	}
 	room, to := r.jid.String(), st.From.String()
 	go func() {
@@ -101,6 +109,24 @@ func (r *Room) archiveQuery(ctx context.Context, m *Module, st *router.Stanza, p
 	return nil
 }
 
+// filtersByRealJID: a query form whose 'with' is a bare JID (matched
+// against the senders' real JIDs) rather than an occupant JID.
+func filtersByRealJID(q *xml.Element) bool {
+	x := q.Child(NSData, "x")
+	if x == nil {
+		return false
+	}
+	for _, f := range x.Elements() {
+		if f.Name == "field" && f.Attr("var") == "with" {
+			v := strings.TrimSpace(f.ChildText(NSData, "value"))
+			if j, err := jid.Parse(v); v != "" && (err != nil || j.Resource() == "") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // forgetArchive removes a room's archive once it is gone (destroyed, or a
 // temporary room left empty), after the writes queued for it.
 func (m *Module) forgetArchive(room string) {
@@ -110,7 +136,13 @@ func (m *Module) forgetArchive(room string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_ = m.w.Sync(ctx)
+		if err := m.w.Sync(ctx); err != nil {
+			m.log.Error("the archive of a room that is gone was not removed: pending writes did not finish", "room", room, "err", err)
+			return
+		}
+		if m.room(jid.MustParse(room)) != nil {
+			return // made again meanwhile: its archive goes on
+		}
 		if err := m.hist.DeleteOwner(ctx, room, ArchiveName); err != nil {
 			m.log.Error("the archive of a room that is gone was not removed", "room", room, "err", err)
 		}

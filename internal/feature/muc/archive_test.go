@@ -150,3 +150,47 @@ func TestDeliveryNotices(t *testing.T) {
 		t.Errorf("notices about %v", notices)
 	}
 }
+
+// TestRoomArchiveLimits: a password-protected room's archive is not for
+// strangers; a participant of a semi-anonymous room may not filter by a
+// real JID, but by room/nick; max 0 is the count alone; an occupant's
+// origin-id goes through.
+func TestRoomArchiveLimits(t *testing.T) {
+	_, s := setup(t, "alice", "bob", "carol")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	join(t, s["carol"], "Carol", "")
+	s["bob"].Send("<message to='" + room + "' type='groupchat'><body>one</body><origin-id xmlns='urn:xmpp:sid:0' id='o1'/></message>")
+	s["alice"].Send("<message to='" + room + "' type='groupchat'><body>two</body></message>")
+	got := wait(t, s["carol"], "bob's message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "one" })
+	if o := got[len(got)-1].Child(NSSID, "origin-id"); o == nil || o.Attr("id") != "o1" {
+		t.Errorf("bob's origin-id did not go through: %s", got[len(got)-1])
+	}
+	wait(t, s["carol"], "alice's message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "two" })
+	form := func(with string) string {
+		return "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2</value></field><field var='with'><value>" + with + "</value></field></x>"
+	}
+	if _, e := roomQuery(t, s["carol"], "w1", form("bob@example.org")); moduletest.ErrorCondition(e) != "forbidden" {
+		t.Errorf("a participant filtering by a real JID: %s", e)
+	}
+	results, fin := roomQuery(t, s["carol"], "w2", form(room+"/Bob"))
+	if len(results) != 1 || resultMessage(t, results[0]).ChildText(xml.NSClient, "body") != "one" {
+		t.Errorf("with room/Bob: %d results, %s", len(results), fin)
+	}
+	results, fin = roomQuery(t, s["alice"], "w3", form("bob@example.org"))
+	if len(results) != 1 {
+		t.Errorf("the owner filtering by bob's real JID: %d results, %s", len(results), fin)
+	}
+	results, fin = roomQuery(t, s["carol"], "m0", "<set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set>")
+	set := fin.Child(mam.NS, "fin")
+	if len(results) != 0 || set == nil || set.Child("http://jabber.org/protocol/rsm", "set").ChildText("http://jabber.org/protocol/rsm", "count") != "2" {
+		t.Errorf("max 0: %d results, %s", len(results), fin)
+	}
+	s["alice"].Reply("<iq type='set' id='pw' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field><field var='muc#roomconfig_roomsecret'><value>s</value></field></x></query></iq>")
+	s["carol"].Send("<presence to='" + room + "/Carol' type='unavailable'/>")
+	wait(t, s["carol"], "carol leaves", func(el *xml.Element) bool { return el.Attr("type") == "unavailable" && el.Attr("from") == room+"/Carol" })
+	if _, e := roomQuery(t, s["carol"], "p1", ""); moduletest.ErrorCondition(e) != "forbidden" {
+		t.Errorf("a stranger's query of a password-protected room: %s", e)
+	}
+}

@@ -215,5 +215,5 @@ func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error
 // the room's history's; stanza-ids, XEP-0359 §4, the room's archive's):
 // an occupant's own is removed.
 func roomsToSay(c *xml.Element) bool {
-	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay || c.Space == NSSID
+	return c.Space == NSOccupant || c.Space == NSUser || c.Space == NSDelay || c.Space == NSSID && c.Name == "stanza-id"
 }

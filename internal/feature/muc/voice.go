@@ -50,6 +50,12 @@ func (r *Room) voice(st *router.Stanza, fields map[string]string) (outbox, *stan
 		if v := fields["muc#request_allow"]; v != "true" && v != "1" {
 			return nil, nil // denied: nothing to tell (§8.6)
 		}
+		// The form names a visitor by nick and JID: an approval that comes
+		// late acts only on that same visitor.
+		target, ok := r.occupants[fields["muc#roomnick"]]
+		if !ok || target.role != Visitor || fields["muc#jid"] != "" && fields["muc#jid"] != target.bare.String() {
+			return nil, nil
+		}
 		it := xml.New(NSAdmin, "item", "nick", fields["muc#roomnick"], "role", Participant)
 		return r.change(it, from, r.affiliation(st.From.Bare().String()), st.From.Bare())
 	}

@@ -84,7 +84,10 @@ func (s *Service) storeMessage(ev *router.Event) bool {
 		// The archive's copy (written behind) is durable too before the
 		// message counts as stored: a client syncing with MAM after a
 		// crash finds what was stored offline.
-		if serr := s.r.Sync(ev.Ctx); serr != nil {
+		sctx, cancel := context.WithTimeout(ev.Ctx, 10*time.Second)
+		serr := s.r.Sync(sctx)
+		cancel()
+		if serr != nil {
 			s.log.Warn("archive not synced after an offline store", "to", owner, "err", serr)
 		}
 	}

@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stream"
@@ -21,6 +23,16 @@ func (r *Router) RemoveAccount(ctx context.Context, owner jid.JID) error {
 	// data goes; what they route may follow the deletion.
 	r.Fire(EvAccountDeleting, &Event{Ctx: ctx, Account: owner})
 	r.Deleting(owner)
+	// Writes queued behind its stanzas (archive entries) land before the
+	// data goes, not after it, where a new account of the name would
+	// find them.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := r.Sync(sctx)
+	cancel()
+	if err != nil {
+		r.Deleted(owner)
+		return fmt.Errorf("the account's pending archive writes did not finish: %w", err)
+	}
 	if err := r.users.DeleteUser(ctx, owner.Domain(), owner.Local()); err != nil {
 		r.Deleted(owner)
 		return err

@@ -225,7 +225,13 @@ func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive stri
 	if len(q.Times) > storage.MaxQueryIDs {
 		return storage.Page{}, fmt.Errorf("storage: %d times in one query (at most %d)", len(q.Times), storage.MaxQueryIDs)
 	}
-	start, end := q.Start, q.End
+	// Times are kept to the microsecond (PostgreSQL): bounds rounded
+	// inwards to it, so that the database and the chunks' decoded times
+	// agree on what is inside.
+	start, end := q.Start, q.End.Truncate(time.Microsecond)
+	if t := start.Truncate(time.Microsecond); t.Before(start) {
+		start = t.Add(time.Microsecond)
+	}
 	if start.IsZero() || start.Before(minTime) {
 		start = minTime
 	}

@@ -553,6 +553,8 @@ func elementSize(el *xml.Element) int {
 			n += elementSize(ch)
 		case xml.Text:
 			n += len(ch)
+		case xml.Raw:
+			n += len(ch)
 		}
 	}
 	return n
