@@ -189,7 +189,9 @@ func TestRoomArchiveLimits(t *testing.T) {
 	s["alice"].Reply("<iq type='set' id='pw' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
 		"<field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field><field var='muc#roomconfig_roomsecret'><value>s</value></field></x></query></iq>")
 	s["carol"].Send("<presence to='" + room + "/Carol' type='unavailable'/>")
-	wait(t, s["carol"], "carol leaves", func(el *xml.Element) bool { return el.Attr("type") == "unavailable" && el.Attr("from") == room+"/Carol" })
+	wait(t, s["carol"], "carol leaves", func(el *xml.Element) bool {
+		return el.Attr("type") == "unavailable" && el.Attr("from") == room+"/Carol"
+	})
 	if _, e := roomQuery(t, s["carol"], "p1", ""); moduletest.ErrorCondition(e) != "forbidden" {
 		t.Errorf("a stranger's query of a password-protected room: %s", e)
 	}
