@@ -44,7 +44,8 @@ func admin(id, item string) mucStep {
 // TestMUCRawClient: the XEP-0045 use cases as a table, each in a room of
 // its own, through the real binary with the raw client (alice owns every
 // room, bob and carol are the others): each refusal with the XEP's error,
-// the status codes, and the room archive.
+// the status codes, the room archive, and a direct invitation (XEP-0249)
+// passed through untouched.
 func TestMUCRawClient(t *testing.T) {
 	p := startTern(t, ternOpts{Users: []string{"alice@localhost", "bob@localhost", "carol@localhost"}})
 	clients := map[string]*rawClient{}
@@ -88,7 +89,10 @@ func TestMUCRawClient(t *testing.T) {
 			mucStep{"a", "", `(?s)<message[^>]*from=['"]{r}/B['"].*?psst`},
 			mucStep{"c", "<iq type='set' id='q1' to='{r}'><query xmlns='urn:xmpp:mam:2' queryid='q1'/></iq>",
 				`(?s)<result[^>]*queryid=['"]q1['"].*?from=['"]{r}/B['"].*?hello room`},
-			mucStep{"c", "", `(?s)<fin[^>]*complete=['"]true['"]`})},
+			mucStep{"c", "", `(?s)<fin[^>]*complete=['"]true['"]`},
+			// A direct invitation (XEP-0249) is a message between users: it arrives as sent.
+			mucStep{"a", "<message to='carol@localhost' id='di1'><x xmlns='jabber:x:conference' jid='{r}' reason='join us'/></message>", ""},
+			mucStep{"c", "", `(?s)<message[^>]*from=['"]alice@localhost/raw['"].*?<x xmlns=['"]jabber:x:conference['"][^>]*jid=['"]{r}['"]`})},
 		{"moderated: a visitor may not speak, asks for voice, gets it", append(open, configure("moderatedroom", "1"), joinStep("b", "B", ""),
 			mucStep{"b", "<message to='{r}' type='groupchat' id='v1'><body>may I?</body></message>", `(?s)<message[^>]*type=['"]error['"].*?<forbidden`},
 			mucStep{"b", "<message to='{r}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field><field var='muc#role'><value>participant</value></field></x></message>", ""},
