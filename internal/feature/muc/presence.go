@@ -103,16 +103,22 @@ func (r *Room) nickTaken(nick string) (*occupant, bool) {
 	if o, ok := r.occupants[nick]; ok {
 		return o, true
 	}
-	key, err := precis.Nickname.CompareKey(nick)
-	if err != nil {
-		return nil, false
-	}
-	for n, o := range r.occupants {
-		if k, err := precis.Nickname.CompareKey(n); err == nil && k == key {
+	key := nickKey(nick)
+	for _, o := range r.occupants {
+		if o.key == key {
 			return o, true
 		}
 	}
 	return nil, false
+}
+
+// nickKey is the comparison key of a valid nickname (the nickname itself
+// if the profile refuses it, which validNick has ruled out).
+func nickKey(n string) string {
+	if k, err := precis.Nickname.CompareKey(n); err == nil {
+		return k
+	}
+	return n
 }
 
 // available is an available presence from a user to room/nick.
@@ -151,7 +157,7 @@ func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool
 	}
 	var out outbox
 	if !same {
-		o = &occupant{nick: nick, bare: bare, sessions: map[string]*xml.Element{}, role: r.defaultRole(aff)}
+		o = &occupant{nick: nick, key: nickKey(nick), bare: bare, sessions: map[string]*xml.Element{}, role: r.defaultRole(aff)}
 		r.occupants[nick] = o
 	}
 	o.sessions[full] = presencePayload(st.El)
@@ -207,7 +213,7 @@ func (r *Room) changeNick(st *router.Stanza, o *occupant, nick string) outbox {
 		}
 	}
 	delete(r.occupants, o.nick)
-	o.nick = nick
+	o.nick, o.key = nick, nickKey(nick)
 	r.occupants[nick] = o
 	for full := range o.sessions {
 		r.byFull[full] = nick

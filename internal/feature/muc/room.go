@@ -62,6 +62,7 @@ type Config struct {
 // sessions (§7.2.9: several resources under one nick).
 type occupant struct {
 	nick     string
+	key      string // nick's PRECIS Nickname comparison key
 	bare     jid.JID
 	sessions map[string]*xml.Element // full JID -> its last presence (as sent, children kept)
 	role     string
