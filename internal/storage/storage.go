@@ -305,6 +305,9 @@ type History interface {
 	Query(ctx context.Context, owner, archive string, q Query) (Page, error)
 	// DeleteOwner removes owner's entries of archive ("" for all).
 	DeleteOwner(ctx context.Context, owner, archive string) error
+	// Latest returns the time of the newest entry of archive, any owner
+	// (zero if none): a Writer's clock starts above it.
+	Latest(ctx context.Context, archive string) (time.Time, error)
 	// Expire applies r to archive for every owner (KeepPerOwner keeps at
 	// least that many, whole chunks) and returns how many chunks it
 	// removed.

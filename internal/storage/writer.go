@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -135,6 +136,32 @@ func (w *Writer) Sync(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Above makes every id from now on later than t (the newest entry
+// stored: a clock set back across a restart gives no ids below those
+// already handed out).
+func (w *Writer) Above(t time.Time) {
+	us := t.UnixMicro()
+	for {
+		last := w.clock.last.Load()
+		if last >= us || w.clock.last.CompareAndSwap(last, us) {
+			return
+		}
+	}
+}
+
+// StartAbove makes the ids start above the newest entry of archive in
+// the store (see Above); the writer's owner calls it at start-up.
+func (w *Writer) StartAbove(archive string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t, err := w.h.Latest(ctx, archive)
+	if err != nil {
+		return fmt.Errorf("the newest entry of the %s archive could not be read: %w", archive, err)
+	}
+	w.Above(t)
+	return nil
 }
 
 // Close writes what is queued and stops the writer.

@@ -117,6 +117,9 @@ func (m *Module) Register(h *module.Host) error {
 	m.r, m.store, m.a, m.now = h.Router, h.Store, h.Store.History(), h.Now
 	m.prefs = newPrefCache(h.Store.PrivateXML(), m.cfg.Default)
 	m.w = storage.NewWriter(m.a, m.log)
+	if err := m.w.StartAbove(Archive); err != nil {
+		return err
+	}
 	m.eng = &Engine{H: m.a, Archive: Archive, MaxPage: m.cfg.MaxPage, Log: m.log}
 	h.Router.OnSync(m.w.Sync)
 	// Archived last, after every hook that may refuse or change the

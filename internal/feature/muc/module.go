@@ -103,6 +103,9 @@ func (m *Module) Register(h *module.Host) error {
 		} else {
 			m.archives, m.hist = a, h.Store.History()
 			m.w = storage.NewWriter(m.hist, m.log)
+			if err := m.w.StartAbove(ArchiveName); err != nil {
+				return err
+			}
 			h.Router.OnSync(m.w.Sync)
 		}
 	}

@@ -58,6 +58,17 @@ func (h history) Query(ctx context.Context, owner, archive string, q storage.Que
 	return p, err
 }
 
+func (h history) Latest(ctx context.Context, archive string) (time.Time, error) {
+	var at *time.Time
+	if err := h.s.pool.QueryRow(ctx, historyStmts.Latest, archive).Scan(&at); err != nil {
+		return time.Time{}, wrap(err, "latest %s history", archive)
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return at.UTC(), nil
+}
+
 func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {
 	var err error
 	if archive == "" {

@@ -129,6 +129,8 @@ type HistoryStatements struct {
 	DeleteAll    string // owner
 	ExpireBefore string // archive, at
 	ExpireKeep   string // archive, keep
+	// Latest is the newest last_at of an archive: archive.
+	Latest string
 	// SumAll and SumPeer count the entries of the chunks wholly inside a
 	// time range: owner, archive, [peer,] start, end.
 	SumAll, SumPeer string
@@ -145,6 +147,7 @@ func (d Dialect) History() *HistoryStatements {
 		ExpireKeep: d.Bind(`DELETE FROM history WHERE id IN (SELECT id FROM (
 	SELECT id, SUM(n) OVER (PARTITION BY owner ORDER BY first_at DESC, id DESC) - n AS newer FROM history WHERE archive = ?) AS q
 	WHERE newer >= ?)`),
+		Latest:  d.Bind(`SELECT MAX(last_at) FROM history WHERE archive = ?`),
 		SumAll:  d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ?`),
 		SumPeer: d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ?`),
 	}

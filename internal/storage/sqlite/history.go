@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -81,6 +82,17 @@ func (h history) Query(ctx context.Context, owner, archive string, q storage.Que
 		p.Entries[i].ID = storage.TimeID(p.Entries[i].Time)
 	}
 	return p, err
+}
+
+func (h history) Latest(ctx context.Context, archive string) (time.Time, error) {
+	var at sql.NullInt64
+	if err := h.s.r.QueryRowContext(ctx, historyStmts.Latest, archive).Scan(&at); err != nil {
+		return time.Time{}, wrap(err, "latest %s history", archive)
+	}
+	if !at.Valid {
+		return time.Time{}, nil
+	}
+	return fromNanos(at.Int64), nil
 }
 
 func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {

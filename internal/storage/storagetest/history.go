@@ -17,6 +17,7 @@ var historyTests = []test{
 	{"DeleteOwner", testHistoryDeleteOwner},
 	{"Expire", testHistoryExpire},
 	{"OldRowsAndMalformed", testHistoryMisc},
+	{"Latest", testHistoryLatest},
 }
 
 const testHistory = "mam"
@@ -258,4 +259,30 @@ func testHistoryMisc(t *testing.T, s storage.Store) {
 	must(t, s.History().Write(ctx(t), []storage.Entry{e}))
 	samePage(t, "one entry", historyQuery(t, s, o, storage.Query{}), storage.Page{Entries: []storage.Entry{e}, Complete: true})
 	samePage(t, "count", historyQuery(t, s, o, storage.Query{CountOnly: true, Peer: "a@x.example"}), storage.Page{Count: 1})
+}
+
+// testHistoryLatest: Latest is the newest entry's time of an archive,
+// whatever the owner (zero for none); a Writer started above it gives
+// later ids even if the clock is behind.
+func testHistoryLatest(t *testing.T, s storage.Store) {
+	archive := "l" + unique(t)
+	if at, err := s.History().Latest(ctx(t), archive); err != nil || !at.IsZero() {
+		t.Fatalf("Latest of an empty archive: %v, %v", at, err)
+	}
+	future := time.Now().Add(time.Hour).Truncate(time.Microsecond).UTC()
+	o, p := newOwner(t, newDomain(t)), newOwner(t, newDomain(t))
+	must(t, s.History().Write(ctx(t), []storage.Entry{{Owner: o, Archive: archive, Time: base, Payload: []byte("<a/>")},
+		{Owner: p, Archive: archive, Time: future, Payload: []byte("<b/>")}}))
+	at, err := s.History().Latest(ctx(t), archive)
+	must(t, err)
+	if !at.Equal(future) {
+		t.Fatalf("Latest: %v, want %v", at, future)
+	}
+	w := storage.NewWriter(s.History(), slog.New(slog.DiscardHandler))
+	defer w.Close()
+	must(t, w.StartAbove(archive))
+	id := w.Add(storage.Entry{Owner: o, Archive: archive, Payload: []byte("<c/>")}) // now: an hour before future
+	if id <= storage.TimeID(future) {
+		t.Errorf("an id after StartAbove (%s) is not above the newest entry's (%s)", id, storage.TimeID(future))
+	}
 }
