@@ -36,6 +36,11 @@ func TestMAM(t *testing.T) {
 	bob := dialRaw(t, &p.target, true)
 	bob.login(&p.target, "bob@localhost")
 	bob.send("<presence/>")
+	// bob is available before alice sends (a ping after the presence is
+	// answered once it is handled): else the first messages go to offline
+	// storage and may come after the live ones.
+	bob.send("<iq type='get' id='avail'><ping xmlns='urn:xmpp:ping'/></iq>")
+	expectWithin(bob, `(?s)^.*?<iq[^>]*id=['"]avail['"]`, rawTimeout)
 	const n = 50
 	for i := range n {
 		alice.send(fmt.Sprintf("<message to='bob@localhost' type='chat' id='k%d'><body>before the crash %d</body></message>", i, i))
