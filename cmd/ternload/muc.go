@@ -92,30 +92,18 @@ func runMUC(ctx context.Context, args []string) (any, error) {
 	occ := make([]*occupantConn, *occupants)
 	conns := make([]*conn, *occupants)
 	defer closeAll(conns)
-	var next, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range min(*conc, *occupants) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= *occupants || ctx.Err() != nil {
-					return
-				}
-				c, err := openSession(ctx, d, a, g.user(i), g.password, "muc")
-				if err != nil {
-					setErr(fmt.Errorf("login %s: %w", g.user(i), err))
-					failed.Add(1)
-					cancel()
-					return
-				}
-				conns[i], occ[i] = c, &occupantConn{c: c, nick: "o" + strconv.Itoa(i)}
-			}
-		}()
+	err = parallel(ctx, 0, *occupants, *conc, func(i int) error {
+		c, err := openSession(ctx, d, a, g.user(i), g.password, "muc")
+		if err != nil {
+			return fmt.Errorf("login %s: %w", g.user(i), err)
+		}
+		conns[i], occ[i] = c, &occupantConn{c: c, nick: "o" + strconv.Itoa(i)}
+		return nil
+	})
+	if err != nil {
+		setErr(err)
 	}
-	wg.Wait()
-	if failed.Load() > 0 || ctx.Err() != nil {
+	if err != nil || ctx.Err() != nil {
 		return res, fmt.Errorf("setup failed: %s", res.FirstError)
 	}
 	before, _, _ := waitStable(ctx, g.pid, 20*time.Second)
@@ -123,27 +111,16 @@ func runMUC(ctx context.Context, args []string) (any, error) {
 	if err := createRoom(occ[0], roomJID); err != nil {
 		return res, fmt.Errorf("create %s: %w", *room, err)
 	}
-	next.Store(1)
-	for range min(*conc, *occupants) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= *occupants || ctx.Err() != nil {
-					return
-				}
-				if err := joinRoom(occ[i], roomJID); err != nil {
-					setErr(fmt.Errorf("%s joins: %w", g.user(i), err))
-					failed.Add(1)
-					cancel()
-					return
-				}
-			}
-		}()
+	err = parallel(ctx, 1, *occupants, *conc, func(i int) error {
+		if err := joinRoom(occ[i], roomJID); err != nil {
+			return fmt.Errorf("%s joins: %w", g.user(i), err)
+		}
+		return nil
+	})
+	if err != nil {
+		setErr(err)
 	}
-	wg.Wait()
-	if failed.Load() > 0 || ctx.Err() != nil {
+	if err != nil || ctx.Err() != nil {
 		return res, fmt.Errorf("join failed: %s", res.FirstError)
 	}
 	if g.pid > 0 {
@@ -236,6 +213,40 @@ func runMUC(ctx context.Context, args []string) (any, error) {
 		return res, fmt.Errorf("%d deliveries lost, %d errors (first: %s)", res.Lost, res.Errors, res.FirstError)
 	}
 	return res, nil
+}
+
+// parallel runs fn for i in [from, n), conc at a time, and returns the
+// first error (the others stop taking work then).
+func parallel(ctx context.Context, from, n, conc int, fn func(i int) error) error {
+	var next atomic.Int64
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	stop := make(chan struct{})
+	for range max(1, min(conc, n-from)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err; close(stop) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 const nsMUC, nsMUCUser, nsMUCOwner = "http://jabber.org/protocol/muc", "http://jabber.org/protocol/muc#user", "http://jabber.org/protocol/muc#owner"

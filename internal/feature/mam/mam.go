@@ -95,8 +95,6 @@ func (m *Module) Answer(ctx context.Context, h storage.History, archive, owner, 
 	return e.Run(ctx, owner, from, to, req, deliver, show)
 }
 
-// Sync waits for the archive writes queued so far (tests).
-func (m *Module) Sync(ctx context.Context) error { return m.w.Sync(ctx) }
 
 // Name implements module.Module.
 func (*Module) Name() string { return "mam" }

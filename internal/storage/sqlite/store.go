@@ -100,10 +100,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	wq.Set("_journal_mode", "WAL")
 	wq.Set("_synchronous", sync)
 	wq.Set("_txlock", "immediate")
-	// A batch of archive entries touches pages of five indexes all over a
-	// large file; with SQLite's 2 MB cache it spilled dirty pages mid-
-	// transaction (a third of the writer's time). Used as needed, not
-	// allocated up front.
+	// A large write (a history batch) touches index pages all over a large
+	// file; with SQLite's 2 MB cache it spilled dirty pages mid-transaction
+	// (a third of the writer's time). Used as needed, not allocated up
+	// front.
 	wq.Add("_pragma", "cache_size(-32768)")
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
