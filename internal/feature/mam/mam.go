@@ -95,7 +95,6 @@ func (m *Module) Answer(ctx context.Context, h storage.History, archive, owner, 
 	return e.Run(ctx, owner, from, to, req, deliver, show)
 }
 
-
 // Name implements module.Module.
 func (*Module) Name() string { return "mam" }
 
