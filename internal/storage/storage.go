@@ -206,6 +206,11 @@ type Entry struct {
 	Peer string
 	// Payload is opaque to the backend (a serialized stanza).
 	Payload []byte
+	// Mirror (History.Write only): the entry is in Peer's archive too,
+	// with Owner as its peer: a message between two local users, stored
+	// once for both (the two archives read the same bytes; deleting one
+	// side keeps the other's).
+	Mirror bool
 }
 
 // Query selects a page of one owner's archive. Zero fields do not filter.

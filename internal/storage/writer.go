@@ -31,8 +31,10 @@ type Writer struct {
 	queued int
 	closed bool // Close was called: Add writes at once
 	wake   chan struct{}
+	hurry  chan struct{} // a Sync waits for the batch filling: no lingering
 	quit   chan struct{}
 	ended  chan struct{}
+	spare  []Entry // a written batch's array, for the next (no regrowing per batch)
 }
 
 // batch is entries written together; done is closed once they are
@@ -70,7 +72,9 @@ const (
 	// busyBatch and busyLinger: after a batch that large the writer waits
 	// that long before it takes the next (see run).
 	busyBatch  = 256
-	busyLinger = 20 * time.Millisecond
+	busyLinger = 250 * time.Millisecond
+	// gather: a write from idle starts that long after the first Add.
+	gather = 10 * time.Millisecond
 	// writeTries: a failed chunk is tried again after a pause, then given
 	// up (logged) so that a broken store cannot stop every stream.
 	writeTries = 3
@@ -78,7 +82,7 @@ const (
 
 // NewWriter starts a writer to h.
 func NewWriter(h History, log *slog.Logger) *Writer {
-	w := &Writer{h: h, log: log, cur: newBatch(), wake: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
+	w := &Writer{h: h, log: log, cur: newBatch(), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
 	w.space = sync.NewCond(&w.mu)
 	go w.run()
 	return w
@@ -86,10 +90,49 @@ func NewWriter(h History, log *slog.Logger) *Writer {
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
+// next is the batch after the one being taken (under mu): it fills the
+// array of the last written batch, grown as the batches were.
+func (w *Writer) next() *batch {
+	b := newBatch()
+	b.entries, w.spare = w.spare, nil
+	return b
+}
+
 // Add queues e, with e.Time made unique (the next microsecond after the
 // last one given if it is not later), and returns its id (TimeID). It
 // copies e.Payload: the caller may reuse its buffer.
 func (w *Writer) Add(e Entry) string {
+	id, _ := w.AddTicket(e)
+	return id
+}
+
+// A Ticket names an entry still queued, for Mirror.
+type Ticket struct {
+	b       *batch
+	i       int
+	Payload []byte // the entry's payload as queued (not to be changed)
+}
+
+// Mirror puts the entry of t into its peer's archive too (with the same
+// id), if it is still queued: a local message archived for its sender,
+// then found unchanged on its way in to its recipient. It reports
+// whether it did; if not, the caller adds the recipient's own entry.
+func (w *Writer) Mirror(t Ticket) bool {
+	if t.b == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.b != w.cur || t.i >= len(t.b.entries) || t.b.entries[t.i].Mirror || t.b.entries[t.i].Peer == t.b.entries[t.i].Owner {
+		return false
+	}
+	t.b.entries[t.i].Mirror = true
+	return true
+}
+
+// AddTicket is Add, also returning the entry's Ticket (zero if it was
+// written at once).
+func (w *Writer) AddTicket(e Entry) (string, Ticket) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -102,9 +145,11 @@ func (w *Writer) Add(e Entry) string {
 		w.mu.Unlock()
 		e.Payload = append([]byte(nil), e.Payload...)
 		w.write([]Entry{e})
-		return TimeID(e.Time)
+		return TimeID(e.Time), Ticket{}
 	}
 	e.Payload = w.cur.keep(e.Payload)
+	e.Mirror = false // (only through Mirror: the writer knows when it is still possible)
+	t := Ticket{b: w.cur, i: len(w.cur.entries), Payload: e.Payload}
 	w.cur.entries = append(w.cur.entries, e)
 	w.queued++
 	w.mu.Unlock()
@@ -112,7 +157,7 @@ func (w *Writer) Add(e Entry) string {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	return TimeID(e.Time)
+	return TimeID(e.Time), t
 }
 
 // Sync returns once every entry added before it is written (or given up
@@ -126,9 +171,16 @@ func (w *Writer) Sync(ctx context.Context) error {
 	case w.busy != nil:
 		done = w.busy.done
 	}
+	waitCur := done != nil && done == w.cur.done
 	w.mu.Unlock()
 	if done == nil {
 		return nil
+	}
+	if waitCur {
+		select {
+		case w.hurry <- struct{}{}:
+		default:
+		}
 	}
 	select {
 	case <-done:
@@ -185,12 +237,22 @@ func (w *Writer) run() {
 		b := w.cur
 		got := len(b.entries) > 0 // read under the lock: Add appends to cur
 		if got {
-			w.cur, w.busy = newBatch(), b
+			w.cur, w.busy = w.next(), b
 		}
 		w.mu.Unlock()
 		if !got {
 			select {
 			case <-w.wake:
+				// Woken from idle: let the message that woke it finish its
+				// routing first (its recipient's Mirror finds the entry
+				// still queued), unless somebody waits already.
+				linger.Reset(gather)
+				select {
+				case <-linger.C:
+				case <-w.hurry:
+					linger.Stop()
+				case <-w.quit:
+				}
 			case <-w.quit:
 				w.mu.Lock()
 				empty := len(w.cur.entries) == 0 // closed is set: no Add queues after this
@@ -206,19 +268,27 @@ func (w *Writer) run() {
 			w.write(es[:n])
 			es = es[n:]
 		}
+		n := len(b.entries)
+		clear(b.entries) // the payloads and names go with the batch
 		w.mu.Lock()
 		w.busy = nil
-		w.queued -= len(b.entries)
+		w.queued -= n
+		if w.spare == nil && n >= cap(b.entries)/4 { // (a burst's array is let go as the load falls)
+			w.spare = b.entries[:0]
+		}
 		w.space.Broadcast()
 		w.mu.Unlock()
 		close(b.done)
-		if len(b.entries) >= busyBatch {
+		if n >= busyBatch {
 			// Busy: let the next batch gather a little longer, so that
 			// its chunks hold more entries each (fewer rows, pages and
-			// commits per message). Idle, a write starts at once.
+			// commits per message), unless somebody waits for it. Idle,
+			// a write starts at once.
 			linger.Reset(busyLinger)
 			select {
 			case <-linger.C:
+			case <-w.hurry:
+				linger.Stop()
 			case <-w.quit:
 			}
 		}

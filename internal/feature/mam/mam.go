@@ -1,6 +1,7 @@
 package mam
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -174,9 +175,12 @@ func (m *Module) incoming(ev *router.Event) bool {
 		return false
 	}
 	owner := st.To.Bare()
+	if !m.r.UserExists(ev.Ctx, owner) {
+		return false // it bounces (RFC 6121 §8.5.1); an account made later under that name must not find it
+	}
 	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside is removed.
 	removeOurs(st.El, owner.String())
-	if id := m.archive(ev, owner, st.From.Bare()); id != "" {
+	if id := m.archive(ev, owner, st.From.Bare(), sentBy.OfStanza(st)); id != "" {
 		st.El.Append(xml.New(NSSID, "stanza-id", "by", owner.String(), "id", id))
 	}
 	return false
@@ -188,15 +192,26 @@ func (m *Module) outgoing(ev *router.Event) bool {
 	if !archivable(st) || st.From.Local() == "" || st.To.Local() == "" && st.To.Domain() == "" {
 		return false
 	}
-	m.archive(ev, st.From.Bare(), st.To.Bare())
+	m.archive(ev, st.From.Bare(), st.To.Bare(), nil)
 	return false
 }
+
+// sent is the sender's entry of a message to a local user: if the
+// message reaches the recipient's archive unchanged, the entry is
+// mirrored there (one payload for both archives) rather than copied.
+type sent struct {
+	id string
+	t  storage.Ticket
+}
+
+var sentBy = router.NewKey[*sent]("mam sent")
 
 // archive queues the message for owner's archive, if owner's preferences
 // keep messages with peer, and returns its id ("" if not kept). The
 // message is not held: the writer puts it in storage behind it (and
-// Sync, before any acknowledgement, waits for that).
-func (m *Module) archive(ev *router.Event, owner, peer jid.JID) string {
+// Sync, before any acknowledgement, waits for that). prev is the
+// sender's entry of the message, if it had one (owner is its recipient).
+func (m *Module) archive(ev *router.Event, owner, peer jid.JID, prev *sent) string {
 	keep, err := m.prefs.keep(ev.Ctx, m.store, owner.String(), peer.String())
 	if err != nil {
 		m.log.Error("archive preferences not read; the message is archived", "owner", owner.String(), "err", err)
@@ -206,10 +221,18 @@ func (m *Module) archive(ev *router.Event, owner, peer jid.JID) string {
 		return ""
 	}
 	buf := bufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 64<<10 {
+			bufs.Put(buf)
+		}
+	}()
 	*buf = xml.Append((*buf)[:0], ev.Stanza.El, "")
-	id := m.w.Add(storage.Entry{Owner: owner.String(), Archive: Archive, Time: m.now(), Peer: peer.String(), Payload: *buf}) // copied
-	if cap(*buf) <= 64<<10 {
-		bufs.Put(buf)
+	if prev != nil && bytes.Equal(prev.t.Payload, *buf) && m.w.Mirror(prev.t) {
+		return prev.id
+	}
+	id, t := m.w.AddTicket(storage.Entry{Owner: owner.String(), Archive: Archive, Time: m.now(), Peer: peer.String(), Payload: *buf}) // copied
+	if prev == nil && !owner.Equal(peer) && peer.Local() != "" && m.r.IsLocal(peer.Domain()) {
+		sentBy.SetStanza(ev.Stanza, &sent{id, t})
 	}
 	return id
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/feature/presence"
 	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
+	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
 
@@ -122,6 +123,46 @@ func TestArchiveBothWays(t *testing.T) {
 	_, results = query(t, alice, "q2", "")
 	if bs, _ := bodies(t, results, "q-q2"); strings.Join(bs, ",") != "hello 0,hello 1,hello 2" {
 		t.Fatalf("alice's archive (what she sent): %v", bs)
+	}
+}
+
+// TestMirrored: a chat between two local users is stored once for both
+// (the same id in both archives), each side with the other as its peer;
+// a message changed on its way in (a forged stanza-id removed) is stored
+// apart; none is kept for a recipient that has no account.
+func TestMirrored(t *testing.T) {
+	h, alice, bob := setup(t)
+	// Mirroring is best effort (the entry must still be queued when the
+	// message reaches its recipient): a first exchange fills the caches
+	// whose first reads would let the writer take the sender's entry.
+	alice.Send("<message to='bob@example.org' type='chat'><body>warm</body></message>")
+	bob.Send("<message to='alice@example.org' type='chat'><body>warm</body></message>")
+	messages(t, bob, 1)
+	messages(t, alice, 1)
+	query(t, alice, "wa", "<set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set>")
+	query(t, bob, "wb", "<set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set>")
+	alice.Send("<message to='bob@example.org' type='chat'><body>a0</body></message>")
+	bob.Send("<message to='alice@example.org' type='chat'><body>b0</body></message>")
+	alice.Send("<message to='bob@example.org' type='chat'><body>a1</body><stanza-id xmlns='urn:xmpp:sid:0' by='bob@example.org' id='x'/></message>")
+	alice.Send("<message to='nobody@example.org' type='chat'><body>lost</body></message>")
+	messages(t, bob, 2)
+	messages(t, alice, 1)
+	_, ra := query(t, alice, "qa", form("with", "bob@example.org"))
+	_, rb := query(t, bob, "qb", form("with", "alice@example.org"))
+	ba, ia := bodies(t, ra, "q-qa")
+	bb, ib := bodies(t, rb, "q-qb")
+	ba, ia, bb, ib = ba[2:], ia[2:], bb[2:], ib[2:] // (the warm-up's)
+	if strings.Join(ba, ",") != "a0,b0,a1" || strings.Join(bb, ",") != "a0,b0,a1" {
+		t.Fatalf("archives with each other: alice %v, bob %v", ba, bb)
+	}
+	if ia[0] != ib[0] || ia[1] != ib[1] {
+		t.Errorf("mirrored entries' ids differ: alice %v, bob %v", ia, ib)
+	}
+	if ia[2] == ib[2] {
+		t.Errorf("the changed message shares its id %s", ia[2])
+	}
+	if p, err := h.Store.History().Query(t.Context(), "nobody@example.org", Archive, storage.Query{}); err != nil || len(p.Entries) != 0 {
+		t.Errorf("archive of a recipient without an account: %d entries, %v", len(p.Entries), err)
 	}
 }
 

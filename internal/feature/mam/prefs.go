@@ -65,13 +65,25 @@ func (c *prefCache) of(ctx context.Context, owner string) (*prefs, error) {
 		}
 	}
 	c.mu.Lock()
-	if len(c.m) >= 10000 {
-		clear(c.m) // a bounded cache: re-read as needed
+	if len(c.m) >= maxCachedPrefs {
+		// Bounded: some go (the map's order is random), to be read again
+		// as needed; clearing all at once made every message read the
+		// store once a server had more active users than the bound.
+		n := 0
+		for k := range c.m {
+			delete(c.m, k)
+			if n++; n >= maxCachedPrefs/16 {
+				break
+			}
+		}
 	}
 	c.m[owner] = p
 	c.mu.Unlock()
 	return p, nil
 }
+
+// maxCachedPrefs bounds the cache (about 100 bytes an entry).
+const maxCachedPrefs = 100_000
 
 // keep reports whether a message between owner and peer is archived.
 func (c *prefCache) keep(ctx context.Context, store storage.Store, owner, peer string) (bool, error) {

@@ -33,8 +33,15 @@ func (v values) get(i int) any {
 }
 
 func (v *values) set(i int, x any) {
+	if i >= len(*v) && i < cap(*v) {
+		*v = (*v)[:i+1] // (never shrunk: the slots past len are nil)
+	}
 	if i >= len(*v) {
-		*v = append(*v, make([]any, i+1-len(*v))...)
+		// Room for every slot declared: one allocation per stanza or
+		// resource, however many features set theirs.
+		nv := make(values, i+1, max(i+1, int(keys.Load())+1))
+		copy(nv, *v)
+		*v = nv
 	}
 	(*v)[i] = x
 }

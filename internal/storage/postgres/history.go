@@ -14,6 +14,13 @@ type history struct{ s *Store }
 
 var historyStmts = dialect.History()
 
+// insertMirrored writes a mirrored chunk's two rows in one statement: the
+// owner's, then the peer's referring to it (schema.HistoryStatements).
+const insertMirrored = `WITH r AS (INSERT INTO history (owner, archive, peer, first_at, last_at, n, entries)
+	VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)
+INSERT INTO history (owner, archive, peer, first_at, last_at, n, entries, ref)
+	SELECT $3, $2, $1, $4, $5, $6, '', id FROM r`
+
 // Write inserts the entries' chunks in one batch, which pgx runs as one
 // implicit transaction in one round trip.
 func (h history) Write(ctx context.Context, entries []storage.Entry) error {
@@ -22,6 +29,10 @@ func (h history) Write(ctx context.Context, entries []storage.Entry) error {
 	}
 	b := &pgx.Batch{}
 	for _, c := range schema.Chunks(entries) {
+		if c.Mirror {
+			b.Queue(insertMirrored, c.Owner, c.Archive, c.Peer, c.First.UTC(), c.Last.UTC(), c.N, nonNil(c.Entries))
+			continue
+		}
 		b.Queue(historyStmts.Insert, c.Owner, c.Archive, c.Peer, c.First.UTC(), c.Last.UTC(), c.N, nonNil(c.Entries))
 	}
 	return wrap(h.s.pool.SendBatch(ctx, b).Close(), "write %d history entries", len(entries))
@@ -70,30 +81,43 @@ func (h history) Latest(ctx context.Context, archive string) (time.Time, error) 
 }
 
 func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {
-	var err error
-	if archive == "" {
-		_, err = h.s.pool.Exec(ctx, historyStmts.DeleteAll, owner)
-	} else {
-		_, err = h.s.pool.Exec(ctx, historyStmts.DeleteOwner, owner, archive)
+	keep, del, args := historyStmts.KeepAll, historyStmts.DeleteAll, []any{owner}
+	if archive != "" {
+		keep, del, args = historyStmts.KeepOwner, historyStmts.DeleteOwner, []any{owner, archive}
 	}
-	return wrap(err, "delete history of %s", owner)
+	return h.s.inTx(ctx, "delete history of "+owner, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, keep, args...); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, del, args...)
+		return err
+	})
 }
 
 func (h history) Expire(ctx context.Context, archive string, r storage.Retention) (int64, error) {
 	var total int64
-	if !r.Before.IsZero() {
-		tag, err := h.s.pool.Exec(ctx, historyStmts.ExpireBefore, archive, r.Before.UTC())
-		if err != nil {
-			return 0, wrap(err, "expire %s history", archive)
+	err := h.s.inTx(ctx, "expire "+archive+" history", func(tx pgx.Tx) error {
+		if !r.Before.IsZero() {
+			tag, err := tx.Exec(ctx, historyStmts.ExpireBefore, archive, r.Before.UTC())
+			if err != nil {
+				return err
+			}
+			total += tag.RowsAffected()
 		}
-		total += tag.RowsAffected()
-	}
-	if r.KeepPerOwner > 0 {
-		tag, err := h.s.pool.Exec(ctx, historyStmts.ExpireKeep, archive, r.KeepPerOwner)
-		if err != nil {
-			return total, wrap(err, "expire %s history", archive)
+		if r.KeepPerOwner > 0 {
+			if _, err := tx.Exec(ctx, historyStmts.KeepExpired, archive, r.KeepPerOwner); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, historyStmts.ExpireKeep, archive, r.KeepPerOwner)
+			if err != nil {
+				return err
+			}
+			total += tag.RowsAffected()
 		}
-		total += tag.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return total, nil
 }

@@ -41,50 +41,64 @@ type Chunk struct {
 	First, Last          time.Time
 	N                    int
 	Entries              []byte
+	// Mirror (written only): the chunk is Peer's too, with Owner as its
+	// peer; it is stored once, under Owner, and Peer's row refers to it.
+	Mirror bool
 }
 
 // Chunks groups entries (in time order per owner, as a Writer gives
 // them) into chunks by owner, archive and peer.
 func Chunks(entries []storage.Entry) []Chunk {
-	type key struct{ owner, archive, peer string }
-	open := map[key]int{} // the chunk of key still filling
+	type key struct {
+		owner, archive, peer string
+		mirror               bool
+	}
+	type open struct { // of out[i], in lists[i]
+		head, tail int32 // its entries, linked through next
+		size       int   // their payload bytes
+	}
+	opened := make(map[key]int, 64) // the chunk of key still filling
+	next := make([]int32, len(entries))
 	var out []Chunk
-	var members [][]int
+	var lists []open
 	for i, e := range entries {
-		k := key{e.Owner, e.Archive, e.Peer}
-		if c, ok := open[k]; ok {
-			ch := &out[c]
-			if ch.N < maxChunkEntries && len(ch.Entries)+len(e.Payload) < maxChunkBytes && e.Time.Sub(ch.First) < MaxSpan && !e.Time.Before(ch.Last) {
+		next[i] = -1
+		k := key{e.Owner, e.Archive, e.Peer, e.Mirror}
+		if e.Mirror && k.peer < k.owner {
+			k.owner, k.peer = k.peer, k.owner // both directions of a conversation in one chunk
+		}
+		if c, ok := opened[k]; ok {
+			ch, o := &out[c], &lists[c]
+			if ch.N < maxChunkEntries && o.size+len(e.Payload) < maxChunkBytes && e.Time.Sub(ch.First) < MaxSpan && !e.Time.Before(ch.Last) {
 				ch.N++
 				ch.Last = e.Time
-				ch.Entries = append(ch.Entries, 0) // sized below
-				members[c] = append(members[c], i)
+				next[o.tail] = int32(i)
+				o.tail = int32(i)
+				o.size += len(e.Payload)
 				continue
 			}
 		}
-		open[k] = len(out)
-		out = append(out, Chunk{Owner: e.Owner, Archive: e.Archive, Peer: e.Peer, First: e.Time, Last: e.Time, N: 1, Entries: make([]byte, 0, len(e.Payload))})
-		members = append(members, []int{i})
+		opened[k] = len(out)
+		out = append(out, Chunk{Owner: k.owner, Archive: e.Archive, Peer: k.peer, First: e.Time, Last: e.Time, N: 1, Mirror: e.Mirror})
+		lists = append(lists, open{head: int32(i), tail: int32(i), size: len(e.Payload)})
 	}
 	for c := range out {
-		out[c].Entries = encodeEntries(out[c].First, entries, members[c])
+		out[c].Entries = encodeEntries(out[c].First, entries, next, lists[c].head, lists[c].size+out[c].N*2*binary.MaxVarintLen64)
 	}
 	return out
 }
 
 // encodeEntries: one entry is its payload alone (so a row of the archive
 // table moves here as it is); more are, each, the microseconds after
-// first (uvarint), the payload's length (uvarint) and the payload.
-func encodeEntries(first time.Time, entries []storage.Entry, idx []int) []byte {
-	if len(idx) == 1 {
-		return entries[idx[0]].Payload
+// first (uvarint), the payload's length (uvarint) and the payload. The
+// entries are head and those linked from it through next; size bounds
+// the encoding.
+func encodeEntries(first time.Time, entries []storage.Entry, next []int32, head int32, size int) []byte {
+	if next[head] < 0 {
+		return entries[head].Payload
 	}
-	n := 0
-	for _, i := range idx {
-		n += len(entries[i].Payload) + 2*binary.MaxVarintLen64
-	}
-	b := make([]byte, 0, n)
-	for _, i := range idx {
+	b := make([]byte, 0, size)
+	for i := head; i >= 0; i = next[i] {
 		b = binary.AppendUvarint(b, uint64(entries[i].Time.Sub(first)/time.Microsecond))
 		b = binary.AppendUvarint(b, uint64(len(entries[i].Payload)))
 		b = append(b, entries[i].Payload...)
@@ -124,11 +138,19 @@ func (c *Chunk) Decode() ([]storage.Entry, error) {
 
 // HistoryStatements are the history statements of a dialect.
 type HistoryStatements struct {
-	Insert       string // owner, archive, peer, first_at, last_at, n, entries
+	Insert string // owner, archive, peer, first_at, last_at, n, entries
+	// InsertRef is a mirror's row, whose entries are those of row ref:
+	// owner, archive, peer, first_at, last_at, n, entries (empty), ref.
+	InsertRef    string
 	DeleteOwner  string // owner, archive
 	DeleteAll    string // owner
 	ExpireBefore string // archive, at
 	ExpireKeep   string // archive, keep
+	// KeepOwner, KeepAll and KeepExpired run before DeleteOwner,
+	// DeleteAll and ExpireKeep, with their arguments: the rows that refer
+	// to rows about to go get a copy of the entries. (ExpireBefore needs
+	// none: a row and its mirror have the same last_at.)
+	KeepOwner, KeepAll, KeepExpired string
 	// Latest is the newest last_at of an archive: archive.
 	Latest string
 	// SumAll and SumPeer count the entries of the chunks wholly inside a
@@ -136,20 +158,34 @@ type HistoryStatements struct {
 	SumAll, SumPeer string
 }
 
+// keepRefs is the UPDATE that gives the rows referring to the rows of
+// sel (a SELECT of ids) their own copy of the entries.
+func keepRefs(sel string) string {
+	return `UPDATE history SET entries = (SELECT r.entries FROM history r WHERE r.id = history.ref), ref = NULL WHERE ref IN (` + sel + `)`
+}
+
+// entriesColumn reads a row's entries, its own or its referent's.
+const entriesColumn = `CASE WHEN ref IS NULL THEN entries ELSE (SELECT r.entries FROM history r WHERE r.id = history.ref) END`
+
 // History builds the statements of d.
 func (d Dialect) History() *HistoryStatements {
+	// A chunk goes when the entries newer than it already make keep.
+	expiredKeep := `SELECT id FROM (
+	SELECT id, SUM(n) OVER (PARTITION BY owner ORDER BY first_at DESC, id DESC) - n AS newer FROM history WHERE archive = ?) AS q
+	WHERE newer >= ?`
 	return &HistoryStatements{
 		Insert:       d.Bind(`INSERT INTO history (owner, archive, peer, first_at, last_at, n, entries) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		InsertRef:    d.Bind(`INSERT INTO history (owner, archive, peer, first_at, last_at, n, entries, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		DeleteOwner:  d.Bind(`DELETE FROM history WHERE owner = ? AND archive = ?`),
 		DeleteAll:    d.Bind(`DELETE FROM history WHERE owner = ?`),
 		ExpireBefore: d.Bind(`DELETE FROM history WHERE archive = ? AND last_at < ?`),
-		// A chunk goes when the entries newer than it already make keep.
-		ExpireKeep: d.Bind(`DELETE FROM history WHERE id IN (SELECT id FROM (
-	SELECT id, SUM(n) OVER (PARTITION BY owner ORDER BY first_at DESC, id DESC) - n AS newer FROM history WHERE archive = ?) AS q
-	WHERE newer >= ?)`),
-		Latest:  d.Bind(`SELECT MAX(last_at) FROM history WHERE archive = ?`),
-		SumAll:  d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ?`),
-		SumPeer: d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ?`),
+		ExpireKeep:   d.Bind(`DELETE FROM history WHERE id IN (` + expiredKeep + `)`),
+		KeepOwner:    d.Bind(keepRefs(`SELECT id FROM history WHERE owner = ? AND archive = ?`)),
+		KeepAll:      d.Bind(keepRefs(`SELECT id FROM history WHERE owner = ?`)),
+		KeepExpired:  d.Bind(keepRefs(expiredKeep)),
+		Latest:       d.Bind(`SELECT MAX(last_at) FROM history WHERE archive = ?`),
+		SumAll:       d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ?`),
+		SumPeer:      d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ?`),
 	}
 }
 
@@ -170,7 +206,7 @@ type HistoryRange struct {
 // entries.
 func (d Dialect) HistorySelect(r HistoryRange) (string, []any) {
 	var b strings.Builder
-	b.WriteString(`SELECT id, peer, first_at, last_at, n, entries FROM history`)
+	b.WriteString(`SELECT id, peer, first_at, last_at, n, ` + entriesColumn + ` FROM history`)
 	if d.IndexedBy {
 		if r.Peer != "" {
 			b.WriteString(` INDEXED BY history_peer`)

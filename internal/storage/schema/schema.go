@@ -71,6 +71,13 @@ var OwnerTables = []OwnerTable{
 	{"direct_certs", []string{"owner"}, nil},
 }
 
+// keepFirst are statements run before a table's wipe, with the owner's
+// arguments: what other owners' rows need of the rows about to go.
+var keepFirst = map[string]Delete{
+	// A recipient's archive row may refer to its sender's (history.go).
+	"history": {keepRefs(`SELECT id FROM history WHERE owner = ?`), 1},
+}
+
 // NotOwned are the tables that hold no per-owner rows, and why. Every
 // table must be in OwnerTables or here (see CheckOwnerTables).
 var NotOwned = map[string]string{
@@ -107,6 +114,9 @@ func DeleteOwner(d Dialect) []Delete {
 			conds = append(conds, c+" = ?")
 		}
 		where := "(" + strings.Join(conds, " OR ") + ")"
+		if k, ok := keepFirst[t.Name]; ok {
+			out = append(out, Delete{d.Bind(k.SQL), k.cols})
+		}
 		if len(t.Scopes) == 0 {
 			out = append(out, Delete{d.Bind("DELETE FROM " + t.Name + " WHERE " + where), len(t.Columns)})
 		}

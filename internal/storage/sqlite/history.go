@@ -29,6 +29,7 @@ func (h history) Write(ctx context.Context, entries []storage.Entry) error {
 		return wrap(err, "write history")
 	}
 	defer ins.Close()
+	var ref *sql.Stmt
 	for _, c := range schema.Chunks(entries) {
 		first, err := nanos(c.First)
 		if err != nil {
@@ -38,8 +39,25 @@ func (h history) Write(ctx context.Context, entries []storage.Entry) error {
 		if err != nil {
 			return wrap(err, "write history of %s", c.Owner)
 		}
-		if _, err := ins.ExecContext(ctx, c.Owner, c.Archive, c.Peer, first, last, c.N, nonNil(c.Entries)); err != nil {
+		res, err := ins.ExecContext(ctx, c.Owner, c.Archive, c.Peer, first, last, c.N, nonNil(c.Entries))
+		if err != nil {
 			return wrap(err, "write history of %s", c.Owner)
+		}
+		if !c.Mirror {
+			continue
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return wrap(err, "write history of %s", c.Owner)
+		}
+		if ref == nil {
+			if ref, err = tx.PrepareContext(ctx, historyStmts.InsertRef); err != nil {
+				return wrap(err, "write history")
+			}
+			defer ref.Close()
+		}
+		if _, err := ref.ExecContext(ctx, c.Peer, c.Archive, c.Owner, first, last, c.N, []byte{}, id); err != nil {
+			return wrap(err, "write history of %s", c.Peer)
 		}
 	}
 	return wrap(tx.Commit(), "write history")
@@ -96,32 +114,45 @@ func (h history) Latest(ctx context.Context, archive string) (time.Time, error) 
 }
 
 func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {
-	var err error
-	if archive == "" {
-		_, err = h.s.w.ExecContext(ctx, historyStmts.DeleteAll, owner)
-	} else {
-		_, err = h.s.w.ExecContext(ctx, historyStmts.DeleteOwner, owner, archive)
-	}
-	return wrap(err, "delete history of %s", owner)
+	return h.s.writeTx(ctx, "delete history of "+owner, func(tx *sql.Tx) error {
+		keep, del, args := historyStmts.KeepAll, historyStmts.DeleteAll, []any{owner}
+		if archive != "" {
+			keep, del, args = historyStmts.KeepOwner, historyStmts.DeleteOwner, []any{owner, archive}
+		}
+		if _, err := tx.ExecContext(ctx, keep, args...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, del, args...)
+		return err
+	})
 }
 
 func (h history) Expire(ctx context.Context, archive string, r storage.Retention) (int64, error) {
 	var total int64
-	if !r.Before.IsZero() {
-		res, err := h.s.w.ExecContext(ctx, historyStmts.ExpireBefore, archive, clampNanos(r.Before))
-		if err != nil {
-			return 0, wrap(err, "expire %s history", archive)
+	err := h.s.writeTx(ctx, "expire "+archive+" history", func(tx *sql.Tx) error {
+		if !r.Before.IsZero() {
+			res, err := tx.ExecContext(ctx, historyStmts.ExpireBefore, archive, clampNanos(r.Before))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
 		}
-		n, _ := res.RowsAffected()
-		total += n
-	}
-	if r.KeepPerOwner > 0 {
-		res, err := h.s.w.ExecContext(ctx, historyStmts.ExpireKeep, archive, r.KeepPerOwner)
-		if err != nil {
-			return total, wrap(err, "expire %s history", archive)
+		if r.KeepPerOwner > 0 {
+			if _, err := tx.ExecContext(ctx, historyStmts.KeepExpired, archive, r.KeepPerOwner); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, historyStmts.ExpireKeep, archive, r.KeepPerOwner)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
 		}
-		n, _ := res.RowsAffected()
-		total += n
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return total, nil
 }

@@ -1,10 +1,12 @@
 package storagetest
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,9 @@ var historyTests = []test{
 	{"Expire", testHistoryExpire},
 	{"OldRowsAndMalformed", testHistoryMisc},
 	{"Latest", testHistoryLatest},
+	{"Mirrored", testHistoryMirrored},
+	{"MirroredDeletes", testHistoryMirroredDeletes},
+	{"WriterMirror", testHistoryWriterMirror},
 }
 
 const testHistory = "mam"
@@ -284,5 +289,161 @@ func testHistoryLatest(t *testing.T, s storage.Store) {
 	id := w.Add(storage.Entry{Owner: o, Archive: archive, Payload: []byte("<c/>")}) // now: an hour before future
 	if id <= storage.TimeID(future) {
 		t.Errorf("an id after StartAbove (%s) is not above the newest entry's (%s)", id, storage.TimeID(future))
+	}
+}
+
+// mirrorFixture writes a conversation of a and b (mirrored entries, both
+// directions) mixed with a's entries with c (not mirrored), in Writes of
+// varied sizes, and returns what a's and b's archives then hold.
+func mirrorFixture(t *testing.T, s storage.Store, archive, a, b, c string, n int, seed uint64) (ofA, ofB []storage.Entry) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	at := base
+	for len(ofA) < n {
+		var batch []storage.Entry
+		for range []int{1, 5, 60}[rng.IntN(3)] {
+			at = at.Add(time.Duration(1+rng.IntN(5000)) * time.Microsecond)
+			if rng.IntN(40) == 0 {
+				at = at.Add(1200 * time.Millisecond)
+			}
+			p := fmt.Appendf(nil, "<m n='%d'/>", len(ofA))
+			switch rng.IntN(3) {
+			case 0: // a to b
+				batch = append(batch, storage.Entry{Owner: a, Archive: archive, Time: at, Peer: b, Payload: p, Mirror: true})
+				ofA = append(ofA, storage.Entry{Owner: a, Archive: archive, Time: at, Peer: b, Payload: p})
+				ofB = append(ofB, storage.Entry{Owner: b, Archive: archive, Time: at, Peer: a, Payload: p})
+			case 1: // b to a
+				batch = append(batch, storage.Entry{Owner: b, Archive: archive, Time: at, Peer: a, Payload: p, Mirror: true})
+				ofA = append(ofA, storage.Entry{Owner: a, Archive: archive, Time: at, Peer: b, Payload: p})
+				ofB = append(ofB, storage.Entry{Owner: b, Archive: archive, Time: at, Peer: a, Payload: p})
+			default: // a with c, a's alone
+				batch = append(batch, storage.Entry{Owner: a, Archive: archive, Time: at, Peer: c, Payload: p})
+				ofA = append(ofA, storage.Entry{Owner: a, Archive: archive, Time: at, Peer: c, Payload: p})
+			}
+		}
+		must(t, s.History().Write(ctx(t), batch))
+	}
+	return ofA, ofB
+}
+
+// testHistoryMirrored: a mirrored entry is in both archives, each with
+// the other as its peer, in queries, filters, counts and paging alike.
+func testHistoryMirrored(t *testing.T, s storage.Store) {
+	d := newDomain(t)
+	a, b, c := newOwner(t, d), newOwner(t, d), newOwner(t, d)
+	ofA, ofB := mirrorFixture(t, s, testHistory, a, b, c, 400, 1)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range 60 {
+		owner, all, peers := a, ofA, []string{b, c}
+		if i%2 == 1 {
+			owner, all, peers = b, ofB, []string{a, c}
+		}
+		q := storage.Query{Max: []int{0, 3, 50, 500}[rng.IntN(4)], Last: rng.IntN(2) == 0}
+		if rng.IntN(2) == 0 {
+			q.Start = all[rng.IntN(len(all))].Time
+		}
+		if rng.IntN(2) == 0 {
+			q.Peer = peers[rng.IntN(2)]
+		}
+		if rng.IntN(5) == 0 {
+			q.CountOnly = true
+		}
+		samePage(t, fmt.Sprintf("%s query %d %+v", owner, i, q), historyQuery(t, s, owner, q), model(all, q))
+	}
+}
+
+// testHistoryMirroredDeletes: deleting one side of a mirrored
+// conversation (its archive, its account, or its oldest chunks by
+// retention) leaves the other side's entries whole.
+func testHistoryMirroredDeletes(t *testing.T, s storage.Store) {
+	d := newDomain(t)
+	a, b, c := newOwner(t, d), newOwner(t, d), newOwner(t, d)
+	_, ofB := mirrorFixture(t, s, testHistory, a, b, c, 200, 2)
+	must(t, s.History().DeleteOwner(ctx(t), a, testHistory))
+	samePage(t, "after its peer's archive was deleted", historyQuery(t, s, b, storage.Query{}), model(ofB, storage.Query{}))
+
+	a2, b2 := "u"+unique(t), newOwner(t, d)
+	must(t, s.Users().CreateUser(ctx(t), newUser(d, a2, 1)))
+	_, ofB2 := mirrorFixture(t, s, testHistory, a2+"@"+d, b2, c, 200, 3)
+	must(t, s.Users().DeleteUser(ctx(t), d, a2))
+	if p := historyQuery(t, s, a2+"@"+d, storage.Query{}); len(p.Entries) != 0 {
+		t.Errorf("deleted account: %d archive entries left", len(p.Entries))
+	}
+	samePage(t, "after its peer's account was deleted", historyQuery(t, s, b2, storage.Query{}), model(ofB2, storage.Query{}))
+
+	// Retention by count: a has more entries than b, so a loses chunks
+	// that b's rows may refer to.
+	archive := "r" + unique(t)
+	a3, b3 := newOwner(t, d), newOwner(t, d)
+	_, ofB3 := mirrorFixture(t, s, archive, a3, b3, c, 300, 4)
+	keep := len(ofB3) - 20
+	_, err := s.History().Expire(ctx(t), archive, storage.Retention{KeepPerOwner: keep})
+	must(t, err)
+	got, err := s.History().Query(ctx(t), b3, archive, storage.Query{})
+	must(t, err)
+	if len(got.Entries) < keep {
+		t.Fatalf("b kept %d entries, want at least %d", len(got.Entries), keep)
+	}
+	tail := ofB3[len(ofB3)-len(got.Entries):]
+	samePage(t, "b after retention", got, storage.Page{Entries: tail, Complete: true})
+	ga, err := s.History().Query(ctx(t), a3, archive, storage.Query{})
+	must(t, err)
+	if len(ga.Entries) < keep || len(ga.Entries) >= 300 {
+		t.Errorf("a kept %d entries after retention (keep %d of 300)", len(ga.Entries), keep)
+	}
+}
+
+// heldHistory is a History whose first Write waits for release (after
+// saying so on entered): entries added meanwhile stay queued.
+type heldHistory struct {
+	storage.History
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (h *heldHistory) Write(ctx context.Context, es []storage.Entry) error {
+	h.once.Do(func() {
+		close(h.entered)
+		<-h.release
+	})
+	return h.History.Write(ctx, es)
+}
+
+// testHistoryWriterMirror: Writer.Mirror puts a queued entry in its
+// peer's archive with the same id, once, and only while it is queued.
+func testHistoryWriterMirror(t *testing.T, s storage.Store) {
+	d := newDomain(t)
+	a, b := newOwner(t, d), newOwner(t, d)
+	h := &heldHistory{History: s.History(), entered: make(chan struct{}), release: make(chan struct{})}
+	w := storage.NewWriter(h, slog.New(slog.DiscardHandler))
+	defer w.Close()
+	w.Add(storage.Entry{Owner: a, Archive: testHistory, Peer: "x@x.example", Payload: []byte("<first/>")})
+	<-h.entered // the writer holds the first entry: what follows stays queued
+	id, tk := w.AddTicket(storage.Entry{Owner: a, Archive: testHistory, Peer: b, Payload: []byte("<m/>")})
+	if string(tk.Payload) != "<m/>" {
+		t.Fatalf("ticket payload %q", tk.Payload)
+	}
+	ok := w.Mirror(tk)
+	again := w.Mirror(tk)
+	_, self := w.AddTicket(storage.Entry{Owner: a, Archive: testHistory, Peer: a, Payload: []byte("<n/>")})
+	if w.Mirror(self) {
+		t.Errorf("Mirror of an entry to oneself: true")
+	}
+	close(h.release)
+	must(t, w.Sync(ctx(t)))
+	if !ok || again {
+		t.Fatalf("Mirror: %v, then %v; want true, false", ok, again)
+	}
+	if w.Mirror(tk) {
+		t.Errorf("Mirror of a written entry: true")
+	}
+	if w.Mirror(storage.Ticket{}) {
+		t.Errorf("Mirror of a zero ticket: true")
+	}
+	for owner, peer := range map[string]string{a: b, b: a} {
+		p := historyQuery(t, s, owner, storage.Query{Peer: peer})
+		if len(p.Entries) != 1 || p.Entries[0].ID != id || string(p.Entries[0].Payload) != "<m/>" {
+			t.Errorf("%s's archive with %s: %+v, want the entry %s", owner, peer, p.Entries, id)
+		}
 	}
 }

@@ -41,9 +41,25 @@ func (Raw) isNode()      {}
 // New returns an element with the given namespace, local name and
 // attribute pairs (name, value, name, value...).
 func New(space, name string, attrs ...string) *Element {
-	e := &Element{Space: space, Name: name}
-	for i := 0; i+1 < len(attrs); i += 2 {
-		e.Attrs = append(e.Attrs, Attr{Name: attrs[i], Value: attrs[i+1]})
+	n := len(attrs) / 2
+	if n <= 2 {
+		// One allocation for the element and its attributes (a stanza-id,
+		// a delay stamp: built for every message).
+		s := &struct {
+			e Element
+			a [2]Attr
+		}{e: Element{Space: space, Name: name}}
+		for i := range n {
+			s.a[i] = Attr{Name: attrs[2*i], Value: attrs[2*i+1]}
+		}
+		if n > 0 {
+			s.e.Attrs = s.a[:n:n]
+		}
+		return &s.e
+	}
+	e := &Element{Space: space, Name: name, Attrs: make([]Attr, n)}
+	for i := range n {
+		e.Attrs[i] = Attr{Name: attrs[2*i], Value: attrs[2*i+1]}
 	}
 	return e
 }
