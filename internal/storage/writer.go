@@ -73,6 +73,10 @@ const (
 	// that long before it takes the next (see run).
 	busyBatch  = 256
 	busyLinger = 250 * time.Millisecond
+	// mirrorWindow: an entry is mirrored only that soon after its time,
+	// so that the recipient's ids keep the order of arrival within it
+	// (a message held on its way gets an entry of its own).
+	mirrorWindow = 10 * time.Millisecond
 	// gather: a write from idle starts that long after the first Add.
 	gather = 10 * time.Millisecond
 	// writeTries: a failed chunk is tried again after a pause, then given
@@ -123,10 +127,14 @@ func (w *Writer) Mirror(t Ticket) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if t.b != w.cur || t.i >= len(t.b.entries) || t.b.entries[t.i].Mirror || t.b.entries[t.i].Peer == t.b.entries[t.i].Owner {
+	if t.b != w.cur || t.i >= len(t.b.entries) {
 		return false
 	}
-	t.b.entries[t.i].Mirror = true
+	e := &t.b.entries[t.i]
+	if e.Mirror || e.Peer == e.Owner || time.Since(e.Time) > mirrorWindow {
+		return false
+	}
+	e.Mirror = true
 	return true
 }
 

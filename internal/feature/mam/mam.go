@@ -180,7 +180,7 @@ func (m *Module) incoming(ev *router.Event) bool {
 	}
 	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside is removed.
 	removeOurs(st.El, owner.String())
-	if id := m.archive(ev, owner, st.From.Bare(), sentBy.OfStanza(st)); id != "" {
+	if id := m.archive(ev, owner, st.From.Bare(), false, sentBy.OfStanza(st)); id != "" {
 		st.El.Append(xml.New(NSSID, "stanza-id", "by", owner.String(), "id", id))
 	}
 	return false
@@ -192,7 +192,7 @@ func (m *Module) outgoing(ev *router.Event) bool {
 	if !archivable(st) || st.From.Local() == "" || st.To.Local() == "" && st.To.Domain() == "" {
 		return false
 	}
-	m.archive(ev, st.From.Bare(), st.To.Bare(), nil)
+	m.archive(ev, st.From.Bare(), st.To.Bare(), true, nil)
 	return false
 }
 
@@ -200,8 +200,9 @@ func (m *Module) outgoing(ev *router.Event) bool {
 // message reaches the recipient's archive unchanged, the entry is
 // mirrored there (one payload for both archives) rather than copied.
 type sent struct {
-	id string
-	t  storage.Ticket
+	id          string
+	owner, peer string // of the sender's entry
+	t           storage.Ticket
 }
 
 var sentBy = router.NewKey[*sent]("mam sent")
@@ -209,9 +210,9 @@ var sentBy = router.NewKey[*sent]("mam sent")
 // archive queues the message for owner's archive, if owner's preferences
 // keep messages with peer, and returns its id ("" if not kept). The
 // message is not held: the writer puts it in storage behind it (and
-// Sync, before any acknowledgement, waits for that). prev is the
-// sender's entry of the message, if it had one (owner is its recipient).
-func (m *Module) archive(ev *router.Event, owner, peer jid.JID, prev *sent) string {
+// Sync, before any acknowledgement, waits for that). out: owner is the
+// sender; else prev is the sender's entry, if it had one.
+func (m *Module) archive(ev *router.Event, owner, peer jid.JID, out bool, prev *sent) string {
 	keep, err := m.prefs.keep(ev.Ctx, m.store, owner.String(), peer.String())
 	if err != nil {
 		m.log.Error("archive preferences not read; the message is archived", "owner", owner.String(), "err", err)
@@ -227,12 +228,12 @@ func (m *Module) archive(ev *router.Event, owner, peer jid.JID, prev *sent) stri
 		}
 	}()
 	*buf = xml.Append((*buf)[:0], ev.Stanza.El, "")
-	if prev != nil && bytes.Equal(prev.t.Payload, *buf) && m.w.Mirror(prev.t) {
+	if prev != nil && prev.owner == peer.String() && prev.peer == owner.String() && bytes.Equal(prev.t.Payload, *buf) && m.w.Mirror(prev.t) {
 		return prev.id
 	}
 	id, t := m.w.AddTicket(storage.Entry{Owner: owner.String(), Archive: Archive, Time: m.now(), Peer: peer.String(), Payload: *buf}) // copied
-	if prev == nil && !owner.Equal(peer) && peer.Local() != "" && m.r.IsLocal(peer.Domain()) {
-		sentBy.SetStanza(ev.Stanza, &sent{id, t})
+	if out && !owner.Equal(peer) && peer.Local() != "" && m.r.IsLocal(peer.Domain()) {
+		sentBy.SetStanza(ev.Stanza, &sent{id: id, owner: owner.String(), peer: peer.String(), t: t})
 	}
 	return id
 }

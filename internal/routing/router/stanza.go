@@ -4,6 +4,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
+	"slices"
 )
 
 // Stanza is a parsed stanza with its addresses prepared once.
@@ -59,6 +60,7 @@ func (st *Stanza) Readdress(to, from jid.JID) *Stanza {
 	}
 	c := *st
 	c.El, c.To, c.From = el, to, from
+	c.vals = slices.Clone(st.vals) // each copy its own slots (sets on one do not show on the other)
 	return &c
 }
 

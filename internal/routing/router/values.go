@@ -34,7 +34,7 @@ func (v values) get(i int) any {
 
 func (v *values) set(i int, x any) {
 	if i >= len(*v) && i < cap(*v) {
-		*v = (*v)[:i+1] // (never shrunk: the slots past len are nil)
+		*v = (*v)[:i+1] // (never shrunk nor shared, Readdress clones: the slots past len are nil)
 	}
 	if i >= len(*v) {
 		// Room for every slot declared: one allocation per stanza or

@@ -85,7 +85,7 @@ func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {
 	if archive != "" {
 		keep, del, args = historyStmts.KeepOwner, historyStmts.DeleteOwner, []any{owner, archive}
 	}
-	return h.s.inTx(ctx, "delete history of "+owner, func(tx pgx.Tx) error {
+	return h.s.inSnapshot(ctx, "delete history of "+owner, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, keep, args...); err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (h history) DeleteOwner(ctx context.Context, owner, archive string) error {
 
 func (h history) Expire(ctx context.Context, archive string, r storage.Retention) (int64, error) {
 	var total int64
-	err := h.s.inTx(ctx, "expire "+archive+" history", func(tx pgx.Tx) error {
+	err := h.s.inSnapshot(ctx, "expire "+archive+" history", func(tx pgx.Tx) error {
 		if !r.Before.IsZero() {
 			tag, err := tx.Exec(ctx, historyStmts.ExpireBefore, archive, r.Before.UTC())
 			if err != nil {

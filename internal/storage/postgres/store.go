@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -82,6 +83,26 @@ func (s *Store) Close() error {
 // operation for the error.
 func (s *Store) inTx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
 	err := pgx.BeginFunc(ctx, s.pool, fn)
+	if err == nil || isSentinel(err) {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// inSnapshot is inTx at REPEATABLE READ: every statement of fn sees the
+// same rows (history deletes copy entries to the rows that refer to the
+// rows they then delete: a chunk committed between the two must not be
+// seen by one only). A serialization failure (another transaction
+// changed the same rows) is tried again.
+func (s *Store) inSnapshot(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	var err error
+	for range 5 {
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, fn)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "40001" {
+			break
+		}
+	}
 	if err == nil || isSentinel(err) {
 		return err
 	}

@@ -96,7 +96,7 @@ var deleteOwner = schema.DeleteOwner(dialect)
 func (u users) DeleteUser(ctx context.Context, domain, username string) error {
 	owner := ownerOf(domain, username)
 	var existed bool
-	err := u.s.inTx(ctx, "delete user "+owner, func(tx pgx.Tx) error {
+	err := u.s.inSnapshot(ctx, "delete user "+owner, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM users WHERE domain = $1 AND username = $2`, domain, username).
 			Exec(func(tag pgconn.CommandTag) error { existed = tag.RowsAffected() > 0; return nil })

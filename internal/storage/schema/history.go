@@ -164,8 +164,11 @@ func keepRefs(sel string) string {
 	return `UPDATE history SET entries = (SELECT r.entries FROM history r WHERE r.id = history.ref), ref = NULL WHERE ref IN (` + sel + `)`
 }
 
-// entriesColumn reads a row's entries, its own or its referent's.
-const entriesColumn = `CASE WHEN ref IS NULL THEN entries ELSE (SELECT r.entries FROM history r WHERE r.id = history.ref) END`
+// entriesColumn reads a row's entries, its own or its referent's (which
+// must be its mirror: a referent gone would read as NULL, an error,
+// never as another chunk that took its id).
+const entriesColumn = `CASE WHEN ref IS NULL THEN entries ELSE (SELECT r.entries FROM history r WHERE r.id = history.ref
+	AND r.owner = history.peer AND r.peer = history.owner AND r.archive = history.archive AND r.first_at = history.first_at) END`
 
 // History builds the statements of d.
 func (d Dialect) History() *HistoryStatements {
