@@ -28,7 +28,9 @@ func (h history) Write(ctx context.Context, entries []storage.Entry) error {
 		return nil
 	}
 	b := &pgx.Batch{}
-	for _, c := range schema.Chunks(entries) {
+	chunks, done := schema.Chunks(entries)
+	defer done()
+	for _, c := range chunks {
 		if c.Mirror {
 			b.Queue(insertMirrored, c.Owner, c.Archive, c.Peer, c.First.UTC(), c.Last.UTC(), c.N, nonNil(c.Entries))
 			continue

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/storage"
@@ -47,8 +48,11 @@ type Chunk struct {
 }
 
 // Chunks groups entries (in time order per owner, as a Writer gives
-// them) into chunks by owner, archive and peer.
-func Chunks(entries []storage.Entry) []Chunk {
+// them) into chunks by owner, archive and peer. The chunks' encodings
+// share one buffer, reused by the next call once done is called (after
+// the chunks are written: a batch's worth of memory is not cleared and
+// collected per write).
+func Chunks(entries []storage.Entry) (chunks []Chunk, done func()) {
 	type key struct {
 		owner, archive, peer string
 		mirror               bool
@@ -82,22 +86,44 @@ func Chunks(entries []storage.Entry) []Chunk {
 		out = append(out, Chunk{Owner: k.owner, Archive: e.Archive, Peer: k.peer, First: e.Time, Last: e.Time, N: 1, Mirror: e.Mirror})
 		lists = append(lists, open{head: int32(i), tail: int32(i), size: len(e.Payload)})
 	}
+	size := 0
 	for c := range out {
-		out[c].Entries = encodeEntries(out[c].First, entries, next, lists[c].head, lists[c].size+out[c].N*2*binary.MaxVarintLen64)
+		if out[c].N > 1 {
+			size += lists[c].size + out[c].N*2*binary.MaxVarintLen64
+		}
 	}
-	return out
+	bp := encodeBufs.Get().(*[]byte)
+	if cap(*bp) < size {
+		*bp = make([]byte, 0, size)
+	}
+	buf := (*bp)[:0]
+	for c := range out {
+		if out[c].N == 1 {
+			out[c].Entries = entries[lists[c].head].Payload
+			continue
+		}
+		start := len(buf)
+		buf = encodeEntries(buf, out[c].First, entries, next, lists[c].head)
+		out[c].Entries = buf[start:len(buf):len(buf)]
+	}
+	return out, func() {
+		if cap(*bp) <= maxEncodeBuf {
+			encodeBufs.Put(bp)
+		}
+	}
 }
 
-// encodeEntries: one entry is its payload alone (so a row of the archive
-// table moves here as it is); more are, each, the microseconds after
-// first (uvarint), the payload's length (uvarint) and the payload. The
-// entries are head and those linked from it through next; size bounds
-// the encoding.
-func encodeEntries(first time.Time, entries []storage.Entry, next []int32, head int32, size int) []byte {
-	if next[head] < 0 {
-		return entries[head].Payload
-	}
-	b := make([]byte, 0, size)
+// encodeBufs are Chunks' buffers; one larger than maxEncodeBuf is let go.
+var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxEncodeBuf = 64 << 20
+
+// encodeEntries appends the encoding of the entries head and those
+// linked from it through next to b, or, for one entry, returns b and the
+// caller takes the payload as it is (so a row of the archive table moves
+// here unchanged). More are, each, the microseconds after first
+// (uvarint), the payload's length (uvarint) and the payload.
+func encodeEntries(b []byte, first time.Time, entries []storage.Entry, next []int32, head int32) []byte {
 	for i := head; i >= 0; i = next[i] {
 		b = binary.AppendUvarint(b, uint64(entries[i].Time.Sub(first)/time.Microsecond))
 		b = binary.AppendUvarint(b, uint64(len(entries[i].Payload)))

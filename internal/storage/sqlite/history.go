@@ -30,7 +30,9 @@ func (h history) Write(ctx context.Context, entries []storage.Entry) error {
 	}
 	defer ins.Close()
 	var ref *sql.Stmt
-	for _, c := range schema.Chunks(entries) {
+	chunks, done := schema.Chunks(entries)
+	defer done()
+	for _, c := range chunks {
 		first, err := nanos(c.First)
 		if err != nil {
 			return wrap(err, "write history of %s", c.Owner)
