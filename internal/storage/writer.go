@@ -35,6 +35,9 @@ type Writer struct {
 	quit   chan struct{}
 	ended  chan struct{}
 	spare  []Entry // a written batch's array, for the next (no regrowing per batch)
+	// linger and gather: busyLinger and gather (tests set them before
+	// the first Add).
+	linger, gather time.Duration
 }
 
 // batch is entries written together; done is closed once they are
@@ -77,7 +80,8 @@ const (
 	// so that the recipient's ids keep the order of arrival within it
 	// (a message held on its way gets an entry of its own).
 	mirrorWindow = 10 * time.Millisecond
-	// gather: a write from idle starts that long after the first Add.
+	// gather: a write starts that long after the first Add from idle or
+	// the end of a small write.
 	gather = 10 * time.Millisecond
 	// writeTries: a failed chunk is tried again after a pause, then given
 	// up (logged) so that a broken store cannot stop every stream.
@@ -86,7 +90,7 @@ const (
 
 // NewWriter starts a writer to h.
 func NewWriter(h History, log *slog.Logger) *Writer {
-	w := &Writer{h: h, log: log, cur: newBatch(), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
+	w := &Writer{h: h, log: log, linger: busyLinger, gather: gather, cur: newBatch(), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
 	w.space = sync.NewCond(&w.mu)
 	go w.run()
 	return w
@@ -160,10 +164,19 @@ func (w *Writer) AddTicket(e Entry) (string, Ticket) {
 	t := Ticket{b: w.cur, i: len(w.cur.entries), Payload: e.Payload}
 	w.cur.entries = append(w.cur.entries, e)
 	w.queued++
+	full := w.queued == maxQueued/2
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
+	}
+	if full {
+		// Half the bound queued: the writer stops lingering, before Add
+		// would have to wait.
+		select {
+		case w.hurry <- struct{}{}:
+		default:
+		}
 	}
 	return TimeID(e.Time), t
 }
@@ -238,69 +251,76 @@ func (w *Writer) Close() {
 
 func (w *Writer) run() {
 	defer close(w.ended)
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	// pause waits d, or less if somebody waits (a Sync, or half the bound
+	// queued) or the writer closes.
+	pause := func(d time.Duration) {
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-w.hurry:
+			timer.Stop()
+		case <-w.quit:
+			timer.Stop()
+		}
+	}
 	for {
-		w.mu.Lock()
-		b := w.cur
-		got := len(b.entries) > 0 // read under the lock: Add appends to cur
-		if got {
-			w.cur, w.busy = w.next(), b
+		// Idle until an Add; then let the message that woke the writer
+		// finish its routing first (its recipient's Mirror finds the
+		// entry still queued).
+		select {
+		case <-w.wake:
+		case <-w.quit:
 		}
-		w.mu.Unlock()
-		if !got {
-			select {
-			case <-w.wake:
-				// Woken from idle: let the message that woke it finish its
-				// routing first (its recipient's Mirror finds the entry
-				// still queued), unless somebody waits already.
-				linger.Reset(gather)
-				select {
-				case <-linger.C:
-				case <-w.hurry:
-					linger.Stop()
-				case <-w.quit:
-				}
-			case <-w.quit:
-				w.mu.Lock()
-				empty := len(w.cur.entries) == 0 // closed is set: no Add queues after this
+		pause(w.gather)
+		for {
+			w.mu.Lock()
+			b := w.cur
+			got := len(b.entries) > 0 // read under the lock: Add appends to cur
+			if got {
+				w.cur, w.busy = w.next(), b
+			} else if w.closed {
 				w.mu.Unlock()
-				if empty {
-					return
-				}
+				return // no Add queues after this
 			}
-			continue
-		}
-		for es := b.entries; len(es) > 0; {
-			n := min(len(es), maxChunk)
-			w.write(es[:n])
-			es = es[n:]
-		}
-		n := len(b.entries)
-		clear(b.entries) // the payloads and names go with the batch
-		w.mu.Lock()
-		w.busy = nil
-		w.queued -= n
-		if w.spare == nil && n >= cap(b.entries)/4 { // (a burst's array is let go as the load falls)
-			w.spare = b.entries[:0]
-		}
-		w.space.Broadcast()
-		w.mu.Unlock()
-		close(b.done)
-		if n >= busyBatch {
-			// Busy: let the next batch gather a little longer, so that
-			// its chunks hold more entries each (fewer rows, pages and
-			// commits per message), unless somebody waits for it. Idle,
-			// a write starts at once.
-			linger.Reset(busyLinger)
-			select {
-			case <-linger.C:
-			case <-w.hurry:
-				linger.Stop()
-			case <-w.quit:
+			w.mu.Unlock()
+			if !got {
+				break
+			}
+			n := w.writeBatch(b)
+			// Let the next batch gather (its recipients' Mirror, and
+			// under load, chunks of more entries each: fewer rows, pages
+			// and commits per message), longer when busy.
+			if n >= busyBatch {
+				pause(w.linger)
+			} else {
+				pause(w.gather)
 			}
 		}
 	}
+}
+
+// writeBatch writes b, lets Sync callers and Add go on, and returns the
+// number of entries.
+func (w *Writer) writeBatch(b *batch) int {
+	for es := b.entries; len(es) > 0; {
+		n := min(len(es), maxChunk)
+		w.write(es[:n])
+		es = es[n:]
+	}
+	n := len(b.entries)
+	clear(b.entries) // the payloads and names go with the batch
+	w.mu.Lock()
+	w.busy = nil
+	w.queued -= n
+	if w.spare == nil && n >= cap(b.entries)/4 { // (a burst's array is let go as the load falls)
+		w.spare = b.entries[:0]
+	}
+	w.space.Broadcast()
+	w.mu.Unlock()
+	close(b.done)
+	return n
 }
 
 func (w *Writer) write(es []Entry) {

@@ -1,0 +1,83 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countingHistory records the size of each Write and says when one is done.
+type countingHistory struct {
+	History
+	mu     sync.Mutex
+	sizes  []int
+	writes chan int
+}
+
+func (h *countingHistory) Write(_ context.Context, es []Entry) error {
+	h.mu.Lock()
+	h.sizes = append(h.sizes, len(es))
+	h.mu.Unlock()
+	h.writes <- len(es)
+	return nil
+}
+
+func (h *countingHistory) Latest(context.Context, string) (time.Time, error) { return time.Time{}, nil }
+
+// waitWrite fails the test if no Write comes within a bound far above
+// any linger but the test's (an hour).
+func waitWrite(t *testing.T, h *countingHistory, what string) int {
+	t.Helper()
+	select {
+	case n := <-h.writes:
+		return n
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no write", what)
+		return 0
+	}
+}
+
+func add(w *Writer, n int) {
+	for i := range n {
+		w.Add(Entry{Owner: "o@x", Archive: "mam", Peer: "p@x", Payload: fmt.Appendf(nil, "<m n='%d'/>", i)})
+	}
+}
+
+// TestWriterLingerEnds: the writer waits before it takes a batch (to
+// gather entries), but not past a Sync that waits for the batch, nor past
+// half its bound queued (Add would soon wait).
+func TestWriterLingerEnds(t *testing.T) {
+	h := &countingHistory{writes: make(chan int, 16)}
+	w := NewWriter(h, slog.New(slog.DiscardHandler))
+	defer w.Close()
+	w.linger, w.gather = time.Hour, time.Hour
+	errs := make(chan error, 2)
+	sync := func() { errs <- w.Sync(context.Background()) }
+	add(w, busyBatch)
+	go sync()
+	if n := waitWrite(t, h, "a batch a Sync waits for"); n != busyBatch {
+		t.Fatalf("write of %d entries, want %d", n, busyBatch)
+	}
+	// Lingering (a large batch). A Sync ends it.
+	add(w, 3)
+	go sync()
+	if n := waitWrite(t, h, "a batch a Sync waits for, while lingering"); n != 3 {
+		t.Fatalf("write of %d entries, want 3", n)
+	}
+	// Gathering (a small batch): half the bound queued ends it.
+	add(w, maxQueued/2)
+	for n := 0; n < maxQueued/2; { // (in writes of maxChunk at most)
+		n += waitWrite(t, h, "half the bound queued")
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.writes) != 0 {
+		t.Fatalf("%d writes more than the entries", len(h.writes))
+	}
+}
