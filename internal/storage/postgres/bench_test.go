@@ -20,3 +20,4 @@ func BenchmarkOfflineStoreSerial(b *testing.B) { storagetest.BenchOfflineStoreSe
 func BenchmarkRosterPutItem(b *testing.B)      { storagetest.BenchRosterPutItem(b, benchStore(b)) }
 func BenchmarkGetUser(b *testing.B)            { storagetest.BenchGetUser(b, benchStore(b)) }
 func BenchmarkArchiveWriter(b *testing.B)      { storagetest.BenchArchiveWriter(b, benchStore(b)) }
+func BenchmarkHistoryLarge(b *testing.B)       { storagetest.BenchHistoryLarge(b, benchStore(b)) }

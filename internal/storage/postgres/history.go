@@ -52,19 +52,40 @@ func (h history) fetch(ctx context.Context, r schema.HistoryRange) ([]schema.Chu
 	return out, wrap(err, "read history of %s", r.Owner)
 }
 
-func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time) (int, error) {
-	var n int
+func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int) (schema.SumResult, error) {
+	var r schema.SumResult
+	var first, last *time.Time
+	var row pgx.Row
+	if peer == "" {
+		row = h.s.pool.QueryRow(ctx, historyStmts.SumAll, owner, archive, start.UTC(), end.UTC(), limit)
+	} else {
+		row = h.s.pool.QueryRow(ctx, historyStmts.SumPeer, owner, archive, peer, start.UTC(), end.UTC(), limit)
+	}
+	if err := row.Scan(&r.N, &r.Rows, &first, &last); err != nil {
+		return r, wrap(err, "count history of %s", owner)
+	}
+	if first != nil && last != nil {
+		r.First, r.Last = first.UTC(), last.UTC()
+	}
+	return r, nil
+}
+
+func (h history) newest(ctx context.Context, owner, archive, peer string, end time.Time) (time.Time, error) {
+	var at *time.Time
 	var err error
 	if peer == "" {
-		err = h.s.pool.QueryRow(ctx, historyStmts.SumAll, owner, archive, start.UTC(), end.UTC()).Scan(&n)
+		err = h.s.pool.QueryRow(ctx, historyStmts.NewestAll, owner, archive, end.UTC()).Scan(&at)
 	} else {
-		err = h.s.pool.QueryRow(ctx, historyStmts.SumPeer, owner, archive, peer, start.UTC(), end.UTC()).Scan(&n)
+		err = h.s.pool.QueryRow(ctx, historyStmts.NewestPeer, owner, archive, peer, end.UTC()).Scan(&at)
 	}
-	return n, wrap(err, "count history of %s", owner)
+	if err != nil || at == nil {
+		return time.Time{}, wrap(err, "count history of %s", owner)
+	}
+	return at.UTC(), nil
 }
 
 func (h history) Query(ctx context.Context, owner, archive string, q storage.Query) (storage.Page, error) {
-	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, owner, archive, q)
+	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, h.newest, owner, archive, q)
 	for i := range p.Entries {
 		p.Entries[i].ID = storage.TimeID(p.Entries[i].Time)
 	}

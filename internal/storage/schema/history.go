@@ -179,9 +179,13 @@ type HistoryStatements struct {
 	KeepOwner, KeepAll, KeepExpired string
 	// Latest is the newest last_at of an archive: archive.
 	Latest string
-	// SumAll and SumPeer count the entries of the chunks wholly inside a
-	// time range: owner, archive, [peer,] start, end.
+	// SumAll and SumPeer count the entries of the first chunks wholly
+	// inside a time range: owner, archive, [peer,] start, end, limit;
+	// columns SUM(n), COUNT(*), MIN(first_at), MAX(first_at).
 	SumAll, SumPeer string
+	// NewestAll and NewestPeer are the newest first_at up to a time:
+	// owner, archive, [peer,] end.
+	NewestAll, NewestPeer string
 }
 
 // keepRefs is the UPDATE that gives the rows referring to the rows of
@@ -213,8 +217,12 @@ func (d Dialect) History() *HistoryStatements {
 		KeepAll:      d.Bind(keepRefs(`SELECT id FROM history WHERE owner = ?`)),
 		KeepExpired:  d.Bind(keepRefs(expiredKeep)),
 		Latest:       d.Bind(`SELECT MAX(last_at) FROM history WHERE archive = ?`),
-		SumAll:       d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ?`),
-		SumPeer:      d.Bind(`SELECT COALESCE(SUM(n), 0) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ?`),
+		SumAll: d.Bind(`SELECT COALESCE(SUM(n), 0), COUNT(*), MIN(first_at), MAX(first_at) FROM (SELECT n, first_at FROM history
+	WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ? ORDER BY first_at LIMIT ?) AS q`),
+		SumPeer: d.Bind(`SELECT COALESCE(SUM(n), 0), COUNT(*), MIN(first_at), MAX(first_at) FROM (SELECT n, first_at FROM history
+	WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ? ORDER BY first_at LIMIT ?) AS q`),
+		NewestAll:  d.Bind(`SELECT MAX(first_at) FROM history WHERE owner = ? AND archive = ? AND first_at <= ?`),
+		NewestPeer: d.Bind(`SELECT MAX(first_at) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at <= ?`),
 	}
 }
 
@@ -272,8 +280,27 @@ func (d Dialect) HistorySelect(r HistoryRange) (string, []any) {
 // Fetch reads the chunks of a range (a backend's HistorySelect).
 type Fetch func(ctx context.Context, r HistoryRange) ([]Chunk, error)
 
-// Sum counts the entries of the chunks wholly in [start, end].
-type Sum func(ctx context.Context, owner, archive, peer string, start, end time.Time) (int, error)
+// Sum counts the entries of the chunks wholly in [start, end], of the
+// first limit chunks there (by first time) at most; Newest is the first
+// time of the newest chunk starting at or before end (zero if none).
+type (
+	Sum    func(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int) (SumResult, error)
+	Newest func(ctx context.Context, owner, archive, peer string, end time.Time) (time.Time, error)
+)
+
+// SumResult is what a Sum read: the entries and chunks counted, and the
+// first times of the first and last of those chunks.
+type SumResult struct {
+	N, Rows     int
+	First, Last time.Time
+}
+
+// countRows bounds the chunks a count reads (a few milliseconds); past
+// them the count is an estimate (XEP-0059 §2.1 allows one "if
+// determining the exact number would be resource-intensive"): a busy
+// user's archive of ten million messages would take seconds to count on
+// every page.
+const countRows = 20_000
 
 // Times far enough out to mean "no bound" in every backend.
 var (
@@ -286,7 +313,7 @@ const fetchRows = 64
 
 // HistoryQuery answers q (Start, End, Peer, Times, Max, Last, Offset,
 // CountOnly; ids are times) on owner's archive through a backend's reads.
-func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive string, q storage.Query) (storage.Page, error) {
+func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, newest Newest, owner, archive string, q storage.Query) (storage.Page, error) {
 	if q.AfterID != "" || q.BeforeID != "" || len(q.IDs) > 0 {
 		return storage.Page{}, fmt.Errorf("storage: a history query names entries by time, not by id")
 	}
@@ -310,7 +337,7 @@ func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive stri
 		return historyTimes(ctx, fetch, owner, archive, q, start, end)
 	}
 	if q.CountOnly {
-		n, err := historyCount(ctx, fetch, sum, owner, archive, q.Peer, start, end)
+		n, err := historyCount(ctx, fetch, sum, newest, owner, archive, q.Peer, start, end)
 		return storage.Page{Count: n}, err
 	}
 	need := -1 // all
@@ -403,10 +430,22 @@ func historyScan(ctx context.Context, fetch Fetch, r HistoryRange, start, end ti
 
 // historyCount: the chunks wholly inside by SUM, the few at the edges
 // (starting within MaxSpan before start, or ending after end) decoded.
-func historyCount(ctx context.Context, fetch Fetch, sum Sum, owner, archive, peer string, start, end time.Time) (int, error) {
-	n, err := sum(ctx, owner, archive, peer, start, end)
+func historyCount(ctx context.Context, fetch Fetch, sum Sum, newest Newest, owner, archive, peer string, start, end time.Time) (int, error) {
+	res, err := sum(ctx, owner, archive, peer, start, end, countRows)
 	if err != nil {
 		return 0, err
+	}
+	n := res.N
+	if res.Rows >= countRows {
+		// Estimated: the entries counted, spread over the rest of the
+		// range at the density of the part counted.
+		last, err := newest(ctx, owner, archive, peer, end)
+		if err != nil {
+			return 0, err
+		}
+		if covered := res.Last.Sub(res.First); covered > 0 && last.After(res.Last) {
+			n = int(float64(res.N) * float64(last.Sub(res.First)) / float64(covered))
+		}
 	}
 	r := HistoryRange{Owner: owner, Archive: archive, Peer: peer, From: start.Add(-MaxSpan), To: start, Limit: fetchRows}
 	if r.From.Before(minTime) {

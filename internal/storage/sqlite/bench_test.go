@@ -51,3 +51,7 @@ func BenchmarkTracking(b *testing.B) {
 func BenchmarkArchiveWriter(b *testing.B) {
 	storagetest.BenchArchiveWriter(b, benchStore(b, Options{}))
 }
+
+func BenchmarkHistoryLarge(b *testing.B) {
+	storagetest.BenchHistoryLarge(b, benchStore(b, Options{}))
+}

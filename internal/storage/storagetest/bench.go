@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,4 +131,67 @@ func BenchArchiveWriter(b *testing.B, s storage.Store) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchHistoryLarge fills one owner's archive with TERN_BENCH_HISTORY
+// entries (default 200,000; the case is 10,000,000) with 50
+// peers, a message every 50 ms (a busy user's years in one archive: most
+// chunks of one entry, a row each), then measures the queries MAM makes
+// of it: the last page and a page from the middle, with and without a
+// peer, three entries by time (ids), and counts. Pages are of 250;
+// reports entries/s for pages.
+func BenchHistoryLarge(b *testing.B, s storage.Store) {
+	total := 200_000
+	if v, err := strconv.Atoi(os.Getenv("TERN_BENCH_HISTORY")); err == nil && v > 0 {
+		total = v
+	}
+	h, ctx := s.History(), context.Background()
+	owner := fmt.Sprintf("big%d@bench.example", time.Now().UnixNano())
+	peer := func(i int) string { return fmt.Sprintf("p%d@bench.example", i%50) }
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * 50 * time.Millisecond) }
+	b.Cleanup(func() { _ = h.DeleteOwner(context.Background(), owner, "") }) // (a shared PostgreSQL test database)
+	began := time.Now()
+	batch := make([]storage.Entry, 0, 2000)
+	for i := 0; i < total; {
+		n := 2000
+		batch = batch[:0]
+		for j := 0; j < n && i < total; j++ {
+			batch = append(batch, storage.Entry{Owner: owner, Archive: "mam", Time: at(i), Peer: peer(i * 7 / 5), Payload: benchStanza})
+			i++
+		}
+		if err := h.Write(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		if i%1_000_000 < len(batch) {
+			fmt.Fprintf(os.Stderr, "filled %d of %d entries (%.0fs)\n", i, total, time.Since(began).Seconds())
+		}
+	}
+	fmt.Fprintf(os.Stderr, "filled %d entries in %.0fs\n", total, time.Since(began).Seconds())
+	page := func(q storage.Query, want int) func(b *testing.B) {
+		return func(b *testing.B) {
+			got := 0
+			for range b.N {
+				p, err := h.Query(ctx, owner, "mam", q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if q.CountOnly && p.Count < want || !q.CountOnly && len(p.Entries) != want {
+					b.Fatalf("%d entries, count %d; want %d", len(p.Entries), p.Count, want)
+				}
+				got += len(p.Entries)
+			}
+			if got > 0 {
+				b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "entries/s")
+			}
+		}
+	}
+	mid := at(total / 2)
+	b.Run("LastPage", page(storage.Query{Last: true, Max: 250}, 250))
+	b.Run("MiddlePage", page(storage.Query{Start: mid, Max: 250}, 250))
+	b.Run("PeerLastPage", page(storage.Query{Peer: peer(3), Last: true, Max: 250}, 250))
+	b.Run("PeerMiddlePage", page(storage.Query{Peer: peer(3), Start: mid, Max: 250}, min(250, total/50/2)))
+	b.Run("Times", page(storage.Query{Times: []time.Time{at(total / 3), mid, at(total - 1)}}, 3))
+	b.Run("CountAll", page(storage.Query{CountOnly: true}, total))
+	b.Run("CountFromMiddle", page(storage.Query{CountOnly: true, Start: mid}, total/2))
 }

@@ -23,6 +23,7 @@ var historyTests = []test{
 	{"Mirrored", testHistoryMirrored},
 	{"MirroredDeletes", testHistoryMirroredDeletes},
 	{"WriterMirror", testHistoryWriterMirror},
+	{"LargeCount", testHistoryLargeCount},
 }
 
 const testHistory = "mam"
@@ -445,5 +446,31 @@ func testHistoryWriterMirror(t *testing.T, s storage.Store) {
 		if len(p.Entries) != 1 || p.Entries[0].ID != id || string(p.Entries[0].Payload) != "<m/>" {
 			t.Errorf("%s's archive with %s: %+v, want the entry %s", owner, peer, p.Entries, id)
 		}
+	}
+}
+
+// testHistoryLargeCount: a count over more chunks than a count reads
+// (20,000) is estimated from those it read (close for an even spread);
+// a smaller range is counted exactly.
+func testHistoryLargeCount(t *testing.T, s storage.Store) {
+	o := newOwner(t, newDomain(t))
+	const n = 25_000
+	es := make([]storage.Entry, n)
+	for i := range es { // a chunk each: 2 s apart
+		es[i] = storage.Entry{Owner: o, Archive: testHistory, Time: base.Add(time.Duration(i) * 2 * time.Second), Peer: "a@x.example", Payload: []byte("<m/>")}
+	}
+	must(t, s.History().Write(ctx(t), es))
+	got := historyQuery(t, s, o, storage.Query{CountOnly: true}).Count
+	if got < n*99/100 || got > n*101/100 {
+		t.Errorf("estimated count %d, want about %d", got, n)
+	}
+	if got := historyQuery(t, s, o, storage.Query{CountOnly: true, Peer: "a@x.example"}).Count; got < n*99/100 || got > n*101/100 {
+		t.Errorf("estimated count with a peer %d, want about %d", got, n)
+	}
+	if got := historyQuery(t, s, o, storage.Query{CountOnly: true, Start: es[n/2].Time}).Count; got != n-n/2 {
+		t.Errorf("count of the newer half %d, want %d", got, n-n/2)
+	}
+	if got := historyQuery(t, s, o, storage.Query{CountOnly: true, Start: es[10].Time, End: es[4000].Time}).Count; got != 3991 {
+		t.Errorf("count of a range %d, want 3991", got)
 	}
 }
