@@ -164,7 +164,7 @@ func (w *Writer) AddTicket(e Entry) (string, Ticket) {
 	t := Ticket{b: w.cur, i: len(w.cur.entries), Payload: e.Payload}
 	w.cur.entries = append(w.cur.entries, e)
 	w.queued++
-	full := w.queued == maxQueued/2
+	full := w.queued >= maxQueued/2
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:

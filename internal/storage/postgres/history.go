@@ -52,14 +52,20 @@ func (h history) fetch(ctx context.Context, r schema.HistoryRange) ([]schema.Chu
 	return out, wrap(err, "read history of %s", r.Owner)
 }
 
-func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int) (schema.SumResult, error) {
+func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int, desc bool) (schema.SumResult, error) {
 	var r schema.SumResult
 	var first, last *time.Time
+	from, to := start.UTC(), end.UTC()
 	var row pgx.Row
-	if peer == "" {
-		row = h.s.pool.QueryRow(ctx, historyStmts.SumAll, owner, archive, start.UTC(), end.UTC(), limit)
-	} else {
-		row = h.s.pool.QueryRow(ctx, historyStmts.SumPeer, owner, archive, peer, start.UTC(), end.UTC(), limit)
+	switch {
+	case peer == "" && !desc:
+		row = h.s.pool.QueryRow(ctx, historyStmts.SumAll, owner, archive, from, to, to, limit)
+	case peer == "":
+		row = h.s.pool.QueryRow(ctx, historyStmts.SumAllDesc, owner, archive, from, to, to, limit)
+	case !desc:
+		row = h.s.pool.QueryRow(ctx, historyStmts.SumPeer, owner, archive, peer, from, to, to, limit)
+	default:
+		row = h.s.pool.QueryRow(ctx, historyStmts.SumPeerDesc, owner, archive, peer, from, to, to, limit)
 	}
 	if err := row.Scan(&r.N, &r.Rows, &first, &last); err != nil {
 		return r, wrap(err, "count history of %s", owner)
@@ -70,22 +76,8 @@ func (h history) sum(ctx context.Context, owner, archive, peer string, start, en
 	return r, nil
 }
 
-func (h history) newest(ctx context.Context, owner, archive, peer string, end time.Time) (time.Time, error) {
-	var at *time.Time
-	var err error
-	if peer == "" {
-		err = h.s.pool.QueryRow(ctx, historyStmts.NewestAll, owner, archive, end.UTC()).Scan(&at)
-	} else {
-		err = h.s.pool.QueryRow(ctx, historyStmts.NewestPeer, owner, archive, peer, end.UTC()).Scan(&at)
-	}
-	if err != nil || at == nil {
-		return time.Time{}, wrap(err, "count history of %s", owner)
-	}
-	return at.UTC(), nil
-}
-
 func (h history) Query(ctx context.Context, owner, archive string, q storage.Query) (storage.Page, error) {
-	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, h.newest, owner, archive, q)
+	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, owner, archive, q)
 	for i := range p.Entries {
 		p.Entries[i].ID = storage.TimeID(p.Entries[i].Time)
 	}

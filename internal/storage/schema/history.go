@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -180,12 +181,26 @@ type HistoryStatements struct {
 	// Latest is the newest last_at of an archive: archive.
 	Latest string
 	// SumAll and SumPeer count the entries of the first chunks wholly
-	// inside a time range: owner, archive, [peer,] start, end, limit;
-	// columns SUM(n), COUNT(*), MIN(first_at), MAX(first_at).
-	SumAll, SumPeer string
-	// NewestAll and NewestPeer are the newest first_at up to a time:
-	// owner, archive, [peer,] end.
-	NewestAll, NewestPeer string
+	// inside a time range (the last with Desc): owner, archive, [peer,]
+	// start, end, end, limit; columns SUM(n), COUNT(*), MIN(first_at),
+	// MAX(first_at).
+	SumAll, SumPeer, SumAllDesc, SumPeerDesc string
+}
+
+// sumFirst is a Sum statement. first_at <= end is implied by last_at <=
+// end, but the index has first_at only: without it a range ending early
+// scanned the rest of the archive.
+func sumFirst(peer, desc bool) string {
+	q := `SELECT COALESCE(SUM(n), 0), COUNT(*), MIN(first_at), MAX(first_at) FROM (SELECT n, first_at FROM history
+	WHERE owner = ? AND archive = ?`
+	if peer {
+		q += ` AND peer = ?`
+	}
+	q += ` AND first_at >= ? AND first_at <= ? AND last_at <= ? ORDER BY first_at`
+	if desc {
+		q += ` DESC`
+	}
+	return q + ` LIMIT ?) AS q`
 }
 
 // keepRefs is the UPDATE that gives the rows referring to the rows of
@@ -217,12 +232,10 @@ func (d Dialect) History() *HistoryStatements {
 		KeepAll:      d.Bind(keepRefs(`SELECT id FROM history WHERE owner = ?`)),
 		KeepExpired:  d.Bind(keepRefs(expiredKeep)),
 		Latest:       d.Bind(`SELECT MAX(last_at) FROM history WHERE archive = ?`),
-		SumAll: d.Bind(`SELECT COALESCE(SUM(n), 0), COUNT(*), MIN(first_at), MAX(first_at) FROM (SELECT n, first_at FROM history
-	WHERE owner = ? AND archive = ? AND first_at >= ? AND last_at <= ? ORDER BY first_at LIMIT ?) AS q`),
-		SumPeer: d.Bind(`SELECT COALESCE(SUM(n), 0), COUNT(*), MIN(first_at), MAX(first_at) FROM (SELECT n, first_at FROM history
-	WHERE owner = ? AND archive = ? AND peer = ? AND first_at >= ? AND last_at <= ? ORDER BY first_at LIMIT ?) AS q`),
-		NewestAll:  d.Bind(`SELECT MAX(first_at) FROM history WHERE owner = ? AND archive = ? AND first_at <= ?`),
-		NewestPeer: d.Bind(`SELECT MAX(first_at) FROM history WHERE owner = ? AND archive = ? AND peer = ? AND first_at <= ?`),
+		SumAll:       d.Bind(sumFirst(false, false)),
+		SumPeer:      d.Bind(sumFirst(true, false)),
+		SumAllDesc:   d.Bind(sumFirst(false, true)),
+		SumPeerDesc:  d.Bind(sumFirst(true, true)),
 	}
 }
 
@@ -281,22 +294,19 @@ func (d Dialect) HistorySelect(r HistoryRange) (string, []any) {
 type Fetch func(ctx context.Context, r HistoryRange) ([]Chunk, error)
 
 // Sum counts the entries of the chunks wholly in [start, end], of the
-// first limit chunks there (by first time) at most; Newest is the first
-// time of the newest chunk starting at or before end (zero if none).
-type (
-	Sum    func(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int) (SumResult, error)
-	Newest func(ctx context.Context, owner, archive, peer string, end time.Time) (time.Time, error)
-)
+// first limit chunks there by first time at most (the last limit if
+// desc).
+type Sum func(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int, desc bool) (SumResult, error)
 
 // SumResult is what a Sum read: the entries and chunks counted, and the
-// first times of the first and last of those chunks.
+// first times of the oldest and newest of those chunks.
 type SumResult struct {
 	N, Rows     int
 	First, Last time.Time
 }
 
-// countRows bounds the chunks a count reads (a few milliseconds); past
-// them the count is an estimate (XEP-0059 §2.1 allows one "if
+// countRows bounds the chunks a count reads (a few milliseconds: half
+// from each end of the range); past them the count is an estimate (XEP-0059 §2.1 allows one "if
 // determining the exact number would be resource-intensive"): a busy
 // user's archive of ten million messages would take seconds to count on
 // every page.
@@ -313,7 +323,7 @@ const fetchRows = 64
 
 // HistoryQuery answers q (Start, End, Peer, Times, Max, Last, Offset,
 // CountOnly; ids are times) on owner's archive through a backend's reads.
-func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, newest Newest, owner, archive string, q storage.Query) (storage.Page, error) {
+func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, owner, archive string, q storage.Query) (storage.Page, error) {
 	if q.AfterID != "" || q.BeforeID != "" || len(q.IDs) > 0 {
 		return storage.Page{}, fmt.Errorf("storage: a history query names entries by time, not by id")
 	}
@@ -337,7 +347,7 @@ func HistoryQuery(ctx context.Context, fetch Fetch, sum Sum, newest Newest, owne
 		return historyTimes(ctx, fetch, owner, archive, q, start, end)
 	}
 	if q.CountOnly {
-		n, err := historyCount(ctx, fetch, sum, newest, owner, archive, q.Peer, start, end)
+		n, err := historyCount(ctx, fetch, sum, owner, archive, q.Peer, start, end)
 		return storage.Page{Count: n}, err
 	}
 	need := -1 // all
@@ -430,22 +440,10 @@ func historyScan(ctx context.Context, fetch Fetch, r HistoryRange, start, end ti
 
 // historyCount: the chunks wholly inside by SUM, the few at the edges
 // (starting within MaxSpan before start, or ending after end) decoded.
-func historyCount(ctx context.Context, fetch Fetch, sum Sum, newest Newest, owner, archive, peer string, start, end time.Time) (int, error) {
-	res, err := sum(ctx, owner, archive, peer, start, end, countRows)
+func historyCount(ctx context.Context, fetch Fetch, sum Sum, owner, archive, peer string, start, end time.Time) (int, error) {
+	n, err := sumChunks(ctx, sum, owner, archive, peer, start, end)
 	if err != nil {
 		return 0, err
-	}
-	n := res.N
-	if res.Rows >= countRows {
-		// Estimated: the entries counted, spread over the rest of the
-		// range at the density of the part counted.
-		last, err := newest(ctx, owner, archive, peer, end)
-		if err != nil {
-			return 0, err
-		}
-		if covered := res.Last.Sub(res.First); covered > 0 && last.After(res.Last) {
-			n = int(float64(res.N) * float64(last.Sub(res.First)) / float64(covered))
-		}
 	}
 	r := HistoryRange{Owner: owner, Archive: archive, Peer: peer, From: start.Add(-MaxSpan), To: start, Limit: fetchRows}
 	if r.From.Before(minTime) {
@@ -488,6 +486,38 @@ func historyCount(ctx context.Context, fetch Fetch, sum Sum, newest Newest, owne
 		}
 	}
 	return n, nil
+}
+
+// sumChunks counts the entries of the chunks wholly in [start, end]:
+// exactly up to countRows chunks; past them, the oldest and the newest
+// countRows/2 exactly, and the time between at a mean of their densities
+// (an estimate: XEP-0059 allows one).
+func sumChunks(ctx context.Context, sum Sum, owner, archive, peer string, start, end time.Time) (int, error) {
+	half := countRows / 2
+	old, err := sum(ctx, owner, archive, peer, start, end, half+1, false)
+	if err != nil || old.Rows <= half {
+		return old.N, err
+	}
+	recent, err := sum(ctx, owner, archive, peer, start, end, half+1, true)
+	if err != nil {
+		return 0, err
+	}
+	if !recent.First.After(old.Last) {
+		// The two overlap: few enough to count.
+		all, err := sum(ctx, owner, archive, peer, start, end, 2*half+2, false)
+		return all.N, err
+	}
+	density := func(r SumResult) float64 { // entries per second
+		if d := r.Last.Sub(r.First).Seconds(); d > 0 {
+			return float64(r.N) / d
+		}
+		return 0
+	}
+	// The geometric mean: an archive's density changes by orders of
+	// magnitude (quiet years, busy weeks), and either end alone can be
+	// far off for the time between.
+	gap := recent.First.Sub(old.Last).Seconds() * math.Sqrt(density(old)*density(recent))
+	return old.N + recent.N + int(min(gap, 1<<40)), nil
 }
 
 // historyTimes: the entries at the given times (each found in the chunks

@@ -85,14 +85,20 @@ func (h history) fetch(ctx context.Context, r schema.HistoryRange) ([]schema.Chu
 	return out, wrap(rows.Err(), "read history of %s", r.Owner)
 }
 
-func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int) (schema.SumResult, error) {
+func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int, desc bool) (schema.SumResult, error) {
 	var r schema.SumResult
 	var first, last sql.NullInt64
+	from, to := clampNanos(start), clampNanos(end)
 	var row *sql.Row
-	if peer == "" {
-		row = h.s.r.QueryRowContext(ctx, historyStmts.SumAll, owner, archive, clampNanos(start), clampNanos(end), limit)
-	} else {
-		row = h.s.r.QueryRowContext(ctx, historyStmts.SumPeer, owner, archive, peer, clampNanos(start), clampNanos(end), limit)
+	switch {
+	case peer == "" && !desc:
+		row = h.s.r.QueryRowContext(ctx, historyStmts.SumAll, owner, archive, from, to, to, limit)
+	case peer == "":
+		row = h.s.r.QueryRowContext(ctx, historyStmts.SumAllDesc, owner, archive, from, to, to, limit)
+	case !desc:
+		row = h.s.r.QueryRowContext(ctx, historyStmts.SumPeer, owner, archive, peer, from, to, to, limit)
+	default:
+		row = h.s.r.QueryRowContext(ctx, historyStmts.SumPeerDesc, owner, archive, peer, from, to, to, limit)
 	}
 	if err := row.Scan(&r.N, &r.Rows, &first, &last); err != nil {
 		return r, wrap(err, "count history of %s", owner)
@@ -101,22 +107,8 @@ func (h history) sum(ctx context.Context, owner, archive, peer string, start, en
 	return r, nil
 }
 
-func (h history) newest(ctx context.Context, owner, archive, peer string, end time.Time) (time.Time, error) {
-	var at sql.NullInt64
-	var err error
-	if peer == "" {
-		err = h.s.r.QueryRowContext(ctx, historyStmts.NewestAll, owner, archive, clampNanos(end)).Scan(&at)
-	} else {
-		err = h.s.r.QueryRowContext(ctx, historyStmts.NewestPeer, owner, archive, peer, clampNanos(end)).Scan(&at)
-	}
-	if err != nil || !at.Valid {
-		return time.Time{}, wrap(err, "count history of %s", owner)
-	}
-	return fromNanos(at.Int64), nil
-}
-
 func (h history) Query(ctx context.Context, owner, archive string, q storage.Query) (storage.Page, error) {
-	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, h.newest, owner, archive, q)
+	p, err := schema.HistoryQuery(ctx, h.fetch, h.sum, owner, archive, q)
 	for i := range p.Entries {
 		p.Entries[i].ID = storage.TimeID(p.Entries[i].Time)
 	}

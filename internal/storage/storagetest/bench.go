@@ -150,7 +150,6 @@ func BenchHistoryLarge(b *testing.B, s storage.Store) {
 	peer := func(i int) string { return fmt.Sprintf("p%d@bench.example", i%50) }
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(i int) time.Time { return start.Add(time.Duration(i) * 50 * time.Millisecond) }
-	b.Cleanup(func() { _ = h.DeleteOwner(context.Background(), owner, "") }) // (a shared PostgreSQL test database)
 	began := time.Now()
 	batch := make([]storage.Entry, 0, 2000)
 	for i := 0; i < total; {

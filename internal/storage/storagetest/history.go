@@ -473,4 +473,24 @@ func testHistoryLargeCount(t *testing.T, s storage.Store) {
 	if got := historyQuery(t, s, o, storage.Query{CountOnly: true, Start: es[10].Time, End: es[4000].Time}).Count; got != 3991 {
 		t.Errorf("count of a range %d, want 3991", got)
 	}
+	// Quiet, then busy: 12,000 messages a minute apart, then 12,000 a
+	// second apart. An estimate within a factor of two.
+	o2 := newOwner(t, newDomain(t))
+	es = es[:0]
+	at := base
+	for i := range 24_000 {
+		if i < 12_000 {
+			at = at.Add(time.Minute)
+		} else {
+			at = at.Add(time.Second)
+		}
+		es = append(es, storage.Entry{Owner: o2, Archive: testHistory, Time: at, Peer: "a@x.example", Payload: []byte("<m/>")})
+	}
+	must(t, s.History().Write(ctx(t), es))
+	if got := historyQuery(t, s, o2, storage.Query{CountOnly: true}).Count; got < 12_000 || got > 48_000 {
+		t.Errorf("estimated count of a quiet then busy archive %d, want about 24000", got)
+	}
+	if got := historyQuery(t, s, o2, storage.Query{CountOnly: true, End: es[15_000].Time}).Count; got < 7_500 || got > 30_000 {
+		t.Errorf("estimated count up to an end %d, want about 15001", got)
+	}
 }
