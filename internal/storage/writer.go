@@ -31,7 +31,7 @@ type Writer struct {
 	queued int
 	closed bool // Close was called: Add writes at once
 	wake   chan struct{}
-	hurry  chan struct{} // a Sync waits for the batch filling: no lingering
+	hurry  chan struct{} // somebody waits (a Sync for the batch filling, Add at half the bound): no pausing
 	quit   chan struct{}
 	ended  chan struct{}
 	spare  []Entry // a written batch's array, for the next (no regrowing per batch)

@@ -187,6 +187,24 @@ type HistoryStatements struct {
 	SumAll, SumPeer, SumAllDesc, SumPeerDesc string
 }
 
+// SumArgs is the Sum statement for a peer ("": every peer) and order,
+// with its arguments but the times (start, end, end) and limit.
+func (h *HistoryStatements) SumArgs(owner, archive, peer string, desc bool) (string, []any) {
+	args := []any{owner, archive}
+	if peer != "" {
+		args = append(args, peer)
+	}
+	switch {
+	case peer == "" && !desc:
+		return h.SumAll, args
+	case peer == "":
+		return h.SumAllDesc, args
+	case !desc:
+		return h.SumPeer, args
+	}
+	return h.SumPeerDesc, args
+}
+
 // sumFirst is a Sum statement. first_at <= end is implied by last_at <=
 // end, but the index has first_at only: without it a range ending early
 // scanned the rest of the archive.

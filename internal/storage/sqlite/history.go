@@ -88,18 +88,8 @@ func (h history) fetch(ctx context.Context, r schema.HistoryRange) ([]schema.Chu
 func (h history) sum(ctx context.Context, owner, archive, peer string, start, end time.Time, limit int, desc bool) (schema.SumResult, error) {
 	var r schema.SumResult
 	var first, last sql.NullInt64
-	from, to := clampNanos(start), clampNanos(end)
-	var row *sql.Row
-	switch {
-	case peer == "" && !desc:
-		row = h.s.r.QueryRowContext(ctx, historyStmts.SumAll, owner, archive, from, to, to, limit)
-	case peer == "":
-		row = h.s.r.QueryRowContext(ctx, historyStmts.SumAllDesc, owner, archive, from, to, to, limit)
-	case !desc:
-		row = h.s.r.QueryRowContext(ctx, historyStmts.SumPeer, owner, archive, peer, from, to, to, limit)
-	default:
-		row = h.s.r.QueryRowContext(ctx, historyStmts.SumPeerDesc, owner, archive, peer, from, to, to, limit)
-	}
+	q, args := historyStmts.SumArgs(owner, archive, peer, desc)
+	row := h.s.r.QueryRowContext(ctx, q, append(args, clampNanos(start), clampNanos(end), clampNanos(end), limit)...)
 	if err := row.Scan(&r.N, &r.Rows, &first, &last); err != nil {
 		return r, wrap(err, "count history of %s", owner)
 	}
