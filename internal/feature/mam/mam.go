@@ -175,7 +175,7 @@ func (m *Module) incoming(ev *router.Event) bool {
 		return false
 	}
 	owner := st.To.Bare()
-	if !m.r.UserExists(ev.Ctx, owner) {
+	if !m.r.RecipientExists(ev.Ctx, st) {
 		return false // it bounces (RFC 6121 §8.5.1); an account made later under that name must not find it
 	}
 	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside is removed.

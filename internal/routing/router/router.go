@@ -158,6 +158,28 @@ func (r *Router) UserExists(ctx context.Context, bare jid.JID) bool {
 	return false
 }
 
+// RecipientExists is UserExists of st's bare 'to', asked once per stanza:
+// hooks of EvStanzaIn that need it (the archive) and the delivery after
+// them share one lookup (a store read for a user with no session).
+func (r *Router) RecipientExists(ctx context.Context, st *Stanza) bool {
+	bare := st.To.Bare()
+	if k := recipientKnown.OfStanza(st); k.bare == bare.String() && !r.reg.isGone(k.bare) {
+		return k.exists // (deleted since, if held meanwhile: gone)
+	}
+	ok := r.UserExists(ctx, bare)
+	recipientKnown.SetStanza(st, known{bare.String(), ok})
+	return ok
+}
+
+// known is RecipientExists' answer, for the bare JID it was about (a
+// readdressed copy keeps the slots of the original).
+type known struct {
+	bare   string
+	exists bool
+}
+
+var recipientKnown = NewKey[known]("recipient exists")
+
 // ReplyError sends the error reply for st back to its sender.
 func (r *Router) ReplyError(ctx context.Context, st *Stanza, e *stanza.Error) {
 	el := stanza.ErrorReply(st.El, e)
@@ -312,7 +334,7 @@ func (r *Router) toUser(ctx context.Context, st *Stanza) {
 // toAccount delivers a stanza for a local account once EvStanzaIn let it pass.
 func (r *Router) toAccount(ctx context.Context, st *Stanza) {
 	bare := st.To.Bare()
-	if !r.UserExists(ctx, bare) {
+	if !r.RecipientExists(ctx, st) {
 		// §8.5.1: no such user.
 		switch st.Kind {
 		case stanza.IQ, stanza.Message:
