@@ -140,7 +140,12 @@ func (c *Chunk) Decode() ([]storage.Entry, error) {
 	if c.N == 1 {
 		return []storage.Entry{{Owner: c.Owner, Archive: c.Archive, Peer: c.Peer, Time: c.First, Payload: c.Entries}}, nil
 	}
-	out := make([]storage.Entry, 0, c.N)
+	if c.N < 1 {
+		return nil, errChunk
+	}
+	// Each entry takes at least two bytes: a row that claims more (a
+	// damaged one) allocates no more than its bytes can hold.
+	out := make([]storage.Entry, 0, min(c.N, len(c.Entries)/2))
 	b := c.Entries
 	for len(b) > 0 {
 		us, n := binary.Uvarint(b)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,7 +85,18 @@ type Harness struct {
 // TERN_TEST_LOG=1 to see the log.
 func New(t T, users []string, mods ...module.Module) *Harness {
 	t.Helper()
-	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tern.db"))
+	dir := t.TempDir()
+	if strings.ContainsAny(dir, "?#") {
+		// A fuzz seed's directory ("FuzzX/seed#3"): the SQLite store
+		// refuses paths that would read as a URI's query or fragment.
+		d, err := os.MkdirTemp("", "moduletest-")
+		if err != nil {
+			t.Fatalf("temporary directory: %v", err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		dir = d
+	}
+	raw, err := sqlite.Open(context.Background(), filepath.Join(dir, "tern.db"))
 	if err != nil {
 		t.Fatalf("open the test store: %v", err)
 	}
