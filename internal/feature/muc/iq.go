@@ -254,7 +254,7 @@ func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 			if err != nil || n < 1 {
 				return stanza.ErrNotAcceptable.WithText("muc#roomconfig_maxusers must be a number, 1 or more")
 			}
-			c.MaxOccupants = min(n, r.cfg.MaxOccupants)
+			c.MaxOccupants = min(n, r.limit) // lowered before, it may go up again to the service's limit
 		case "muc#roomconfig_whois":
 			if v != "anyone" && v != "moderators" {
 				return stanza.ErrNotAcceptable.WithText("muc#roomconfig_whois is anyone or moderators")

@@ -124,7 +124,7 @@ func (m *Module) Register(h *module.Host) error {
 			Features:   []string{NS, NSItems, NSDiscoInfo, NSOccupant},
 			Handle:     func(ctx context.Context, st *router.Stanza) bool { return m.handle(ctx, domain, direct, st) }})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := m.load(ctx, domain)
+		err := m.load(ctx, domain, direct)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("muc: the persistent rooms of %s: %w", domain, err)

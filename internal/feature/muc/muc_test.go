@@ -365,7 +365,7 @@ func TestPersistentRoom(t *testing.T) {
 
 	m2 := New()
 	m2.store, m2.log, m2.now, m2.rooms, m2.secret = h.Store.Archive(), h.Host.Log, time.Now, map[string]*Room{}, []byte("k")
-	if err := m2.load(t.Context(), "conference.example.org"); err != nil {
+	if err := m2.load(t.Context(), "conference.example.org", false); err != nil {
 		t.Fatal(err)
 	}
 	r := m2.rooms[room]
@@ -515,4 +515,46 @@ func TestNicknames(t *testing.T) {
 		t.Errorf("nickname alice while Alice is in: %s, want conflict", c)
 	}
 	join(t, s["bob"], "Bob Smith", "")
+}
+
+// TestOccupantLimit: an owner who lowered the room's occupant limit may
+// raise it again up to the service's (not above); a saved room comes back
+// within the service's limits as they are now, and non-anonymous on a
+// Direct domain, whatever its saved copy says.
+func TestOccupantLimit(t *testing.T) {
+	h, s := setup(t, "alice")
+	openRoom(t, s)
+	conf := func(v string) *xml.Element {
+		return s["alice"].Reply("<iq type='set' id='c' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
+			"<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field>" +
+			"<field var='muc#roomconfig_maxusers'><value>" + v + "</value></field></x></query></iq>")
+	}
+	maxusers := func() string {
+		r := s["alice"].Reply("<iq type='get' id='g' to='" + room + "'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>")
+		for _, f := range r.Child(NSOwner, "query").Child(NSData, "x").Elements() {
+			if f.Attr("var") == "muc#roomconfig_maxusers" {
+				return f.ChildText(NSData, "value")
+			}
+		}
+		t.Fatalf("no maxusers field: %s", r)
+		return ""
+	}
+	for _, c := range []struct{ set, want string }{{"10", "10"}, {"100", "100"}, {"5000", "1000"}} {
+		if r := conf(c.set); r.Attr("type") != "result" {
+			t.Fatalf("maxusers %s: %s", c.set, r)
+		}
+		if got := maxusers(); got != c.want {
+			t.Errorf("maxusers set to %s reads %s, want %s (the service's limit is 1000)", c.set, got, c.want)
+		}
+	}
+	m2 := New()
+	m2.cfg.MaxOccupants = 50
+	m2.store, m2.log, m2.now, m2.rooms, m2.secret = h.Store.Archive(), h.Host.Log, time.Now, map[string]*Room{}, []byte("k")
+	if err := m2.load(t.Context(), "conference.example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	r := m2.rooms[room]
+	if r == nil || r.cfg.MaxOccupants != 50 || r.limit != 50 || r.cfg.WhoIs != "anyone" {
+		t.Fatalf("the room loaded under a limit of 50 on a Direct domain: %+v", r)
+	}
 }

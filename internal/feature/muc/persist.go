@@ -76,7 +76,7 @@ func (m *Module) persist(ctx context.Context, r *Room, gone bool) {
 }
 
 // load brings back the persistent rooms of a service.
-func (m *Module) load(ctx context.Context, service string) error {
+func (m *Module) load(ctx context.Context, service string, direct bool) error {
 	page, err := m.store.Query(ctx, service, roomsArchive, storage.Query{})
 	if err != nil {
 		return err
@@ -91,10 +91,13 @@ func (m *Module) load(ctx context.Context, service string) error {
 		if err != nil || j.Domain() != service {
 			continue
 		}
-		r := newRoom(j, s.Config, m.secret, s.Created)
+		r := newRoom(j, m.loaded(s.Config, direct), m.cfg.MaxOccupants, m.secret, s.Created)
 		r.locked, r.storeID = false, e.ID
 		for k, v := range s.Affs {
-			r.affs[k] = v
+			switch v {
+			case Owner, Admin, Member, Outcast:
+				r.affs[k] = v
+			}
 		}
 		if s.Subject != "" {
 			if el, err := xml.Parse([]byte(s.Subject)); err == nil {
@@ -110,4 +113,27 @@ func (m *Module) load(ctx context.Context, service string) error {
 		m.mu.Unlock()
 	}
 	return nil
+}
+
+// loaded is a saved room's configuration within what the service allows
+// now (its limits may have been lowered since, the domain made a Direct
+// one) and what a form could have set (a damaged copy is not trusted).
+func (m *Module) loaded(c Config, direct bool) Config {
+	if c.MaxOccupants < 1 || c.MaxOccupants > m.cfg.MaxOccupants {
+		c.MaxOccupants = m.cfg.MaxOccupants
+	}
+	c.HistoryLength = min(max(c.HistoryLength, 0), 500)
+	switch {
+	case direct:
+		c.WhoIs = "anyone" // TIM+
+	case c.WhoIs != "anyone" && c.WhoIs != "moderators":
+		c.WhoIs = "moderators"
+	}
+	switch c.AllowPM {
+	case "anyone", "participants", "moderators", "none":
+	default:
+		c.AllowPM = "anyone"
+	}
+	c.Name, c.Description, c.Password = clip(c.Name, 256), clip(c.Description, 1024), clip(c.Password, 256)
+	return c
 }

@@ -45,7 +45,7 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 			m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this service has as many rooms as it keeps"))
 			return
 		}
-		r = newRoom(roomJID, m.newRoomConfig(direct), m.secret, m.now())
+		r = newRoom(roomJID, m.newRoomConfig(direct), m.cfg.MaxOccupants, m.secret, m.now())
 		r.affs[st.From.Bare().String()] = Owner
 		m.rooms[roomJID.String()] = r
 		created = true

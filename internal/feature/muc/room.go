@@ -89,10 +89,11 @@ type Room struct {
 	secret    []byte // occupant-id key
 	created   time.Time
 	storeID   string // the saved copy's archive id, for a persistent room
+	limit     int    // the service's occupant limit: the highest MaxOccupants an owner may set
 }
 
-func newRoom(j jid.JID, cfg Config, secret []byte, now time.Time) *Room {
-	return &Room{jid: j, cfg: cfg, locked: true, occupants: map[string]*occupant{}, byFull: map[string]string{},
+func newRoom(j jid.JID, cfg Config, limit int, secret []byte, now time.Time) *Room {
+	return &Room{jid: j, cfg: cfg, limit: limit, locked: true, occupants: map[string]*occupant{}, byFull: map[string]string{},
 		affs: map[string]string{}, secret: secret, created: now}
 }
 
