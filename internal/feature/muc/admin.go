@@ -1,6 +1,8 @@
 package muc
 
 import (
+	"maps"
+
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stanza"
@@ -18,8 +20,7 @@ var (
 
 // admin answers a muc#admin get or set from st's sender.
 func (r *Room) admin(st *router.Stanza, p *xml.Element) (*xml.Element, outbox, *stanza.Error) {
-	actorNick := r.byFull[st.From.String()]
-	actor := r.occupants[actorNick]
+	actor := r.occupantAt(st.From.String())
 	actorAff := r.affiliation(st.From.Bare().String())
 	items := p.Elements()
 	if len(items) == 0 {
@@ -28,15 +29,43 @@ func (r *Room) admin(st *router.Stanza, p *xml.Element) (*xml.Element, outbox, *
 	if st.Type == "get" {
 		return r.list(items[0], actor, actorAff)
 	}
+	// All or nothing: an item refused undoes those before it, which
+	// nobody was told of (their presences are not sent).
+	undo := r.mark()
 	var out outbox
-	for _, it := range items { // §10.5: one request may carry several items; all or nothing is not required
+	for _, it := range items {
 		o, e := r.change(it, actor, actorAff, st.From.Bare())
 		if e != nil {
+			r.rollback(undo)
 			return nil, nil, e
 		}
 		out = append(out, o...)
 	}
 	return nil, out, nil
+}
+
+// roomMark is what a muc#admin set may change: affiliations, who is in
+// the room, roles.
+type roomMark struct {
+	affs      map[string]string
+	occupants map[string]*occupant
+	byFull    map[string]string
+	roles     map[*occupant]string
+}
+
+func (r *Room) mark() roomMark {
+	m := roomMark{affs: maps.Clone(r.affs), occupants: maps.Clone(r.occupants), byFull: maps.Clone(r.byFull), roles: map[*occupant]string{}}
+	for _, o := range r.occupants {
+		m.roles[o] = o.role
+	}
+	return m
+}
+
+func (r *Room) rollback(m roomMark) {
+	r.affs, r.occupants, r.byFull = m.affs, m.occupants, m.byFull
+	for o, role := range m.roles {
+		o.role = role
+	}
 }
 
 // list is the occupants of a role or the JIDs of an affiliation (§8.5, §9.5, §10.5).
@@ -93,6 +122,9 @@ func (r *Room) change(it *xml.Element, actor *occupant, actorAff string, actorBa
 		case Participant:
 			if o.role == Moderator && affRank[actorAff] < affRank[Admin] {
 				return nil, stanza.ErrNotAllowed.WithText("only admins and owners revoke moderation")
+			}
+			if o.role == Moderator && affRank[targetAff] >= affRank[Admin] && actorAff != Owner {
+				return nil, stanza.ErrNotAllowed.WithText("an admin does not revoke the moderation of an admin or owner (§9.7)")
 			}
 		case Moderator:
 			if affRank[actorAff] < affRank[Admin] {

@@ -65,11 +65,12 @@ func (r *Room) archiveQuery(ctx context.Context, m *Module, st *router.Stanza, p
 	case r.cfg.MembersOnly && aff == NoAff:
 		return stanza.ErrForbidden.WithText("the archive of a members-only room is for its members")
 	}
-	nick, in := r.byFull[st.From.String()]
+	o := r.occupantAt(st.From.String())
+	in := o != nil
 	if r.cfg.Password != "" && !in && affRank[aff] < affRank[Member] {
 		return stanza.ErrForbidden.WithText("the archive of a password-protected room is for its occupants and members")
 	}
-	seeJIDs := r.nonAnonymous() || aff == Owner || aff == Admin || in && r.seesJIDs(r.occupants[nick])
+	seeJIDs := r.nonAnonymous() || aff == Owner || aff == Admin || in && r.seesJIDs(o)
 	if !seeJIDs && filtersByRealJID(p) {
 		// The entries' peer is the sender's real JID: filtering by one
 		// would tell who is behind a nick.
@@ -135,13 +136,11 @@ func (m *Module) forgetArchive(room string) {
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer func() { m.mu.Lock(); delete(m.forgetting, room); m.mu.Unlock() }() // also when Sync failed
 		defer cancel()
 		if err := m.w.Sync(ctx); err != nil {
 			m.log.Error("the archive of a room that is gone was not removed: pending writes did not finish", "room", room, "err", err)
 			return
-		}
-		if m.room(jid.MustParse(room)) != nil {
-			return // made again meanwhile: its archive goes on
 		}
 		if err := m.hist.DeleteOwner(ctx, room, ArchiveName); err != nil {
 			m.log.Error("the archive of a room that is gone was not removed", "room", room, "err", err)

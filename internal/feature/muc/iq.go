@@ -178,13 +178,57 @@ func (r *Room) owner(st *router.Stanza, p *xml.Element) (*xml.Element, outbox, b
 		}
 		return nil, nil, false, nil
 	case x != nil && x.Attr("type") == "submit":
+		old, wasLocked := r.cfg, r.locked
 		if e := r.applyConfig(x); e != nil {
 			return nil, nil, false, e
 		}
 		r.locked = false
-		return nil, nil, false, nil
+		var out outbox
+		if !wasLocked {
+			out = r.configNotice(old)
+		}
+		if r.cfg.MembersOnly && !old.MembersOnly {
+			for _, n := range r.sortedNicks() {
+				if o := r.occupants[n]; o != nil && r.affiliation(o.bare.String()) == NoAff {
+					out = append(out, r.remove(o, "322", "")...)
+				}
+			}
+		}
+		return nil, out, false, nil
 	}
 	return nil, nil, false, stanza.ErrBadRequest.WithText("send the configuration form (submit or cancel) or <destroy/>")
+}
+
+// configNotice tells every occupant that the configuration changed
+// (§10.2.1): 172 or 173 when real JIDs are now shown to all or no longer,
+// 104 for any other change.
+func (r *Room) configNotice(old Config) outbox {
+	var codes []string
+	switch {
+	case old.WhoIs != "anyone" && r.cfg.WhoIs == "anyone":
+		codes = append(codes, "172")
+	case old.WhoIs == "anyone" && r.cfg.WhoIs != "anyone":
+		codes = append(codes, "173")
+	}
+	rest, now := old, r.cfg
+	rest.WhoIs, now.WhoIs = "", ""
+	if rest != now {
+		codes = append(codes, "104")
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	var out outbox
+	for _, n := range r.sortedNicks() {
+		for full := range r.occupants[n].sessions {
+			x := xml.New(NSUser, "x")
+			for _, c := range codes {
+				x.Append(xml.New(NSUser, "status", "code", c))
+			}
+			out = append(out, xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", full, "type", "groupchat").Append(x))
+		}
+	}
+	return out
 }
 
 // configForm is muc#roomconfig (§15.5.3) with the room's values.
@@ -220,6 +264,7 @@ func (r *Room) configForm() *xml.Element {
 // applyConfig takes a submitted configuration form.
 func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 	c := r.cfg
+	protected, secret := (*bool)(nil), (*string)(nil)
 	for _, f := range x.Elements() {
 		if f.Space != NSData || f.Name != "field" {
 			continue
@@ -244,11 +289,10 @@ func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 		case "muc#roomconfig_moderatedroom":
 			c.Moderated = bool_
 		case "muc#roomconfig_passwordprotectedroom":
-			if !bool_ {
-				c.Password = ""
-			}
+			protected = &bool_
 		case "muc#roomconfig_roomsecret":
-			c.Password = clip(v, 256)
+			s := clip(v, 256)
+			secret = &s
 		case "muc#roomconfig_maxusers":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -282,10 +326,17 @@ func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 			c.HistoryLength = n
 		}
 	}
-	r.cfg = c
-	if len(r.history) > c.HistoryLength {
-		r.history = append(r.history[:0], r.history[len(r.history)-c.HistoryLength:]...)
+	if secret != nil {
+		c.Password = *secret
 	}
+	switch {
+	case protected != nil && !*protected:
+		c.Password = ""
+	case protected != nil && *protected && c.Password == "":
+		return stanza.ErrNotAcceptable.WithText("a password-protected room needs muc#roomconfig_roomsecret")
+	}
+	r.cfg = c
+	r.trimHistory()
 	return nil
 }
 
@@ -302,7 +353,14 @@ func (r *Room) destroy(d *xml.Element) outbox {
 			p := xml.New(xml.NSClient, "presence", "from", r.jid.String()+"/"+n, "to", full, "type", "unavailable")
 			x := xml.New(NSUser, "x").Append(xml.New(NSUser, "item", "affiliation", NoAff, "role", "none"))
 			if d != nil {
-				x.Append(d.Copy())
+				ud := xml.New(NSUser, "destroy")
+				if j := d.Attr("jid"); j != "" {
+					ud.SetAttr("jid", j)
+				}
+				if rs := d.ChildText(NSOwner, "reason"); rs != "" {
+					ud.Append(xml.New(NSUser, "reason").SetText(clip(rs, 1024)))
+				}
+				x.Append(ud)
 			} else {
 				x.Append(xml.New(NSUser, "destroy"))
 			}

@@ -18,13 +18,14 @@ func (r *Room) message(ctx context.Context, m *Module, st *router.Stanza) {
 	r.mu.Lock()
 	out, e := r.messageLocked(m, st)
 	subject := e == nil && st.To.Resource() == "" && st.El.Child(xml.NSClient, "subject") != nil && st.El.Child(xml.NSClient, "body") == nil
-	persistent := r.cfg.Persistent
+	save := r.cfg.Persistent && (subject || r.dirty)
+	r.dirty = false
 	r.mu.Unlock()
 	if e != nil {
 		m.r.ReplyError(ctx, st, e)
 		return
 	}
-	if subject && persistent {
+	if save {
 		m.persist(ctx, r, false)
 	}
 	for _, el := range out {
@@ -47,11 +48,11 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 	if f := requestForm(st); f != nil && st.To.Resource() == "" {
 		return r.voice(st, f)
 	}
-	nick, ok := r.byFull[st.From.String()]
-	if !ok {
+	from := r.occupantAt(st.From.String())
+	if from == nil {
 		return nil, stanza.ErrNotAcceptable.WithText("only occupants may send messages to the room; join it first")
 	}
-	from := r.occupants[nick]
+	nick := from.nick
 	if st.To.Resource() != "" {
 		return r.private(st, from)
 	}
@@ -153,11 +154,10 @@ const maxInvites = 20
 // room the invitee becomes a member, when the inviter may grant that (an
 // admin or owner, or a member if the room lets members invite).
 func (r *Room) invite(st *router.Stanza, x *xml.Element) (outbox, *stanza.Error) {
-	nick, ok := r.byFull[st.From.String()]
-	if !ok {
+	o := r.occupantAt(st.From.String())
+	if o == nil {
 		return nil, stanza.ErrNotAcceptable.WithText("only occupants may invite to the room")
 	}
-	o := r.occupants[nick]
 	aff := r.affiliation(o.bare.String())
 	if r.cfg.MembersOnly && affRank[aff] < affRank[Admin] && !(r.cfg.AllowInvites && aff == Member) {
 		return nil, stanza.ErrForbidden.WithText("only admins and owners invite to this members-only room")
@@ -177,6 +177,13 @@ func (r *Room) invite(st *router.Stanza, x *xml.Element) (outbox, *stanza.Error)
 		}
 		if r.cfg.MembersOnly && r.affiliation(to.Bare().String()) == NoAff {
 			r.affs[to.Bare().String()] = Member
+			r.dirty = true
+		}
+		if r.invited == nil {
+			r.invited = map[string]string{}
+		}
+		if _, ok := r.invited[to.Bare().String()]; ok || len(r.invited) < maxPendingInvites {
+			r.invited[to.Bare().String()] = st.From.String()
 		}
 		ux := xml.New(NSUser, "x")
 		i := xml.New(NSUser, "invite", "from", st.From.String())
@@ -196,17 +203,23 @@ func (r *Room) invite(st *router.Stanza, x *xml.Element) (outbox, *stanza.Error)
 	return out, nil
 }
 
-// decline passes an invitee's refusal to the inviter (§7.8.2).
+// decline passes an invitee's refusal to the inviter (§7.8.2): only to
+// the one who invited it, else the room would carry anyone's text to
+// anyone.
 func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error) {
-	to, err := jid.Parse(d.Attr("to"))
-	if err != nil {
+	if _, err := jid.Parse(d.Attr("to")); err != nil {
 		return nil, stanza.ErrJIDMalformed.WithText("a decline names the inviter's jid")
 	}
+	inviter, ok := r.invited[st.From.Bare().String()]
+	if !ok {
+		return nil, stanza.ErrItemNotFound.WithText("no invitation of yours to this room is pending")
+	}
+	delete(r.invited, st.From.Bare().String())
 	dx := xml.New(NSUser, "decline", "from", st.From.Bare().String())
 	if reason := d.ChildText(NSUser, "reason"); reason != "" {
 		dx.Append(xml.New(NSUser, "reason").SetText(clip(reason, 1024)))
 	}
-	m := xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", to.String()).Append(xml.New(NSUser, "x").Append(dx))
+	m := xml.New(xml.NSClient, "message", "from", r.jid.String(), "to", inviter).Append(xml.New(NSUser, "x").Append(dx))
 	return outbox{m}, nil
 }
 

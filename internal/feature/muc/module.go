@@ -65,8 +65,9 @@ type Module struct {
 
 	joins *ratelimit.Window // joins per bare JID
 
-	mu    sync.Mutex
-	rooms map[string]*Room // room bare JID -> room
+	mu         sync.Mutex
+	rooms      map[string]*Room // room bare JID -> room
+	forgetting map[string]bool  // rooms gone whose archive is being removed: not made again meanwhile
 }
 
 // New returns the module with its defaults.
@@ -95,7 +96,7 @@ func (m *Module) Register(h *module.Host) error {
 		m.Direct = func(string) bool { return false }
 	}
 	m.r, m.log, m.now, m.store = h.Router, h.Log, h.Now, h.Store.Archive()
-	m.rooms = map[string]*Room{}
+	m.rooms, m.forgetting = map[string]*Room{}, map[string]bool{}
 	if m.cfg.Archive {
 		a, err := module.Depend[Archives](h, "mam")
 		if err != nil {
@@ -206,6 +207,9 @@ func (m *Module) drop(r *Room) {
 	gone := m.rooms[r.jid.String()] == r
 	if gone {
 		delete(m.rooms, r.jid.String())
+		if m.w != nil {
+			m.forgetting[r.jid.String()] = true
+		}
 	}
 	m.mu.Unlock()
 	if gone {

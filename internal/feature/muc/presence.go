@@ -39,6 +39,11 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 	m.mu.Lock()
 	r := m.rooms[roomJID.String()]
 	created := false
+	if r == nil && st.Type == "" && m.forgetting[roomJID.String()] {
+		m.mu.Unlock()
+		m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this room was just removed; try again in a moment"))
+		return
+	}
 	if r == nil && st.Type == "" {
 		if len(m.rooms) >= m.cfg.MaxRooms {
 			m.mu.Unlock()
@@ -55,14 +60,16 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 		return // unavailable to a room that is gone
 	}
 	var out outbox
-	r.mu.Lock()
 	var gone bool
-	if st.Type == "unavailable" {
-		out, gone = r.leave(st)
-	} else {
-		out = r.available(m, st, nick, created)
-	}
-	r.mu.Unlock()
+	func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if st.Type == "unavailable" {
+			out, gone = r.leave(st)
+		} else {
+			out = r.available(m, st, nick, created)
+		}
+	}()
 	if gone {
 		m.drop(r)
 	}
@@ -124,12 +131,17 @@ func nickKey(n string) string {
 // available is an available presence from a user to room/nick.
 func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool) outbox {
 	full, bare := st.From.String(), st.From.Bare()
-	if cur, ok := r.byFull[full]; ok {
-		o := r.occupants[cur]
-		if cur != nick {
+	x := st.El.Child(NS, "x")
+	if o := r.occupantAt(full); o != nil {
+		if o.nick != nick {
 			return r.changeNick(st, o, nick)
 		}
-		o.sessions[full] = presencePayload(st.El)
+		o.sessions[full], o.last = presencePayload(st.El), full
+		if x != nil {
+			// A join from a session the room thinks is in (its leave was
+			// lost, a client restarted): it gets the room's state again.
+			return r.enter(m, o, full, x, nil, false)
+		}
 		return r.broadcastPresence(o, nil, false)
 	}
 	errorBack := func(e *stanza.Error) outbox {
@@ -147,7 +159,6 @@ func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool
 	if o, taken := r.nickTaken(nick); taken && (!o.bare.Equal(bare) || o.nick != nick) {
 		return errorBack(stanza.ErrConflict.WithText("that nickname is in use in this room"))
 	}
-	x := st.El.Child(NS, "x")
 	if r.cfg.Password != "" && aff != Owner && (x == nil || x.ChildText(NS, "password") != r.cfg.Password) {
 		return errorBack(stanza.ErrNotAuthorized.WithText("this room needs a password"))
 	}
@@ -155,47 +166,55 @@ func (r *Room) available(m *Module, st *router.Stanza, nick string, created bool
 	if !same && r.cfg.MaxOccupants > 0 && len(r.occupants) >= r.cfg.MaxOccupants && aff != Owner && aff != Admin {
 		return errorBack(stanza.ErrServiceUnavailable.WithText("the room is full"))
 	}
-	var out outbox
+	if same && len(o.sessions) >= maxSessionsPerNick {
+		return errorBack(stanza.ErrResourceConstraint.WithText("at most 5 sessions may share one nickname in a room"))
+	}
 	if !same {
 		o = &occupant{nick: nick, key: nickKey(nick), bare: bare, sessions: map[string]*xml.Element{}, role: r.defaultRole(aff)}
 		r.occupants[nick] = o
 	}
-	o.sessions[full] = presencePayload(st.El)
+	o.sessions[full], o.last = presencePayload(st.El), full
 	r.byFull[full] = nick
-	// §7.2.3: the others' presence to the newcomer, then its own to all.
+	delete(r.invited, bare.String())
+	var codes []string
+	if created {
+		codes = append(codes, "201")
+	}
+	return r.enter(m, o, full, x, codes, !same)
+}
+
+// enter gives session full of o the room's state (§7.2.3): the others'
+// presence, its own (110, with codes), the history it asked for, the
+// subject. all: o's presence goes to everyone (a new occupant), else only
+// to full (another session of a nick the others already know).
+func (r *Room) enter(m *Module, o *occupant, full string, x *xml.Element, codes []string, all bool) outbox {
+	var out outbox
 	for _, n := range r.sortedNicks() {
-		if n == nick {
+		if n == o.nick {
 			continue
 		}
 		p := r.presenceOf(r.occupants[n], o, nil)
 		p.SetAttr("to", full)
 		out = append(out, p)
 	}
-	codes := []string{}
 	if r.nonAnonymous() {
-		codes = append(codes, "100")
+		codes = append([]string{"100"}, codes...)
 	}
-	if created {
-		codes = append(codes, "201")
-	}
-	if same {
-		// Another session of the same nick: only it gets the room's state;
-		// the others already know the occupant.
+	if all {
+		out = append(out, r.broadcastPresence(o, codes, true)...)
+	} else {
 		p := r.presenceOf(o, o, append([]string{"110"}, codes...))
 		p.SetAttr("to", full)
 		out = append(out, p)
-	} else {
-		out = append(out, r.broadcastPresence(o, codes, true)...)
 	}
 	out = append(out, r.historyFor(full, x, m.now())...)
-	out = append(out, r.subjectFor(full))
-	return out
+	return append(out, r.subjectFor(full))
 }
 
 // changeNick: an occupant asks for another nickname (§7.6): unavailable
 // with 303 under the old one, then available under the new.
 func (r *Room) changeNick(st *router.Stanza, o *occupant, nick string) outbox {
-	if other, taken := r.nickTaken(nick); taken && !other.bare.Equal(o.bare) {
+	if other, taken := r.nickTaken(nick); taken && other != o {
 		return outbox{errorPresence(st, stanza.ErrConflict.WithText("that nickname is in use in this room"))}
 	}
 	if len(o.sessions) > 1 {
@@ -217,7 +236,7 @@ func (r *Room) changeNick(st *router.Stanza, o *occupant, nick string) outbox {
 	r.occupants[nick] = o
 	for full := range o.sessions {
 		r.byFull[full] = nick
-		o.sessions[full] = presencePayload(st.El)
+		o.sessions[full], o.last = presencePayload(st.El), full
 	}
 	return append(out, r.broadcastPresence(o, nil, false)...)
 }
@@ -226,11 +245,11 @@ func (r *Room) changeNick(st *router.Stanza, o *occupant, nick string) outbox {
 // (§7.14); it reports whether the room is to go (temporary and empty).
 func (r *Room) leave(st *router.Stanza) (outbox, bool) {
 	full := st.From.String()
-	nick, ok := r.byFull[full]
-	if !ok {
+	o := r.occupantAt(full)
+	if o == nil {
 		return nil, false
 	}
-	o := r.occupants[nick]
+	nick := o.nick
 	delete(r.byFull, full)
 	delete(o.sessions, full)
 	// The leaving session hears it leave.
@@ -238,8 +257,9 @@ func (r *Room) leave(st *router.Stanza) (outbox, bool) {
 	self.SetAttr("type", "unavailable")
 	self.SetAttr("to", full)
 	out := outbox{self}
-	if status := st.El.ChildText(xml.NSClient, "status"); status != "" {
-		self.Append(xml.New(xml.NSClient, "status").SetText(clip(status, 1024)))
+	status := clip(st.El.ChildText(xml.NSClient, "status"), 1024)
+	if status != "" {
+		self.Append(xml.New(xml.NSClient, "status").SetText(status))
 	}
 	if len(o.sessions) > 0 {
 		return out, false // the nick stays with its other sessions
@@ -251,6 +271,9 @@ func (r *Room) leave(st *router.Stanza) (outbox, bool) {
 			p := r.presenceOf(o, to, nil)
 			p.SetAttr("type", "unavailable")
 			p.SetAttr("to", f)
+			if status != "" {
+				p.Append(xml.New(xml.NSClient, "status").SetText(status))
+			}
 			out = append(out, p)
 		}
 	}
@@ -289,11 +312,15 @@ func withSelf(self bool, code string) []string {
 // status codes, the occupant-id.
 func (r *Room) presenceOf(o, to *occupant, codes []string) *xml.Element {
 	p := xml.New(xml.NSClient, "presence", "from", r.jid.String()+"/"+o.nick)
-	var last *xml.Element
-	var lastFull string
-	for full, pres := range o.sessions {
-		if last == nil || full > lastFull {
-			last, lastFull = pres, full
+	// The session that spoke last (§7.2.9 leaves it to the room); the
+	// greatest full JID if that one left.
+	last, lastFull := o.sessions[o.last], o.last
+	if last == nil {
+		lastFull = ""
+		for full, pres := range o.sessions {
+			if last == nil || full > lastFull {
+				last, lastFull = pres, full
+			}
 		}
 	}
 	if last != nil {

@@ -65,6 +65,7 @@ type occupant struct {
 	key      string // nick's PRECIS Nickname comparison key
 	bare     jid.JID
 	sessions map[string]*xml.Element // full JID -> its last presence (as sent, children kept)
+	last     string                  // the session whose presence the others see: the latest to send one
 	role     string
 }
 
@@ -88,8 +89,33 @@ type Room struct {
 	history   []historyItem
 	secret    []byte // occupant-id key
 	created   time.Time
-	storeID   string // the saved copy's archive id, for a persistent room
-	limit     int    // the service's occupant limit: the highest MaxOccupants an owner may set
+	storeID   string            // the saved copy's archive id, for a persistent room
+	limit     int               // the service's occupant limit: the highest MaxOccupants an owner may set
+	histBytes int               // the serialized size of history
+	invited   map[string]string // invitee's bare JID -> the inviter's full JID, for a decline (§7.8.2)
+	dirty     bool              // affiliations changed outside muc#admin (an invitation): to be saved
+}
+
+// Bounds of a room's memory, whatever its configuration: discussion
+// history in bytes, sessions under one nickname (each is sent every
+// message), invitations awaiting an answer.
+const (
+	maxHistoryBytes    = 512 << 10
+	maxSessionsPerNick = 5
+	maxPendingInvites  = 100
+)
+
+// occupantAt is the occupant whose session full is, if any.
+func (r *Room) occupantAt(full string) *occupant {
+	nick, ok := r.byFull[full]
+	if !ok {
+		return nil
+	}
+	o := r.occupants[nick]
+	if o == nil {
+		delete(r.byFull, full) // never left behind by the room; not to be trusted if it were
+	}
+	return o
 }
 
 func newRoom(j jid.JID, cfg Config, limit int, secret []byte, now time.Time) *Room {
@@ -147,8 +173,25 @@ func (r *Room) addHistory(msg *xml.Element, at time.Time) {
 	if r.cfg.HistoryLength <= 0 {
 		return
 	}
-	r.history = append(r.history, historyItem{msg: msg, at: at, n: len(xml.Append(nil, msg, ""))})
-	if over := len(r.history) - r.cfg.HistoryLength; over > 0 {
+	it := historyItem{msg: msg, at: at, n: len(xml.Append(nil, msg, ""))}
+	r.history = append(r.history, it)
+	r.histBytes += it.n
+	r.trimHistory()
+}
+
+// trimHistory drops the oldest messages past HistoryLength or maxHistoryBytes.
+func (r *Room) trimHistory() {
+	over := max(len(r.history)-r.cfg.HistoryLength, 0)
+	bytes := r.histBytes
+	for i := 0; i < over; i++ {
+		bytes -= r.history[i].n
+	}
+	for over < len(r.history) && bytes > maxHistoryBytes {
+		bytes -= r.history[over].n
+		over++
+	}
+	if over > 0 {
 		r.history = append(r.history[:0], r.history[over:]...)
+		r.histBytes = bytes
 	}
 }

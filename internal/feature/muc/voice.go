@@ -38,11 +38,11 @@ func requestForm(st *router.Stanza) map[string]string {
 
 // voice handles a voice request or a moderator's answer to one.
 func (r *Room) voice(st *router.Stanza, fields map[string]string) (outbox, *stanza.Error) {
-	nick, ok := r.byFull[st.From.String()]
-	if !ok {
+	from := r.occupantAt(st.From.String())
+	if from == nil {
 		return nil, stanza.ErrNotAcceptable.WithText("only occupants may ask for voice; join the room first")
 	}
-	from := r.occupants[nick]
+	nick := from.nick
 	if _, answer := fields["muc#request_allow"]; answer {
 		if from.role != Moderator {
 			return nil, stanza.ErrForbidden.WithText("only moderators answer voice requests")
