@@ -243,6 +243,11 @@ type Query struct {
 	// Times keeps only the entries with one of these times (at most
 	// MaxQueryIDs): the "ids" of an archive named by TimeID.
 	Times []time.Time
+	// Match, if set, keeps only the entries it accepts, before Offset and
+	// Max (a filter on the payload: MAM's 'with' a full JID). Only
+	// History queries take it; CountOnly does not (a count would read
+	// every entry).
+	Match func(Entry) bool
 }
 
 // MaxQueryIDs bounds Query.IDs.

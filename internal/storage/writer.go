@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -38,6 +39,8 @@ type Writer struct {
 	// linger and gather: busyLinger and gather (tests set them before
 	// the first Add).
 	linger, gather time.Duration
+	retry          time.Duration // retryPause (tests shorten it)
+	lostAt         atomic.Int64  // when entries were last given up (unix ns), 0: never
 }
 
 // batch is entries written together; done is closed once they are
@@ -83,14 +86,23 @@ const (
 	// gather: a write starts that long after the first Add from idle or
 	// the end of a small write.
 	gather = 10 * time.Millisecond
-	// writeTries: a failed chunk is tried again after a pause, then given
-	// up (logged) so that a broken store cannot stop every stream.
-	writeTries = 3
+	// writeTries: a failed chunk is tried again after pauses that double
+	// from retryPause (1+2+4+8+16 s: a database restart or fail-over), then
+	// given up (logged) so that a broken store cannot stop every stream
+	// (nor one entry it refuses, the archive). Sync then fails for
+	// lostWindow: what waits for it (a stream management ack, an offline
+	// store) does not tell a client its message is kept.
+	writeTries = 6
+	retryPause = time.Second
+	lostWindow = time.Minute
 )
+
+// ErrLost is Sync's answer when archive entries were given up lately.
+var ErrLost = errors.New("storage: archive entries could not be written lately (see the log); nothing is acknowledged as kept until the store works again")
 
 // NewWriter starts a writer to h.
 func NewWriter(h History, log *slog.Logger) *Writer {
-	w := &Writer{h: h, log: log, linger: busyLinger, gather: gather, cur: newBatch(), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
+	w := &Writer{h: h, log: log, linger: busyLinger, gather: gather, retry: retryPause, cur: newBatch(), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), quit: make(chan struct{}), ended: make(chan struct{})}
 	w.space = sync.NewCond(&w.mu)
 	go w.run()
 	return w
@@ -195,7 +207,7 @@ func (w *Writer) Sync(ctx context.Context) error {
 	waitCur := done != nil && done == w.cur.done
 	w.mu.Unlock()
 	if done == nil {
-		return nil
+		return w.lost()
 	}
 	if waitCur {
 		select {
@@ -205,10 +217,18 @@ func (w *Writer) Sync(ctx context.Context) error {
 	}
 	select {
 	case <-done:
-		return nil
+		return w.lost()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// lost is ErrLost within lostWindow of entries given up.
+func (w *Writer) lost() error {
+	if t := w.lostAt.Load(); t != 0 && time.Since(time.Unix(0, t)) < lostWindow {
+		return ErrLost
+	}
+	return nil
 }
 
 // Above makes every id from now on later than t (the newest entry
@@ -306,7 +326,9 @@ func (w *Writer) run() {
 func (w *Writer) writeBatch(b *batch) int {
 	for es := b.entries; len(es) > 0; {
 		n := min(len(es), maxChunk)
-		w.write(es[:n])
+		if w.write(es[:n]) != nil {
+			w.lostAt.Store(time.Now().UnixNano()) // before done: Sync callers of b see it
+		}
 		es = es[n:]
 	}
 	n := len(b.entries)
@@ -323,21 +345,29 @@ func (w *Writer) writeBatch(b *batch) int {
 	return n
 }
 
-func (w *Writer) write(es []Entry) {
+func (w *Writer) write(es []Entry) error {
 	var err error
-	for try := range writeTries {
-		if try > 0 {
-			time.Sleep(time.Duration(try) * time.Second)
-		}
+	pause := w.retry
+	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		err = w.h.Write(ctx, es)
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
-		w.log.Warn("archive write failed; trying again", "entries", len(es), "err", err)
+		if try == writeTries {
+			break
+		}
+		w.log.Warn("archive write failed; trying again", "entries", len(es), "in", pause, "err", err)
+		select {
+		case <-time.After(pause):
+		case <-w.quit:
+			try = writeTries - 1 // shutting down: one more try, not the whole series
+		}
+		pause *= 2
 	}
-	w.log.Error("archive entries lost: check the storage", "entries", len(es), "first_owner", es[0].Owner, "err", err)
+	w.log.Error("archive entries lost: check the storage; acknowledgements wait until it works", "entries", len(es), "first_owner", es[0].Owner, "err", err)
+	return err
 }
 
 // Clock gives strictly increasing microsecond times: unique names for the

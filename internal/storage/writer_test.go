@@ -81,3 +81,40 @@ func TestWriterLingerEnds(t *testing.T) {
 		t.Fatalf("%d writes more than the entries", len(h.writes))
 	}
 }
+
+// downHistory fails every Write (a database restarting, for good here).
+type downHistory struct {
+	History
+	mu    sync.Mutex
+	tries int
+}
+
+func (h *downHistory) Write(context.Context, []Entry) error {
+	h.mu.Lock()
+	h.tries++
+	h.mu.Unlock()
+	return fmt.Errorf("connection refused")
+}
+
+// TestWriterLost: entries the store keeps refusing are tried writeTries
+// times, then given up; Sync says so (ErrLost) rather than let a stream
+// management ack or an offline store tell the client they are kept.
+func TestWriterLost(t *testing.T) {
+	h := &downHistory{}
+	w := NewWriter(h, slog.New(slog.DiscardHandler))
+	w.retry = time.Millisecond
+	defer w.Close()
+	w.Add(Entry{Owner: "o@x", Archive: "mam", Peer: "p@x", Payload: []byte("<m/>")})
+	if err := w.Sync(context.Background()); err != ErrLost {
+		t.Fatalf("Sync after the entries were given up: %v, want ErrLost", err)
+	}
+	h.mu.Lock()
+	tries := h.tries
+	h.mu.Unlock()
+	if tries != writeTries {
+		t.Errorf("%d tries, want %d", tries, writeTries)
+	}
+	if err := w.Sync(context.Background()); err != ErrLost {
+		t.Errorf("a later Sync with nothing queued: %v, want ErrLost (an ack would cover the lost entries)", err)
+	}
+}

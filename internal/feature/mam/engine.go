@@ -60,8 +60,8 @@ func (e *Engine) Parse(p *xml.Element) (*Request, error) {
 		}
 		if v := set.Child(NSRSM, "index"); v != nil {
 			n, err := strconv.Atoi(strings.TrimSpace(v.Text()))
-			if err != nil || n < 0 || n > 1000000 {
-				return nil, stanza.ErrBadRequest.WithText("RSM index must be a number from 0 to 1000000")
+			if err != nil || n < 0 || n > maxIndex {
+				return nil, stanza.ErrBadRequest.WithText("RSM index must be a number from 0 to " + strconv.Itoa(maxIndex) + "; page with after and before beyond")
 			}
 			req.q.Offset = n
 		}
@@ -69,6 +69,7 @@ func (e *Engine) Parse(p *xml.Element) (*Request, error) {
 		if after != nil && before != nil {
 			return nil, stanza.ErrBadRequest.WithText("RSM after and before together are not defined; use the after-id and before-id fields")
 		}
+		req.byID = after != nil || before != nil
 		if after != nil {
 			id := strings.TrimSpace(after.Text())
 			if id == "" {
@@ -182,7 +183,9 @@ func (e *Engine) Run(ctx context.Context, owner, from, to string, req *Request, 
 			return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
 		}
 		page, err := e.H.Query(ctx, owner, e.Archive, storage.Query{Times: times})
-		if errors.Is(err, storage.ErrNotFound) || err == nil && len(page.Entries) != len(uniq) {
+		// (Fewer: one missing. More: two entries of one microsecond, from
+		// two nodes of a cluster: both are there.)
+		if errors.Is(err, storage.ErrNotFound) || err == nil && len(page.Entries) < len(uniq) {
 			return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
 		}
 		if err != nil {
@@ -193,7 +196,15 @@ func (e *Engine) Run(ctx context.Context, owner, from, to string, req *Request, 
 	if err != nil {
 		return nil, stanza.ErrItemNotFound.WithText("an id the query names is not in the archive")
 	}
+	if req.withFull {
+		q.Match = func(en storage.Entry) bool { return withMatches(en.Payload, req.with) }
+	}
 	if req.countOnly {
+		if req.withFull {
+			// A count by a full JID would read every message with the
+			// bare one: none is given (XEP-0059 §2.6: SHOULD).
+			return xml.New(NS, "fin").Append(xml.New(NSRSM, "set")), nil
+		}
 		q.CountOnly = true
 		c, err := e.H.Query(ctx, owner, e.Archive, q)
 		if err != nil {
@@ -206,9 +217,6 @@ func (e *Engine) Run(ctx context.Context, owner, from, to string, req *Request, 
 		return nil, e.failed(owner, err)
 	}
 	entries := page.Entries
-	if req.withFull {
-		entries = slices.DeleteFunc(entries, func(en storage.Entry) bool { return !withMatches(en.Payload, req.with) })
-	}
 	order := slices.Clone(entries)
 	if req.flip {
 		slices.Reverse(order)
@@ -239,7 +247,9 @@ func (e *Engine) Run(ctx context.Context, owner, from, to string, req *Request, 
 	set := xml.New(NSRSM, "set")
 	if len(entries) > 0 {
 		first := xml.New(NSRSM, "first").SetText(storage.TimeID(entries[0].Time))
-		if req.count && !req.q.Last {
+		if req.count && !req.q.Last && !req.byID {
+			// (After an id, the index would need a count of what comes
+			// before: none is given rather than a wrong one.)
 			first.SetAttr("index", strconv.Itoa(req.q.Offset))
 		}
 		set.Append(first, xml.New(NSRSM, "last").SetText(storage.TimeID(entries[len(entries)-1].Time)))

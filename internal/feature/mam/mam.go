@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -123,7 +124,7 @@ func (m *Module) Register(h *module.Host) error {
 	// Archived last, after every hook that may refuse or change the
 	// message: the archive holds what was accepted for delivery.
 	h.Hook(router.EvStanzaIn, -100, m.incoming)
-	h.Hook(router.EvStanzaOut, -100, m.outgoing)
+	h.Hook(router.EvMessageOut, -100, m.outgoing) // after the block list and every refusal of a sent message
 	h.AddFeature(router.Self, NS)
 	h.AddFeature(router.Self, NSExtended)
 	h.AddFeature(router.Self, NSSID)
@@ -171,15 +172,19 @@ func archivable(st *router.Stanza) bool {
 // gives it the archive id as its stanza-id before it is delivered.
 func (m *Module) incoming(ev *router.Event) bool {
 	st := ev.Stanza
-	if !archivable(st) || st.To.Local() == "" || !m.r.IsLocal(st.To.Domain()) {
-		return false
+	if st.Kind != stanza.Message || st.Rerouted || st.To.Local() == "" || !m.r.IsLocal(st.To.Domain()) {
+		return false // (a message routed again once a session lost it was archived, with its stanza-id, the first time)
 	}
 	owner := st.To.Bare()
+	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside
+	// is removed, whether this message is archived or not.
+	removeOurs(st.El, owner)
+	if !archivable(st) {
+		return false
+	}
 	if !m.r.RecipientExists(ev.Ctx, st) {
 		return false // it bounces (RFC 6121 §8.5.1); an account made later under that name must not find it
 	}
-	// XEP-0359 §4: a stanza-id claiming to be ours that came from outside is removed.
-	removeOurs(st.El, owner.String())
 	if id := m.archive(ev, owner, st.From.Bare(), false, sentBy.OfStanza(st)); id != "" {
 		st.El.Append(xml.New(NSSID, "stanza-id", "by", owner.String(), "id", id))
 	}
@@ -189,8 +194,8 @@ func (m *Module) incoming(ev *router.Event) bool {
 // outgoing archives a message a local user sends (owner: the sender).
 func (m *Module) outgoing(ev *router.Event) bool {
 	st := ev.Stanza
-	if !archivable(st) || st.From.Local() == "" || st.To.Local() == "" && st.To.Domain() == "" {
-		return false
+	if !archivable(st) || st.From.Local() == "" || st.To.Local() == "" && st.To.Domain() == "" || st.To.Bare().Equal(st.From.Bare()) {
+		return false // (to oneself: one entry, the incoming one, with its stanza-id)
 	}
 	m.archive(ev, st.From.Bare(), st.To.Bare(), true, nil)
 	return false
@@ -241,14 +246,26 @@ func (m *Module) archive(ev *router.Event, owner, peer jid.JID, out bool, prev *
 // bufs are serialization buffers (the writer copies what it keeps).
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// removeOurs drops the stanza-ids that claim to be by owner.
-func removeOurs(el *xml.Element, owner string) {
-	keep := el.Children[:0]
-	for _, n := range el.Children {
-		if c, ok := n.(*xml.Element); ok && c.Space == NSSID && c.Name == "stanza-id" && c.Attr("by") == owner {
-			continue
+// removeOurs drops the stanza-ids that claim to be by owner (in any
+// spelling of that JID). The children are copied, not compacted in
+// place: readdressed copies of a stanza share them.
+func removeOurs(el *xml.Element, owner jid.JID) {
+	ours := func(n xml.Node) bool {
+		c, ok := n.(*xml.Element)
+		if !ok || c.Space != NSSID || c.Name != "stanza-id" {
+			return false
 		}
-		keep = append(keep, n)
+		by, err := jid.Parse(c.Attr("by"))
+		return err == nil && by.Equal(owner)
+	}
+	if !slices.ContainsFunc(el.Children, ours) {
+		return
+	}
+	keep := make([]xml.Node, 0, len(el.Children))
+	for _, n := range el.Children {
+		if !ours(n) {
+			keep = append(keep, n)
+		}
 	}
 	el.Children = keep
 }

@@ -24,8 +24,12 @@ type Request struct {
 	check     []string      // ids that must exist (after-id, before-id, RSM after/before)
 	count     bool          // RSM asked (any <set/>): <count/> is told
 	countOnly bool          // RSM max 0: the count alone (XEP-0059 §2.6)
+	byID      bool          // RSM after or before: no index is known for the page
 	flip      bool
 }
+
+// maxIndex bounds RSM index: the entries before it are read to be skipped.
+const maxIndex = 10000
 
 // get answers the query form and the archive's metadata.
 func (m *Module) get(iq *router.IQ) (*xml.Element, error) {

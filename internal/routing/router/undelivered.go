@@ -25,8 +25,10 @@ func (r *Router) Undelivered(ctx context.Context, owner jid.JID, els []*xml.Elem
 			switch {
 			case st.Type == "error" || st.Type == "groupchat" || st.Type == "headline":
 				continue // none of these is stored or redirected (RFC 6121 §8.5)
-			case st.From.Equal(bare):
-				continue // a copy the server made (carbons): the original went elsewhere
+			case st.From.Equal(bare) || st.From.IsZero():
+				continue // a copy the server made (carbons), or made for this session: the original went elsewhere
+			case st.El.Child("urn:xmpp:mam:2", "result") != nil:
+				continue // an archive query's result (a room's has its 'from'): the archive still has it
 			}
 			again := st.Readdress(bare, st.From)
 			again.Rerouted = true // its copies, if any, went out the first time

@@ -31,6 +31,7 @@ const (
 type smState struct {
 	on      bool
 	inH     uint32 // stanzas handled from the client (§4: modulo 2^32)
+	inAcked uint32 // the last h we acknowledged (reader's): kept while the archive cannot write
 	outH    uint32 // stanzas sent to the client since enable
 	ackedH  uint32 // the last h the client acknowledged
 	unacked []smItem
@@ -68,7 +69,7 @@ func (s *Session) handleSM(el *xml.Element) error {
 			s.sendNonza(smFailed("unexpected-request"))
 			return nil
 		}
-		s.sm.inH = 0 // §4: counting starts at enabling
+		s.sm.inH, s.sm.inAcked = 0, 0 // §4: counting starts at enabling
 		enabled := xml.New(stream.NSSM, "enabled")
 		id := ""
 		if r := el.Attr("resume"); (r == "true" || r == "1") && s.srv.cfg.ResumeTimeout > 0 {
@@ -89,11 +90,16 @@ func (s *Session) handleSM(el *xml.Element) error {
 			// Handled means kept: writes behind the stanzas counted (the
 			// archive's) are durable before they are acknowledged.
 			ctx, cancel := context.WithTimeout(s.srv.ctx, 10*time.Second)
-			if err := s.srv.router.Sync(ctx); err != nil {
-				s.srv.log.Warn("acknowledging stanzas whose archive copies are not yet written", "err", err)
-			}
+			err := s.srv.router.Sync(ctx)
 			cancel()
-			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inH), 10)))
+			if err == nil {
+				s.sm.inAcked = s.sm.inH
+			} else {
+				// §4 wants an answer: the count already acknowledged; the
+				// client keeps the rest and sends them again if need be.
+				s.srv.log.Warn("stanzas not acknowledged: their archive copies are not written", "jid", s.jid.String(), "err", err)
+			}
+			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inAcked), 10)))
 		}
 	case "a":
 		if !s.smOn() {
