@@ -105,7 +105,7 @@ func (r *Room) list(it *xml.Element, actor *occupant, actorAff string) (*xml.Ele
 func (r *Room) change(it *xml.Element, actor *occupant, actorAff string, actorBare jid.JID) (outbox, *stanza.Error) {
 	reason := it.ChildText(NSAdmin, "reason")
 	if role := it.Attr("role"); role != "" {
-		o, ok := r.occupants[it.Attr("nick")]
+		o, ok := r.nickTaken(it.Attr("nick")) // (under the Nickname profile: "bob" is Bob)
 		if !ok {
 			return nil, stanza.ErrItemNotFound.WithText("no occupant of that nickname")
 		}

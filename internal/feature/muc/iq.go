@@ -368,5 +368,6 @@ func (r *Room) destroy(d *xml.Element) outbox {
 		}
 	}
 	r.occupants, r.byFull = map[string]*occupant{}, map[string]string{}
+	r.ended = true
 	return out
 }

@@ -107,7 +107,7 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 
 // private relays a message between occupants (§7.5), from room/nick.
 func (r *Room) private(st *router.Stanza, from *occupant) (outbox, *stanza.Error) {
-	to, ok := r.occupants[st.To.Resource()]
+	to, ok := r.nickTaken(st.To.Resource())
 	if !ok {
 		return nil, stanza.ErrItemNotFound.WithText("no occupant of that nickname")
 	}

@@ -204,7 +204,12 @@ func (m *Module) send(ctx context.Context, el *xml.Element) {
 // drop forgets a room (destroyed, or the last occupant of a temporary room left).
 func (m *Module) drop(r *Room) {
 	m.mu.Lock()
-	gone := m.rooms[r.jid.String()] == r
+	r.mu.Lock()
+	// Somebody may have joined since the last one left (between the
+	// room's lock and this): then the room goes on.
+	gone := m.rooms[r.jid.String()] == r && (r.ended || len(r.occupants) == 0)
+	r.ended = r.ended || gone
+	r.mu.Unlock()
 	if gone {
 		delete(m.rooms, r.jid.String())
 		if m.w != nil {

@@ -36,40 +36,56 @@ func (m *Module) presence(ctx context.Context, roomJID jid.JID, direct bool, st 
 		m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("too many rooms entered this minute; wait a little"))
 		return
 	}
-	m.mu.Lock()
-	r := m.rooms[roomJID.String()]
-	created := false
-	if r == nil && st.Type == "" && m.forgetting[roomJID.String()] {
-		m.mu.Unlock()
-		m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this room was just removed; try again in a moment"))
-		return
-	}
-	if r == nil && st.Type == "" {
-		if len(m.rooms) >= m.cfg.MaxRooms {
-			m.mu.Unlock()
-			m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this service has as many rooms as it keeps"))
-			return
-		}
-		r = newRoom(roomJID, m.newRoomConfig(direct), m.cfg.MaxOccupants, m.secret, m.now())
-		r.affs[st.From.Bare().String()] = Owner
-		m.rooms[roomJID.String()] = r
-		created = true
-	}
-	m.mu.Unlock()
-	if r == nil {
-		return // unavailable to a room that is gone
-	}
+	var r *Room
 	var out outbox
 	var gone bool
-	func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if st.Type == "unavailable" {
-			out, gone = r.leave(st)
-		} else {
-			out = r.available(m, st, nick, created)
+	for try := 0; ; try++ {
+		m.mu.Lock()
+		r = m.rooms[roomJID.String()]
+		created := false
+		if r == nil && st.Type == "" && m.forgetting[roomJID.String()] {
+			m.mu.Unlock()
+			m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this room was just removed; try again in a moment"))
+			return
 		}
-	}()
+		if r == nil && st.Type == "" {
+			if len(m.rooms) >= m.cfg.MaxRooms {
+				m.mu.Unlock()
+				m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this service has as many rooms as it keeps"))
+				return
+			}
+			r = newRoom(roomJID, m.newRoomConfig(direct), m.cfg.MaxOccupants, m.secret, m.now())
+			r.affs[st.From.Bare().String()] = Owner
+			m.rooms[roomJID.String()] = r
+			created = true
+		}
+		m.mu.Unlock()
+		if r == nil {
+			return // unavailable to a room that is gone
+		}
+		ended := false
+		func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if ended = r.ended; ended {
+				return // dropped since it was looked up: look again (a new room, or refused)
+			}
+			if st.Type == "unavailable" {
+				out, gone = r.leave(st)
+			} else {
+				out = r.available(m, st, nick, created)
+			}
+		}()
+		if !ended {
+			break
+		}
+		if try == 2 {
+			if st.Type == "" {
+				m.r.ReplyError(ctx, st, stanza.ErrResourceConstraint.WithText("this room was just removed; try again in a moment"))
+			}
+			return
+		}
+	}
 	if gone {
 		m.drop(r)
 	}

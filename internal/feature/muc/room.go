@@ -94,6 +94,7 @@ type Room struct {
 	histBytes int               // the serialized size of history
 	invited   map[string]string // invitee's bare JID -> the inviter's full JID, for a decline (§7.8.2)
 	dirty     bool              // affiliations changed outside muc#admin (an invitation): to be saved
+	ended     bool              // destroyed, or dropped empty: a join that found it looks again
 }
 
 // Bounds of a room's memory, whatever its configuration: discussion

@@ -353,3 +353,17 @@ func TestPasswordOff(t *testing.T) {
 		t.Errorf("password protection switched off, bob still refused: %s", got[len(got)-1])
 	}
 }
+
+// TestNickCompare: a private message or a role change names a nick as
+// the Nickname profile compares them ("bob" is Bob).
+func TestNickCompare(t *testing.T) {
+	_, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["bob"])
+	s["alice"].Send("<message to='" + room + "/bob' type='chat'><body>psst</body></message>")
+	wait(t, s["bob"], "the private message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "psst" })
+	if r := s["alice"].Reply(adminSet("<item nick='BOB' role='visitor'/>")); r.Attr("type") != "result" {
+		t.Errorf("a role change by another case of the nick: %s", r)
+	}
+}
