@@ -359,3 +359,39 @@ func (c *client) end() {
 	}
 	c.c.Close()
 }
+
+// TestPanicEndsSession: a stanza that makes a handler panic (a bug) ends
+// its session with internal-server-error; the server and other sessions
+// go on.
+func TestPanicEndsSession(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.r.Hook(router.EvMessageOut, 0, func(ev *router.Event) bool {
+		if ev.Stanza.El.Attr("id") == "boom" {
+			panic("a bug")
+		}
+		return false
+	})
+	a := ts.connect(t)
+	a.login()
+	a.bind("a")
+	b := ts.connect(t)
+	b.login()
+	b.bind("b")
+	a.send("<message to='alice@" + domain + "/b' id='boom' type='chat'><body>x</body></message>")
+	for {
+		el := a.next()
+		if el == nil {
+			t.Fatal("the session ended without a stream error")
+		}
+		if el.Space == xml.NSStream && el.Name == "error" {
+			if el.Child(stream.NSStreamErrors, "internal-server-error") == nil {
+				t.Fatalf("stream error %s, want internal-server-error", el)
+			}
+			break
+		}
+	}
+	b.send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if el := b.next(); el == nil || el.Attr("id") != "p" {
+		t.Fatalf("the other session after the panic: %v", el)
+	}
+}

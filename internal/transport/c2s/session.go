@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -299,7 +300,15 @@ func (s *Session) loop() {
 }
 
 // handle processes one top-level element from a bound client.
-func (s *Session) handle(ctx context.Context, el *xml.Element) error {
+func (s *Session) handle(ctx context.Context, el *xml.Element) (err error) {
+	defer func() {
+		// A bug a stanza hits ends its session, not the server and every
+		// other session with it.
+		if p := recover(); p != nil {
+			s.srv.log.Error("a stanza made the server fail: this session is closed, the others go on; please report it", "jid", s.jid.String(), "stanza", el.Name, "panic", p, "stack", string(debug.Stack()))
+			err = stream.NewError("internal-server-error", "the server failed on this stanza")
+		}
+	}()
 	if el.Space == stream.NSSM {
 		return s.handleSM(el)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/tern-xmpp/tern/internal/routing/router"
@@ -404,7 +405,14 @@ func (c *conn) verifyRequest(el *xml.Element) error {
 }
 
 // stanza checks a stanza from the peer (RFC 6120 §8.1.1.2, §4.9.3) and routes it.
-func (c *conn) stanza(el *xml.Element) error {
+func (c *conn) stanza(el *xml.Element) (err error) {
+	defer func() {
+		// A bug a stanza hits ends this stream, not the server.
+		if p := recover(); p != nil {
+			c.svc.log.Error("a stanza from a peer made the server fail: the stream is closed, the server goes on; please report it", "stanza", el.Name, "panic", p, "stack", string(debug.Stack()))
+			err = stream.NewError("internal-server-error", "the server failed on this stanza")
+		}
+	}()
 	s := c.svc
 	c.mu.Lock()
 	n := len(c.recvOK)
