@@ -83,30 +83,35 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 		out     outbox
 		gone    bool
 	)
-	r.mu.Lock()
-	switch {
-	case p.Space == NSDiscoInfo && st.Type == "get":
-		payload = r.info(m.w != nil)
-	case p.Space == NSItems && st.Type == "get":
-		payload = xml.New(NSItems, "query")
-		if r.cfg.Public {
-			for _, n := range r.sortedNicks() {
-				payload.Append(xml.New(NSItems, "item", "jid", r.jid.String()+"/"+n))
+	answered := false
+	func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		switch {
+		case p.Space == NSDiscoInfo && st.Type == "get":
+			payload = r.info(m.w != nil)
+		case p.Space == NSItems && st.Type == "get":
+			payload = xml.New(NSItems, "query")
+			if r.cfg.Public {
+				for _, n := range r.sortedNicks() {
+					payload.Append(xml.New(NSItems, "item", "jid", r.jid.String()+"/"+n))
+				}
 			}
+		case p.Space == NSOwner:
+			payload, out, gone, e = r.owner(st, p)
+		case p.Space == NSAdmin:
+			payload, out, e = r.admin(st, p)
+		case p.Space == NSMAM && p.Name == "query":
+			if e = r.archiveQuery(ctx, m, st, p); e == nil {
+				answered = true // by archiveQuery
+			}
+		default:
+			e = stanza.ErrFeatureNotImplemented
 		}
-	case p.Space == NSOwner:
-		payload, out, gone, e = r.owner(st, p)
-	case p.Space == NSAdmin:
-		payload, out, e = r.admin(st, p)
-	case p.Space == NSMAM && p.Name == "query":
-		if e = r.archiveQuery(ctx, m, st, p); e == nil {
-			r.mu.Unlock()
-			return // answered by archiveQuery
-		}
-	default:
-		e = stanza.ErrFeatureNotImplemented
+	}()
+	if answered {
+		return
 	}
-	r.mu.Unlock()
 	if gone {
 		m.drop(r)
 	}

@@ -15,12 +15,17 @@ func (r *Room) message(ctx context.Context, m *Module, st *router.Stanza) {
 	if st.Type == "error" {
 		return
 	}
-	r.mu.Lock()
-	out, e := r.messageLocked(m, st)
-	subject := e == nil && st.To.Resource() == "" && st.El.Child(xml.NSClient, "subject") != nil && st.El.Child(xml.NSClient, "body") == nil
-	save := r.cfg.Persistent && (subject || r.dirty)
-	r.dirty = false
-	r.mu.Unlock()
+	var out outbox
+	var e *stanza.Error
+	var save bool
+	func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		out, e = r.messageLocked(m, st)
+		subject := e == nil && st.To.Resource() == "" && st.El.Child(xml.NSClient, "subject") != nil && st.El.Child(xml.NSClient, "body") == nil
+		save = r.cfg.Persistent && (subject || r.dirty)
+		r.dirty = false
+	}()
 	if e != nil {
 		m.r.ReplyError(ctx, st, e)
 		return
