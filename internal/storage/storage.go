@@ -12,6 +12,8 @@ var (
 	ErrNotFound      = errors.New("storage: not found")
 	ErrConflict      = errors.New("storage: already exists")
 	ErrQuotaExceeded = errors.New("storage: quota exceeded")
+	// ErrTooBroad: a query with Match would read more than MaxMatchScan entries.
+	ErrTooBroad = errors.New("storage: the query reads too much of the archive")
 )
 
 // Store is one backend: an aggregate per feature. A new aggregate (Direct
@@ -249,6 +251,9 @@ type Query struct {
 	// every entry).
 	Match func(Entry) bool
 }
+
+// MaxMatchScan bounds the entries a query with Match reads.
+const MaxMatchScan = 20000
 
 // MaxQueryIDs bounds Query.IDs.
 const MaxQueryIDs = 100

@@ -89,9 +89,9 @@ const (
 	// writeTries: a failed chunk is tried again after pauses that double
 	// from retryPause (1+2+4+8+16 s: a database restart or fail-over), then
 	// given up (logged) so that a broken store cannot stop every stream
-	// (nor one entry it refuses, the archive). Sync then fails for
-	// lostWindow: what waits for it (a stream management ack, an offline
-	// store) does not tell a client its message is kept.
+	// (nor one entry it refuses, the archive). SyncKept then fails for
+	// lostWindow: a stream management ack waiting for it does not tell a
+	// client its message is kept.
 	writeTries = 6
 	retryPause = time.Second
 	lostWindow = time.Minute
@@ -194,7 +194,7 @@ func (w *Writer) AddTicket(e Entry) (string, Ticket) {
 }
 
 // Sync returns once every entry added before it is written (or given up
-// after errors, which are logged), or when ctx ends.
+// after errors, which are logged: see SyncKept), or when ctx ends.
 func (w *Writer) Sync(ctx context.Context) error {
 	w.mu.Lock()
 	var done chan struct{}
@@ -207,7 +207,7 @@ func (w *Writer) Sync(ctx context.Context) error {
 	waitCur := done != nil && done == w.cur.done
 	w.mu.Unlock()
 	if done == nil {
-		return w.lost()
+		return nil
 	}
 	if waitCur {
 		select {
@@ -217,10 +217,20 @@ func (w *Writer) Sync(ctx context.Context) error {
 	}
 	select {
 	case <-done:
-		return w.lost()
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// SyncKept is Sync for what tells a client its stanzas are kept (a
+// stream management ack, an offline store): ErrLost when entries were
+// given up within lostWindow, as some of the client's may have been.
+func (w *Writer) SyncKept(ctx context.Context) error {
+	if err := w.Sync(ctx); err != nil {
+		return err
+	}
+	return w.lost()
 }
 
 // lost is ErrLost within lostWindow of entries given up.

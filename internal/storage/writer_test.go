@@ -97,16 +97,20 @@ func (h *downHistory) Write(context.Context, []Entry) error {
 }
 
 // TestWriterLost: entries the store keeps refusing are tried writeTries
-// times, then given up; Sync says so (ErrLost) rather than let a stream
-// management ack or an offline store tell the client they are kept.
+// times, then given up; SyncKept says so (ErrLost) rather than let a
+// stream management ack tell the client they are kept; Sync (the writes
+// are finished) does not.
 func TestWriterLost(t *testing.T) {
 	h := &downHistory{}
 	w := NewWriter(h, slog.New(slog.DiscardHandler))
 	w.retry = time.Millisecond
 	defer w.Close()
 	w.Add(Entry{Owner: "o@x", Archive: "mam", Peer: "p@x", Payload: []byte("<m/>")})
-	if err := w.Sync(context.Background()); err != ErrLost {
-		t.Fatalf("Sync after the entries were given up: %v, want ErrLost", err)
+	if err := w.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync (the writes finished, given up): %v", err)
+	}
+	if err := w.SyncKept(context.Background()); err != ErrLost {
+		t.Fatalf("SyncKept after the entries were given up: %v, want ErrLost", err)
 	}
 	h.mu.Lock()
 	tries := h.tries
@@ -114,7 +118,7 @@ func TestWriterLost(t *testing.T) {
 	if tries != writeTries {
 		t.Errorf("%d tries, want %d", tries, writeTries)
 	}
-	if err := w.Sync(context.Background()); err != ErrLost {
-		t.Errorf("a later Sync with nothing queued: %v, want ErrLost (an ack would cover the lost entries)", err)
+	if err := w.SyncKept(context.Background()); err != ErrLost {
+		t.Errorf("a later SyncKept with nothing queued: %v, want ErrLost (an ack would cover the lost entries)", err)
 	}
 }

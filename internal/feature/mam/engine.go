@@ -332,6 +332,9 @@ func idTimes(ids []string) ([]time.Time, error) {
 }
 
 func (e *Engine) failed(owner string, err error) error {
+	if errors.Is(err, storage.ErrTooBroad) {
+		return stanza.ErrPolicyViolation.WithText("'with' a full JID reads every message with its bare JID, and this one finds too few in too many: narrow the query with start and end")
+	}
 	e.Log.Error("archive query failed: check the storage", "owner", owner, "err", err)
 	return stanza.ErrInternalServerError.WithText("the archive could not be read")
 }

@@ -120,7 +120,7 @@ func (m *Module) Register(h *module.Host) error {
 		return err
 	}
 	m.eng = &Engine{H: m.a, Archive: Archive, MaxPage: m.cfg.MaxPage, Log: m.log}
-	h.Router.OnSync(m.w.Sync)
+	h.Router.OnSync(m.w.SyncKept)
 	// Archived last, after every hook that may refuse or change the
 	// message: the archive holds what was accepted for delivery.
 	h.Hook(router.EvStanzaIn, -100, m.incoming)

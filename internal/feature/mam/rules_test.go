@@ -207,3 +207,49 @@ func TestUnackedResults(t *testing.T) {
 		t.Errorf("bob's offline store holds %d archive results (quota 3)", n)
 	}
 }
+
+// TestIDsWithFullJID: 'ids' and 'with' a full JID together: only the
+// named entries of that resource.
+func TestIDsWithFullJID(t *testing.T) {
+	h, alice, bob := setup(t)
+	bob2 := h.Online("bob", "laptop")
+	bob.Send("<message to='alice@example.org' type='chat'><body>phone</body></message>")
+	messages(t, alice, 1)
+	bob2.Send("<message to='alice@example.org' type='chat'><body>laptop</body></message>")
+	messages(t, alice, 1)
+	_, res := query(t, alice, "all", "")
+	_, ids := bodies(t, res, "q-all")
+	if len(ids) != 2 {
+		t.Fatalf("ids %v", ids)
+	}
+	x := "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>" +
+		"<field var='with'><value>bob@example.org/laptop</value></field>" +
+		"<field var='ids'><value>" + ids[0] + "</value><value>" + ids[1] + "</value></field></x>"
+	_, res = query(t, alice, "w", x)
+	if bs, _ := bodies(t, res, "q-w"); strings.Join(bs, ",") != "laptop" {
+		t.Errorf("ids + with bob's laptop: %v (want laptop only)", bs)
+	}
+}
+
+// TestWithFullJIDBound: 'with' a full JID that finds too few in too many
+// entries (each is parsed) is refused once storage.MaxMatchScan are read,
+// rather than reading the whole conversation for one page.
+func TestWithFullJIDBound(t *testing.T) {
+	h, alice, _ := setup(t)
+	at := time.Now().Add(-time.Hour)
+	es := make([]storage.Entry, storage.MaxMatchScan+10)
+	for i := range es {
+		es[i] = storage.Entry{Owner: "alice@example.org", Archive: Archive, Time: at.Add(time.Duration(i) * time.Millisecond), Peer: "bob@example.org",
+			Payload: []byte("<message xmlns='jabber:client' from='bob@example.org/phone' type='chat'><body>x</body></message>")}
+	}
+	if err := h.Store.History().Write(t.Context(), es); err != nil {
+		t.Fatal(err)
+	}
+	fin, _ := query(t, alice, "w", form("with", "bob@example.org/laptop"))
+	if moduletest.ErrorCondition(fin) != "policy-violation" {
+		t.Errorf("a full JID found in none of %d entries: %s", len(es), fin)
+	}
+	if fin, _ := query(t, alice, "w2", form("with", "bob@example.org/laptop", "start", at.Add(time.Duration(len(es)-20)*time.Millisecond).UTC().Format(time.RFC3339Nano))); fin.Attr("type") != "result" {
+		t.Errorf("the same, narrowed by start: %s", fin)
+	}
+}

@@ -135,15 +135,24 @@ func (m *Module) forgetArchive(room string) {
 		return
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer func() { m.mu.Lock(); delete(m.forgetting, room); m.mu.Unlock() }() // also when Sync failed
-		defer cancel()
-		if err := m.w.Sync(ctx); err != nil {
-			m.log.Error("the archive of a room that is gone was not removed: pending writes did not finish", "room", room, "err", err)
-			return
-		}
-		if err := m.hist.DeleteOwner(ctx, room, ArchiveName); err != nil {
-			m.log.Error("the archive of a room that is gone was not removed", "room", room, "err", err)
+		// Until it is removed the room cannot be made again (forgetting):
+		// a new room would show the old one's messages, and their
+		// senders' real JIDs, to its owner. Tried for ten minutes.
+		defer func() { m.mu.Lock(); delete(m.forgetting, room); m.mu.Unlock() }()
+		for try := 0; try < 60; try++ {
+			if try > 0 {
+				time.Sleep(10 * time.Second)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := m.w.Sync(ctx)
+			if err == nil {
+				err = m.hist.DeleteOwner(ctx, room, ArchiveName)
+			}
+			cancel()
+			if err == nil {
+				return
+			}
+			m.log.Error("the archive of a room that is gone is not removed yet; the room cannot be made again until it is", "room", room, "err", err)
 		}
 	}()
 }

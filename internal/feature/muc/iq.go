@@ -88,6 +88,8 @@ func (r *Room) iq(ctx context.Context, m *Module, st *router.Stanza) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		switch {
+		case r.ended:
+			e = stanza.ErrItemNotFound.WithText("this room was just removed")
 		case p.Space == NSDiscoInfo && st.Type == "get":
 			payload = r.info(m.w != nil)
 		case p.Space == NSItems && st.Type == "get":

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"time"
 
 	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
@@ -21,6 +22,10 @@ func (r *Room) message(ctx context.Context, m *Module, st *router.Stanza) {
 	func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		if r.ended {
+			e = stanza.ErrItemNotFound.WithText("this room was just removed")
+			return
+		}
 		out, e = r.messageLocked(m, st)
 		subject := e == nil && st.To.Resource() == "" && st.El.Child(xml.NSClient, "subject") != nil && st.El.Child(xml.NSClient, "body") == nil
 		save = r.cfg.Persistent && (subject || r.dirty)
@@ -47,7 +52,7 @@ func (r *Room) messageLocked(m *Module, st *router.Stanza) (outbox, *stanza.Erro
 			return r.decline(st, d)
 		}
 		if inv := x.Child(NSUser, "invite"); inv != nil {
-			return r.invite(st, x)
+			return r.invite(st, x, m.now())
 		}
 	}
 	if f := requestForm(st); f != nil && st.To.Resource() == "" {
@@ -158,7 +163,7 @@ const maxInvites = 20
 // invitee gets the room's message naming the inviter; in a members-only
 // room the invitee becomes a member, when the inviter may grant that (an
 // admin or owner, or a member if the room lets members invite).
-func (r *Room) invite(st *router.Stanza, x *xml.Element) (outbox, *stanza.Error) {
+func (r *Room) invite(st *router.Stanza, x *xml.Element, now time.Time) (outbox, *stanza.Error) {
 	o := r.occupantAt(st.From.String())
 	if o == nil {
 		return nil, stanza.ErrNotAcceptable.WithText("only occupants may invite to the room")
@@ -184,12 +189,7 @@ func (r *Room) invite(st *router.Stanza, x *xml.Element) (outbox, *stanza.Error)
 			r.affs[to.Bare().String()] = Member
 			r.dirty = true
 		}
-		if r.invited == nil {
-			r.invited = map[string]string{}
-		}
-		if _, ok := r.invited[to.Bare().String()]; ok || len(r.invited) < maxPendingInvites {
-			r.invited[to.Bare().String()] = st.From.String()
-		}
+		r.remember(to.Bare().String(), st.From.String(), now)
 		ux := xml.New(NSUser, "x")
 		i := xml.New(NSUser, "invite", "from", st.From.String())
 		if reason := inv.ChildText(NSUser, "reason"); reason != "" {
@@ -215,8 +215,9 @@ func (r *Room) decline(st *router.Stanza, d *xml.Element) (outbox, *stanza.Error
 	if _, err := jid.Parse(d.Attr("to")); err != nil {
 		return nil, stanza.ErrJIDMalformed.WithText("a decline names the inviter's jid")
 	}
-	inviter, ok := r.invited[st.From.Bare().String()]
-	if !ok {
+	inv, ok := r.invited[st.From.Bare().String()]
+	inviter := inv.by
+	if !ok || time.Since(inv.at) > invitationLife {
 		return nil, stanza.ErrItemNotFound.WithText("no invitation of yours to this room is pending")
 	}
 	delete(r.invited, st.From.Bare().String())

@@ -107,7 +107,7 @@ func (m *Module) Register(h *module.Host) error {
 			if err := m.w.StartAbove(ArchiveName); err != nil {
 				return err
 			}
-			h.Router.OnSync(m.w.Sync)
+			h.Router.OnSync(m.w.SyncKept)
 		}
 	}
 	m.joins = ratelimit.NewWindow(m.cfg.JoinsPerMinute, time.Minute)
@@ -203,13 +203,19 @@ func (m *Module) send(ctx context.Context, el *xml.Element) {
 
 // drop forgets a room (destroyed, or the last occupant of a temporary room left).
 func (m *Module) drop(r *Room) {
-	m.mu.Lock()
-	r.mu.Lock()
 	// Somebody may have joined since the last one left (between the
-	// room's lock and this): then the room goes on.
-	gone := m.rooms[r.jid.String()] == r && (r.ended || len(r.occupants) == 0)
-	r.ended = r.ended || gone
+	// room's lock and this): then the room goes on. Once ended, a join
+	// that finds it looks again (the locks are not nested: a room busy
+	// with a slow store must not stop every other's lookups).
+	r.mu.Lock()
+	end := r.ended || len(r.occupants) == 0
+	r.ended = end
 	r.mu.Unlock()
+	if !end {
+		return
+	}
+	m.mu.Lock()
+	gone := m.rooms[r.jid.String()] == r
 	if gone {
 		delete(m.rooms, r.jid.String())
 		if m.w != nil {

@@ -44,7 +44,7 @@ func (m *Module) persist(ctx context.Context, r *Room, gone bool) {
 		return
 	}
 	r.mu.Lock()
-	keep := r.cfg.Persistent && !gone
+	keep := r.cfg.Persistent && !gone && !r.ended // (a room dropped meanwhile is not saved again)
 	snap := r.snapshot()
 	old := r.storeID
 	r.mu.Unlock()

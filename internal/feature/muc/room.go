@@ -89,12 +89,12 @@ type Room struct {
 	history   []historyItem
 	secret    []byte // occupant-id key
 	created   time.Time
-	storeID   string            // the saved copy's archive id, for a persistent room
-	limit     int               // the service's occupant limit: the highest MaxOccupants an owner may set
-	histBytes int               // the serialized size of history
-	invited   map[string]string // invitee's bare JID -> the inviter's full JID, for a decline (§7.8.2)
-	dirty     bool              // affiliations changed outside muc#admin (an invitation): to be saved
-	ended     bool              // destroyed, or dropped empty: a join that found it looks again
+	storeID   string                // the saved copy's archive id, for a persistent room
+	limit     int                   // the service's occupant limit: the highest MaxOccupants an owner may set
+	histBytes int                   // the serialized size of history
+	invited   map[string]invitation // by the invitee's bare JID, for a decline (§7.8.2)
+	dirty     bool                  // affiliations changed outside muc#admin (an invitation): to be saved
+	ended     bool                  // destroyed, or dropped empty: a join that found it looks again
 }
 
 // Bounds of a room's memory, whatever its configuration: discussion
@@ -105,6 +105,37 @@ const (
 	maxSessionsPerNick = 5
 	maxPendingInvites  = 100
 )
+
+// invitation: who invited, and when (one unanswered after
+// invitationLife is forgotten).
+type invitation struct {
+	by string // the inviter's full JID
+	at time.Time
+}
+
+const invitationLife = 24 * time.Hour
+
+// remember records an invitation of bare by by, within
+// maxPendingInvites: the expired go first, then the oldest.
+func (r *Room) remember(bare, by string, now time.Time) {
+	if r.invited == nil {
+		r.invited = map[string]invitation{}
+	}
+	if _, ok := r.invited[bare]; !ok && len(r.invited) >= maxPendingInvites {
+		oldest := ""
+		for k, inv := range r.invited {
+			if now.Sub(inv.at) > invitationLife {
+				delete(r.invited, k)
+			} else if oldest == "" || inv.at.Before(r.invited[oldest].at) {
+				oldest = k
+			}
+		}
+		if len(r.invited) >= maxPendingInvites {
+			delete(r.invited, oldest)
+		}
+	}
+	r.invited[bare] = invitation{by: by, at: now}
+}
 
 // occupantAt is the occupant whose session full is, if any.
 func (r *Room) occupantAt(full string) *occupant {

@@ -2,9 +2,11 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tern-xmpp/tern/internal/storage"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/stream"
 )
@@ -29,7 +31,7 @@ func (r *Router) RemoveAccount(ctx context.Context, owner jid.JID) error {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err := r.Sync(sctx)
 	cancel()
-	if err != nil {
+	if err != nil && !errors.Is(err, storage.ErrLost) { // (given up: finished all the same)
 		r.Deleted(owner)
 		return fmt.Errorf("the account's pending archive writes did not finish: %w", err)
 	}

@@ -432,6 +432,7 @@ func historyScan(ctx context.Context, fetch Fetch, r HistoryRange, start, end ti
 		return a.Time.Compare(b.Time)
 	}
 	var got []storage.Entry
+	scanned := 0
 	for {
 		rows, err := fetch(ctx, r)
 		if err != nil {
@@ -470,9 +471,18 @@ func historyScan(ctx context.Context, fetch Fetch, r HistoryRange, start, end ti
 			}
 			n := len(got)
 			for _, e := range es {
-				if !e.Time.Before(start) && !e.Time.After(end) && (match == nil || match(e)) {
-					got = append(got, e)
+				if e.Time.Before(start) || e.Time.After(end) {
+					continue
 				}
+				if match != nil {
+					if scanned++; scanned > storage.MaxMatchScan {
+						return nil, storage.ErrTooBroad
+					}
+					if !match(e) {
+						continue
+					}
+				}
+				got = append(got, e)
 			}
 			if len(got) > n {
 				slices.SortStableFunc(got[settled:], before)
@@ -584,7 +594,7 @@ func historyTimes(ctx context.Context, fetch Fetch, owner, archive string, q sto
 		if t.Before(start) || t.After(end) {
 			continue
 		}
-		es, err := historyScan(ctx, fetch, HistoryRange{Owner: owner, Archive: archive, Peer: q.Peer}, t, t, -1, nil)
+		es, err := historyScan(ctx, fetch, HistoryRange{Owner: owner, Archive: archive, Peer: q.Peer}, t, t, -1, q.Match)
 		if err != nil {
 			return storage.Page{}, err
 		}

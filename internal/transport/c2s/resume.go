@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -148,10 +149,20 @@ func (s *Session) resume(el *xml.Element) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	// What <resumed h/> acknowledges must be kept, as for an <a/>: the
+	// archive copies behind the stanzas counted.
+	sctx, cancel := context.WithTimeout(s.srv.ctx, 10*time.Second)
+	kept := s.srv.router.Sync(sctx) == nil
+	cancel()
 	old.out.Lock()
 	if !old.hib {
 		old.out.Unlock()
 		return fail("item-not-found") // expired meanwhile
+	}
+	if kept {
+		old.sm.inAcked = old.sm.inH // (no reader while it hibernates)
+	} else {
+		old.sm.inH = old.sm.inAcked // the client sends the rest again
 	}
 	if _, ok := old.dropAcked(uint32(h)); !ok {
 		// Acknowledges more than was sent (§4 handled-count-too-high);

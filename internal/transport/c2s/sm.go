@@ -2,6 +2,8 @@ package c2s
 
 import (
 	"context"
+	"errors"
+	"github.com/tern-xmpp/tern/internal/storage"
 	"strconv"
 	"time"
 
@@ -100,6 +102,12 @@ func (s *Session) handleSM(el *xml.Element) error {
 				s.srv.log.Warn("stanzas not acknowledged: their archive copies are not written", "jid", s.jid.String(), "err", err)
 			}
 			s.sendNonza(xml.New(stream.NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.inAcked), 10)))
+			if errors.Is(err, storage.ErrLost) {
+				// Some may be lost for good: a later ack must not cover
+				// them. The client sends what was not acknowledged again,
+				// in a new session.
+				return stream.NewError("internal-server-error", "the archive could not keep some stanzas; reconnect and send again what was not acknowledged")
+			}
 		}
 	case "a":
 		if !s.smOn() {
