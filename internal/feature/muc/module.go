@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -111,6 +113,7 @@ func (m *Module) Register(h *module.Host) error {
 		}
 	}
 	m.joins = ratelimit.NewWindow(m.cfg.JoinsPerMinute, time.Minute)
+	h.Hook(router.EvStopping, 0, func(ev *router.Event) bool { m.stopping(ev.Ctx); return false })
 	m.secret = make([]byte, 32)
 	rand.Read(m.secret)
 	for _, host := range h.Router.Hosts() {
@@ -199,6 +202,35 @@ func (m *Module) send(ctx context.Context, el *xml.Element) {
 		return
 	}
 	m.r.Route(ctx, st)
+}
+
+// stopping tells every occupant it leaves its room because the service
+// shuts down (status 332): occupants on other servers would otherwise
+// stay in the room as their servers see it.
+func (m *Module) stopping(ctx context.Context) {
+	m.mu.Lock()
+	rooms := slices.Collect(maps.Values(m.rooms))
+	m.mu.Unlock()
+	for _, r := range rooms {
+		var out outbox
+		func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, n := range r.sortedNicks() {
+				o := r.occupants[n]
+				for full := range o.sessions {
+					p := r.presenceOf(o, o, []string{"110", "332"})
+					p.SetAttr("type", "unavailable")
+					p.SetAttr("to", full)
+					p.Child(NSUser, "x").Child(NSUser, "item").SetAttr("role", "none")
+					out = append(out, p)
+				}
+			}
+		}()
+		for _, el := range out {
+			m.send(ctx, el)
+		}
+	}
 }
 
 // drop forgets a room (destroyed, or the last occupant of a temporary room left).

@@ -10,6 +10,7 @@ import (
 	"github.com/tern-xmpp/tern/internal/feature/presence"
 	"github.com/tern-xmpp/tern/internal/feature/roster"
 	"github.com/tern-xmpp/tern/internal/routing/module/moduletest"
+	"github.com/tern-xmpp/tern/internal/routing/router"
 	"github.com/tern-xmpp/tern/internal/wire/jid"
 	"github.com/tern-xmpp/tern/internal/wire/xml"
 )
@@ -365,5 +366,22 @@ func TestNickCompare(t *testing.T) {
 	wait(t, s["bob"], "the private message", func(el *xml.Element) bool { return el.ChildText(xml.NSClient, "body") == "psst" })
 	if r := s["alice"].Reply(adminSet("<item nick='BOB' role='visitor'/>")); r.Attr("type") != "result" {
 		t.Errorf("a role change by another case of the nick: %s", r)
+	}
+}
+
+// TestShutdown: when the server stops, every occupant session is told it
+// leaves the room (332), as its own server then knows.
+func TestShutdown(t *testing.T) {
+	h, s := setup(t, "alice", "bob")
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	drain(s["bob"])
+	h.Router.Fire(router.EvStopping, &router.Event{Ctx: t.Context()})
+	for _, u := range []string{"alice", "bob"} {
+		got := wait(t, s[u], u+" told", func(el *xml.Element) bool { return el.Name == "presence" && el.Attr("type") == "unavailable" })
+		if c := codes(got[len(got)-1]); c != "110,332" {
+			t.Errorf("%s's presence at shutdown: codes %s, want 110,332", u, c)
+		}
 	}
 }

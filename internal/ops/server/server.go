@@ -283,6 +283,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("shutting down: closing client sessions")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	r.Fire(router.EvStopping, &router.Event{Ctx: sctx}) // while streams still carry what the modules say (rooms: 332)
 	cs.Shutdown(sctx)
 	stopS2S(sctx) // after c2s: stanzas the sessions sent last still go out
 	if err := r.Sync(sctx); err != nil {

@@ -55,6 +55,8 @@ const (
 	EvAvailable   = "session/available"   // first available presence (deliver offline)
 	EvUnavailable = "session/unavailable" // resource went unavailable or closed
 	EvClosed      = "session/closed"      // resource unbound
+	// EvStopping: the server is about to close its streams (shutdown).
+	EvStopping = "server/stopping"
 	// A top-level element from a client that is not a stanza (CSI, ...):
 	// keyed by namespace, see HandleNonza.
 )
