@@ -97,7 +97,7 @@ const (
 	lostWindow = time.Minute
 )
 
-// ErrLost is Sync's answer when archive entries were given up lately.
+// ErrLost is SyncKept's answer when archive entries were given up lately.
 var ErrLost = errors.New("storage: archive entries could not be written lately (see the log); nothing is acknowledged as kept until the store works again")
 
 // NewWriter starts a writer to h.
