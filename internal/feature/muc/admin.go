@@ -197,6 +197,16 @@ func (r *Room) owners() int {
 	return n
 }
 
+// removed is o's unavailable presence, role none, to session full of to,
+// with the status codes of why o is out.
+func (r *Room) removed(o, to *occupant, full string, codes []string) *xml.Element {
+	p := r.presenceOf(o, to, codes)
+	p.SetAttr("type", "unavailable")
+	p.SetAttr("to", full)
+	p.Child(NSUser, "x").Child(NSUser, "item").SetAttr("role", "none")
+	return p
+}
+
 // remove takes an occupant out of the room with a status code (307 kick,
 // 301 ban, 321 membership lost): every session of it hears it (with 110),
 // then the others.
@@ -209,13 +219,9 @@ func (r *Room) remove(o *occupant, code, reason string) outbox {
 			if to == o {
 				c = []string{"110", code}
 			}
-			p := r.presenceOf(o, to, c)
-			p.SetAttr("type", "unavailable")
-			p.SetAttr("to", full)
-			item := p.Child(NSUser, "x").Child(NSUser, "item")
-			item.SetAttr("role", "none")
+			p := r.removed(o, to, full, c)
 			if reason != "" {
-				item.Append(xml.New(NSUser, "reason").SetText(clip(reason, 1024)))
+				p.Child(NSUser, "x").Child(NSUser, "item").Append(xml.New(NSUser, "reason").SetText(clip(reason, 1024)))
 			}
 			out = append(out, p)
 		}

@@ -206,6 +206,22 @@ func (r *Room) owner(st *router.Stanza, p *xml.Element) (*xml.Element, outbox, b
 	return nil, nil, false, stanza.ErrBadRequest.WithText("send the configuration form (submit or cancel) or <destroy/>")
 }
 
+// What a configuration form may set (a saved room is held to it too).
+const (
+	maxNameLen       = 256
+	maxDescLen       = 1024
+	maxSecretLen     = 256
+	maxHistoryLength = 500
+)
+
+func validAllowPM(v string) bool {
+	switch v {
+	case "anyone", "participants", "moderators", "none":
+		return true
+	}
+	return false
+}
+
 // configNotice tells every occupant that the configuration changed
 // (§10.2.1): 172 or 173 when real JIDs are now shown to all or no longer,
 // 104 for any other change.
@@ -284,9 +300,9 @@ func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 				return stanza.ErrBadRequest.WithText("FORM_TYPE must be " + NSRoomConf)
 			}
 		case "muc#roomconfig_roomname":
-			c.Name = clip(v, 256)
+			c.Name = clip(v, maxNameLen)
 		case "muc#roomconfig_roomdesc":
-			c.Description = clip(v, 1024)
+			c.Description = clip(v, maxDescLen)
 		case "muc#roomconfig_persistentroom":
 			c.Persistent = bool_
 		case "muc#roomconfig_publicroom":
@@ -298,7 +314,7 @@ func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 		case "muc#roomconfig_passwordprotectedroom":
 			protected = &bool_
 		case "muc#roomconfig_roomsecret":
-			s := clip(v, 256)
+			s := clip(v, maxSecretLen)
 			secret = &s
 		case "muc#roomconfig_maxusers":
 			n, err := strconv.Atoi(v)
@@ -319,15 +335,13 @@ func (r *Room) applyConfig(x *xml.Element) *stanza.Error {
 		case "muc#roomconfig_allowinvites":
 			c.AllowInvites = bool_
 		case "muc#roomconfig_allowpm":
-			switch v {
-			case "anyone", "participants", "moderators", "none":
-				c.AllowPM = v
-			default:
+			if !validAllowPM(v) {
 				return stanza.ErrNotAcceptable.WithText("muc#roomconfig_allowpm is anyone, participants, moderators or none")
 			}
+			c.AllowPM = v
 		case "muc#roomconfig_historylength":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 500 {
+			if err != nil || n < 0 || n > maxHistoryLength {
 				return stanza.ErrNotAcceptable.WithText("muc#roomconfig_historylength must be 0 to 500")
 			}
 			c.HistoryLength = n

@@ -219,11 +219,7 @@ func (m *Module) stopping(ctx context.Context) {
 			for _, n := range r.sortedNicks() {
 				o := r.occupants[n]
 				for full := range o.sessions {
-					p := r.presenceOf(o, o, []string{"110", "332"})
-					p.SetAttr("type", "unavailable")
-					p.SetAttr("to", full)
-					p.Child(NSUser, "x").Child(NSUser, "item").SetAttr("role", "none")
-					out = append(out, p)
+					out = append(out, r.removed(o, o, full, []string{"110", "332"}))
 				}
 			}
 		}()

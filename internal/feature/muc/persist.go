@@ -122,18 +122,16 @@ func (m *Module) loaded(c Config, direct bool) Config {
 	if c.MaxOccupants < 1 || c.MaxOccupants > m.cfg.MaxOccupants {
 		c.MaxOccupants = m.cfg.MaxOccupants
 	}
-	c.HistoryLength = min(max(c.HistoryLength, 0), 500)
+	c.HistoryLength = min(max(c.HistoryLength, 0), maxHistoryLength)
 	switch {
 	case direct:
 		c.WhoIs = "anyone" // TIM+
 	case c.WhoIs != "anyone" && c.WhoIs != "moderators":
 		c.WhoIs = "moderators"
 	}
-	switch c.AllowPM {
-	case "anyone", "participants", "moderators", "none":
-	default:
+	if !validAllowPM(c.AllowPM) {
 		c.AllowPM = "anyone"
 	}
-	c.Name, c.Description, c.Password = clip(c.Name, 256), clip(c.Description, 1024), clip(c.Password, 256)
+	c.Name, c.Description, c.Password = clip(c.Name, maxNameLen), clip(c.Description, maxDescLen), clip(c.Password, maxSecretLen)
 	return c
 }

@@ -47,11 +47,7 @@ func TestNickChangeToOwnOtherNick(t *testing.T) {
 // TestMembersOnlySwitch: a room made members-only removes its
 // non-members with status 322 (§9.10); they read it no more.
 func TestMembersOnlySwitch(t *testing.T) {
-	_, s := setup(t, "alice", "bob")
-	openRoom(t, s)
-	join(t, s["bob"], "Bob", "")
-	drain(s["alice"])
-	drain(s["bob"])
+	_, s := roomWithBob(t, "alice", "bob")
 	if r := configure(t, s["alice"], "<field var='muc#roomconfig_membersonly'><value>1</value></field>"); r.Attr("type") != "result" {
 		t.Fatalf("config: %s", r)
 	}
@@ -71,11 +67,7 @@ func TestMembersOnlySwitch(t *testing.T) {
 // (§10.2.1): 172 when real JIDs are now shown to all, 173 when no
 // longer, 104 for another change; nothing for a form that changes nothing.
 func TestConfigNotices(t *testing.T) {
-	_, s := setup(t, "alice", "bob")
-	openRoom(t, s)
-	join(t, s["bob"], "Bob", "")
-	drain(s["alice"])
-	drain(s["bob"])
+	_, s := roomWithBob(t, "alice", "bob")
 	notice := func() string {
 		for _, el := range drain(s["bob"]) {
 			if el.Name == "message" && el.Attr("from") == room && el.Attr("type") == "groupchat" {
@@ -372,11 +364,7 @@ func TestNickCompare(t *testing.T) {
 // TestShutdown: when the server stops, every occupant session is told it
 // leaves the room (332), as its own server then knows.
 func TestShutdown(t *testing.T) {
-	h, s := setup(t, "alice", "bob")
-	openRoom(t, s)
-	join(t, s["bob"], "Bob", "")
-	drain(s["alice"])
-	drain(s["bob"])
+	h, s := roomWithBob(t, "alice", "bob")
 	h.Router.Fire(router.EvStopping, &router.Event{Ctx: t.Context()})
 	for _, u := range []string{"alice", "bob"} {
 		got := wait(t, s[u], u+" told", func(el *xml.Element) bool { return el.Name == "presence" && el.Attr("type") == "unavailable" })
@@ -384,4 +372,16 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("%s's presence at shutdown: codes %s, want 110,332", u, c)
 		}
 	}
+}
+
+// roomWithBob: an open room of alice's with bob in it as Bob, what both
+// got so far drained.
+func roomWithBob(t *testing.T, users ...string) (*moduletest.Harness, map[string]*moduletest.Session) {
+	t.Helper()
+	h, s := setup(t, users...)
+	openRoom(t, s)
+	join(t, s["bob"], "Bob", "")
+	drain(s["alice"])
+	drain(s["bob"])
+	return h, s
 }
